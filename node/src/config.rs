@@ -1,0 +1,55 @@
+//! Node settings: the command line, over an optional TOML file, over defaults.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// Everything a node needs to run.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Address to listen on, such as `127.0.0.1:0` or `0.0.0.0:50051`.
+    pub listen: String,
+    /// Chunks encoded at once. Further requests upload their input, then wait
+    /// for a free slot.
+    pub slots: u32,
+    /// Directory under which every chunk gets its own directory.
+    pub temp_dir: PathBuf,
+    /// The ffmpeg executable.
+    pub ffmpeg: PathBuf,
+}
+
+/// The `node.toml` file: every field optional, the command line wins.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeFile {
+    /// Address to listen on.
+    pub listen: Option<String>,
+    /// Chunks encoded at once.
+    pub slots: Option<u32>,
+    /// Directory for chunk directories.
+    pub temp_dir: Option<PathBuf>,
+    /// The ffmpeg executable.
+    pub ffmpeg: Option<PathBuf>,
+}
+
+impl NodeFile {
+    /// Reads and parses a node config file.
+    pub fn load(path: &std::path::Path) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+}
+
+impl NodeConfig {
+    /// A node on a random loopback port with `slots` slots, for embedding.
+    pub fn local(slots: u32, temp_dir: PathBuf) -> Self {
+        Self { listen: "127.0.0.1:0".into(), slots, temp_dir, ffmpeg: default_ffmpeg() }
+    }
+}
+
+/// The ffmpeg to run: `DFFMPEG_FFMPEG`, else `ffmpeg` from PATH.
+pub fn default_ffmpeg() -> PathBuf {
+    std::env::var_os("DFFMPEG_FFMPEG").map(PathBuf::from).unwrap_or_else(|| "ffmpeg".into())
+}

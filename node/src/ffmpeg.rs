@@ -1,0 +1,101 @@
+//! Runs the node's ffmpeg: the only place in `node` that starts a process.
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::Stdio;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::Command;
+use tokio::sync::mpsc;
+
+use crate::error::NodeError;
+use crate::progress::{ProgressBlock, ProgressParser};
+
+/// How much of ffmpeg's stderr an error message keeps.
+const STDERR_TAIL: usize = 2048;
+
+/// Runs ffmpeg with `args`, sending each progress block to `progress`, and
+/// returns the last block. The child is killed if this future is dropped.
+pub async fn run_encode(
+    ffmpeg: &Path,
+    args: Vec<OsString>,
+    progress: mpsc::Sender<ProgressBlock>,
+) -> Result<ProgressBlock, NodeError> {
+    let mut child = Command::new(ffmpeg)
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| NodeError::io(format!("starting {}", ffmpeg.display()), e))?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let stderr_task = tokio::spawn(async move {
+        let mut buf = Vec::new();
+        let _ = stderr.read_to_end(&mut buf).await;
+        let start = buf.len().saturating_sub(STDERR_TAIL);
+        String::from_utf8_lossy(&buf[start..]).trim().to_string()
+    });
+    let mut lines = BufReader::new(stdout).lines();
+    let mut parser = ProgressParser::default();
+    let mut last = ProgressBlock::default();
+    while let Some(line) =
+        lines.next_line().await.map_err(|e| NodeError::io("reading ffmpeg progress", e))?
+    {
+        if let Some(block) = parser.line(&line) {
+            last = block.clone();
+            // A closed receiver only means nobody watches progress any more.
+            let _ = progress.try_send(block);
+        }
+    }
+    let status = child.wait().await.map_err(|e| NodeError::io("waiting for ffmpeg", e))?;
+    let stderr_tail = stderr_task.await.unwrap_or_default();
+    if !status.success() {
+        return Err(NodeError::FfmpegFailed { status: status.to_string(), stderr_tail });
+    }
+    Ok(last)
+}
+
+/// `ffmpeg -version`'s first line, and the names of the video encoders.
+pub async fn describe(ffmpeg: &Path) -> (String, Vec<String>) {
+    let version = Command::new(ffmpeg)
+        .arg("-version")
+        .kill_on_drop(true)
+        .output()
+        .await
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).lines().next().map(str::to_string))
+        .unwrap_or_default();
+    let encoders = Command::new(ffmpeg)
+        .args(["-hide_banner", "-encoders"])
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map(|o| parse_encoders(&String::from_utf8_lossy(&o.stdout)))
+        .unwrap_or_default();
+    (version, encoders)
+}
+
+/// Video encoder names from `ffmpeg -encoders` (lines like ` V....D libx264 ...`).
+fn parse_encoders(text: &str) -> Vec<String> {
+    text.lines()
+        .skip_while(|l| !l.trim_start().starts_with("------"))
+        .skip(1)
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            let flags = words.next()?;
+            let name = words.next()?;
+            flags.starts_with('V').then(|| name.to_string())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parses_encoder_list() {
+        let text = "Encoders:\n V..... = Video\n ------\n V....D libx264 H.264\n A....D aac AAC\n";
+        assert_eq!(super::parse_encoders(text), vec!["libx264"]);
+    }
+}

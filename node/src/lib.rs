@@ -1,0 +1,16 @@
+//! The dffmpeg worker node as a library.
+//!
+//! `dffmpeg-node` wraps it in a binary; `dffmpeg` embeds it in-process when no
+//! nodes are configured, so both run the very same service code.
+
+pub mod config;
+pub mod error;
+pub mod ffmpeg;
+pub mod progress;
+pub mod report;
+pub mod server;
+pub mod service;
+pub mod spec;
+
+pub use config::NodeConfig;
+pub use server::{RunningNode, serve};

@@ -1,0 +1,81 @@
+//! `dffmpeg-node`: serves chunk encodes until SIGTERM or SIGINT.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Parser;
+use node::config::{NodeConfig, NodeFile, default_ffmpeg};
+
+/// A dffmpeg worker: encodes video chunks with ffmpeg, in a fixed number of slots.
+#[derive(Debug, Parser)]
+#[command(name = "dffmpeg-node", version)]
+struct Args {
+    /// Address to listen on (host:port; port 0 picks a free one).
+    #[arg(short = 'n', long = "listen")]
+    listen: Option<String>,
+    /// Chunks encoded at once; further requests wait for a slot.
+    #[arg(long)]
+    slots: Option<u32>,
+    /// Directory for the chunks' working directories.
+    #[arg(short = 't', long = "temp-dir")]
+    temp_dir: Option<PathBuf>,
+    /// TOML config file (listen, slots, temp_dir, ffmpeg).
+    #[arg(short = 'c', long = "config")]
+    config: Option<PathBuf>,
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DFFMPEG_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("dffmpeg-node: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[tokio::main]
+async fn run() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let file = match &args.config {
+        Some(path) => NodeFile::load(path)?,
+        None => NodeFile::default(),
+    };
+    let config = NodeConfig {
+        listen: args.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:50051".into()),
+        slots: args.slots.or(file.slots).unwrap_or_else(|| {
+            std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1)
+        }),
+        temp_dir: args
+            .temp_dir
+            .or(file.temp_dir)
+            .unwrap_or_else(|| std::env::temp_dir().join("dffmpeg-node")),
+        ffmpeg: file.ffmpeg.unwrap_or_else(default_ffmpeg),
+    };
+    anyhow::ensure!(config.slots > 0, "--slots must be at least 1");
+    std::fs::create_dir_all(&config.temp_dir)
+        .with_context(|| format!("creating {}", config.temp_dir.display()))?;
+    let node = node::serve(config).await?;
+    // Tests and scripts read the bound address from this line.
+    println!("listening on {}", node.addr);
+    wait_for_signal().await?;
+    node.stop().await
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,261 @@
+//! The gRPC service: receives a chunk, encodes it in a slot, streams it back.
+//!
+//! Each chunk lives in its own directory under the node's temp dir, removed
+//! when the chunk ends however it ends. The input is written to disk as it
+//! arrives and the output is read from disk as it is sent, so no chunk is
+//! ever held whole in memory. A request beyond the node's slots uploads its
+//! input, then waits for a slot.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use proto::v1::encode_request::Msg as RequestMsg;
+use proto::v1::encode_response::Msg as ResponseMsg;
+use proto::v1::node_server::Node;
+use proto::v1::{
+    EncodeHeader, EncodeProgress, EncodeRequest, EncodeResponse, EncodeSummary, ReportRequest,
+    ReportResponse,
+};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{Semaphore, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+use tracing::{Instrument, info, info_span, warn};
+
+use crate::config::NodeConfig;
+use crate::error::NodeError;
+use crate::ffmpeg;
+use crate::report::Reporter;
+use crate::spec::{self, ValidSpec};
+
+type Reply = Result<EncodeResponse, Status>;
+
+/// The node's service state, shared by every request.
+#[derive(Debug, Clone)]
+pub struct NodeService {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: NodeConfig,
+    slots: Arc<Semaphore>,
+    reporter: Reporter,
+    /// Frames per second of recent chunks, smoothed.
+    recent_fps: Mutex<f64>,
+}
+
+impl NodeService {
+    /// A service with `config.slots` slots; asks ffmpeg what it can do.
+    pub async fn new(config: NodeConfig) -> Self {
+        let (version, encoders) = ffmpeg::describe(&config.ffmpeg).await;
+        let slots = Arc::new(Semaphore::new(config.slots as usize));
+        let reporter = Reporter::new(version, encoders);
+        Self { inner: Arc::new(Inner { config, slots, reporter, recent_fps: Mutex::new(0.0) }) }
+    }
+}
+
+#[tonic::async_trait]
+impl Node for NodeService {
+    type EncodeStream = ReceiverStream<Reply>;
+
+    async fn encode(
+        &self,
+        request: Request<Streaming<EncodeRequest>>,
+    ) -> Result<Response<Self::EncodeStream>, Status> {
+        let mut inbound = request.into_inner();
+        let header = match inbound.message().await? {
+            Some(EncodeRequest { msg: Some(RequestMsg::Header(header)) }) => header,
+            _ => {
+                return Err(NodeError::Protocol("the first message must be a header".into()).into());
+            }
+        };
+        let spec = header
+            .spec
+            .as_ref()
+            .ok_or_else(|| NodeError::Protocol("the header has no spec".into()))?;
+        let spec = spec::validate(spec).map_err(NodeError::from)?;
+        if !self.inner.reporter.encoders().is_empty()
+            && !self.inner.reporter.encoders().iter().any(|e| *e == spec_encoder(&header))
+        {
+            return Err(Status::failed_precondition(format!(
+                "this node's ffmpeg has no encoder '{}'",
+                spec_encoder(&header)
+            )));
+        }
+        let (tx, rx) = mpsc::channel(4);
+        let inner = self.inner.clone();
+        let span = info_span!("chunk", job = %header.job_id, chunk = header.chunk_index);
+        tokio::spawn(
+            async move {
+                let started = Instant::now();
+                match run_chunk(&inner, &header, spec, inbound, &tx).await {
+                    Ok(()) => info!(seconds = started.elapsed().as_secs_f64(), "chunk done"),
+                    Err(error) => {
+                        warn!(%error, "chunk failed");
+                        let _ = tx.send(Err(error.into())).await;
+                    }
+                }
+            }
+            .instrument(span),
+        );
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn report(&self, _: Request<ReportRequest>) -> Result<Response<ReportResponse>, Status> {
+        let total = self.inner.config.slots;
+        let busy = total.saturating_sub(self.inner.slots.available_permits() as u32);
+        let fps = *self.inner.recent_fps.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(Response::new(self.inner.reporter.report(total, busy, fps)))
+    }
+}
+
+fn spec_encoder(header: &EncodeHeader) -> &str {
+    header.spec.as_ref().map(|s| s.encoder.as_str()).unwrap_or_default()
+}
+
+/// One chunk's whole life on this node.
+async fn run_chunk(
+    inner: &Inner,
+    header: &EncodeHeader,
+    spec: ValidSpec,
+    mut inbound: Streaming<EncodeRequest>,
+    tx: &mpsc::Sender<Reply>,
+) -> Result<(), NodeError> {
+    tokio::fs::create_dir_all(&inner.config.temp_dir)
+        .await
+        .map_err(|e| NodeError::io("creating the temp dir", e))?;
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("chunk-{}-", header.chunk_index))
+        .tempdir_in(&inner.config.temp_dir)
+        .map_err(|e| NodeError::io("creating the chunk directory", e))?;
+    let input = dir.path().join("in.nut");
+    let output = dir.path().join("out.nut");
+
+    receive_input(&mut inbound, &input, header.input_size).await?;
+
+    let permit = tokio::select! {
+        permit = inner.slots.clone().acquire_owned() => permit.map_err(|_| NodeError::ShuttingDown)?,
+        () = tx.closed() => return Ok(()),
+    };
+    let started = Instant::now();
+    let (progress_tx, mut progress_rx) = mpsc::channel::<crate::progress::ProgressBlock>(8);
+    let forward = {
+        let tx = tx.clone();
+        async move {
+            while let Some(block) = progress_rx.recv().await {
+                let progress = EncodeProgress {
+                    frames: block.frame,
+                    out_time_us: block.out_time_us,
+                    total_size: block.total_size,
+                };
+                let _ = tx
+                    .send(Ok(EncodeResponse { msg: Some(ResponseMsg::Progress(progress)) }))
+                    .await;
+            }
+        }
+    };
+    let args = spec.ffmpeg_args(&input, &output);
+    let encode = ffmpeg::run_encode(&inner.config.ffmpeg, args, progress_tx);
+    let last = tokio::select! {
+        (last, ()) = async { tokio::join!(encode, forward) } => last?,
+        // The client went away: dropping the encode kills ffmpeg.
+        () = tx.closed() => return Ok(()),
+    };
+    let encode_seconds = started.elapsed().as_secs_f64();
+    drop(permit);
+    if last.frames_in() != spec.expected_frames {
+        return Err(NodeError::FrameMismatch {
+            kept: last.frames_in(),
+            expected: spec.expected_frames,
+        });
+    }
+    {
+        let mut fps = inner.recent_fps.lock().unwrap_or_else(|p| p.into_inner());
+        let now = last.frame as f64 / encode_seconds.max(1e-3);
+        *fps = if *fps == 0.0 { now } else { 0.7 * *fps + 0.3 * now };
+    }
+    let (size, sha256) = send_output(&output, tx).await?;
+    let summary = EncodeSummary {
+        frames_kept: last.frames_in(),
+        frames_encoded: last.frame,
+        output_size: size,
+        sha256,
+        encode_seconds,
+    };
+    let _ = tx.send(Ok(EncodeResponse { msg: Some(ResponseMsg::Summary(summary)) })).await;
+    Ok(())
+}
+
+/// Writes the data messages to `path`, checking the announced size.
+async fn receive_input(
+    inbound: &mut Streaming<EncodeRequest>,
+    path: &PathBuf,
+    expected: u64,
+) -> Result<(), NodeError> {
+    let mut file = tokio::fs::File::create(path)
+        .await
+        .map_err(|e| NodeError::io("creating the chunk input", e))?;
+    let mut received = 0u64;
+    loop {
+        let message =
+            inbound.message().await.map_err(|s| NodeError::Protocol(s.message().to_string()))?;
+        match message {
+            Some(EncodeRequest { msg: Some(RequestMsg::Data(data)) }) => {
+                received += data.len() as u64;
+                if received > expected {
+                    return Err(NodeError::Protocol(format!(
+                        "input exceeds the announced {expected} bytes"
+                    )));
+                }
+                file.write_all(&data)
+                    .await
+                    .map_err(|e| NodeError::io("writing the chunk input", e))?;
+            }
+            Some(_) => return Err(NodeError::Protocol("a header after the first message".into())),
+            None => break,
+        }
+    }
+    file.flush().await.map_err(|e| NodeError::io("writing the chunk input", e))?;
+    if received != expected {
+        return Err(NodeError::Protocol(format!(
+            "input ended after {received} of {expected} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// Streams `path` back in pieces, hashing as it goes.
+async fn send_output(path: &PathBuf, tx: &mpsc::Sender<Reply>) -> Result<(u64, String), NodeError> {
+    let mut file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| NodeError::io("opening the encoded chunk", e))?;
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    loop {
+        let mut piece = vec![0u8; proto::PIECE_SIZE];
+        let mut filled = 0;
+        while filled < piece.len() {
+            let n = file
+                .read(&mut piece[filled..])
+                .await
+                .map_err(|e| NodeError::io("reading the encoded chunk", e))?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        if filled == 0 {
+            break;
+        }
+        piece.truncate(filled);
+        hasher.update(&piece);
+        size += filled as u64;
+        if tx.send(Ok(EncodeResponse { msg: Some(ResponseMsg::Data(piece)) })).await.is_err() {
+            return Err(NodeError::Protocol("the client went away".into()));
+        }
+    }
+    Ok((size, hex::encode(hasher.finalize())))
+}

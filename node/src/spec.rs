@@ -1,0 +1,394 @@
+//! Validation of an encode spec, and the one ffmpeg command built from it.
+//!
+//! A node never runs an argv it was given. It accepts a structured spec, checks
+//! every name against an allowlist and every value against a character set
+//! that cannot express a path, a URL or filtergraph syntax, and only then
+//! builds the command itself. `dffmpeg` calls [`validate`] too, to decide
+//! before planning whether an encode can be distributed at all.
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use proto::v1::{EncodeSpec, FpsMode};
+
+/// Software video encoders a node runs.
+pub const ENCODERS: &[&str] = &[
+    "libx264",
+    "libx265",
+    "libsvtav1",
+    "libaom-av1",
+    "librav1e",
+    "libvpx",
+    "libvpx-vp9",
+    "ffv1",
+    "ffvhuff",
+    "huffyuv",
+    "utvideo",
+    "mpeg4",
+    "mpeg2video",
+    "mjpeg",
+    "prores_ks",
+    "dnxhd",
+    "rawvideo",
+    "libtheora",
+];
+
+/// Encoder options a spec may carry (ffmpeg's names, without the dash).
+pub const OPTIONS: &[&str] = &[
+    "crf",
+    "qp",
+    "q",
+    "qscale",
+    "preset",
+    "tune",
+    "profile",
+    "level",
+    "b",
+    "maxrate",
+    "minrate",
+    "bufsize",
+    "g",
+    "keyint_min",
+    "bf",
+    "refs",
+    "sc_threshold",
+    "x264-params",
+    "x264opts",
+    "x265-params",
+    "svtav1-params",
+    "aom-params",
+    "rav1e-params",
+    "deadline",
+    "cpu-used",
+    "row-mt",
+    "tile-columns",
+    "lossless",
+    "speed",
+    "slices",
+    "slicecrc",
+    "context",
+    "coder",
+];
+
+/// Keys inside `-x264-params` and friends that name files.
+const FILE_PARAMS: &[&str] = &[
+    "stats",
+    "qpfile",
+    "dump-yuv",
+    "cqmfile",
+    "tcfile-in",
+    "tcfile-out",
+    "csv",
+    "analysis-save",
+    "analysis-load",
+    "analysis-reuse-file",
+    "zonefile",
+    "lambda-file",
+    "recon",
+    "dolby-vision-rpu",
+    "scaling-list",
+    "stat-file",
+    "input",
+    "output",
+    "fgs-table",
+    "log-file",
+    "hdr10-opt-file",
+];
+
+/// Frame-local filters a spec may carry: each output frame depends on one
+/// input frame only, so chunking cannot change the result.
+pub const FILTERS: &[&str] =
+    &["scale", "crop", "pad", "format", "setsar", "setdar", "transpose", "hflip", "vflip"];
+
+/// Why a spec was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    /// The encoder is not on the allowlist.
+    #[error("encoder '{0}' is not allowed")]
+    Encoder(String),
+    /// The option is not on the allowlist.
+    #[error("encoder option '{0}' is not allowed")]
+    Option(String),
+    /// A value could name a file, a URL or inject syntax.
+    #[error("value '{value}' of '{name}' is not allowed")]
+    Value {
+        /// The option or filter.
+        name: String,
+        /// The refused value.
+        value: String,
+    },
+    /// The filter is not frame-local or not known.
+    #[error("filter '{0}' is not allowed")]
+    Filter(String),
+    /// The trim range, time base or frame rate make no sense.
+    #[error("invalid {0}")]
+    Range(&'static str),
+}
+
+/// A spec that passed validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidSpec {
+    encoder: String,
+    options: Vec<(String, String)>,
+    pix_fmt: Option<String>,
+    filters: Vec<(String, String)>,
+    keep_start_pts: i64,
+    keep_end_pts: i64,
+    /// Frames the trim must keep.
+    pub expected_frames: u64,
+    ts_offset_us: i64,
+    frame_rate: (i64, i64),
+    fps_mode: FpsMode,
+}
+
+/// Checks a spec against the allowlists.
+pub fn validate(spec: &EncodeSpec) -> Result<ValidSpec, SpecError> {
+    if !ENCODERS.contains(&spec.encoder.as_str()) {
+        return Err(SpecError::Encoder(spec.encoder.clone()));
+    }
+    let mut options = Vec::new();
+    for option in &spec.options {
+        let name = option.name.as_str();
+        // Stream specifiers such as `b:v` are fine: the node only maps one stream.
+        let base = name.split(':').next().unwrap_or(name);
+        if !OPTIONS.contains(&base) {
+            return Err(SpecError::Option(option.name.clone()));
+        }
+        check_value(name, &option.value)?;
+        if base.ends_with("-params") || base == "x264opts" {
+            check_params(name, &option.value)?;
+        }
+        options.push((base.to_string(), option.value.clone()));
+    }
+    let pix_fmt = match spec.pix_fmt.as_str() {
+        "" => None,
+        p if p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => Some(p.to_string()),
+        p => return Err(SpecError::Value { name: "pix_fmt".into(), value: p.into() }),
+    };
+    let mut filters = Vec::new();
+    for filter in &spec.filters {
+        if !FILTERS.contains(&filter.name.as_str()) {
+            return Err(SpecError::Filter(filter.name.clone()));
+        }
+        check_filter_args(&filter.name, &filter.args)?;
+        filters.push((filter.name.clone(), filter.args.clone()));
+    }
+    let tb = spec.time_base.ok_or(SpecError::Range("time base"))?;
+    if tb.num <= 0 || tb.den <= 0 {
+        return Err(SpecError::Range("time base"));
+    }
+    if spec.keep_end_pts <= spec.keep_start_pts || spec.expected_frames == 0 {
+        return Err(SpecError::Range("frame range"));
+    }
+    let fr = spec.frame_rate.ok_or(SpecError::Range("frame rate"))?;
+    if fr.num <= 0 || fr.den <= 0 {
+        return Err(SpecError::Range("frame rate"));
+    }
+    let fps_mode = FpsMode::try_from(spec.fps_mode).map_err(|_| SpecError::Range("fps mode"))?;
+    Ok(ValidSpec {
+        encoder: spec.encoder.clone(),
+        options,
+        pix_fmt,
+        filters,
+        keep_start_pts: spec.keep_start_pts,
+        keep_end_pts: spec.keep_end_pts,
+        expected_frames: spec.expected_frames,
+        ts_offset_us: spec.ts_offset_us,
+        frame_rate: (fr.num, fr.den),
+        fps_mode,
+    })
+}
+
+/// Option values: no path separators beyond a ratio, no URL, no quoting.
+fn check_value(name: &str, value: &str) -> Result<(), SpecError> {
+    let charset_ok = !value.is_empty()
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.:=+-,/".contains(&b));
+    let path_like = value.split(['/', ':', '=', ',']).any(|p| p == ".." || p == ".")
+        || value.contains("//")
+        || value.starts_with('/')
+        || value.split([':', ',']).any(|part| {
+            // A slash is only fine inside a ratio of numbers, such as `1/1`.
+            part.contains('/')
+                && !part.rsplit('=').next().is_some_and(|v| {
+                    v.split('/').all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                })
+        });
+    if charset_ok && !path_like {
+        Ok(())
+    } else {
+        Err(SpecError::Value { name: name.into(), value: value.into() })
+    }
+}
+
+/// `key=value:key=value` lists: refuse keys that name files.
+fn check_params(name: &str, value: &str) -> Result<(), SpecError> {
+    for pair in value.split(':') {
+        let key = pair.split('=').next().unwrap_or_default().trim_start_matches("no-");
+        if FILE_PARAMS.contains(&key) || key.ends_with("file") || key.ends_with("-file") {
+            return Err(SpecError::Value { name: name.into(), value: value.into() });
+        }
+    }
+    Ok(())
+}
+
+/// Filter arguments: expressions, but no filtergraph syntax and no quoting.
+fn check_filter_args(name: &str, args: &str) -> Result<(), SpecError> {
+    let ok = args.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.:=+-*/()<>!".contains(&b));
+    if ok { Ok(()) } else { Err(SpecError::Value { name: name.into(), value: args.into() }) }
+}
+
+impl ValidSpec {
+    /// The full ffmpeg argument list for one chunk: read `input`, write `output`,
+    /// report progress on stdout. Nothing here comes from the client unchecked.
+    pub fn ffmpeg_args(&self, input: &Path, output: &Path) -> Vec<OsString> {
+        let mut args: Vec<OsString> = Vec::new();
+        let mut push = |s: &str| args.push(s.into());
+        for a in ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "error"] {
+            push(a);
+        }
+        for a in ["-progress", "pipe:1", "-stats_period", "0.5"] {
+            push(a);
+        }
+        push("-copyts");
+        push("-itsoffset");
+        push(&format!("{}us", self.ts_offset_us));
+        for a in ["-protocol_whitelist", "file", "-f", "nut", "-i"] {
+            push(a);
+        }
+        args.push(input.as_os_str().to_owned());
+        let mut push = |s: &str| args.push(s.into());
+        for a in
+            ["-map", "0:v:0", "-an", "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1"]
+        {
+            push(a);
+        }
+        let mut graph =
+            format!("trim=start_pts={}:end_pts={}", self.keep_start_pts, self.keep_end_pts);
+        for (name, filter_args) in &self.filters {
+            graph.push(',');
+            graph.push_str(name);
+            if !filter_args.is_empty() {
+                graph.push('=');
+                graph.push_str(filter_args);
+            }
+        }
+        push("-filter:v");
+        push(&graph);
+        push("-c:v");
+        push(&self.encoder);
+        for (name, value) in &self.options {
+            push(&format!("-{name}"));
+            push(value);
+        }
+        if let Some(pix_fmt) = &self.pix_fmt {
+            push("-pix_fmt");
+            push(pix_fmt);
+        }
+        let mode = match self.fps_mode {
+            FpsMode::Cfr => "cfr",
+            FpsMode::Passthrough => "passthrough",
+            FpsMode::Vfr | FpsMode::Unspecified => "vfr",
+        };
+        push("-fps_mode");
+        push(mode);
+        push("-r");
+        push(&format!("{}/{}", self.frame_rate.0, self.frame_rate.1));
+        for a in ["-f", "nut", "-y"] {
+            push(a);
+        }
+        args.push(output.as_os_str().to_owned());
+        args
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proto::v1::{CodecOption, Filter, Rational};
+
+    fn spec() -> EncodeSpec {
+        EncodeSpec {
+            encoder: "libx264".into(),
+            options: vec![CodecOption { name: "crf".into(), value: "23".into() }],
+            pix_fmt: String::new(),
+            filters: vec![Filter { name: "scale".into(), args: "iw/2:-2".into() }],
+            keep_start_pts: 0,
+            keep_end_pts: 10,
+            time_base: Some(Rational { num: 1, den: 25 }),
+            expected_frames: 10,
+            ts_offset_us: 0,
+            frame_rate: Some(Rational { num: 25, den: 1 }),
+            fps_mode: FpsMode::Vfr as i32,
+        }
+    }
+
+    #[test]
+    fn accepts_an_ordinary_spec() {
+        let valid = validate(&spec()).unwrap();
+        let args = valid.ffmpeg_args(Path::new("/j/in.nut"), Path::new("/j/out.nut"));
+        let joined: Vec<_> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        assert!(
+            joined
+                .windows(2)
+                .any(|w| w == ["-filter:v", "trim=start_pts=0:end_pts=10,scale=iw/2:-2"])
+        );
+        assert!(joined.windows(2).any(|w| w == ["-crf", "23"]));
+    }
+
+    #[test]
+    fn refuses_what_could_escape_the_job_directory() {
+        let cases: Vec<(&str, Box<dyn Fn(&mut EncodeSpec)>)> = vec![
+            ("encoder", Box::new(|s| s.encoder = "h264_nvenc".into())),
+            (
+                "option",
+                Box::new(|s| s.options.push(CodecOption { name: "i".into(), value: "x".into() })),
+            ),
+            (
+                "passlogfile",
+                Box::new(|s| {
+                    s.options.push(CodecOption { name: "passlogfile".into(), value: "x".into() })
+                }),
+            ),
+            (
+                "stats",
+                Box::new(|s| {
+                    s.options.push(CodecOption {
+                        name: "x264-params".into(),
+                        value: "stats=x.log".into(),
+                    })
+                }),
+            ),
+            (
+                "abs path",
+                Box::new(|s| {
+                    s.options.push(CodecOption {
+                        name: "x265-params".into(),
+                        value: "zones=/etc/passwd".into(),
+                    })
+                }),
+            ),
+            ("url", Box::new(|s| s.options[0].value = "http://x".into())),
+            (
+                "movie",
+                Box::new(|s| s.filters.push(Filter { name: "movie".into(), args: "a.mkv".into() })),
+            ),
+            ("graph syntax", Box::new(|s| s.filters[0].args = "1:1,movie=x".into())),
+            ("quote", Box::new(|s| s.filters[0].args = "'1:1'".into())),
+            ("pix_fmt", Box::new(|s| s.pix_fmt = "yuv420p -i x".into())),
+            ("range", Box::new(|s| s.keep_end_pts = 0)),
+        ];
+        for (what, mutate) in cases {
+            let mut s = spec();
+            mutate(&mut s);
+            assert!(validate(&s).is_err(), "{what} was accepted");
+        }
+    }
+
+    #[test]
+    fn ratios_are_values_not_paths() {
+        let mut s = spec();
+        s.options
+            .push(CodecOption { name: "x264-params".into(), value: "keyint=48:sar=1/1".into() });
+        assert!(validate(&s).is_ok());
+    }
+}

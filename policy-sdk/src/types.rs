@@ -1,0 +1,142 @@
+//! The serde types exchanged between the host and a policy.
+
+use serde::{Deserialize, Serialize};
+
+/// What a policy knows about the encode as a whole.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JobInfo {
+    /// Duration of the video that will be encoded, in seconds.
+    pub duration_seconds: f64,
+    /// Number of frames that will be encoded.
+    pub frame_count: u64,
+    /// Average frame rate.
+    pub fps: f64,
+    /// Width of the source video.
+    pub width: u32,
+    /// Height of the source video.
+    pub height: u32,
+    /// The ffmpeg encoder, such as `libx264`.
+    pub encoder: String,
+    /// Encoder options as `(name, value)`, such as `("crf", "23")`.
+    pub encoder_options: Vec<(String, String)>,
+}
+
+/// A node as a policy sees it: its identity, capacity and load.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NodeView {
+    /// Stable identifier of the node (its address).
+    pub id: String,
+    /// Chunks the node runs at once.
+    pub slots_total: u32,
+    /// Slots the host has not filled yet in this job.
+    pub slots_free: u32,
+    /// Logical CPUs on the node.
+    pub cpu_count: u32,
+    /// One-minute load average.
+    pub load_1: f64,
+    /// CPU usage in percent.
+    pub cpu_usage: f64,
+    /// Available memory in bytes.
+    pub memory_available: u64,
+    /// Recent encode speed in frames per second, 0 when unknown.
+    pub recent_fps: f64,
+}
+
+/// Limits on chunk lengths that the host enforces.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ChunkBounds {
+    /// The requested chunk duration in seconds (`--segment-duration`).
+    pub target_seconds: f64,
+    /// Shortest chunk the host accepts, in frames.
+    pub min_frames: u64,
+    /// Longest chunk the host accepts, in frames.
+    pub max_frames: u64,
+}
+
+impl Default for ChunkBounds {
+    fn default() -> Self {
+        Self { target_seconds: 10.0, min_frames: 1, max_frames: u64::MAX }
+    }
+}
+
+/// Input of [`crate::Policy::plan_chunks`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PlanRequest {
+    /// The encode.
+    pub job: JobInfo,
+    /// Frame numbers of the source keyframes, ascending.
+    pub keyframes: Vec<u64>,
+    /// Frame numbers of scene changes where known, ascending.
+    pub scene_cuts: Vec<u64>,
+    /// The nodes of the job.
+    pub nodes: Vec<NodeView>,
+    /// Limits on chunk lengths.
+    pub bounds: ChunkBounds,
+    /// Seed for any pseudo-random choice, so decisions reproduce.
+    pub seed: u64,
+}
+
+/// Output of [`crate::Policy::plan_chunks`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ChunkPlan {
+    /// The first frame of every chunk, strictly ascending, starting at 0.
+    /// Any frame may start a chunk; boundaries need not be keyframes.
+    pub starts: Vec<u64>,
+}
+
+/// A chunk waiting for a node.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PendingChunk {
+    /// Index of the chunk in the plan.
+    pub index: u32,
+    /// Frames in the chunk.
+    pub frames: u64,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// Ids of the nodes it already failed on.
+    pub failed_on: Vec<String>,
+}
+
+/// Input of [`crate::Policy::assign`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AssignRequest {
+    /// Chunks waiting for a node, in plan order.
+    pub pending: Vec<PendingChunk>,
+    /// Every node of the job; only those with free slots can take work.
+    pub nodes: Vec<NodeView>,
+    /// Seed for any pseudo-random choice, so decisions reproduce.
+    pub seed: u64,
+}
+
+/// One decision of [`crate::Policy::assign`]: run this chunk on that node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    /// Index of the chunk.
+    pub chunk: u32,
+    /// Id of the node.
+    pub node: String,
+}
+
+/// A policy's refusal, reported to the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyError {
+    /// A short machine-readable code.
+    pub code: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for PolicyError {}
