@@ -1,1 +1,88 @@
-fn main() {}
+//! `dffmpeg`: a drop-in ffmpeg that spreads a video encode over worker nodes.
+//!
+//! It parses the command line as ffmpeg does; an encode it can distribute is
+//! cut into chunks, encoded on the nodes and assembled; anything else is
+//! handed to the real ffmpeg with the original argv, by exec, so its output
+//! and exit status are ffmpeg's own.
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use cli::local::Tools;
+use cli::{args, distribute, route, settings};
+
+/// ffmpeg's exit status for a failed run (5.1 uses 1 for nearly every error).
+const EXIT_FAILURE: u8 = 1;
+/// ffmpeg's exit status when interrupted by a signal.
+const EXIT_INTERRUPTED: u8 = 255;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DFFMPEG_LOG")
+                .unwrap_or_else(|_| "error".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    match run() {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("dffmpeg: {error:#}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+fn run() -> anyhow::Result<ExitCode> {
+    let argv: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let (own, ffmpeg_argv) = settings::split_own_args(argv)?;
+    let settings = settings::Settings::load(&own)?;
+    let tools = Tools::find(settings.ffmpeg.as_deref())?;
+
+    let strings: Option<Vec<String>> =
+        ffmpeg_argv.iter().map(|a| a.to_str().map(str::to_string)).collect();
+    let verbose = strings.as_ref().is_some_and(|argv| {
+        argv.windows(2)
+            .any(|w| (w[0] == "-loglevel" || w[0] == "-v") && route::loglevel_is_verbose(&w[1]))
+    }) || std::env::var("DFFMPEG_LOG").is_ok_and(|v| v.contains("info"));
+    let decision = match &strings {
+        None => Err("the command line is not UTF-8".to_string()),
+        Some(argv) => match args::parse(argv) {
+            Ok(command) => route::route(&command),
+            Err(error) => Err(error.to_string()),
+        },
+    };
+    let job = match decision {
+        Ok(job) => job,
+        Err(reason) => return Err(passthrough(&tools, &ffmpeg_argv, &reason, verbose)),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            outcome = distribute::run(job, &settings, tools.clone()) => outcome.map(Some),
+            _ = tokio::signal::ctrl_c() => Ok(None),
+        }
+    });
+    // Dropping the runtime kills every child and removes the job directory.
+    drop(runtime);
+    match outcome {
+        Ok(Some(distribute::Outcome::Done)) => Ok(ExitCode::SUCCESS),
+        Ok(Some(distribute::Outcome::Fallback(reason))) => {
+            Err(passthrough(&tools, &ffmpeg_argv, &reason, verbose))
+        }
+        Ok(None) => {
+            eprintln!("Exiting normally, received signal 2.");
+            Ok(ExitCode::from(EXIT_INTERRUPTED))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Replaces this process with the real ffmpeg; returns only if exec failed.
+fn passthrough(tools: &Tools, argv: &[OsString], reason: &str, verbose: bool) -> anyhow::Error {
+    if verbose {
+        eprintln!("[dffmpeg] running with ffmpeg: {reason}");
+    }
+    tools.exec(argv)
+}

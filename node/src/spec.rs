@@ -251,7 +251,13 @@ impl ValidSpec {
         }
         push("-copyts");
         push("-itsoffset");
-        push(&format!("{}us", self.ts_offset_us));
+        let us = self.ts_offset_us;
+        let sign = if us < 0 { "-" } else { "" };
+        push(&format!(
+            "{sign}{}.{:06}",
+            us.unsigned_abs() / 1_000_000,
+            us.unsigned_abs() % 1_000_000
+        ));
         for a in ["-protocol_whitelist", "file", "-f", "nut", "-i"] {
             push(a);
         }

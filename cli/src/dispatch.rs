@@ -1,0 +1,302 @@
+//! Dispatch: cut chunk inputs ahead of time, hand ready chunks to nodes
+//! through the policy within their slots, verify every result, and retry a
+//! failed chunk elsewhere up to a cap. A job ends with every chunk verified,
+//! or with an error; a chunk is never dropped.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context as _, anyhow, bail};
+use policy_sdk::{AssignRequest, NodeView, PendingChunk};
+use proto::v1::EncodeHeader;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tracing::{Instrument, info_span, warn};
+
+use crate::job_context::JobContext;
+use crate::plan::Chunk;
+use crate::policy::SchedulingPolicy;
+use crate::remote::{ChunkError, Remote};
+use crate::split;
+use crate::stats::Stats;
+
+/// Attempts per chunk before the job fails.
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// A node as dispatch tracks it.
+#[derive(Debug)]
+pub struct NodeState {
+    /// The connection.
+    pub remote: Remote,
+    /// Chunks this job runs on it at once.
+    pub slots: u32,
+    /// Chunks running on it now.
+    pub busy: u32,
+    /// False once it failed to answer: it gets no more work in this job.
+    pub alive: bool,
+    /// What it reported at the start of the job.
+    pub report: proto::v1::ReportResponse,
+}
+
+/// A verified chunk on the coordinator's disk.
+#[derive(Debug, Clone)]
+pub struct ChunkDone {
+    /// The chunk's index.
+    pub index: u32,
+    /// The encoded chunk (NUT).
+    pub path: PathBuf,
+    /// Its first timestamp as the concat demuxer reads it, in microseconds.
+    pub start_time_us: i64,
+}
+
+struct Outcome {
+    index: u32,
+    node: usize,
+    result: Result<ChunkDone, ChunkError>,
+}
+
+/// Runs every chunk to a verified result.
+pub async fn run(
+    ctx: Arc<JobContext>,
+    chunks: Vec<Chunk>,
+    nodes: &mut [NodeState],
+    policy: &mut dyn SchedulingPolicy,
+    stats: Arc<Stats>,
+) -> anyhow::Result<Vec<ChunkDone>> {
+    let total_slots: u32 = nodes.iter().map(|n| n.slots).sum();
+    let lookahead = Arc::new(Semaphore::new(total_slots as usize + 2));
+    let (ready_tx, mut ready_rx) = mpsc::channel::<anyhow::Result<Ready>>(64);
+    let chunks = Arc::new(chunks);
+    let splitter = tokio::spawn(split_ahead(ctx.clone(), chunks.clone(), lookahead, ready_tx));
+    let _abort_splitter = AbortOnDrop(splitter);
+
+    let n = chunks.len();
+    let mut permits: Vec<Option<OwnedSemaphorePermit>> = (0..n).map(|_| None).collect();
+    let mut ready: BTreeSet<u32> = BTreeSet::new();
+    let mut attempts = vec![0u32; n];
+    let mut failed_on: Vec<Vec<String>> = vec![Vec::new(); n];
+    let mut done: Vec<Option<ChunkDone>> = vec![None; n];
+    let mut time_bases = vec![(1i64, 1i64); n];
+    let mut finished = 0;
+    let mut running: JoinSet<Outcome> = JoinSet::new();
+    let mut splitting = true;
+
+    while finished < n {
+        if !nodes.iter().any(|node| node.alive) {
+            bail!("no node is left to encode on (every node failed)");
+        }
+        let free = nodes.iter().any(|node| node.alive && node.busy < node.slots);
+        if !ready.is_empty() && free {
+            let request = AssignRequest {
+                pending: ready
+                    .iter()
+                    .map(|&i| PendingChunk {
+                        index: i,
+                        frames: chunks[i as usize].frame_count(),
+                        attempts: attempts[i as usize],
+                        failed_on: failed_on[i as usize].clone(),
+                    })
+                    .collect(),
+                nodes: nodes
+                    .iter()
+                    .filter(|node| node.alive)
+                    .map(|node| NodeView {
+                        id: node.remote.addr.clone(),
+                        slots_total: node.slots,
+                        slots_free: node.slots.saturating_sub(node.busy),
+                        cpu_count: node.report.cpu_count,
+                        load_1: node.report.load_1,
+                        cpu_usage: node.report.cpu_usage,
+                        memory_available: node.report.memory_available,
+                        recent_fps: node.report.recent_fps,
+                    })
+                    .collect(),
+                seed: 0,
+            };
+            let mut assignments = match policy.assign(&request) {
+                Ok(a) => a,
+                Err(error) => {
+                    warn!(%error, "the policy failed to assign; using the default for this decision");
+                    Vec::new()
+                }
+            };
+            if assignments.is_empty() && running.is_empty() {
+                assignments = crate::policy::default_policy().assign(&request)?;
+            }
+            for assignment in assignments {
+                let Some(node) = nodes.iter().position(|nd| nd.remote.addr == assignment.node)
+                else {
+                    warn!(node = %assignment.node, "the policy named an unknown node");
+                    continue;
+                };
+                let state = &mut nodes[node];
+                if !state.alive || state.busy >= state.slots || !ready.remove(&assignment.chunk) {
+                    continue;
+                }
+                state.busy += 1;
+                let index = assignment.chunk;
+                attempts[index as usize] += 1;
+                let chunk = chunks[index as usize].clone();
+                let remote = state.remote.clone();
+                let ctx = ctx.clone();
+                let stats = stats.clone();
+                let attempt = attempts[index as usize];
+                let time_base = time_bases[index as usize];
+                let span = info_span!("chunk", index, node = %remote.addr, attempt);
+                running.spawn(
+                    async move {
+                        let result = encode_chunk(&ctx, &chunk, time_base, &remote, &stats).await;
+                        Outcome { index, node, result }
+                    }
+                    .instrument(span),
+                );
+            }
+        }
+
+        tokio::select! {
+            message = ready_rx.recv(), if splitting => match message {
+                Some(Ok(Ready { index, permit, time_base })) => {
+                    permits[index as usize] = Some(permit);
+                    time_bases[index as usize] = time_base;
+                    ready.insert(index);
+                }
+                Some(Err(error)) => return Err(error),
+                None => splitting = false,
+            },
+            Some(joined) = running.join_next(), if !running.is_empty() => {
+                let outcome = joined.context("a chunk task panicked")?;
+                let index = outcome.index as usize;
+                nodes[outcome.node].busy -= 1;
+                match outcome.result {
+                    Ok(result) => {
+                        permits[index] = None;
+                        let _ = tokio::fs::remove_file(ctx.chunk_input(outcome.index)).await;
+                        done[index] = Some(result);
+                        finished += 1;
+                    }
+                    Err(error) => {
+                        let node = &mut nodes[outcome.node];
+                        warn!(chunk = index, node = %node.remote.addr, %error, "chunk failed");
+                        if matches!(error, ChunkError::Unreachable(_)) {
+                            node.alive = false;
+                        }
+                        failed_on[index].push(node.remote.addr.clone());
+                        stats.reset(outcome.index);
+                        if attempts[index] >= MAX_ATTEMPTS {
+                            bail!(
+                                "chunk {index} failed {MAX_ATTEMPTS} times; last on node {}: {error}",
+                                node.remote.addr
+                            );
+                        }
+                        ready.insert(outcome.index);
+                    }
+                }
+            },
+            else => {
+                if finished < n && ready.is_empty() {
+                    bail!("dispatch stalled with {} chunks unfinished", n - finished);
+                }
+            }
+        }
+    }
+    done.into_iter()
+        .enumerate()
+        .map(|(i, d)| d.ok_or_else(|| anyhow!("chunk {i} has no result")))
+        .collect()
+}
+
+/// A chunk input on disk, ready to send.
+struct Ready {
+    index: u32,
+    permit: OwnedSemaphorePermit,
+    /// The time base the NUT muxer gave the chunk input.
+    time_base: (i64, i64),
+}
+
+/// Cuts chunk inputs in order, at most `lookahead` ahead of the encodes.
+async fn split_ahead(
+    ctx: Arc<JobContext>,
+    chunks: Arc<Vec<Chunk>>,
+    lookahead: Arc<Semaphore>,
+    ready: mpsc::Sender<anyhow::Result<Ready>>,
+) {
+    for chunk in chunks.iter() {
+        let Ok(permit) = lookahead.clone().acquire_owned().await else { return };
+        let out = ctx.chunk_input(chunk.index);
+        let result = split::extract(
+            &ctx.tools,
+            &ctx.job.input,
+            &ctx.job.input_args,
+            ctx.video_stream,
+            ctx.timeline_time_base,
+            chunk,
+            &out,
+        )
+        .await;
+        let result = match result {
+            Ok(()) => crate::probe::time_base(&ctx.tools, &out).await,
+            Err(error) => Err(error),
+        }
+        .with_context(|| format!("cutting the input of chunk {}", chunk.index));
+        let failed = result.is_err();
+        let message = result.map(|time_base| Ready { index: chunk.index, permit, time_base });
+        if ready.send(message).await.is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// One attempt at one chunk on one node: upload, encode, download, verify.
+async fn encode_chunk(
+    ctx: &JobContext,
+    chunk: &Chunk,
+    time_base: (i64, i64),
+    remote: &Remote,
+    stats: &Stats,
+) -> Result<ChunkDone, ChunkError> {
+    let started = Instant::now();
+    let input = ctx.chunk_input(chunk.index);
+    let input_size = tokio::fs::metadata(&input)
+        .await
+        .map_err(|e| ChunkError::Local(format!("reading {}: {e}", input.display())))?
+        .len();
+    let header = EncodeHeader {
+        job_id: ctx.job_id.clone(),
+        chunk_index: chunk.index,
+        input_size,
+        spec: Some(
+            ctx.spec_for(chunk, time_base).map_err(|e| ChunkError::Local(format!("{e:#}")))?,
+        ),
+    };
+    let part = ctx.dir.path().join(format!("out-{:05}.part", chunk.index));
+    let summary = remote
+        .encode(header, &input, &part, |progress| stats.update(chunk.index, progress.frames))
+        .await?;
+    if summary.frames_kept != chunk.frame_count() {
+        return Err(ChunkError::Invalid(format!(
+            "the node kept {} frames, the chunk has {}",
+            summary.frames_kept,
+            chunk.frame_count()
+        )));
+    }
+    let start_time_us = crate::probe::start_time(&ctx.tools, &part)
+        .await
+        .map_err(|e| ChunkError::Invalid(format!("the encoded chunk does not probe: {e:#}")))?;
+    let path = ctx.chunk_output(chunk.index);
+    tokio::fs::rename(&part, &path)
+        .await
+        .map_err(|e| ChunkError::Local(format!("renaming {}: {e}", part.display())))?;
+    stats.finish(chunk.index, summary.frames_encoded);
+    ctx.log_chunk(chunk, &remote.addr, started.elapsed());
+    Ok(ChunkDone { index: chunk.index, path, start_time_us })
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

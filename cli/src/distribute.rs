@@ -1,0 +1,194 @@
+//! The distributed encode from start to end: probe, plan, dispatch, assemble.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+use policy_sdk::{ChunkBounds, JobInfo, NodeView, PlanRequest};
+use tracing::warn;
+
+use crate::dispatch::{self, NodeState};
+use crate::job::{EncodeJob, Overwrite};
+use crate::job_context::JobContext;
+use crate::local::Tools;
+use crate::probe::{self, StreamInfo};
+use crate::remote::Remote;
+use crate::settings::Settings;
+use crate::stats::Stats;
+use crate::timeline::Timeline;
+use crate::{assemble, plan, policy, streams};
+
+/// How a distributed run ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The output is written and verified.
+    Done,
+    /// Nothing was written; run the real ffmpeg instead, for this reason.
+    Fallback(String),
+}
+
+/// Runs `job` over the configured nodes, or the embedded one.
+pub async fn run(job: EncodeJob, settings: &Settings, tools: Tools) -> anyhow::Result<Outcome> {
+    let started = Instant::now();
+    let media = match probe::probe(&tools, &job.input, &job.input_args).await {
+        Ok(media) => media,
+        Err(error) => return Ok(Outcome::Fallback(format!("{error:#}"))),
+    };
+    let selection = match streams::select(&job, &media) {
+        Ok(selection) => selection,
+        Err(reason) => return Ok(Outcome::Fallback(reason)),
+    };
+    if job.overwrite != Overwrite::Yes && job.output.exists() {
+        return Ok(Outcome::Fallback("the output exists; ffmpeg asks or refuses".into()));
+    }
+    let video = media.streams[selection.video].clone();
+    let packets = probe::packets(&tools, &job.input, &job.input_args, video.index).await?;
+    let timeline = Timeline::new(
+        packets,
+        video.time_base,
+        media.start_time_us,
+        job.input_window,
+        job.output_window,
+    )?;
+    if timeline.is_empty() {
+        return Ok(Outcome::Fallback("no video frames to encode".into()));
+    }
+    let frame_rate = guess_frame_rate(&video);
+
+    let temp_root = settings.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let embedded_dir;
+    let mut embedded = None;
+    let addrs: Vec<String> = if settings.nodes.is_empty() {
+        let cores = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1);
+        std::fs::create_dir_all(&temp_root)
+            .with_context(|| format!("creating {}", temp_root.display()))?;
+        embedded_dir = tempfile::Builder::new().prefix("dffmpeg-node-").tempdir_in(&temp_root)?;
+        let mut config = node::NodeConfig::local(cores, embedded_dir.path().to_path_buf());
+        config.ffmpeg = tools.ffmpeg.clone();
+        let running = node::serve(config).await.context("starting the embedded node")?;
+        let addr = running.addr.to_string();
+        embedded = Some(running);
+        vec![addr]
+    } else {
+        settings.nodes.clone()
+    };
+    let mut nodes = connect(&addrs, settings).await?;
+
+    let mut policy = policy::default_policy();
+    let request = PlanRequest {
+        job: JobInfo {
+            duration_seconds: timeline.len() as f64 * frame_rate.1 as f64 / frame_rate.0 as f64,
+            frame_count: timeline.len() as u64,
+            fps: frame_rate.0 as f64 / frame_rate.1 as f64,
+            width: video.width,
+            height: video.height,
+            encoder: job.encoder.clone(),
+            encoder_options: job.encoder_options.clone(),
+        },
+        keyframes: timeline.keyframes(),
+        scene_cuts: Vec::new(),
+        nodes: nodes.iter().map(view).collect(),
+        bounds: ChunkBounds {
+            target_seconds: settings.segment_duration,
+            min_frames: 1,
+            max_frames: u64::MAX,
+        },
+        seed: 0,
+    };
+    let starts =
+        match policy.plan(&request).and_then(|p| plan::chunks(&timeline, &p.starts).map(|_| p)) {
+            Ok(plan) => plan.starts,
+            Err(error) => {
+                warn!(%error, "the policy's plan was refused; using the default plan");
+                policy::default_policy().plan(&request)?.starts
+            }
+        };
+    let chunks = plan::chunks(&timeline, &starts)?;
+    let chunk_count = chunks.len();
+    let verbose = job.verbose;
+    let show_stats = job.stats;
+    let fps = request.job.fps;
+    let ctx =
+        Arc::new(JobContext::new(tools, job, &temp_root, video.index, &timeline, frame_rate)?);
+    let stats = Arc::new(Stats::new(chunk_count, fps));
+    let printer = show_stats.then(|| stats.spawn_printer());
+    let result = async {
+        let done =
+            dispatch::run(ctx.clone(), chunks, &mut nodes, policy.as_mut(), stats.clone()).await?;
+        assemble::assemble(&ctx, &done, &selection).await
+    }
+    .await;
+    if let Some(printer) = printer {
+        printer.abort();
+        if result.is_ok() {
+            eprintln!("{}", stats.line());
+        } else {
+            eprintln!();
+        }
+    }
+    if let Some(node) = embedded {
+        node.stop().await.ok();
+    }
+    result?;
+    if verbose {
+        eprintln!(
+            "[dffmpeg] {chunk_count} chunks on {} nodes in {:.2}s",
+            nodes.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(Outcome::Done)
+}
+
+/// Connects to every node and reads its report; unreachable nodes are left out.
+async fn connect(addrs: &[String], settings: &Settings) -> anyhow::Result<Vec<NodeState>> {
+    let mut nodes = Vec::new();
+    let mut errors = Vec::new();
+    for (i, addr) in addrs.iter().enumerate() {
+        let remote = Remote::new(addr, settings.compress)?;
+        match remote.report().await {
+            Ok(report) => {
+                let slots = settings.slots.get(i).copied().unwrap_or(report.slots_total.max(1));
+                nodes.push(NodeState { remote, slots, busy: 0, alive: true, report });
+            }
+            Err(error) => {
+                warn!(node = %addr, %error, "node unreachable; leaving it out");
+                errors.push(format!("{addr}: {error}"));
+            }
+        }
+    }
+    if nodes.is_empty() {
+        bail!("no node is reachable ({})", errors.join("; "));
+    }
+    Ok(nodes)
+}
+
+fn view(node: &NodeState) -> NodeView {
+    NodeView {
+        id: node.remote.addr.clone(),
+        slots_total: node.slots,
+        slots_free: node.slots,
+        cpu_count: node.report.cpu_count,
+        load_1: node.report.load_1,
+        cpu_usage: node.report.cpu_usage,
+        memory_available: node.report.memory_available,
+        recent_fps: node.report.recent_fps,
+    }
+}
+
+/// ffmpeg's `av_guess_frame_rate`: r_frame_rate, unless it is implausibly
+/// high while the average is plausible.
+fn guess_frame_rate(video: &StreamInfo) -> (i64, i64) {
+    let (r, avg) = (video.r_frame_rate, video.avg_frame_rate);
+    let valid = |q: (i64, i64)| q.0 > 0 && q.1 > 0;
+    let value = |q: (i64, i64)| q.0 as f64 / q.1 as f64;
+    if valid(r) && valid(avg) && value(avg) < 70.0 && value(r) > 210.0 {
+        avg
+    } else if valid(r) {
+        r
+    } else if valid(avg) {
+        avg
+    } else {
+        (25, 1)
+    }
+}

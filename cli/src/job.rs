@@ -1,0 +1,86 @@
+//! A distributable encode, as the router extracted it from the command line.
+
+use std::path::PathBuf;
+
+/// A time window in microseconds, as `-ss` and `-t`/`-to` give it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Window {
+    /// `-ss`.
+    pub start: Option<i64>,
+    /// `-t`, which wins over `-to`.
+    pub duration: Option<i64>,
+    /// `-to`.
+    pub to: Option<i64>,
+}
+
+impl Window {
+    /// The exclusive end on the same timeline as `start`, if any.
+    pub fn end(&self) -> Option<i64> {
+        match (self.duration, self.to) {
+            (Some(d), _) => Some(self.start.unwrap_or(0) + d),
+            (None, Some(to)) => Some(to),
+            (None, None) => None,
+        }
+    }
+}
+
+/// What the user does to a file when the output exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overwrite {
+    /// `-y`.
+    Yes,
+    /// `-n`.
+    No,
+    /// Neither: ffmpeg asks on stdin.
+    Ask,
+}
+
+/// Everything the distributed path needs to reproduce one ffmpeg run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncodeJob {
+    /// The single input file.
+    pub input: PathBuf,
+    /// Input options passed to every ffmpeg that reads the input (`-f`).
+    pub input_args: Vec<String>,
+    /// `-ss`/`-t`/`-to` before `-i` as written, for the final mux.
+    pub input_trim_args: Vec<String>,
+    /// `-ss`/`-t`/`-to` before `-i`.
+    pub input_window: Window,
+    /// The single output file.
+    pub output: PathBuf,
+    /// `-ss`/`-t`/`-to` before the output.
+    pub output_window: Window,
+    /// The ffmpeg muxer name for the output, from `-f` or the extension.
+    pub output_format: String,
+    /// The video encoder.
+    pub encoder: String,
+    /// Encoder options, as `(name, value)`.
+    pub encoder_options: Vec<(String, String)>,
+    /// `-pix_fmt`, if given.
+    pub pix_fmt: Option<String>,
+    /// Frame-local filters from `-vf`, as `(name, args)`.
+    pub filters: Vec<(String, String)>,
+    /// The user's `-map` values, in order; empty for ffmpeg's default choice.
+    pub maps: Vec<String>,
+    /// Output options for the final mux, passed through as written.
+    pub mux_args: Vec<String>,
+    /// `-an`, `-sn`, `-dn` on the output.
+    pub disable: Disabled,
+    /// `-y`, `-n` or neither.
+    pub overwrite: Overwrite,
+    /// Print the stats line.
+    pub stats: bool,
+    /// `-loglevel verbose` or more.
+    pub verbose: bool,
+}
+
+/// Stream kinds the output disables.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Disabled {
+    /// `-an`.
+    pub audio: bool,
+    /// `-sn`.
+    pub subtitles: bool,
+    /// `-dn`.
+    pub data: bool,
+}

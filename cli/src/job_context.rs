@@ -1,0 +1,131 @@
+//! What every chunk of one job shares: the tools, the job directory, and the
+//! encode spec template.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use proto::v1::{CodecOption, EncodeSpec, Filter, FpsMode, Rational};
+
+use crate::job::EncodeJob;
+use crate::local::Tools;
+use crate::plan::{Chunk, to_chunk_time};
+use crate::timeline::Timeline;
+
+/// One job's shared state.
+#[derive(Debug)]
+pub struct JobContext {
+    /// ffmpeg and ffprobe.
+    pub tools: Tools,
+    /// The encode.
+    pub job: EncodeJob,
+    /// Unique id, for logs and node directories.
+    pub job_id: String,
+    /// The job directory, removed when the context is dropped.
+    pub dir: tempfile::TempDir,
+    /// Index of the distributed video stream in the input.
+    pub video_stream: usize,
+    /// Its time base.
+    pub timeline_time_base: (i64, i64),
+    /// Timestamp offset the nodes apply, in microseconds.
+    pub ts_offset_us: i64,
+    /// The frame rate ffmpeg alone would use.
+    pub frame_rate: (i64, i64),
+    /// Frame-rate synchronisation for the output container.
+    pub fps_mode: FpsMode,
+}
+
+impl JobContext {
+    /// Creates the job directory under `temp_dir`.
+    pub fn new(
+        tools: Tools,
+        job: EncodeJob,
+        temp_dir: &std::path::Path,
+        video_stream: usize,
+        timeline: &Timeline,
+        frame_rate: (i64, i64),
+    ) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        std::fs::create_dir_all(temp_dir)
+            .with_context(|| format!("creating {}", temp_dir.display()))?;
+        let job_id = uuid::Uuid::new_v4().simple().to_string();
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("dffmpeg-{}-", &job_id[..8]))
+            .tempdir_in(temp_dir)
+            .with_context(|| format!("creating a job directory in {}", temp_dir.display()))?;
+        let fps_mode = match job.output_format.as_str() {
+            "mp4" | "mov" => FpsMode::Cfr,
+            _ => FpsMode::Vfr,
+        };
+        Ok(Self {
+            tools,
+            job,
+            job_id,
+            dir,
+            video_stream,
+            timeline_time_base: timeline.time_base,
+            ts_offset_us: timeline.ts_offset_us,
+            frame_rate,
+            fps_mode,
+        })
+    }
+
+    /// Where chunk `index`'s input is cut to.
+    pub fn chunk_input(&self, index: u32) -> PathBuf {
+        self.dir.path().join(format!("in-{index:05}.nut"))
+    }
+
+    /// Where chunk `index`'s verified output lives.
+    pub fn chunk_output(&self, index: u32) -> PathBuf {
+        self.dir.path().join(format!("out-{index:05}.nut"))
+    }
+
+    /// The structured encode request for `chunk`, whose input has time base `chunk_tb`.
+    pub fn spec_for(&self, chunk: &Chunk, chunk_tb: (i64, i64)) -> anyhow::Result<EncodeSpec> {
+        let rational = |(num, den): (i64, i64)| Some(Rational { num, den });
+        let convert =
+            |pts| to_chunk_time(pts, self.timeline_time_base, chunk_tb, self.ts_offset_us);
+        let keep_start_pts = convert(chunk.first_pts)?;
+        let keep_end_pts = match chunk.next_pts {
+            Some(pts) => convert(pts)?,
+            None => i64::MAX,
+        };
+        Ok(EncodeSpec {
+            encoder: self.job.encoder.clone(),
+            options: self
+                .job
+                .encoder_options
+                .iter()
+                .map(|(name, value)| CodecOption { name: name.clone(), value: value.clone() })
+                .collect(),
+            pix_fmt: self.job.pix_fmt.clone().unwrap_or_default(),
+            filters: self
+                .job
+                .filters
+                .iter()
+                .map(|(name, args)| Filter { name: name.clone(), args: args.clone() })
+                .collect(),
+            keep_start_pts,
+            keep_end_pts,
+            time_base: rational(chunk_tb),
+            expected_frames: chunk.frame_count(),
+            ts_offset_us: self.ts_offset_us,
+            frame_rate: rational(self.frame_rate),
+            fps_mode: self.fps_mode as i32,
+        })
+    }
+
+    /// The per-chunk line of `-loglevel verbose`.
+    pub fn log_chunk(&self, chunk: &Chunk, node: &str, took: Duration) {
+        tracing::info!(chunk = chunk.index, node, seconds = took.as_secs_f64(), "chunk verified");
+        if self.job.verbose {
+            eprintln!(
+                "[dffmpeg] chunk {} frames {}-{} on {} in {:.2}s",
+                chunk.index,
+                chunk.frames.start,
+                chunk.frames.end - 1,
+                node,
+                took.as_secs_f64()
+            );
+        }
+    }
+}

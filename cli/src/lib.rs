@@ -1,0 +1,26 @@
+//! The coordinator behind `dffmpeg`, as a library so that tests and
+//! benchmarks reach the same code the binary runs.
+//!
+//! Data flow: `settings` and `args` read the command line, `route` decides
+//! between distributing and running ffmpeg, `probe` and `timeline` find the
+//! frames, `policy` and `plan` cut them into chunks, `split` cuts chunk
+//! inputs, `dispatch` runs them on nodes through `remote`, and `assemble`
+//! writes the output. `local` is the only module that starts processes.
+
+pub mod args;
+pub mod assemble;
+pub mod dispatch;
+pub mod distribute;
+pub mod job;
+pub mod job_context;
+pub mod local;
+pub mod plan;
+pub mod policy;
+pub mod probe;
+pub mod remote;
+pub mod route;
+pub mod settings;
+pub mod split;
+pub mod stats;
+pub mod streams;
+pub mod timeline;

@@ -1,0 +1,109 @@
+//! The real ffmpeg and ffprobe on this machine: finding them and running them.
+//! The only place in `cli` that starts a process.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use anyhow::{Context as _, bail};
+use tokio::io::AsyncReadExt;
+use tokio::process::Command;
+
+/// How much of a failed tool's stderr an error keeps.
+const STDERR_TAIL: usize = 4096;
+
+/// Paths of the real ffmpeg and ffprobe.
+#[derive(Debug, Clone)]
+pub struct Tools {
+    /// The real ffmpeg, never dffmpeg itself.
+    pub ffmpeg: PathBuf,
+    /// The ffprobe that belongs to it.
+    pub ffprobe: PathBuf,
+}
+
+impl Tools {
+    /// Finds the tools: `DFFMPEG_FFMPEG` or the config's `ffmpeg`, else the
+    /// first `ffmpeg` on PATH that is not this program (dffmpeg may be
+    /// installed under the name ffmpeg). ffprobe: `DFFMPEG_FFPROBE`, else
+    /// next to ffmpeg, else on PATH.
+    pub fn find(configured: Option<&Path>) -> anyhow::Result<Self> {
+        let ffmpeg = match std::env::var_os("DFFMPEG_FFMPEG")
+            .map(PathBuf::from)
+            .or(configured.map(Path::to_path_buf))
+        {
+            Some(path) => path,
+            None => {
+                search_path("ffmpeg").context("no ffmpeg found on PATH (set DFFMPEG_FFMPEG)")?
+            }
+        };
+        let ffprobe = match std::env::var_os("DFFMPEG_FFPROBE") {
+            Some(path) => PathBuf::from(path),
+            None => ffmpeg
+                .parent()
+                .map(|dir| dir.join("ffprobe"))
+                .filter(|p| p.is_file())
+                .or_else(|| search_path("ffprobe"))
+                .unwrap_or_else(|| "ffprobe".into()),
+        };
+        Ok(Self { ffmpeg, ffprobe })
+    }
+
+    /// Runs ffprobe and returns its stdout; fails with its stderr.
+    pub async fn ffprobe(&self, args: &[String]) -> anyhow::Result<Vec<u8>> {
+        let output = Command::new(&self.ffprobe)
+            .args(args)
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .with_context(|| format!("starting {}", self.ffprobe.display()))?;
+        if !output.status.success() {
+            bail!("ffprobe failed: {}", tail(&output.stderr));
+        }
+        Ok(output.stdout)
+    }
+
+    /// Runs ffmpeg quietly to completion; fails with the end of its stderr.
+    pub async fn ffmpeg(&self, args: &[OsString]) -> anyhow::Result<()> {
+        let mut child = Command::new(&self.ffmpeg)
+            .args(["-hide_banner", "-nostdin", "-nostats", "-loglevel", "error"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", self.ffmpeg.display()))?;
+        let mut stderr = Vec::new();
+        if let Some(mut pipe) = child.stderr.take() {
+            pipe.read_to_end(&mut stderr).await.context("reading ffmpeg's stderr")?;
+        }
+        let status = child.wait().await.context("waiting for ffmpeg")?;
+        if !status.success() {
+            bail!("ffmpeg failed ({status}): {}", tail(&stderr));
+        }
+        Ok(())
+    }
+
+    /// Replaces this process with the real ffmpeg and the original argv, so
+    /// stdin, stdout, stderr, the exit code and signals are ffmpeg's own.
+    pub fn exec(&self, argv: &[OsString]) -> anyhow::Error {
+        use std::os::unix::process::CommandExt as _;
+        let error = std::process::Command::new(&self.ffmpeg).args(argv).exec();
+        anyhow::Error::new(error).context(format!("running {}", self.ffmpeg.display()))
+    }
+}
+
+fn tail(bytes: &[u8]) -> String {
+    let start = bytes.len().saturating_sub(STDERR_TAIL);
+    String::from_utf8_lossy(&bytes[start..]).trim().to_string()
+}
+
+/// The first executable `name` on PATH that is not the running program.
+fn search_path(name: &str) -> Option<PathBuf> {
+    let me = std::env::current_exe().ok().and_then(|p| p.canonicalize().ok());
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(name))
+        .filter(|p| p.is_file())
+        .find(|p| p.canonicalize().ok() != me)
+}

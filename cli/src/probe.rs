@@ -1,0 +1,225 @@
+//! What ffprobe says about the input: streams, start time, and the video
+//! packets (decode order, with pts and keyframe flags) that chunking needs.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context as _, bail};
+use serde::Deserialize;
+
+use crate::local::Tools;
+
+/// One stream of the input.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StreamInfo {
+    /// Absolute index in the input.
+    pub index: usize,
+    /// `video`, `audio`, `subtitle`, `data` or `attachment`.
+    pub codec_type: String,
+    /// Decoder name, such as `h264`.
+    pub codec_name: String,
+    /// Frame width, for video.
+    pub width: u32,
+    /// Frame height, for video.
+    pub height: u32,
+    /// Audio channels.
+    pub channels: u32,
+    /// The stream's time base.
+    pub time_base: (i64, i64),
+    /// ffprobe's r_frame_rate.
+    pub r_frame_rate: (i64, i64),
+    /// ffprobe's avg_frame_rate.
+    pub avg_frame_rate: (i64, i64),
+    /// Cover art rather than a video.
+    pub attached_pic: bool,
+    /// The default disposition.
+    pub default: bool,
+    /// Stream tags (language, title...).
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The input as a whole.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MediaInfo {
+    /// Demuxer names, such as `matroska,webm`.
+    pub format_name: String,
+    /// The container's start time in microseconds, as ffmpeg subtracts it.
+    pub start_time_us: i64,
+    /// Duration in seconds.
+    pub duration: f64,
+    /// Streams in input order.
+    pub streams: Vec<StreamInfo>,
+}
+
+/// One video packet, in decode order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Packet {
+    /// Presentation timestamp in the stream's time base.
+    pub pts: Option<i64>,
+    /// Decode timestamp in the stream's time base.
+    pub dts: Option<i64>,
+    /// A keyframe: decoding can start here.
+    pub key: bool,
+}
+
+#[derive(Deserialize)]
+struct Probe {
+    #[serde(default)]
+    streams: Vec<RawStream>,
+    format: Option<RawFormat>,
+}
+
+#[derive(Deserialize)]
+struct RawFormat {
+    #[serde(default)]
+    format_name: String,
+    start_time: Option<String>,
+    duration: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawStream {
+    index: usize,
+    codec_type: String,
+    codec_name: String,
+    width: u32,
+    height: u32,
+    channels: u32,
+    time_base: String,
+    r_frame_rate: String,
+    avg_frame_rate: String,
+    disposition: BTreeMap<String, i64>,
+    tags: BTreeMap<String, String>,
+}
+
+/// Probes streams and format.
+pub async fn probe(
+    tools: &Tools,
+    input: &Path,
+    input_args: &[String],
+) -> anyhow::Result<MediaInfo> {
+    let mut args: Vec<String> = vec!["-v".into(), "error".into()];
+    args.extend(format_args(input_args));
+    args.extend(["-of", "json", "-show_format", "-show_streams"].map(String::from));
+    args.push(input.to_string_lossy().into_owned());
+    let out = tools.ffprobe(&args).await?;
+    let probe: Probe = serde_json::from_slice(&out).context("parsing ffprobe's JSON")?;
+    let format = probe.format.context("ffprobe found no container format")?;
+    let streams = probe
+        .streams
+        .into_iter()
+        .map(|s| StreamInfo {
+            index: s.index,
+            codec_type: s.codec_type,
+            codec_name: s.codec_name,
+            width: s.width,
+            height: s.height,
+            channels: s.channels,
+            time_base: rational(&s.time_base),
+            r_frame_rate: rational(&s.r_frame_rate),
+            avg_frame_rate: rational(&s.avg_frame_rate),
+            attached_pic: s.disposition.get("attached_pic") == Some(&1),
+            default: s.disposition.get("default") == Some(&1),
+            tags: s.tags,
+        })
+        .collect();
+    Ok(MediaInfo {
+        format_name: format.format_name,
+        start_time_us: format.start_time.as_deref().and_then(seconds_to_us).unwrap_or(0),
+        duration: format.duration.and_then(|d| d.parse().ok()).unwrap_or(0.0),
+        streams,
+    })
+}
+
+/// Reads every packet of stream `index`, in decode order.
+pub async fn packets(
+    tools: &Tools,
+    input: &Path,
+    input_args: &[String],
+    index: usize,
+) -> anyhow::Result<Vec<Packet>> {
+    let mut args: Vec<String> = vec!["-v".into(), "error".into()];
+    args.extend(format_args(input_args));
+    args.extend(genpts_args(input));
+    args.extend(["-select_streams".into(), index.to_string()]);
+    args.extend(["-show_entries", "packet=pts,dts,flags", "-of", "csv=p=0"].map(String::from));
+    args.push(input.to_string_lossy().into_owned());
+    let out = tools.ffprobe(&args).await?;
+    let text = String::from_utf8_lossy(&out);
+    let mut packets = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let mut fields = line.split(',');
+        let (Some(pts), Some(dts), Some(flags)) = (fields.next(), fields.next(), fields.next())
+        else {
+            bail!("unexpected ffprobe packet line: {line}");
+        };
+        packets.push(Packet {
+            pts: pts.parse().ok(),
+            dts: dts.parse().ok(),
+            key: flags.starts_with('K'),
+        });
+    }
+    Ok(packets)
+}
+
+/// `-f FMT` among the input options, which ffprobe needs too.
+fn format_args(input_args: &[String]) -> Vec<String> {
+    input_args.windows(2).find(|w| w[0] == "-f").map(|w| w.to_vec()).unwrap_or_default()
+}
+
+/// AVI stores no presentation timestamps: have the demuxer generate them, as
+/// every reader of the input must then do.
+pub fn genpts_args(input: &Path) -> Vec<String> {
+    let avi =
+        input.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("avi"));
+    if avi { vec!["-fflags".into(), "+genpts".into()] } else { Vec::new() }
+}
+
+/// `30000/1001` to `(30000, 1001)`; `(0, 1)` when absent.
+fn rational(text: &str) -> (i64, i64) {
+    text.split_once('/')
+        .and_then(|(n, d)| Some((n.parse().ok()?, d.parse().ok()?)))
+        .unwrap_or((0, 1))
+}
+
+/// `1.400000` to `1400000`, exactly (no floating point).
+pub fn seconds_to_us(text: &str) -> Option<i64> {
+    crate::args::parse_duration(text)
+}
+
+/// The container start time of an encoded chunk, in microseconds.
+pub async fn start_time(tools: &Tools, path: &Path) -> anyhow::Result<i64> {
+    let args: Vec<String> = vec![
+        "-v".into(),
+        "error".into(),
+        "-show_entries".into(),
+        "format=start_time".into(),
+        "-of".into(),
+        "csv=p=0".into(),
+        path.to_string_lossy().into_owned(),
+    ];
+    let out = tools.ffprobe(&args).await?;
+    let text = String::from_utf8_lossy(&out);
+    seconds_to_us(text.trim()).with_context(|| format!("no start time in '{}'", text.trim()))
+}
+
+/// The time base of the first stream of a file.
+pub async fn time_base(tools: &Tools, path: &Path) -> anyhow::Result<(i64, i64)> {
+    let args: Vec<String> = vec![
+        "-v".into(),
+        "error".into(),
+        "-select_streams".into(),
+        "0".into(),
+        "-show_entries".into(),
+        "stream=time_base".into(),
+        "-of".into(),
+        "csv=p=0".into(),
+        path.to_string_lossy().into_owned(),
+    ];
+    let out = tools.ffprobe(&args).await?;
+    let text = String::from_utf8_lossy(&out);
+    let tb = rational(text.trim());
+    anyhow::ensure!(tb.0 > 0 && tb.1 > 0, "no time base in '{}'", text.trim());
+    Ok(tb)
+}

@@ -1,0 +1,333 @@
+//! Routing: distribute an encode when it is safe, otherwise run ffmpeg.
+//!
+//! Distribution is an allowlist: one seekable input file, one output file in a
+//! container we assemble, an explicit software video encoder, and options whose
+//! effect on the result we reproduce exactly. Anything else runs through the real
+//! ffmpeg untouched, and the reason is shown with `-loglevel verbose`.
+
+use std::path::{Path, PathBuf};
+
+use crate::args::{Command, Opt, parse_duration};
+use crate::job::{Disabled, EncodeJob, Overwrite, Window};
+
+/// Encoder options that go to the nodes (ffmpeg's names).
+const VIDEO_OPTIONS: &[&str] = &[
+    "crf",
+    "qp",
+    "preset",
+    "tune",
+    "profile",
+    "level",
+    "b",
+    "maxrate",
+    "minrate",
+    "bufsize",
+    "g",
+    "keyint_min",
+    "bf",
+    "refs",
+    "sc_threshold",
+    "x264-params",
+    "x264opts",
+    "x265-params",
+    "svtav1-params",
+    "aom-params",
+    "rav1e-params",
+    "deadline",
+    "cpu-used",
+    "row-mt",
+    "tile-columns",
+    "lossless",
+    "slices",
+    "slicecrc",
+    "context",
+    "coder",
+];
+
+/// Options that only an audio or subtitle stream can use, or that only the
+/// muxer sees: passed to the final mux as written.
+const MUX_OPTIONS: &[&str] = &[
+    "metadata",
+    "movflags",
+    "ac",
+    "ar",
+    "af",
+    "sample_fmt",
+    "channel_layout",
+    "map_metadata",
+    "map_chapters",
+    "disposition",
+    "brand",
+    "write_tmcd",
+    "id3v2_version",
+    "cues_to_front",
+    "reserve_index_space",
+];
+
+/// Output containers that the assembler writes, by muxer name.
+const CONTAINERS: &[(&str, &[&str])] = &[
+    ("matroska", &["mkv"]),
+    ("webm", &["webm"]),
+    ("mp4", &["mp4", "m4v"]),
+    ("mov", &["mov"]),
+    ("nut", &["nut"]),
+];
+
+/// Global options the distributed path honours.
+const GLOBALS: &[&str] = &["y", "n", "hide_banner", "loglevel", "v", "nostats", "stats", "nostdin"];
+
+/// Decides whether `command` can be distributed; the error is the reason why not.
+pub fn route(command: &Command) -> Result<EncodeJob, String> {
+    for global in &command.globals {
+        if !GLOBALS.contains(&global.name.as_str()) {
+            return Err(format!("global option {} is not distributable", global.flag()));
+        }
+    }
+    if command.global("y").is_some() && command.global("n").is_some() {
+        return Err("-y and -n together".into());
+    }
+    if !command.trailing.is_empty() {
+        return Err("options after the last output".into());
+    }
+    let [input] = command.inputs.as_slice() else {
+        return Err(format!("{} inputs (one is distributable)", command.inputs.len()));
+    };
+    let [output] = command.outputs.as_slice() else {
+        return Err(format!("{} outputs (one is distributable)", command.outputs.len()));
+    };
+
+    let mut input_args = Vec::new();
+    let mut input_trim_args = Vec::new();
+    let mut input_window = Window::default();
+    for opt in &input.options {
+        match opt.name.as_str() {
+            "ss" => input_window.start = Some(duration(opt)?),
+            "t" => input_window.duration = Some(duration(opt)?),
+            "to" => input_window.to = Some(duration(opt)?),
+            "f" if !matches!(value(opt), "lavfi" | "concat" | "image2" | "image2pipe") => {
+                input_args.extend(opt.tokens());
+                continue;
+            }
+            _ => return Err(format!("input option {} is not distributable", opt.flag())),
+        }
+        input_trim_args.extend(opt.tokens());
+    }
+    let input_path = Path::new(&input.url);
+    if input.url.contains("://") || input.url.starts_with("pipe:") || input.url == "-" {
+        return Err("the input is not a file".into());
+    }
+    if !input_path.is_file() {
+        return Err("the input is not a regular file".into());
+    }
+
+    let output_url = &output.url;
+    if output.forced
+        || output_url == "-"
+        || output_url.contains(':')
+        || output_url.starts_with("/dev/")
+    {
+        return Err("the output is not a regular file path".into());
+    }
+    let mut job_format = None;
+    let mut encoder = None;
+    let mut encoder_options = Vec::new();
+    let mut pix_fmt = None;
+    let mut filters = Vec::new();
+    let mut maps = Vec::new();
+    let mut mux_args = Vec::new();
+    let mut output_window = Window::default();
+    let mut disable = Disabled::default();
+    for opt in &output.options {
+        let spec = opt.spec.as_deref();
+        let video_spec = matches!(spec, Some("v") | Some("v:0") | Some("V"));
+        let name = opt.name.as_str();
+        match name {
+            "c" | "codec" | "vcodec" | "acodec" | "scodec" => {
+                let kind = match name {
+                    "vcodec" => Some("v"),
+                    "acodec" => Some("a"),
+                    "scodec" => Some("s"),
+                    _ => spec.map(|s| s.split(':').next().unwrap_or(s)),
+                };
+                match kind {
+                    Some("v") | Some("V") if video_spec || name == "vcodec" => {
+                        encoder = Some(value(opt).to_string());
+                    }
+                    Some("a") | Some("s") => mux_args.extend(opt.tokens()),
+                    None if value(opt) == "copy" => mux_args.extend(opt.tokens()),
+                    _ => return Err(format!("{} {} is not distributable", opt.flag(), value(opt))),
+                }
+            }
+            "pix_fmt" if spec.is_none() || video_spec => pix_fmt = Some(value(opt).to_string()),
+            "vf" => filters = parse_filters(value(opt))?,
+            "filter" if video_spec => filters = parse_filters(value(opt))?,
+            "map" => maps.push(value(opt).to_string()),
+            "ss" => output_window.start = Some(duration(opt)?),
+            "t" => output_window.duration = Some(duration(opt)?),
+            "to" => output_window.to = Some(duration(opt)?),
+            "f" => job_format = Some(value(opt).to_string()),
+            "an" => disable.audio = true,
+            "sn" => disable.subtitles = true,
+            "dn" => disable.data = true,
+            "vn" => return Err("-vn leaves no video to encode".into()),
+            _ if VIDEO_OPTIONS.contains(&name) && (spec.is_none() || video_spec) => {
+                encoder_options.push((name.to_string(), value(opt).to_string()));
+            }
+            _ if spec.is_some_and(|s| s.starts_with('a') || s.starts_with('s')) => {
+                mux_args.extend(opt.tokens());
+            }
+            _ if MUX_OPTIONS.contains(&name) => mux_args.extend(opt.tokens()),
+            _ => return Err(format!("output option {} is not distributable", opt.flag())),
+        }
+        if matches!(name, "ss" | "t" | "to" | "f") {
+            mux_args.extend(opt.tokens());
+        }
+    }
+    let encoder = encoder.ok_or("no explicit video encoder (-c:v)")?;
+    if encoder == "copy" {
+        return Err("-c:v copy does not encode".into());
+    }
+    if !node::spec::ENCODERS.contains(&encoder.as_str()) {
+        return Err(format!("encoder {encoder} is not distributable"));
+    }
+    let output_format = match job_format {
+        Some(f) => CONTAINERS
+            .iter()
+            .find(|(name, _)| *name == f)
+            .map(|(name, _)| name.to_string())
+            .ok_or_else(|| format!("output format {f} is not distributable"))?,
+        None => format_from_extension(Path::new(output_url))
+            .ok_or("the output extension names no container we assemble")?,
+    };
+    let overwrite = if command.global("y").is_some() {
+        Overwrite::Yes
+    } else if command.global("n").is_some() {
+        Overwrite::No
+    } else {
+        Overwrite::Ask
+    };
+    let stats =
+        match command.globals.iter().rev().find(|o| o.name == "stats" || o.name == "nostats") {
+            Some(o) => o.name == "stats",
+            None => true,
+        };
+    let verbose = command
+        .globals
+        .iter()
+        .rev()
+        .find(|o| o.name == "loglevel" || o.name == "v")
+        .is_some_and(|o| loglevel_is_verbose(value(o)));
+    Ok(EncodeJob {
+        input: PathBuf::from(&input.url),
+        input_args,
+        input_trim_args,
+        input_window,
+        output: PathBuf::from(output_url),
+        output_window,
+        output_format,
+        encoder,
+        encoder_options,
+        pix_fmt,
+        filters,
+        maps,
+        mux_args,
+        disable,
+        overwrite,
+        stats,
+        verbose,
+    })
+}
+
+fn value(opt: &Opt) -> &str {
+    opt.value.as_deref().unwrap_or_default()
+}
+
+fn duration(opt: &Opt) -> Result<i64, String> {
+    parse_duration(value(opt))
+        .ok_or_else(|| format!("{} {} is not a duration we parse", opt.flag(), value(opt)))
+}
+
+/// `-loglevel verbose`, `-v 40`, `-loglevel +repeat+level+verbose`...
+pub fn loglevel_is_verbose(level: &str) -> bool {
+    let last = level.rsplit('+').next().unwrap_or(level);
+    match last.parse::<i32>() {
+        Ok(n) => n >= 40,
+        Err(_) => matches!(last, "verbose" | "debug" | "trace"),
+    }
+}
+
+/// Splits a `-vf` chain into frame-local filters, refusing anything else.
+fn parse_filters(chain: &str) -> Result<Vec<(String, String)>, String> {
+    let mut filters = Vec::new();
+    for part in chain.split(',') {
+        let (name, args) = part.split_once('=').unwrap_or((part, ""));
+        let probe = proto::v1::EncodeSpec {
+            encoder: "libx264".into(),
+            filters: vec![proto::v1::Filter { name: name.into(), args: args.into() }],
+            keep_start_pts: 0,
+            keep_end_pts: 1,
+            expected_frames: 1,
+            time_base: Some(proto::v1::Rational { num: 1, den: 1 }),
+            frame_rate: Some(proto::v1::Rational { num: 1, den: 1 }),
+            ..Default::default()
+        };
+        node::spec::validate(&probe).map_err(|e| format!("-vf {chain}: {e}"))?;
+        filters.push((name.to_string(), args.to_string()));
+    }
+    Ok(filters)
+}
+
+fn format_from_extension(path: &Path) -> Option<String> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    CONTAINERS
+        .iter()
+        .find(|(_, exts)| exts.contains(&ext.as_str()))
+        .map(|(name, _)| name.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::parse;
+
+    fn route_line(line: &str, input: &Path) -> Result<EncodeJob, String> {
+        let argv: Vec<String> = line
+            .replace("IN", input.to_str().unwrap())
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        route(&parse(&argv).unwrap())
+    }
+
+    #[test]
+    fn routes_with_reasons() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.mkv");
+        std::fs::write(&input, b"x").unwrap();
+        let job =
+            route_line("-y -i IN -c:v libx264 -crf 23 -preset fast -c:a copy out.mkv", &input)
+                .unwrap();
+        assert_eq!(job.encoder, "libx264");
+        assert_eq!(
+            job.encoder_options,
+            vec![("crf".into(), "23".into()), ("preset".into(), "fast".into())]
+        );
+        assert_eq!(job.mux_args, vec!["-c:a", "copy"]);
+        assert_eq!(job.output_format, "matroska");
+        for (line, reason) in [
+            ("-i IN -c:v copy out.mkv", "-c:v copy does not encode"),
+            ("-i IN out.mkv", "no explicit video encoder (-c:v)"),
+            ("-i IN -c:v libx264 -vf yadif out.mkv", "-vf yadif: filter 'yadif' is not allowed"),
+            ("-i IN -c:v h264_nvenc out.mkv", "encoder h264_nvenc is not distributable"),
+            ("-i IN -c:v libx264 out.gif", "the output extension names no container we assemble"),
+            (
+                "-i IN -c:v libx264 -shortest out.mkv",
+                "output option -shortest is not distributable",
+            ),
+            ("-i IN -c:v libx264 -", "the output is not a regular file path"),
+            ("-i missing.mkv -c:v libx264 out.mkv", "the input is not a regular file"),
+        ] {
+            assert_eq!(route_line(line, &input).unwrap_err(), reason, "{line}");
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! dffmpeg's own settings, layered: its double-dash options, then `DFFMPEG_*`
+//! variables, then the config file, then defaults. ffmpeg never uses
+//! double-dash options, so they cannot collide with its own.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use serde::Deserialize;
+
+/// Everything dffmpeg decides for itself.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// Node addresses; empty for the embedded node.
+    pub nodes: Vec<String>,
+    /// Slots per node, paired with `nodes` in order; missing ones come from the node's report.
+    pub slots: Vec<u32>,
+    /// Where job directories go.
+    pub temp_dir: Option<PathBuf>,
+    /// Target chunk duration in seconds.
+    pub segment_duration: f64,
+    /// The real ffmpeg, if configured.
+    pub ffmpeg: Option<PathBuf>,
+    /// Compress chunk uploads with zstd.
+    pub compress: bool,
+}
+
+/// dffmpeg's own options found on the command line.
+#[derive(Debug, Default, PartialEq)]
+pub struct OwnArgs {
+    nodes: Vec<String>,
+    slots: Vec<u32>,
+    config_file: Option<PathBuf>,
+    temp_dir: Option<PathBuf>,
+    segment_duration: Option<f64>,
+    input_file: Option<OsString>,
+    output_file: Option<OsString>,
+    encoder_params: Option<String>,
+}
+
+/// The config file; every field optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    nodes: Option<Vec<String>>,
+    slots: Option<Vec<u32>>,
+    temp_dir: Option<PathBuf>,
+    segment_duration: Option<f64>,
+    ffmpeg: Option<PathBuf>,
+    compress: Option<bool>,
+}
+
+const DEFAULT_SEGMENT_SECONDS: f64 = 10.0;
+
+/// Takes dffmpeg's own `--name value` / `--name=value` options out of argv and
+/// returns them with the argv that is left for ffmpeg. The seed's form
+/// (`--input-file`, `--output-file`, `--encoder-params`) becomes an ordinary
+/// ffmpeg command line.
+pub fn split_own_args(argv: Vec<OsString>) -> anyhow::Result<(OwnArgs, Vec<OsString>)> {
+    let mut own = OwnArgs::default();
+    let mut rest = Vec::new();
+    let mut iter = argv.into_iter();
+    while let Some(token) = iter.next() {
+        let Some(text) = token.to_str().filter(|t| t.starts_with("--") && t.len() > 2) else {
+            rest.push(token);
+            continue;
+        };
+        let (name, inline) = match text[2..].split_once('=') {
+            Some((n, v)) => (n.to_string(), Some(OsString::from(v))),
+            None => (text[2..].to_string(), None),
+        };
+        const OWN: &[&str] = &[
+            "nodes",
+            "slots",
+            "config-file",
+            "temp-dir",
+            "segment-duration",
+            "input-file",
+            "output-file",
+            "encoder-params",
+        ];
+        if !OWN.contains(&name.as_str()) {
+            rest.push(token);
+            continue;
+        }
+        let value = match inline.or_else(|| iter.next()) {
+            Some(v) => v,
+            None => bail!("--{name} needs a value"),
+        };
+        let text =
+            || value.to_str().map(str::to_string).with_context(|| format!("--{name} is not UTF-8"));
+        match name.as_str() {
+            "nodes" => {
+                own.nodes.extend(text()?.split(',').filter(|s| !s.is_empty()).map(str::to_string))
+            }
+            "slots" => {
+                for n in text()?.split(',') {
+                    own.slots.push(parse_slots(n).with_context(|| format!("--slots {n}"))?);
+                }
+            }
+            "config-file" => own.config_file = Some(value.into()),
+            "temp-dir" => own.temp_dir = Some(value.into()),
+            "segment-duration" => own.segment_duration = Some(parse_seconds(&text()?)?),
+            "input-file" => own.input_file = Some(value),
+            "output-file" => own.output_file = Some(value),
+            "encoder-params" => own.encoder_params = Some(text()?),
+            _ => unreachable!("listed in OWN"),
+        }
+    }
+    if own.input_file.is_some() || own.output_file.is_some() || own.encoder_params.is_some() {
+        let (Some(input), Some(output)) = (own.input_file.take(), own.output_file.take()) else {
+            bail!("--input-file and --output-file go together");
+        };
+        let mut argv: Vec<OsString> = vec!["-i".into(), input];
+        argv.extend(
+            own.encoder_params.take().unwrap_or_default().split_whitespace().map(OsString::from),
+        );
+        argv.extend(rest);
+        argv.push(output);
+        rest = argv;
+    }
+    Ok((own, rest))
+}
+
+fn parse_slots(text: &str) -> anyhow::Result<u32> {
+    let n: u32 = text.trim().parse().context("not a number")?;
+    anyhow::ensure!(n > 0, "slots must be at least 1");
+    Ok(n)
+}
+
+fn parse_seconds(text: &str) -> anyhow::Result<f64> {
+    let s: f64 =
+        text.trim().parse().with_context(|| format!("segment duration {text} is not a number"))?;
+    anyhow::ensure!(s.is_finite() && s > 0.0, "segment duration must be positive");
+    Ok(s)
+}
+
+impl Settings {
+    /// Layers the command line over the environment over the config file.
+    pub fn load(own: &OwnArgs) -> anyhow::Result<Self> {
+        let path = own.config_file.clone().or_else(|| {
+            let base = std::env::var_os("XDG_CONFIG_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+            Some(base.join("dffmpeg/config.toml")).filter(|p| p.is_file())
+        });
+        let file: FileSettings = match &path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
+            }
+            None => FileSettings::default(),
+        };
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let env_nodes =
+            env("DFFMPEG_NODES").map(|v| v.split(',').map(|s| s.trim().to_string()).collect());
+        let env_slots = env("DFFMPEG_SLOTS")
+            .map(|v| v.split(',').map(parse_slots).collect::<anyhow::Result<Vec<_>>>())
+            .transpose()
+            .context("DFFMPEG_SLOTS")?;
+        let env_segment = env("DFFMPEG_SEGMENT_DURATION").map(|v| parse_seconds(&v)).transpose()?;
+        let nodes = if own.nodes.is_empty() {
+            env_nodes.or(file.nodes).unwrap_or_default()
+        } else {
+            own.nodes.clone()
+        };
+        let slots = if own.slots.is_empty() {
+            env_slots.or(file.slots).unwrap_or_default()
+        } else {
+            own.slots.clone()
+        };
+        if slots.len() > nodes.len() && !nodes.is_empty() {
+            bail!("{} slot counts for {} nodes", slots.len(), nodes.len());
+        }
+        if let Some(s) = file.segment_duration {
+            parse_seconds(&s.to_string()).context("segment_duration in the config file")?;
+        }
+        Ok(Self {
+            nodes,
+            slots,
+            temp_dir: own
+                .temp_dir
+                .clone()
+                .or_else(|| env("DFFMPEG_TEMP_DIR").map(PathBuf::from))
+                .or(file.temp_dir),
+            segment_duration: own
+                .segment_duration
+                .or(env_segment)
+                .or(file.segment_duration)
+                .unwrap_or(DEFAULT_SEGMENT_SECONDS),
+            ffmpeg: file.ffmpeg,
+            compress: env("DFFMPEG_COMPRESS")
+                .map(|v| v != "0" && v != "false")
+                .or(file.compress)
+                .unwrap_or(true),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(s: &str) -> Vec<OsString> {
+        s.split_whitespace().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn takes_own_options_and_leaves_ffmpegs() {
+        let (own, rest) = split_own_args(os(
+            "--nodes a:1 -i in.mkv --slots 2 --nodes=b:2 -c:v libx264 -- out.mkv",
+        ))
+        .unwrap();
+        assert_eq!(own.nodes, vec!["a:1", "b:2"]);
+        assert_eq!(own.slots, vec![2]);
+        assert_eq!(rest, os("-i in.mkv -c:v libx264 -- out.mkv"));
+    }
+
+    #[test]
+    fn seed_form_becomes_an_ffmpeg_command() {
+        let mut argv =
+            os("--input-file in.mkv --output-file out.mkv --nodes a:1 --slots 1 --encoder-params");
+        argv.push("-c:v libx264 -crf 23".into());
+        let (_, rest) = split_own_args(argv).unwrap();
+        assert_eq!(rest, os("-i in.mkv -c:v libx264 -crf 23 out.mkv"));
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        assert!(split_own_args(os("--slots 0")).is_err());
+        assert!(split_own_args(os("--segment-duration -1")).is_err());
+        assert!(split_own_args(os("--nodes")).is_err());
+    }
+}

@@ -1,0 +1,153 @@
+//! Which input streams the output gets, in which order, as ffmpeg would pick
+//! them: the user's `-map`s, or ffmpeg's automatic choice of the best video,
+//! the best audio and the first subtitle stream.
+
+use crate::job::EncodeJob;
+use crate::probe::{MediaInfo, StreamInfo};
+
+/// Where an output stream comes from in the final mux.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The distributed video.
+    Video,
+    /// Stream `n` of the input, copied or encoded once by the final mux.
+    Input(usize),
+}
+
+/// The output's streams, in order, and the video stream that is distributed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection {
+    /// Index of the video stream in the input.
+    pub video: usize,
+    /// Output streams in order.
+    pub streams: Vec<Source>,
+}
+
+/// Selects the streams; the error is why the command cannot be distributed.
+pub fn select(job: &EncodeJob, media: &MediaInfo) -> Result<Selection, String> {
+    let mut picked: Vec<usize> =
+        if job.maps.is_empty() { automatic(job, media) } else { mapped(job, media)? };
+    picked.retain(|&i| {
+        let kind = media.streams[i].codec_type.as_str();
+        !(job.disable.audio && kind == "audio"
+            || job.disable.subtitles && kind == "subtitle"
+            || job.disable.data && kind == "data")
+    });
+    let videos: Vec<usize> =
+        picked.iter().copied().filter(|&i| media.streams[i].codec_type == "video").collect();
+    let video = match videos.as_slice() {
+        [v] => *v,
+        [] => return Err("no video stream to encode".into()),
+        _ => return Err("more than one video stream to encode".into()),
+    };
+    if media.streams[video].attached_pic {
+        return Err("the video stream is cover art".into());
+    }
+    let streams =
+        picked.iter().map(|&i| if i == video { Source::Video } else { Source::Input(i) }).collect();
+    Ok(Selection { video, streams })
+}
+
+/// ffmpeg's automatic selection (ffmpeg_opt.c, open_output_file).
+fn automatic(job: &EncodeJob, media: &MediaInfo) -> Vec<usize> {
+    let best = |kind: &str, score: &dyn Fn(&StreamInfo) -> i64| {
+        let mut best: Option<(i64, usize)> = None;
+        for s in media.streams.iter().filter(|s| s.codec_type == kind) {
+            let value = score(s);
+            if best.is_none_or(|(b, _)| value > b) {
+                best = Some((value, s.index));
+            }
+        }
+        best.map(|(_, i)| i)
+    };
+    let default_bonus = |s: &StreamInfo| if s.default { 5_000_000 } else { 0 };
+    let mut out = Vec::new();
+    out.extend(best("video", &|s| {
+        i64::from(s.width) * i64::from(s.height) + default_bonus(s)
+            - if s.attached_pic { 1 << 40 } else { 0 }
+    }));
+    out.extend(best("audio", &|s| i64::from(s.channels) + default_bonus(s)));
+    if let Some(sub) = media.streams.iter().find(|s| s.codec_type == "subtitle")
+        && subtitles_fit(&job.output_format, &sub.codec_name)
+    {
+        out.push(sub.index);
+    }
+    out
+}
+
+/// Whether ffmpeg would pick this subtitle codec for the container by default.
+fn subtitles_fit(format: &str, codec: &str) -> bool {
+    let text = matches!(codec, "subrip" | "ass" | "ssa" | "mov_text" | "webvtt" | "text");
+    match format {
+        "matroska" | "nut" => true,
+        "mp4" | "mov" => text,
+        "webm" => codec == "webvtt",
+        _ => false,
+    }
+}
+
+/// The user's maps, resolved against the input's streams.
+fn mapped(job: &EncodeJob, media: &MediaInfo) -> Result<Vec<usize>, String> {
+    let mut out: Vec<usize> = Vec::new();
+    for map in &job.maps {
+        let (negative, rest) = match map.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, map.as_str()),
+        };
+        let (optional, rest) = match rest.strip_suffix('?') {
+            Some(rest) => (true, rest),
+            None => (false, rest),
+        };
+        let (file, spec) = rest.split_once(':').unwrap_or((rest, ""));
+        if file != "0" {
+            return Err(format!("-map {map} is not distributable"));
+        }
+        let mut matches = Vec::new();
+        for stream in &media.streams {
+            match spec_matches(spec, stream, media) {
+                Some(true) => matches.push(stream.index),
+                Some(false) => {}
+                None => return Err(format!("-map {map} is not distributable")),
+            }
+        }
+        if negative {
+            out.retain(|i| !matches.contains(i));
+        } else if matches.is_empty() && !optional {
+            return Err(format!("-map {map} matches no streams"));
+        } else {
+            out.extend(matches);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether stream specifier `spec` matches `stream`; `None` for a specifier
+/// this module does not understand.
+fn spec_matches(spec: &str, stream: &StreamInfo, media: &MediaInfo) -> Option<bool> {
+    if spec.is_empty() {
+        return Some(true);
+    }
+    if let Ok(index) = spec.parse::<usize>() {
+        return Some(stream.index == index);
+    }
+    let (kind, rest) = spec.split_once(':').unwrap_or((spec, ""));
+    let codec_type = match kind {
+        "v" | "V" => "video",
+        "a" => "audio",
+        "s" => "subtitle",
+        "d" => "data",
+        "t" => "attachment",
+        _ => return None,
+    };
+    let of_kind = |s: &StreamInfo| s.codec_type == codec_type && !(kind == "V" && s.attached_pic);
+    if !of_kind(stream) {
+        return Some(false);
+    }
+    if rest.is_empty() {
+        return Some(true);
+    }
+    let n: usize = rest.parse().ok()?;
+    let position =
+        media.streams.iter().filter(|s| of_kind(s)).position(|s| s.index == stream.index)?;
+    Some(position == n)
+}

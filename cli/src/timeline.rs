@@ -1,0 +1,183 @@
+//! The video frames a single ffmpeg run would encode, computed from packets.
+//!
+//! ffmpeg shifts input timestamps by `-(start_time + input -ss)`, then trims
+//! with `-ss`/`-t` on the input side and again on the output side. This
+//! module repeats that arithmetic on the probed packets, in the stream's time
+//! base, so each chunk can be told exactly which timestamps to keep.
+
+use crate::job::Window;
+use crate::probe::Packet;
+
+/// A frame in presentation order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Frame {
+    /// Presentation timestamp in the stream time base, before any offset.
+    pub pts: i64,
+    /// Index of its packet in decode order.
+    pub decode_index: usize,
+}
+
+/// The frames to encode and how to find them in the input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timeline {
+    /// Every packet in decode order.
+    pub packets: Vec<Packet>,
+    /// Every frame in presentation order.
+    pub all: Vec<Frame>,
+    /// The range of `all` that ffmpeg would encode.
+    pub selected: std::ops::Range<usize>,
+    /// Added to input timestamps, in microseconds (`-(start + input -ss)`).
+    pub ts_offset_us: i64,
+    /// `ts_offset_us` in the stream time base, rounded as ffmpeg rounds it.
+    pub ts_offset: i64,
+    /// The stream time base.
+    pub time_base: (i64, i64),
+}
+
+impl Timeline {
+    /// Builds the timeline; errors if packets lack timestamps.
+    pub fn new(
+        packets: Vec<Packet>,
+        time_base: (i64, i64),
+        start_time_us: i64,
+        input: Window,
+        output: Window,
+    ) -> anyhow::Result<Self> {
+        let mut all = Vec::with_capacity(packets.len());
+        for (decode_index, packet) in packets.iter().enumerate() {
+            let pts = match packet.pts.or(packet.dts) {
+                Some(pts) => pts,
+                None => anyhow::bail!("video packet {decode_index} has no timestamp"),
+            };
+            all.push(Frame { pts, decode_index });
+        }
+        all.sort_by_key(|f| (f.pts, f.decode_index));
+        // Equal timestamps cannot both be shown; the decoder keeps one.
+        all.dedup_by_key(|f| f.pts);
+        let ts_offset_us = -(start_time_us + input.start.unwrap_or(0));
+        let ts_offset = rescale(ts_offset_us, (1, 1_000_000), time_base);
+        let shifted: Vec<i64> = all.iter().map(|f| f.pts + ts_offset).collect();
+        // The input trim: from 0 when the input is seeked, for -t after the first kept frame.
+        let mut range = trim(
+            &shifted,
+            0..shifted.len(),
+            input.start.map(|_| 0),
+            input_duration(&input),
+            time_base,
+        );
+        // The output trim, on the same timeline.
+        range = trim(&shifted, range, output.start, output_duration(&output), time_base);
+        Ok(Self { packets, all, selected: range, ts_offset_us, ts_offset, time_base })
+    }
+
+    /// Number of frames to encode.
+    pub fn len(&self) -> usize {
+        self.selected.len()
+    }
+
+    /// Whether nothing would be encoded.
+    pub fn is_empty(&self) -> bool {
+        self.selected.is_empty()
+    }
+
+    /// Keyframe positions among the selected frames.
+    pub fn keyframes(&self) -> Vec<u64> {
+        self.selected
+            .clone()
+            .filter(|&i| self.packets[self.all[i].decode_index].key)
+            .map(|i| (i - self.selected.start) as u64)
+            .collect()
+    }
+}
+
+fn input_duration(w: &Window) -> Option<i64> {
+    w.duration.or_else(|| w.to.map(|to| to - w.start.unwrap_or(0)))
+}
+
+fn output_duration(w: &Window) -> Option<i64> {
+    input_duration(w)
+}
+
+/// ffmpeg's `trim` filter with `starti`/`durationi` in microseconds: keep from
+/// the first frame at or after start, while `pts - first_kept < duration`.
+fn trim(
+    pts: &[i64],
+    range: std::ops::Range<usize>,
+    start_us: Option<i64>,
+    duration_us: Option<i64>,
+    tb: (i64, i64),
+) -> std::ops::Range<usize> {
+    let mut first = range.start;
+    if let Some(start) = start_us {
+        let start = rescale(start, (1, 1_000_000), tb);
+        while first < range.end && pts[first] < start {
+            first += 1;
+        }
+    }
+    let mut end = range.end;
+    if let Some(duration) = duration_us {
+        let duration = rescale(duration, (1, 1_000_000), tb);
+        end = first;
+        while end < range.end && pts[end] - pts[first] < duration {
+            end += 1;
+        }
+    }
+    first..end
+}
+
+/// `av_rescale_q` with `AV_ROUND_NEAR_INF`: `value * from / to`.
+pub fn rescale(value: i64, from: (i64, i64), to: (i64, i64)) -> i64 {
+    let num = i128::from(value) * i128::from(from.0) * i128::from(to.1);
+    let den = i128::from(from.1) * i128::from(to.0);
+    let half = den / 2;
+    let q = if num >= 0 { (num + half) / den } else { -((-num + half) / den) };
+    q as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packets(pts: &[i64]) -> Vec<Packet> {
+        pts.iter()
+            .enumerate()
+            .map(|(i, &p)| Packet { pts: Some(p), dts: None, key: i == 0 })
+            .collect()
+    }
+
+    #[test]
+    fn sorts_b_frames_into_presentation_order() {
+        let t =
+            Timeline::new(packets(&[0, 3, 1, 2]), (1, 25), 0, Window::default(), Window::default())
+                .unwrap();
+        let order: Vec<_> = t.all.iter().map(|f| f.decode_index).collect();
+        assert_eq!(order, vec![0, 2, 3, 1]);
+        assert_eq!(t.selected, 0..4);
+    }
+
+    #[test]
+    fn applies_input_and_output_windows() {
+        let pts: Vec<i64> = (0..100).collect();
+        let one_second = Window { start: Some(1_000_000), duration: Some(2_000_000), to: None };
+        let t = Timeline::new(packets(&pts), (1, 25), 0, one_second, Window::default()).unwrap();
+        assert_eq!(t.selected, 25..75);
+        assert_eq!(t.ts_offset, -25);
+        let out = Window { start: Some(1_000_000), duration: None, to: Some(3_000_000) };
+        let t = Timeline::new(packets(&pts), (1, 25), 0, Window::default(), out).unwrap();
+        assert_eq!(t.selected, 25..75);
+    }
+
+    #[test]
+    fn rescale_rounds_to_nearest() {
+        assert_eq!(rescale(-1_400_000, (1, 1_000_000), (1, 90_000)), -126_000);
+        assert_eq!(rescale(33_367, (1, 1_000_000), (1001, 30_000)), 1);
+        assert_eq!(rescale(-16_683, (1, 1_000_000), (1001, 30_000)), 0);
+    }
+}
+
+/// Microseconds as exact decimal seconds, the form every ffmpeg duration accepts.
+pub fn seconds(us: i64) -> String {
+    let sign = if us < 0 { "-" } else { "" };
+    let abs = us.unsigned_abs();
+    format!("{sign}{}.{:06}", abs / 1_000_000, abs % 1_000_000)
+}
