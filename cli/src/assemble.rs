@@ -10,14 +10,17 @@ use anyhow::{Context as _, ensure};
 
 use crate::dispatch::ChunkDone;
 use crate::job_context::JobContext;
+use crate::probe::StreamInfo;
 use crate::probe::genpts_args;
 use crate::streams::{Selection, Source};
+use crate::timeline::seconds;
 
 /// Writes the output file from the chunks.
 pub async fn assemble(
     ctx: &JobContext,
     done: &[ChunkDone],
     selection: &Selection,
+    video: &StreamInfo,
 ) -> anyhow::Result<()> {
     ensure!(!done.is_empty(), "no chunks to assemble");
     let list = ctx.dir.path().join("chunks.ffconcat");
@@ -41,7 +44,7 @@ pub async fn assemble(
     let mut push = |s: &str| args.push(s.into());
     // The concat demuxer starts the first chunk at 0; put it back where ffmpeg alone put it.
     push("-itsoffset");
-    push(&crate::timeline::seconds(done[0].start_time_us));
+    push(&seconds(done[0].start_time_us));
     for a in ["-f", "concat", "-safe", "0", "-i"] {
         push(a);
     }
@@ -59,10 +62,30 @@ pub async fn assemble(
     }
     push("-c:v");
     push("copy");
+    // The copied video takes its rate from the concat input unless told.
+    push("-r:v");
+    push(&format!("{}/{}", ctx.frame_rate.0, ctx.frame_rate.1));
     if !ctx.job.mux_args.iter().any(|a| a.starts_with("-map_metadata")) {
-        // Stream tags of the video (language, title) come from the source, as with ffmpeg alone.
-        push("-map_metadata:s:v:0");
-        push(&format!("0:s:{}", selection.video));
+        // Stream tags (language, title) come from the source, as with ffmpeg
+        // alone. Naming one stream turns off ffmpeg's automatic copy for all,
+        // so every stream is named.
+        for (j, source) in selection.streams.iter().enumerate() {
+            let i = match source {
+                Source::Video => selection.video,
+                Source::Input(i) => *i,
+            };
+            push(&format!("-map_metadata:s:{j}"));
+            push(&format!("0:s:{i}"));
+        }
+    }
+    if !ctx.job.mux_args.iter().any(|a| a.starts_with("-disposition")) {
+        let j = selection.streams.iter().position(|s| *s == Source::Video).unwrap_or(0);
+        push(&format!("-disposition:{j}"));
+        push(&if video.disposition.is_empty() {
+            "0".to_string()
+        } else {
+            video.disposition.join("+")
+        });
     }
     for a in ["-f", &ctx.job.output_format, "-y"] {
         push(a);
@@ -92,6 +115,8 @@ fn concat_list(done: &[ChunkDone]) -> String {
     for (i, chunk) in done.iter().enumerate() {
         let name = chunk.path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         let _ = writeln!(text, "file '{name}'");
+        // The chunk's own first timestamp: NUT files may have no container start time.
+        let _ = writeln!(text, "inpoint {}", seconds(chunk.start_time_us));
         if let Some(next) = done.get(i + 1) {
             let _ = writeln!(
                 text,
@@ -125,7 +150,7 @@ mod tests {
             .collect();
         assert_eq!(
             concat_list(&done),
-            "ffconcat version 1.0\nfile 'out-00000.nut'\nduration 1.001000\nfile 'out-00001.nut'\nduration 1.001000\nfile 'out-00002.nut'\n"
+            "ffconcat version 1.0\nfile 'out-00000.nut'\ninpoint 0.000000\nduration 1.001000\nfile 'out-00001.nut'\ninpoint 1.001000\nduration 1.001000\nfile 'out-00002.nut'\ninpoint 2.002000\n"
         );
     }
 }

@@ -115,7 +115,7 @@ pub async fn run(job: EncodeJob, settings: &Settings, tools: Tools) -> anyhow::R
     let result = async {
         let done =
             dispatch::run(ctx.clone(), chunks, &mut nodes, policy.as_mut(), stats.clone()).await?;
-        assemble::assemble(&ctx, &done, &selection).await
+        assemble::assemble(&ctx, &done, &selection, &video).await
     }
     .await;
     if let Some(printer) = printer {

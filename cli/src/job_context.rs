@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use proto::v1::{CodecOption, EncodeSpec, Filter, FpsMode, Rational};
+use proto::v1::{ChunkFormat, CodecOption, EncodeSpec, Filter, FpsMode, Rational};
 
 use crate::job::EncodeJob;
 use crate::local::Tools;
@@ -76,7 +76,7 @@ impl JobContext {
 
     /// Where chunk `index`'s verified output lives.
     pub fn chunk_output(&self, index: u32) -> PathBuf {
-        self.dir.path().join(format!("out-{index:05}.nut"))
+        self.dir.path().join(format!("out-{index:05}.chunk"))
     }
 
     /// The structured encode request for `chunk`, whose input has time base `chunk_tb`.
@@ -111,6 +111,10 @@ impl JobContext {
             ts_offset_us: self.ts_offset_us,
             frame_rate: rational(self.frame_rate),
             fps_mode: self.fps_mode as i32,
+            chunk_format: match self.job.output_format.as_str() {
+                "matroska" | "webm" => ChunkFormat::Matroska,
+                _ => ChunkFormat::Nut,
+            } as i32,
         })
     }
 

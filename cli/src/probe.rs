@@ -34,6 +34,8 @@ pub struct StreamInfo {
     pub attached_pic: bool,
     /// The default disposition.
     pub default: bool,
+    /// Every disposition flag that is set, as ffmpeg's `-disposition` takes them.
+    pub disposition: Vec<String>,
     /// Stream tags (language, title...).
     pub tags: BTreeMap<String, String>,
 }
@@ -121,6 +123,12 @@ pub async fn probe(
             avg_frame_rate: rational(&s.avg_frame_rate),
             attached_pic: s.disposition.get("attached_pic") == Some(&1),
             default: s.disposition.get("default") == Some(&1),
+            disposition: s
+                .disposition
+                .iter()
+                .filter(|(_, v)| **v == 1)
+                .map(|(k, _)| k.clone())
+                .collect(),
             tags: s.tags,
         })
         .collect();
@@ -188,20 +196,29 @@ pub fn seconds_to_us(text: &str) -> Option<i64> {
     crate::args::parse_duration(text)
 }
 
-/// The container start time of an encoded chunk, in microseconds.
+/// The first presentation timestamp of an encoded chunk, in microseconds
+/// rounded as ffmpeg rounds (NUT files of one frame have no container start time).
 pub async fn start_time(tools: &Tools, path: &Path) -> anyhow::Result<i64> {
+    let tb = time_base(tools, path).await?;
     let args: Vec<String> = vec![
         "-v".into(),
         "error".into(),
+        "-select_streams".into(),
+        "0".into(),
         "-show_entries".into(),
-        "format=start_time".into(),
+        "packet=pts".into(),
         "-of".into(),
         "csv=p=0".into(),
         path.to_string_lossy().into_owned(),
     ];
     let out = tools.ffprobe(&args).await?;
     let text = String::from_utf8_lossy(&out);
-    seconds_to_us(text.trim()).with_context(|| format!("no start time in '{}'", text.trim()))
+    let first = text
+        .lines()
+        .filter_map(|l| l.trim().parse::<i64>().ok())
+        .min()
+        .with_context(|| format!("no packet timestamps in {}", path.display()))?;
+    Ok(crate::timeline::rescale(first, tb, (1, 1_000_000)))
 }
 
 /// The time base of the first stream of a file.

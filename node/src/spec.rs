@@ -9,7 +9,7 @@
 use std::ffi::OsString;
 use std::path::Path;
 
-use proto::v1::{EncodeSpec, FpsMode};
+use proto::v1::{ChunkFormat, EncodeSpec, FpsMode};
 
 /// Software video encoders a node runs.
 pub const ENCODERS: &[&str] = &[
@@ -139,6 +139,7 @@ pub struct ValidSpec {
     ts_offset_us: i64,
     frame_rate: (i64, i64),
     fps_mode: FpsMode,
+    chunk_format: ChunkFormat,
 }
 
 /// Checks a spec against the allowlists.
@@ -185,6 +186,8 @@ pub fn validate(spec: &EncodeSpec) -> Result<ValidSpec, SpecError> {
         return Err(SpecError::Range("frame rate"));
     }
     let fps_mode = FpsMode::try_from(spec.fps_mode).map_err(|_| SpecError::Range("fps mode"))?;
+    let chunk_format =
+        ChunkFormat::try_from(spec.chunk_format).map_err(|_| SpecError::Range("chunk format"))?;
     Ok(ValidSpec {
         encoder: spec.encoder.clone(),
         options,
@@ -196,6 +199,7 @@ pub fn validate(spec: &EncodeSpec) -> Result<ValidSpec, SpecError> {
         ts_offset_us: spec.ts_offset_us,
         frame_rate: (fr.num, fr.den),
         fps_mode,
+        chunk_format,
     })
 }
 
@@ -299,7 +303,11 @@ impl ValidSpec {
         push(mode);
         push("-r");
         push(&format!("{}/{}", self.frame_rate.0, self.frame_rate.1));
-        for a in ["-f", "nut", "-y"] {
+        let format = match self.chunk_format {
+            ChunkFormat::Matroska => "matroska",
+            ChunkFormat::Nut => "nut",
+        };
+        for a in ["-f", format, "-y"] {
             push(a);
         }
         args.push(output.as_os_str().to_owned());

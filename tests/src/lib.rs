@@ -1,1 +1,186 @@
-//! Shared harness for the end-to-end tests.
+//! Shared harness for the end-to-end tests: the built binaries, node
+//! processes on loopback ports chosen by the kernel, and ffmpeg helpers.
+//!
+//! The binaries come from the workspace's one `cargo build`; the tests never
+//! build anything themselves.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+/// A binary of the workspace, from the same target directory as the tests.
+pub fn bin(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let path = target.join("debug").join(name);
+    assert!(path.is_file(), "{} is missing: run `cargo build --workspace` first", path.display());
+    path
+}
+
+/// A `dffmpeg-node` process; killed when dropped.
+pub struct Node {
+    child: Child,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    /// The node's temp dir, to check that chunks leave nothing behind.
+    pub temp: tempfile::TempDir,
+}
+
+impl Node {
+    /// Starts a node with `slots` slots on a free loopback port and waits until it listens.
+    pub fn start(slots: u32) -> Self {
+        let temp = tempfile::tempdir().unwrap();
+        let mut child = Command::new(bin("dffmpeg-node"))
+            .args(["-n", "127.0.0.1:0", "--slots", &slots.to_string(), "-t"])
+            .arg(temp.path())
+            .env("DFFMPEG_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting dffmpeg-node");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let addr = line.trim().strip_prefix("listening on ").expect("a listening line").to_string();
+        Self { child, addr, temp }
+    }
+
+    /// The process id, for signals.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` to the node.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid has no memory effects.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::kill(self.child.id() as i32, signal);
+        }
+    }
+
+    /// Waits for the node to exit and returns its status code.
+    pub fn wait(mut self) -> Option<i32> {
+        self.child.wait().ok().and_then(|s| s.code())
+    }
+
+    /// Files left in the node's temp dir.
+    pub fn leftovers(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(self.temp.path()).unwrap().map(|e| e.unwrap().path()).collect()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs ffmpeg and panics with its stderr if it fails.
+pub fn ffmpeg(args: &[&str]) {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-y", "-v", "error"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ffmpeg {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `ffmpeg -i FILE -map MAP [-c copy] -f framemd5 -`: decoded frames (or packets) with timestamps.
+pub fn framemd5(file: &Path, map: &str, copy: bool) -> String {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-hide_banner", "-nostdin", "-v", "error", "-i"]).arg(file).args(["-map", map]);
+    if copy {
+        cmd.args(["-c", "copy"]);
+    }
+    let out = cmd.args(["-f", "framemd5", "-"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "framemd5 of {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// ffprobe's JSON for streams, format and chapters.
+pub fn probe(file: &Path) -> serde_json::Value {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-of", "json", "-show_streams", "-show_format", "-show_chapters"])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ffprobe {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// What "the same streams" means: type, codec, language, title, default
+/// disposition, per stream in order; then chapters and global tags but the
+/// muxer's own; start time and duration are compared separately.
+pub fn stream_set(probe: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in probe["streams"].as_array().unwrap() {
+        out.push(format!(
+            "{} {} lang={} title={} default={}",
+            s["codec_type"].as_str().unwrap_or(""),
+            s["codec_name"].as_str().unwrap_or(""),
+            s["tags"]["language"].as_str().unwrap_or("-"),
+            s["tags"]["title"].as_str().unwrap_or("-"),
+            s["disposition"]["default"]
+        ));
+    }
+    for c in probe["chapters"].as_array().unwrap() {
+        out.push(format!("chapter {} {} {}", c["start_time"], c["end_time"], c["tags"]["title"]));
+    }
+    if let Some(tags) = probe["format"]["tags"].as_object() {
+        for (k, v) in tags {
+            if !k.eq_ignore_ascii_case("encoder") {
+                out.push(format!("tag {k}={v}"));
+            }
+        }
+    }
+    out
+}
+
+/// A seconds field of ffprobe's JSON as f64.
+pub fn seconds(value: &serde_json::Value) -> f64 {
+    value.as_str().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN)
+}
+
+/// Runs dffmpeg with `args` and the given nodes (none: the embedded node).
+pub fn dffmpeg(nodes: &[&Node], args: &[&str]) -> Output {
+    dffmpeg_in(nodes, args, None)
+}
+
+/// Like [`dffmpeg`], with `--temp-dir`.
+pub fn dffmpeg_in(nodes: &[&Node], args: &[&str], temp_dir: Option<&Path>) -> Output {
+    let mut cmd = Command::new(bin("dffmpeg"));
+    for node in nodes {
+        cmd.args(["--nodes", &node.addr]);
+    }
+    if let Some(dir) = temp_dir {
+        cmd.arg("--temp-dir").arg(dir);
+    }
+    cmd.args(args)
+        .env_remove("DFFMPEG_NODES")
+        .env("XDG_CONFIG_HOME", "/nonexistent")
+        .stdin(Stdio::null());
+    cmd.output().unwrap()
+}
+
+/// Panics with dffmpeg's stderr unless it succeeded.
+pub fn assert_ok(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "dffmpeg failed ({}): {stderr}", out.status);
+    stderr
+}

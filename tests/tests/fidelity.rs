@@ -1,0 +1,128 @@
+//! DESIGN section 3: a lossless distributed encode over two node processes
+//! decodes to exactly the frames of plain ffmpeg's output for the same
+//! command, with the same streams, start time and duration, and with
+//! `-c:a copy` the same audio packets. One test per source class.
+
+use std::path::Path;
+
+use tests::{Node, assert_ok, dffmpeg, ffmpeg, framemd5, probe, seconds, stream_set};
+
+/// A source, made with lavfi inside the test.
+struct Source {
+    name: &'static str,
+    /// ffmpeg arguments that write the source (after `-y`), ending before the file name.
+    make: &'static [&'static str],
+    ext: &'static str,
+}
+
+/// Encodes `source` with `encode` (arguments between the input and the
+/// output) through plain ffmpeg and through dffmpeg on two nodes, and
+/// compares the results.
+fn check(source: &Source, encode: &[&str], out_ext: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join(format!("{}.{}", source.name, source.ext));
+    let src_s = src.to_str().unwrap();
+    let mut make: Vec<&str> = source.make.to_vec();
+    make.push(src_s);
+    ffmpeg(&make);
+
+    let plain = dir.path().join(format!("plain.{out_ext}"));
+    let dist = dir.path().join(format!("dist.{out_ext}"));
+    let mut plain_args = vec!["-i", src_s];
+    plain_args.extend_from_slice(encode);
+    plain_args.push(plain.to_str().unwrap());
+    ffmpeg(&plain_args);
+
+    let (a, b) = (Node::start(1), Node::start(1));
+    let mut args = vec!["-y", "-loglevel", "verbose", "--segment-duration", "0.5", "-i", src_s];
+    args.extend_from_slice(encode);
+    args.push(dist.to_str().unwrap());
+    let stderr = assert_ok(&dffmpeg(&[&a, &b], &args));
+    assert!(stderr.contains("on 2 nodes"), "{} was not distributed: {stderr}", source.name);
+    assert!(a.leftovers().is_empty() && b.leftovers().is_empty(), "nodes left chunk files behind");
+
+    assert_eq!(
+        framemd5(&dist, "0:v", false),
+        framemd5(&plain, "0:v", false),
+        "{}: video frames differ",
+        source.name
+    );
+    let (p, d) = (probe(&plain), probe(&dist));
+    assert_eq!(stream_set(&d), stream_set(&p), "{}: streams differ", source.name);
+    let audio_copied = encode.windows(2).any(|w| w == ["-c:a", "copy"]);
+    let streams = p["streams"].as_array().unwrap();
+    for (i, s) in streams.iter().enumerate() {
+        if s["codec_type"] == "audio" && audio_copied {
+            let map = format!("0:{i}");
+            assert_eq!(
+                framemd5(&dist, &map, true),
+                framemd5(&plain, &map, true),
+                "{}: audio packets differ",
+                source.name
+            );
+        }
+    }
+    let frame = 1.0 / 23.0;
+    let (pd, dd) = (seconds(&p["format"]["duration"]), seconds(&d["format"]["duration"]));
+    assert!((pd - dd).abs() <= frame, "{}: duration {dd} vs ffmpeg's {pd}", source.name);
+    assert_eq!(
+        d["format"]["start_time"], p["format"]["start_time"],
+        "{}: start time differs",
+        source.name
+    );
+    let _ = std::fs::remove_dir_all(dir.path().join("none"));
+    assert!(Path::new(&dist).is_file());
+}
+
+const X264_LOSSLESS: &[&str] = &["-c:v", "libx264", "-qp", "0", "-c:a", "copy"];
+const FFV1: &[&str] = &["-c:v", "ffv1", "-c:a", "copy"];
+
+macro_rules! sources {
+    ($($name:ident: [$($arg:expr),* $(,)?] => $ext:expr;)*) => {
+        mod x264_lossless {
+            use super::*;
+            $(#[test] fn $name() {
+                check(&Source { name: stringify!($name), make: &[$($arg),*], ext: $ext }, X264_LOSSLESS, "mkv");
+            })*
+        }
+        mod ffv1 {
+            use super::*;
+            $(#[test] fn $name() {
+                check(&Source { name: stringify!($name), make: &[$($arg),*], ext: $ext }, FFV1, "mkv");
+            })*
+        }
+    };
+}
+
+sources! {
+    h264_open_gop_b_frames: ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=3", "-f", "lavfi", "-i", "sine=frequency=440:duration=3",
+        "-c:v", "libx264", "-bf", "3", "-g", "30", "-x264-params", "open-gop=1", "-c:a", "aac"] => "mkv";
+    h264_long_gop_ntsc_mp4: ["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=30000/1001:duration=11", "-f", "lavfi", "-i", "sine=duration=11",
+        "-c:v", "libx264", "-g", "600", "-keyint_min", "600", "-sc_threshold", "0", "-c:a", "aac"] => "mp4";
+    mpeg4_avi_packed_b_frames: ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=3", "-f", "lavfi", "-i", "sine=duration=3",
+        "-c:v", "mpeg4", "-bf", "2", "-g", "25", "-c:a", "libmp3lame"] => "avi";
+    mpegts_nonzero_start: ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=3", "-f", "lavfi", "-i", "sine=duration=3",
+        "-c:v", "libx264", "-bf", "2", "-g", "20", "-c:a", "ac3"] => "ts";
+    hevc_10bit_b_frames: ["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=2", "-f", "lavfi", "-i", "sine=duration=2",
+        "-c:v", "libx265", "-pix_fmt", "yuv420p10le", "-x265-params", "bframes=4:keyint=20:log-level=error", "-c:a", "aac"] => "mkv";
+    vp9_webm: ["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=2", "-f", "lavfi", "-i", "sine=duration=2",
+        "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-g", "20", "-c:a", "libopus"] => "webm";
+    mjpeg_intra: ["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=2", "-f", "lavfi", "-i", "sine=duration=2",
+        "-c:v", "mjpeg", "-c:a", "pcm_s16le"] => "avi";
+    rawvideo_nut: ["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=2", "-c:v", "rawvideo", "-pix_fmt", "yuv420p"] => "nut";
+    variable_frame_rate: ["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=30:duration=3", "-vf", "select='not(between(n,20,35))*not(between(n,50,52))'",
+        "-fps_mode", "vfr", "-c:v", "libx264", "-bf", "2"] => "mkv";
+    odd_rate_26_777: ["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=26.777:duration=3", "-c:v", "libx264"] => "mkv";
+    single_frame: ["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25", "-frames:v", "1", "-c:v", "libx264"] => "mkv";
+    length_on_chunk_boundary: ["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=24:duration=2", "-c:v", "libx264"] => "mkv";
+    odd_dimensions: ["-f", "lavfi", "-i", "testsrc2=size=319x239:rate=25:duration=2", "-c:v", "libx264", "-pix_fmt", "yuv444p"] => "mkv";
+    several_audio_tracks_and_subtitles: ["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=3",
+        "-f", "lavfi", "-i", "sine=frequency=300:duration=3", "-f", "lavfi", "-i", "sine=frequency=500:duration=2.97",
+        "-map", "0", "-map", "1", "-map", "2", "-map", "1",
+        "-c:v", "libx264", "-c:a:0", "aac", "-c:a:1", "ac3", "-c:a:2", "libmp3lame",
+        "-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fra", "-metadata", "title=Several"] => "mkv";
+    video_shorter_than_audio: ["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=2", "-f", "lavfi", "-i", "sine=duration=3",
+        "-c:v", "libx264", "-c:a", "aac"] => "mkv";
+    video_longer_than_audio: ["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=3", "-f", "lavfi", "-i", "sine=duration=1.5",
+        "-c:v", "libx264", "-c:a", "aac"] => "mkv";
+}
