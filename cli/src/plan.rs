@@ -73,6 +73,25 @@ pub fn chunks(timeline: &Timeline, starts: &[u64]) -> anyhow::Result<Vec<Chunk>>
     Ok(out)
 }
 
+/// Rewrites a source timestamp into the chunk input's time base (which the
+/// NUT muxer may choose differently) and shifts it by `offset_us`, as ffmpeg's
+/// `-itsoffset` does. Fails if the timestamp is not exactly representable.
+pub fn to_chunk_time(
+    pts: i64,
+    source_tb: (i64, i64),
+    chunk_tb: (i64, i64),
+    offset_us: i64,
+) -> anyhow::Result<i64> {
+    let num = i128::from(pts) * i128::from(source_tb.0) * i128::from(chunk_tb.1);
+    let den = i128::from(source_tb.1) * i128::from(chunk_tb.0);
+    ensure!(
+        num % den == 0,
+        "timestamp {pts} in {source_tb:?} is not exact in the chunk time base {chunk_tb:?}"
+    );
+    let offset = crate::timeline::rescale(offset_us, (1, 1_000_000), chunk_tb);
+    Ok((num / den) as i64 + offset)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,23 +130,4 @@ mod tests {
         assert!(chunks(&t, &[0, 5, 5]).is_err());
         assert!(chunks(&t, &[0, 10]).is_err());
     }
-}
-
-/// Rewrites a source timestamp into the chunk input's time base (which the
-/// NUT muxer may choose differently) and shifts it by `offset_us`, as ffmpeg's
-/// `-itsoffset` does. Fails if the timestamp is not exactly representable.
-pub fn to_chunk_time(
-    pts: i64,
-    source_tb: (i64, i64),
-    chunk_tb: (i64, i64),
-    offset_us: i64,
-) -> anyhow::Result<i64> {
-    let num = i128::from(pts) * i128::from(source_tb.0) * i128::from(chunk_tb.1);
-    let den = i128::from(source_tb.1) * i128::from(chunk_tb.0);
-    ensure!(
-        num % den == 0,
-        "timestamp {pts} in {source_tb:?} is not exact in the chunk time base {chunk_tb:?}"
-    );
-    let offset = crate::timeline::rescale(offset_us, (1, 1_000_000), chunk_tb);
-    Ok((num / den) as i64 + offset)
 }

@@ -134,6 +134,13 @@ pub fn rescale(value: i64, from: (i64, i64), to: (i64, i64)) -> i64 {
     q as i64
 }
 
+/// Microseconds as exact decimal seconds, the form every ffmpeg duration accepts.
+pub fn seconds(us: i64) -> String {
+    let sign = if us < 0 { "-" } else { "" };
+    let abs = us.unsigned_abs();
+    format!("{sign}{}.{:06}", abs / 1_000_000, abs % 1_000_000)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,11 +180,4 @@ mod tests {
         assert_eq!(rescale(33_367, (1, 1_000_000), (1001, 30_000)), 1);
         assert_eq!(rescale(-16_683, (1, 1_000_000), (1001, 30_000)), 0);
     }
-}
-
-/// Microseconds as exact decimal seconds, the form every ffmpeg duration accepts.
-pub fn seconds(us: i64) -> String {
-    let sign = if us < 0 { "-" } else { "" };
-    let abs = us.unsigned_abs();
-    format!("{sign}{}.{:06}", abs / 1_000_000, abs % 1_000_000)
 }

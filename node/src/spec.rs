@@ -333,6 +333,7 @@ mod tests {
             ts_offset_us: 0,
             frame_rate: Some(Rational { num: 25, den: 1 }),
             fps_mode: FpsMode::Vfr as i32,
+            chunk_format: ChunkFormat::Nut as i32,
         }
     }
 
@@ -351,7 +352,8 @@ mod tests {
 
     #[test]
     fn refuses_what_could_escape_the_job_directory() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut EncodeSpec)>)> = vec![
+        type Mutation = Box<dyn Fn(&mut EncodeSpec)>;
+        let cases: Vec<(&str, Mutation)> = vec![
             ("encoder", Box::new(|s| s.encoder = "h264_nvenc".into())),
             (
                 "option",

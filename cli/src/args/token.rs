@@ -41,14 +41,19 @@ pub fn parse_duration(text: &str) -> Option<i64> {
             _ => us,
         })
     });
-    let clock = map_res(
-        pair(opt(terminated(digit1, char(':'))), pair(terminated(digit1, char(':')), decimal())),
-        |(h, (m, s)): (Option<&str>, (&str, &str))| {
-            let h: i64 = h.map_or(Ok(0), str::parse).map_err(|_| ())?;
+    let hms = map_res(
+        pair(terminated(digit1, char(':')), pair(terminated(digit1, char(':')), decimal())),
+        |(h, (m, s)): (&str, (&str, &str))| {
+            let h: i64 = h.parse().map_err(|_| ())?;
             let m: i64 = m.parse().map_err(|_| ())?;
             Ok::<i64, ()>((h * 3600 + m * 60) * 1_000_000 + to_us(s)?)
         },
     );
+    let ms = map_res(pair(terminated(digit1, char(':')), decimal()), |(m, s): (&str, &str)| {
+        let m: i64 = m.parse().map_err(|_| ())?;
+        Ok::<i64, ()>(m * 60 * 1_000_000 + to_us(s)?)
+    });
+    let clock = alt((hms, ms));
     let mut parser = all_consuming(pair(opt(char('-')), alt((clock, seconds))));
     let (_, (sign, us)) = parser.parse(text).ok()?;
     Some(if sign.is_some() { -us } else { us })

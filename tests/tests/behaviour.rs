@@ -1,0 +1,273 @@
+//! How dffmpeg behaves around the encode: failures, bad input, node loss,
+//! configuration, passthrough, console output, lossy quality.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tests::{Node, assert_ok, bin, dffmpeg, dffmpeg_in, ffmpeg, framemd5};
+
+fn clip(dir: &Path, name: &str, seconds: u32, size: &str) -> PathBuf {
+    let path = dir.join(name);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("testsrc2=size={size}:rate=25:duration={seconds}"),
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("sine=duration={seconds}"),
+        "-c:v",
+        "libx264",
+        "-g",
+        "50",
+        "-c:a",
+        "aac",
+        path.to_str().unwrap(),
+    ]);
+    path
+}
+
+fn is_empty_dir(dir: &Path) -> bool {
+    std::fs::read_dir(dir).unwrap().next().is_none()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn node_killed_mid_job_the_job_completes_on_the_other_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path(), "src.mkv", 8, "640x360");
+    let plain = dir.path().join("plain.mkv");
+    let dist = dir.path().join("dist.mkv");
+    let encode = ["-c:v", "libx264", "-qp", "0", "-preset", "slow", "-c:a", "copy"];
+    let mut args = vec!["-i", src.to_str().unwrap()];
+    args.extend(encode);
+    args.push(plain.to_str().unwrap());
+    ffmpeg(&args);
+
+    let (victim, survivor) = (Node::start(1), Node::start(1));
+    let temp = tempfile::tempdir().unwrap();
+    let child = Command::new(bin("dffmpeg"))
+        .args(["--nodes", &victim.addr, "--nodes", &survivor.addr, "--segment-duration", "1"])
+        .arg("--temp-dir")
+        .arg(temp.path())
+        .args(["-y", "-nostats", "-i", src.to_str().unwrap()])
+        .args(encode)
+        .arg(&dist)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Kill the victim while it holds a chunk: its chunk directory exists then.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while victim.leftovers().is_empty() {
+        assert!(Instant::now() < deadline, "the victim never received a chunk");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    victim.signal(libc::SIGKILL);
+    let out = child.wait_with_output().unwrap();
+    assert_ok(&out);
+    assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
+    assert_eq!(framemd5(&dist, "0:a", true), framemd5(&plain, "0:a", true));
+    assert!(is_empty_dir(temp.path()), "the job directory was left behind");
+    assert!(survivor.leftovers().is_empty(), "the survivor left chunk files behind");
+}
+
+#[test]
+fn lossy_encode_is_within_a_tenth_of_a_db_of_ffmpeg() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two chunks of 6 s: an encode with chunks near x264's own keyframe
+    // interval (250 frames), as a real job's 10 s default gives.
+    let src = clip(dir.path(), "src.mkv", 12, "640x360");
+    let plain = dir.path().join("plain.mkv");
+    let dist = dir.path().join("dist.mkv");
+    let encode = ["-c:v", "libx264", "-crf", "23", "-preset", "fast", "-c:a", "copy"];
+    let mut args = vec!["-i", src.to_str().unwrap()];
+    args.extend(encode);
+    args.push(plain.to_str().unwrap());
+    ffmpeg(&args);
+    let (a, b) = (Node::start(1), Node::start(1));
+    let mut args = vec!["-y", "--segment-duration", "6", "-i", src.to_str().unwrap()];
+    args.extend(encode);
+    args.push(dist.to_str().unwrap());
+    assert_ok(&dffmpeg(&[&a, &b], &args));
+    let (p, d) = (psnr(&plain, &src), psnr(&dist, &src));
+    assert!((p - d).abs() <= 0.1, "PSNR {d:.3} dB vs ffmpeg's {p:.3} dB");
+    let (ps, ds) = (
+        std::fs::metadata(&plain).unwrap().len() as f64,
+        std::fs::metadata(&dist).unwrap().len() as f64,
+    );
+    assert!((ps - ds).abs() / ps <= 0.05, "size {ds} vs ffmpeg's {ps}");
+}
+
+/// Average PSNR of `file` against `reference`, from ffmpeg's psnr filter.
+fn psnr(file: &Path, reference: &Path) -> f64 {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-i"])
+        .arg(file)
+        .arg("-i")
+        .arg(reference)
+        .args(["-lavfi", "[0:v][1:v]psnr", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    let line = text.lines().find(|l| l.contains("PSNR y:")).expect("a PSNR line");
+    line.split("average:").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn bad_input_fails_cleanly_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let temp = tempfile::tempdir().unwrap();
+    let src = clip(dir.path(), "src.mkv", 1, "160x120");
+    let corrupt = dir.path().join("corrupt.mkv");
+    std::fs::write(&corrupt, b"this is not a media file at all, just text").unwrap();
+    let out = dir.path().join("out.mkv");
+    let node = Node::start(1);
+    let cases: Vec<(Vec<&str>, Vec<&Node>, &str)> = vec![
+        (
+            vec!["-i", "/nonexistent/in.mkv", "-c:v", "libx264"],
+            vec![&node],
+            "No such file or directory",
+        ),
+        (vec!["-i", corrupt.to_str().unwrap(), "-c:v", "libx264"], vec![&node], "Invalid data"),
+        (vec!["-i", src.to_str().unwrap(), "-c:v", "libnothing"], vec![&node], "Unknown encoder"),
+    ];
+    for (mut args, nodes, message) in cases {
+        args.insert(0, "-y");
+        args.push(out.to_str().unwrap());
+        let result = dffmpeg_in(&nodes, &args, Some(temp.path()));
+        assert!(!result.status.success(), "{args:?} succeeded");
+        assert!(
+            stderr(&result).contains(message),
+            "{args:?}: no '{message}' in {}",
+            stderr(&result)
+        );
+        assert!(!out.exists(), "{args:?} left an output file");
+        assert!(is_empty_dir(temp.path()), "{args:?} left temp files");
+    }
+    // Unreachable nodes: a port nobody listens on.
+    let closed =
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+    let result = Command::new(bin("dffmpeg"))
+        .args(["--nodes", &closed, "--temp-dir", temp.path().to_str().unwrap()])
+        .args(["-y", "-i", src.to_str().unwrap(), "-c:v", "libx264", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(result.status.code(), Some(1));
+    assert!(stderr(&result).contains("no node is reachable"), "{}", stderr(&result));
+    assert!(!out.exists() && is_empty_dir(temp.path()));
+    assert!(node.leftovers().is_empty());
+}
+
+#[test]
+fn passthrough_keeps_ffmpegs_output_and_exit_code() {
+    let version = dffmpeg(&[], &["-version"]);
+    assert_eq!(version.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("ffmpeg version"));
+    let missing =
+        dffmpeg(&[], &["-loglevel", "verbose", "-i", "/nonexistent.mkv", "-f", "null", "-"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("running with ffmpeg"), "{}", stderr(&missing));
+}
+
+#[test]
+fn embedded_node_when_none_is_configured_and_stats_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path(), "src.mkv", 2, "160x120");
+    let out = dir.path().join("out.mkv");
+    let result = dffmpeg(
+        &[],
+        &[
+            "-y",
+            "-loglevel",
+            "verbose",
+            "-i",
+            src.to_str().unwrap(),
+            "-c:v",
+            "libx264",
+            out.to_str().unwrap(),
+        ],
+    );
+    let text = assert_ok(&result);
+    assert!(text.contains("on 1 nodes"), "{text}");
+    assert!(text.contains("[dffmpeg] chunk 0 frames 0-"), "{text}");
+    let last = text.lines().find(|l| l.contains("frame=")).expect("a stats line");
+    assert!(last.contains("fps=") && last.contains("time=") && last.contains("speed="), "{last}");
+    let quiet = dffmpeg(
+        &[],
+        &["-y", "-nostats", "-i", src.to_str().unwrap(), "-c:v", "libx264", out.to_str().unwrap()],
+    );
+    assert!(!assert_ok(&quiet).contains("frame="));
+}
+
+#[test]
+fn nodes_from_environment_config_file_and_the_seed_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path(), "src.mkv", 2, "160x120");
+    let out = dir.path().join("out.mkv");
+    let node = Node::start(1);
+    let run = |cmd: &mut Command| {
+        let result = cmd.stdin(Stdio::null()).output().unwrap();
+        let text = assert_ok(&result);
+        assert!(text.contains(&format!("on {}", node.addr)), "not run on the node: {text}");
+    };
+    run(Command::new(bin("dffmpeg"))
+        .env("DFFMPEG_NODES", &node.addr)
+        .env("DFFMPEG_SLOTS", "1")
+        .args([
+            "-y",
+            "-v",
+            "verbose",
+            "-i",
+            src.to_str().unwrap(),
+            "-c:v",
+            "libx264",
+            out.to_str().unwrap(),
+        ]));
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!("nodes = [\"{}\"]\nslots = [1]\nsegment_duration = 1.0\n", node.addr),
+    )
+    .unwrap();
+    run(Command::new(bin("dffmpeg"))
+        .env_remove("DFFMPEG_NODES")
+        .arg("--config-file")
+        .arg(&config)
+        .args([
+            "-y",
+            "-v",
+            "verbose",
+            "-i",
+            src.to_str().unwrap(),
+            "-c:v",
+            "libx264",
+            out.to_str().unwrap(),
+        ]));
+    run(Command::new(bin("dffmpeg"))
+        .env_remove("DFFMPEG_NODES")
+        .args(["--input-file", src.to_str().unwrap(), "--output-file", out.to_str().unwrap()])
+        .args([
+            "--encoder-params",
+            "-y -v verbose -c:v libx264 -crf 23",
+            "--nodes",
+            &node.addr,
+            "--slots",
+            "1",
+        ]));
+    let bad = Command::new(bin("dffmpeg")).args(["--slots", "0", "-version"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("slots"));
+}
+
+#[test]
+fn node_stops_cleanly_on_sigterm() {
+    let node = Node::start(1);
+    node.signal(libc::SIGTERM);
+    assert_eq!(node.wait(), Some(0));
+}
