@@ -15,7 +15,7 @@ trap cleanup EXIT
 nodes=()
 for i in 1 2; do
   mkdir -p "$work/node$i"
-  target/debug/dffmpeg-node -n 127.0.0.1:0 --slots 1 -t "$work/node$i" > "$work/node$i.out" &
+  target/debug/dffmpeg-node -n 127.0.0.1:0 --slots 1 -t "$work/node$i" > "$work/node$i.out" 2> "$work/node$i.log" &
   pids+=($!)
   until grep -q '^listening on ' "$work/node$i.out"; do sleep 0.1; done
   nodes+=(--nodes "$(sed -n 's/^listening on //p' "$work/node$i.out")")

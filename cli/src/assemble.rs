@@ -87,6 +87,10 @@ pub async fn assemble(
             video.disposition.join("+")
         });
     }
+    if matches!(ctx.job.output_format.as_str(), "mp4" | "mov") {
+        push("-video_track_timescale");
+        push(&ctx.timescale().to_string());
+    }
     for a in ["-f", &ctx.job.output_format, "-y"] {
         push(a);
     }

@@ -38,6 +38,9 @@ pub async fn run(job: EncodeJob, settings: &Settings, tools: Tools) -> anyhow::R
         Ok(selection) => selection,
         Err(reason) => return Ok(Outcome::Fallback(reason)),
     };
+    if let Some(reason) = known_gap(&job, &media, &selection) {
+        return Ok(Outcome::Fallback(reason));
+    }
     if job.overwrite != Overwrite::Yes && job.output.exists() {
         return Ok(Outcome::Fallback("the output exists; ffmpeg asks or refuses".into()));
     }
@@ -174,6 +177,25 @@ fn view(node: &NodeState) -> NodeView {
         memory_available: node.report.memory_available,
         recent_fps: node.report.recent_fps,
     }
+}
+
+/// Combinations whose output is known to differ from ffmpeg alone, so they run
+/// through ffmpeg until the difference is understood.
+fn known_gap(
+    job: &EncodeJob,
+    media: &probe::MediaInfo,
+    selection: &streams::Selection,
+) -> Option<String> {
+    let mp4 = matches!(job.output_format.as_str(), "mp4" | "mov");
+    let audio = selection.streams.iter().any(|s| match s {
+        streams::Source::Input(i) => media.streams[*i].codec_type == "audio",
+        streams::Source::Video => false,
+    });
+    // ffmpeg alone rescales millisecond audio timestamps differently when the
+    // video of the same input is encoded in the same run.
+    (mp4 && audio && media.format_name.contains("matroska")).then(|| {
+        "audio from Matroska into MP4/MOV: ffmpeg's audio timestamps are not reproduced yet".into()
+    })
 }
 
 /// ffmpeg's `av_guess_frame_rate`: r_frame_rate, unless it is implausibly

@@ -110,12 +110,40 @@ impl JobContext {
             expected_frames: chunk.frame_count(),
             ts_offset_us: self.ts_offset_us,
             frame_rate: rational(self.frame_rate),
-            fps_mode: self.fps_mode as i32,
-            chunk_format: match self.job.output_format.as_str() {
-                "matroska" | "webm" => ChunkFormat::Matroska,
-                _ => ChunkFormat::Nut,
-            } as i32,
+            fps_mode: self.fps_mode_for(chunk) as i32,
+            chunk_format: self.chunk_format() as i32,
+            timescale: if self.chunk_format() == ChunkFormat::Mov { self.timescale() } else { 0 },
         })
+    }
+
+    /// The chunk container that carries what the output container needs:
+    /// the frame rate for Matroska, decode timestamps for MP4 and MOV.
+    pub fn chunk_format(&self) -> ChunkFormat {
+        match self.job.output_format.as_str() {
+            "matroska" | "webm" => ChunkFormat::Matroska,
+            "mp4" | "mov" => ChunkFormat::Mov,
+            _ => ChunkFormat::Nut,
+        }
+    }
+
+    /// The video track timescale ffmpeg's MOV muxer picks for an encoder time
+    /// base of 1/frame rate: the rate's numerator, doubled until at least 10000.
+    pub fn timescale(&self) -> u32 {
+        let mut timescale = self.frame_rate.0.max(1);
+        while timescale < 10_000 {
+            timescale *= 2;
+        }
+        timescale.min(i64::from(u32::MAX)) as u32
+    }
+
+    /// Frame-rate synchronisation per chunk. For CFR outputs only the first
+    /// chunk says `cfr`: under `-copyts` ffmpeg's automatic choice starts the
+    /// CFR grid at the chunk's first frame instead of padding from zero.
+    fn fps_mode_for(&self, chunk: &Chunk) -> FpsMode {
+        match self.fps_mode {
+            FpsMode::Cfr if chunk.index > 0 => FpsMode::Unspecified,
+            mode => mode,
+        }
     }
 
     /// The per-chunk line of `-loglevel verbose`.

@@ -140,6 +140,7 @@ pub struct ValidSpec {
     frame_rate: (i64, i64),
     fps_mode: FpsMode,
     chunk_format: ChunkFormat,
+    timescale: u32,
 }
 
 /// Checks a spec against the allowlists.
@@ -188,6 +189,9 @@ pub fn validate(spec: &EncodeSpec) -> Result<ValidSpec, SpecError> {
     let fps_mode = FpsMode::try_from(spec.fps_mode).map_err(|_| SpecError::Range("fps mode"))?;
     let chunk_format =
         ChunkFormat::try_from(spec.chunk_format).map_err(|_| SpecError::Range("chunk format"))?;
+    if spec.timescale > 10_000_000 {
+        return Err(SpecError::Range("timescale"));
+    }
     Ok(ValidSpec {
         encoder: spec.encoder.clone(),
         options,
@@ -200,6 +204,7 @@ pub fn validate(spec: &EncodeSpec) -> Result<ValidSpec, SpecError> {
         frame_rate: (fr.num, fr.den),
         fps_mode,
         chunk_format,
+        timescale: spec.timescale,
     })
 }
 
@@ -295,18 +300,30 @@ impl ValidSpec {
             push(pix_fmt);
         }
         let mode = match self.fps_mode {
-            FpsMode::Cfr => "cfr",
-            FpsMode::Passthrough => "passthrough",
-            FpsMode::Vfr | FpsMode::Unspecified => "vfr",
+            FpsMode::Cfr => Some("cfr"),
+            FpsMode::Passthrough => Some("passthrough"),
+            FpsMode::Vfr => Some("vfr"),
+            FpsMode::Unspecified => None,
         };
-        push("-fps_mode");
-        push(mode);
+        if let Some(mode) = mode {
+            push("-fps_mode");
+            push(mode);
+        }
         push("-r");
         push(&format!("{}/{}", self.frame_rate.0, self.frame_rate.1));
+        push("-avoid_negative_ts");
+        push("disabled");
         let format = match self.chunk_format {
             ChunkFormat::Matroska => "matroska",
             ChunkFormat::Nut => "nut",
+            ChunkFormat::Mov => "mov",
         };
+        if self.chunk_format == ChunkFormat::Mov && self.timescale > 0 {
+            let timescale = self.timescale.to_string();
+            for a in ["-movie_timescale", &timescale, "-video_track_timescale", &timescale] {
+                push(a);
+            }
+        }
         for a in ["-f", format, "-y"] {
             push(a);
         }
@@ -334,6 +351,7 @@ mod tests {
             frame_rate: Some(Rational { num: 25, den: 1 }),
             fps_mode: FpsMode::Vfr as i32,
             chunk_format: ChunkFormat::Nut as i32,
+            timescale: 0,
         }
     }
 
