@@ -75,7 +75,7 @@ pub async fn run(job: EncodeJob, settings: &Settings, tools: Tools) -> anyhow::R
     } else {
         settings.nodes.clone()
     };
-    let mut nodes = connect(&addrs, settings).await?;
+    let mut nodes = connect(&addrs, settings, &job.encoder).await?;
 
     let mut policy = policy::default_policy();
     let request = PlanRequest {
@@ -143,13 +143,24 @@ pub async fn run(job: EncodeJob, settings: &Settings, tools: Tools) -> anyhow::R
     Ok(Outcome::Done)
 }
 
-/// Connects to every node and reads its report; unreachable nodes are left out.
-async fn connect(addrs: &[String], settings: &Settings) -> anyhow::Result<Vec<NodeState>> {
+/// Connects to every node and reads its report; nodes that are unreachable or
+/// whose ffmpeg lacks `encoder` are left out of this job.
+async fn connect(
+    addrs: &[String],
+    settings: &Settings,
+    encoder: &str,
+) -> anyhow::Result<Vec<NodeState>> {
     let mut nodes = Vec::new();
     let mut errors = Vec::new();
     for (i, addr) in addrs.iter().enumerate() {
         let remote = Remote::new(addr, settings.compress)?;
         match remote.report().await {
+            Ok(report)
+                if !report.encoders.is_empty() && !report.encoders.iter().any(|e| e == encoder) =>
+            {
+                warn!(node = %addr, encoder, "the node's ffmpeg lacks the encoder; leaving it out");
+                errors.push(format!("{addr}: no encoder {encoder}"));
+            }
             Ok(report) => {
                 let slots = settings.slots.get(i).copied().unwrap_or(report.slots_total.max(1));
                 nodes.push(NodeState { remote, slots, busy: 0, alive: true, report });
@@ -161,7 +172,7 @@ async fn connect(addrs: &[String], settings: &Settings) -> anyhow::Result<Vec<No
         }
     }
     if nodes.is_empty() {
-        bail!("no node is reachable ({})", errors.join("; "));
+        bail!("no node is reachable with encoder {encoder} ({})", errors.join("; "));
     }
     Ok(nodes)
 }
@@ -191,11 +202,24 @@ fn known_gap(
         streams::Source::Input(i) => media.streams[*i].codec_type == "audio",
         streams::Source::Video => false,
     });
+    let others = selection.streams.iter().any(|s| matches!(s, streams::Source::Input(_)));
     // ffmpeg alone rescales millisecond audio timestamps differently when the
-    // video of the same input is encoded in the same run.
-    (mp4 && audio && media.format_name.contains("matroska")).then(|| {
-        "audio from Matroska into MP4/MOV: ffmpeg's audio timestamps are not reproduced yet".into()
-    })
+    // video of the same input is encoded in the same run: it queues audio
+    // packets before the header, so their muxing time base stays the input's.
+    if mp4 && audio && media.format_name.contains("matroska") {
+        return Some(
+            "audio from Matroska into MP4/MOV: ffmpeg's audio timestamps are not reproduced yet"
+                .into(),
+        );
+    }
+    // After an input seek, ffmpeg alone keeps one more packet of the copied
+    // streams than a remux of them does.
+    if others && !job.input_trim_args.is_empty() {
+        return Some(
+            "input -ss/-t/-to with streams other than the video are not reproduced yet".into(),
+        );
+    }
+    None
 }
 
 /// ffmpeg's `av_guess_frame_rate`: r_frame_rate, unless it is implausibly

@@ -275,3 +275,169 @@ mod lossless_mp4 {
         check(&LONG_GOP_NTSC, X264_LOSSLESS, "mp4");
     }
 }
+
+const TWO_AUDIO: Source = Source {
+    name: "two_audio",
+    make: &[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=25:duration=4",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=300:duration=4",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=600:duration=4",
+        "-map",
+        "0",
+        "-map",
+        "1",
+        "-map",
+        "2",
+        "-c:v",
+        "libx264",
+        "-bf",
+        "2",
+        "-g",
+        "40",
+        "-c:a:0",
+        "aac",
+        "-c:a:1",
+        "libmp3lame",
+        "-metadata:s:a:1",
+        "language=ger",
+    ],
+    ext: "mkv",
+};
+
+/// The options issue 2 lists, each compared with ffmpeg alone.
+mod options {
+    use super::*;
+
+    fn run(encode: &[&str], ext: &str) {
+        check(&TWO_AUDIO, encode, ext);
+    }
+
+    #[test]
+    fn output_seek_and_duration() {
+        run(&["-ss", "0.52", "-t", "2.3", "-c:v", "libx264", "-qp", "0", "-c:a", "copy"], "mkv");
+    }
+
+    #[test]
+    fn output_to() {
+        run(&["-to", "3.1", "-c:v", "ffv1", "-c:a", "copy"], "mkv");
+    }
+
+    #[test]
+    fn maps_filters_metadata_and_audio_encode() {
+        run(
+            &[
+                "-map",
+                "0:v",
+                "-map",
+                "0:a:1",
+                "-map",
+                "0:a:0",
+                "-vf",
+                "scale=160:-2,hflip",
+                "-c:v",
+                "libx264",
+                "-qp",
+                "0",
+                "-pix_fmt",
+                "yuv444p",
+                "-c:a:0",
+                "copy",
+                "-c:a:1",
+                "ac3",
+                "-metadata",
+                "title=Options",
+                "-metadata:s:v:0",
+                "language=fra",
+            ],
+            "mkv",
+        );
+    }
+
+    #[test]
+    fn negative_and_optional_maps_to_mp4_with_movflags() {
+        let mp4_source = Source { ext: "mp4", ..TWO_AUDIO };
+        check(
+            &mp4_source,
+            &[
+                "-map",
+                "0",
+                "-map",
+                "-0:a:1",
+                "-map",
+                "0:s?",
+                "-c:v",
+                "libx264",
+                "-qp",
+                "0",
+                "-c:a",
+                "copy",
+                "-movflags",
+                "+faststart",
+            ],
+            "mp4",
+        );
+    }
+}
+
+/// Input-side -ss and -t (before -i), which `check` cannot express: the
+/// video alone is distributed; with other streams it runs through ffmpeg.
+#[test]
+fn input_side_seek_and_duration() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.mkv");
+    let mut make: Vec<&str> = TWO_AUDIO.make.to_vec();
+    make.push(src.to_str().unwrap());
+    ffmpeg(&make);
+    let (a, b) = (Node::start(1), Node::start(1));
+    for (tail, distributed) in [
+        (vec!["-c:v", "libx264", "-qp", "0", "-an"], true),
+        (vec!["-c:v", "libx264", "-qp", "0", "-c:a", "copy"], false),
+    ] {
+        let (plain, dist) = (dir.path().join("plain.mkv"), dir.path().join("dist.mkv"));
+        let mut args = vec!["-ss", "1.3", "-t", "2", "-i", src.to_str().unwrap()];
+        args.extend(&tail);
+        args.push(plain.to_str().unwrap());
+        ffmpeg(&args);
+        let mut args =
+            vec!["-y", "-v", "verbose", "--segment-duration", "0.5", "-ss", "1.3", "-t", "2"];
+        args.extend(["-i", src.to_str().unwrap()]);
+        args.extend(&tail);
+        args.push(dist.to_str().unwrap());
+        let stderr = assert_ok(&dffmpeg(&[&a, &b], &args));
+        assert_eq!(stderr.contains("on 2 nodes"), distributed, "{stderr}");
+        assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
+        if !distributed {
+            assert!(stderr.contains("running with ffmpeg: input -ss"), "{stderr}");
+            assert_eq!(framemd5(&dist, "0:a", true), framemd5(&plain, "0:a", true));
+        }
+    }
+}
+
+/// -n with an existing output: ffmpeg's own refusal and exit code.
+#[test]
+fn no_overwrite_keeps_ffmpegs_refusal() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.mkv");
+    let mut make: Vec<&str> = OPEN_GOP.make.to_vec();
+    make.push(src.to_str().unwrap());
+    ffmpeg(&make);
+    let out = dir.path().join("out.mkv");
+    std::fs::write(&out, b"keep me").unwrap();
+    let node = Node::start(1);
+    let result = dffmpeg(
+        &[&node],
+        &["-n", "-i", src.to_str().unwrap(), "-c:v", "libx264", out.to_str().unwrap()],
+    );
+    assert_eq!(result.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&result.stderr).contains("already exists"));
+    assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
+}
