@@ -122,7 +122,13 @@ pub async fn run(
                     Vec::new()
                 }
             };
-            if assignments.is_empty() && running.is_empty() {
+            // Nothing running and nothing usable proposed would stall the job:
+            // the default decides this round.
+            let usable = |a: &policy_sdk::Assignment| {
+                ready.contains(&a.chunk)
+                    && nodes.iter().any(|n| n.alive && n.busy < n.slots && n.remote.addr == a.node)
+            };
+            if running.is_empty() && !assignments.iter().any(usable) {
                 assignments = crate::policy::default_policy().assign(&request)?;
             }
             for assignment in assignments {
