@@ -200,19 +200,7 @@ pub fn seconds_to_us(text: &str) -> Option<i64> {
 /// rounded as ffmpeg rounds (NUT files of one frame have no container start time).
 pub async fn start_time(tools: &Tools, path: &Path) -> anyhow::Result<i64> {
     let tb = time_base(tools, path).await?;
-    let args: Vec<String> = vec![
-        "-v".into(),
-        "error".into(),
-        "-select_streams".into(),
-        "0".into(),
-        "-show_entries".into(),
-        "packet=pts".into(),
-        "-of".into(),
-        "csv=p=0".into(),
-        path.to_string_lossy().into_owned(),
-    ];
-    let out = tools.ffprobe(&args).await?;
-    let text = String::from_utf8_lossy(&out);
+    let text = first_stream_csv(tools, path, "packet=pts").await?;
     let first = text
         .lines()
         .filter_map(|l| l.trim().parse::<i64>().ok())
@@ -223,20 +211,19 @@ pub async fn start_time(tools: &Tools, path: &Path) -> anyhow::Result<i64> {
 
 /// The time base of the first stream of a file.
 pub async fn time_base(tools: &Tools, path: &Path) -> anyhow::Result<(i64, i64)> {
-    let args: Vec<String> = vec![
-        "-v".into(),
-        "error".into(),
-        "-select_streams".into(),
-        "0".into(),
-        "-show_entries".into(),
-        "stream=time_base".into(),
-        "-of".into(),
-        "csv=p=0".into(),
-        path.to_string_lossy().into_owned(),
-    ];
-    let out = tools.ffprobe(&args).await?;
-    let text = String::from_utf8_lossy(&out);
+    let text = first_stream_csv(tools, path, "stream=time_base").await?;
     let tb = rational(text.trim());
     anyhow::ensure!(tb.0 > 0 && tb.1 > 0, "no time base in '{}'", text.trim());
     Ok(tb)
+}
+
+/// `ffprobe -show_entries ENTRIES` for the first stream of `path`, as CSV.
+async fn first_stream_csv(tools: &Tools, path: &Path, entries: &str) -> anyhow::Result<String> {
+    let mut args: Vec<String> =
+        ["-v", "error", "-select_streams", "0", "-show_entries", entries, "-of", "csv=p=0"]
+            .map(String::from)
+            .to_vec();
+    args.push(path.to_string_lossy().into_owned());
+    let out = tools.ffprobe(&args).await?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }

@@ -10,40 +10,6 @@ use std::path::{Path, PathBuf};
 use crate::args::{Command, Opt, parse_duration};
 use crate::job::{Disabled, EncodeJob, Overwrite, Window};
 
-/// Encoder options that go to the nodes (ffmpeg's names).
-const VIDEO_OPTIONS: &[&str] = &[
-    "crf",
-    "qp",
-    "preset",
-    "tune",
-    "profile",
-    "level",
-    "b",
-    "maxrate",
-    "minrate",
-    "bufsize",
-    "g",
-    "keyint_min",
-    "bf",
-    "refs",
-    "sc_threshold",
-    "x264-params",
-    "x264opts",
-    "x265-params",
-    "svtav1-params",
-    "aom-params",
-    "rav1e-params",
-    "deadline",
-    "cpu-used",
-    "row-mt",
-    "tile-columns",
-    "lossless",
-    "slices",
-    "slicecrc",
-    "context",
-    "coder",
-];
-
 /// Options that only an audio or subtitle stream can use, or that only the
 /// muxer sees: passed to the final mux as written.
 const MUX_OPTIONS: &[&str] = &[
@@ -170,7 +136,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
             "sn" => disable.subtitles = true,
             "dn" => disable.data = true,
             "vn" => return Err("-vn leaves no video to encode".into()),
-            _ if VIDEO_OPTIONS.contains(&name) && (spec.is_none() || video_spec) => {
+            _ if node::spec::OPTIONS.contains(&name) && (spec.is_none() || video_spec) => {
                 encoder_options.push((name.to_string(), value(opt).to_string()));
             }
             _ if spec.is_some_and(|s| s.starts_with('a') || s.starts_with('s')) => {

@@ -161,30 +161,7 @@ const OPEN_GOP: Source = Source {
     ],
     ext: "mkv",
 };
-const OPEN_GOP_MP4: Source = Source {
-    name: "open_gop_mp4",
-    make: &[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=320x240:rate=25:duration=3",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=duration=3",
-        "-c:v",
-        "libx264",
-        "-bf",
-        "3",
-        "-g",
-        "30",
-        "-x264-params",
-        "open-gop=1",
-        "-c:a",
-        "aac",
-    ],
-    ext: "mp4",
-};
+const OPEN_GOP_MP4: Source = Source { name: "open_gop_mp4", ext: "mp4", ..OPEN_GOP };
 const LONG_GOP_NTSC: Source = Source {
     name: "long_gop_ntsc",
     make: &[
