@@ -41,7 +41,18 @@ pub async fn extract(
     args.push("0".into());
     args.push("-frames:v".into());
     args.push(chunk.packet_count.to_string().into());
-    for a in ["-avoid_negative_ts", "disabled", "-map_metadata", "-1", "-f", "nut", "-y"] {
+    // Chapters would give the NUT muxer a second time base and corrupt the timestamps.
+    for a in [
+        "-avoid_negative_ts",
+        "disabled",
+        "-map_metadata",
+        "-1",
+        "-map_chapters",
+        "-1",
+        "-f",
+        "nut",
+        "-y",
+    ] {
         args.push(a.into());
     }
     args.push(out.into());

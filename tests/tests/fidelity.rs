@@ -27,9 +27,13 @@ fn check_with(source: &Source, encode: &[&str], out_ext: &str, lossless: bool) {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join(format!("{}.{}", source.name, source.ext));
     let src_s = src.to_str().unwrap();
-    let mut make: Vec<&str> = source.make.to_vec();
-    make.push(src_s);
-    ffmpeg(&make);
+    // Side files a source may read, named by `{dir}` in its arguments.
+    let dir_s = dir.path().to_str().unwrap();
+    std::fs::write(dir.path().join("subs.srt"), SUBTITLES).unwrap();
+    std::fs::write(dir.path().join("chapters.txt"), CHAPTERS).unwrap();
+    let mut make: Vec<String> = source.make.iter().map(|a| a.replace("{dir}", dir_s)).collect();
+    make.push(src_s.to_string());
+    ffmpeg(&make.iter().map(String::as_str).collect::<Vec<_>>());
 
     let plain = dir.path().join(format!("plain.{out_ext}"));
     let dist = dir.path().join(format!("dist.{out_ext}"));
@@ -83,6 +87,9 @@ fn check_with(source: &Source, encode: &[&str], out_ext: &str, lossless: bool) {
     let _ = std::fs::remove_dir_all(dir.path().join("none"));
     assert!(Path::new(&dist).is_file());
 }
+
+const SUBTITLES: &str = "1\n00:00:00,200 --> 00:00:01,000\nFirst line\n\n2\n00:00:01,500 --> 00:00:02,400\nSecond line\n";
+const CHAPTERS: &str = ";FFMETADATA1\ntitle=With chapters\nartist=dffmpeg tests\n\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1500\ntitle=Opening\n\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=1500\nEND=3000\ntitle=Ending\n";
 
 const X264_LOSSLESS: &[&str] = &["-c:v", "libx264", "-qp", "0", "-c:a", "copy"];
 const FFV1: &[&str] = &["-c:v", "ffv1", "-c:a", "copy"];
@@ -417,4 +424,70 @@ fn no_overwrite_keeps_ffmpegs_refusal() {
     assert_eq!(result.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&result.stderr).contains("already exists"));
     assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
+}
+
+const SUBTITLES_CHAPTERS: Source = Source {
+    name: "subtitles_chapters",
+    make: &[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x120:rate=25:duration=3",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=duration=3",
+        "-i",
+        "{dir}/subs.srt",
+        "-i",
+        "{dir}/chapters.txt",
+        "-map",
+        "0",
+        "-map",
+        "1",
+        "-map",
+        "2",
+        "-map_metadata",
+        "3",
+        "-map_chapters",
+        "3",
+        "-attach",
+        "{dir}/subs.srt",
+        "-metadata:s:t:0",
+        "mimetype=text/plain",
+        "-metadata:s:t:0",
+        "filename=subs.srt",
+        "-c:v",
+        "libx264",
+        "-c:a",
+        "aac",
+        "-c:s",
+        "srt",
+        "-metadata:s:s:0",
+        "language=eng",
+        "-metadata:s:v:0",
+        "title=Picture",
+    ],
+    ext: "mkv",
+};
+
+/// srt subtitles, chapters, global and stream tags and an attachment.
+mod subtitles_chapters {
+    use super::*;
+
+    #[test]
+    fn default_mapping_x264() {
+        check(&SUBTITLES_CHAPTERS, X264_LOSSLESS, "mkv");
+    }
+
+    #[test]
+    fn default_mapping_ffv1() {
+        check(&SUBTITLES_CHAPTERS, FFV1, "mkv");
+    }
+
+    #[test]
+    fn every_stream_copied() {
+        let encode = ["-map", "0", "-c", "copy", "-c:v", "libx264", "-qp", "0"];
+        check(&SUBTITLES_CHAPTERS, &encode, "mkv");
+    }
 }
