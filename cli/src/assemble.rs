@@ -1,6 +1,14 @@
 //! Assembly: concatenate the verified chunks and mux them with every other
 //! stream of the input in one ffmpeg run, to a temporary name that is renamed
 //! onto the output only when everything succeeded.
+//!
+//! One case takes two runs. When ffmpeg alone copies millisecond audio (from
+//! Matroska) into MP4/MOV while it encodes the video of the same input, the
+//! audio packets queue until the encoder starts, so their muxing time base
+//! stays the input's and the timestamps are rescaled once, unsmoothed. A
+//! remux smooths them instead. Writing through the tee muxer keeps the input
+//! time base as ffmpeg alone does, but tee drops chapters, so a second copy
+//! puts chapters, stream tags and the muxer's options back.
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -57,8 +65,19 @@ pub async fn assemble(
             Source::Input(i) => push(&format!("0:{i}")),
         }
     }
-    for a in &ctx.job.mux_args {
-        push(a);
+    let tee = needs_tee(ctx, selection);
+    if tee {
+        // tee has no default encoders; these are MP4/MOV's, and the user's
+        // own -c:a/-c:s below override them.
+        for a in ["-c:a", "aac", "-c:s", "mov_text"] {
+            push(a);
+        }
+    }
+    for pair in option_pairs(&ctx.job.mux_args) {
+        // Through tee, the muxer's own options go to the second run.
+        if !(tee && is_muxer_option(&pair[0])) {
+            pair.iter().for_each(|a| push(a));
+        }
     }
     push("-c:v");
     push("copy");
@@ -87,20 +106,114 @@ pub async fn assemble(
             video.disposition.join("+")
         });
     }
-    if matches!(ctx.job.output_format.as_str(), "mp4" | "mov") {
-        push("-video_track_timescale");
-        push(&ctx.timescale().to_string());
-    }
-    for a in ["-f", &ctx.job.output_format, "-y"] {
-        push(a);
-    }
-    args.push(temp.clone().into());
+    let mp4 = matches!(ctx.job.output_format.as_str(), "mp4" | "mov");
+    let timescale = ctx.timescale().to_string();
     let guard = RemoveOnDrop(temp.clone());
-    ctx.tools.ffmpeg(&args).await.context("muxing the output")?;
+    if needs_tee(ctx, selection) {
+        let staged = ctx.dir.path().join(format!("staged.{}", ctx.job.output_format));
+        let spec = format!(
+            "[f={}:video_track_timescale={timescale}]{}",
+            ctx.job.output_format,
+            tee_quote(&staged.to_string_lossy())
+        );
+        for a in ["-f", "tee", "-y", &spec] {
+            push(a);
+        }
+        ctx.tools.ffmpeg(&args).await.context("muxing the output")?;
+        restore(ctx, &staged, selection, &temp).await?;
+    } else {
+        if mp4 {
+            push("-video_track_timescale");
+            push(&timescale);
+        }
+        for a in ["-f", &ctx.job.output_format, "-y"] {
+            push(a);
+        }
+        args.push(temp.clone().into());
+        ctx.tools.ffmpeg(&args).await.context("muxing the output")?;
+    }
     std::fs::rename(&temp, output)
         .with_context(|| format!("renaming the finished output to {}", output.display()))?;
     std::mem::forget(guard);
     Ok(())
+}
+
+/// Whether this output needs the tee muxer (see the module comment).
+pub fn needs_tee(ctx: &JobContext, selection: &Selection) -> bool {
+    matches!(ctx.job.output_format.as_str(), "mp4" | "mov")
+        && ctx.input_is_matroska
+        && selection
+            .streams
+            .iter()
+            .any(|s| matches!(s, Source::Input(i) if ctx.audio_streams.contains(i)))
+}
+
+/// The second run after tee: chapters and global tags from the source, stream
+/// tags from the source, the user's `-metadata` and muxer options, copied.
+async fn restore(
+    ctx: &JobContext,
+    staged: &Path,
+    selection: &Selection,
+    temp: &Path,
+) -> anyhow::Result<()> {
+    let mut args: Vec<OsString> = Vec::new();
+    let mut push = |s: &str| args.push(s.into());
+    push("-i");
+    args.push(staged.into());
+    let mut push = |s: &str| args.push(s.into());
+    for a in &ctx.job.input_args {
+        push(a);
+    }
+    push("-i");
+    args.push(ctx.job.input.clone().into());
+    let mut push = |s: &str| args.push(s.into());
+    for a in ["-map", "0", "-c", "copy", "-map_chapters", "1", "-map_metadata", "1"] {
+        push(a);
+    }
+    for (j, source) in selection.streams.iter().enumerate() {
+        let i = match source {
+            Source::Video => selection.video,
+            Source::Input(i) => *i,
+        };
+        push(&format!("-map_metadata:s:{j}"));
+        push(&format!("1:s:{i}"));
+    }
+    for pair in option_pairs(&ctx.job.mux_args) {
+        if pair[0].starts_with("-metadata") || is_muxer_option(&pair[0]) {
+            pair.iter().for_each(|a| push(a));
+        }
+    }
+    push("-video_track_timescale");
+    push(&ctx.timescale().to_string());
+    for a in ["-f", &ctx.job.output_format, "-y"] {
+        push(a);
+    }
+    args.push(temp.into());
+    ctx.tools.ffmpeg(&args).await.context("restoring chapters and tags")
+}
+
+/// The user's output options as `[flag, value]` pairs (every option the
+/// router passes to the mux takes one value).
+fn option_pairs(args: &[String]) -> Vec<&[String]> {
+    let mut pairs = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let takes_value = !matches!(args[i].as_str(), "-an" | "-sn" | "-dn");
+        let end = (i + 1 + usize::from(takes_value)).min(args.len());
+        pairs.push(&args[i..end]);
+        i = end;
+    }
+    pairs
+}
+
+/// Options that belong to the MP4/MOV muxer rather than to ffmpeg.
+fn is_muxer_option(flag: &str) -> bool {
+    matches!(flag, "-movflags" | "-brand" | "-write_tmcd")
+}
+
+/// A path inside a tee spec: single-quoted, so `|`, `\` and spaces stay literal.
+fn tee_quote(path: &str) -> String {
+    format!("'{}'", path.replace('\'', "'\\''"))
 }
 
 /// Removes a half-written file however the assembly ends: error, panic or Ctrl-C.

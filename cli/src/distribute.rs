@@ -111,8 +111,15 @@ pub async fn run(job: EncodeJob, settings: &Settings, tools: Tools) -> anyhow::R
     let verbose = job.verbose;
     let show_stats = job.stats;
     let fps = request.job.fps;
-    let ctx =
-        Arc::new(JobContext::new(tools, job, &temp_root, video.index, &timeline, frame_rate)?);
+    let ctx = Arc::new(JobContext::new(
+        tools,
+        job,
+        &temp_root,
+        video.index,
+        &timeline,
+        frame_rate,
+        &media,
+    )?);
     let stats = Arc::new(Stats::new(chunk_count, fps));
     let printer = show_stats.then(|| stats.spawn_printer());
     let result = async {
@@ -203,13 +210,16 @@ fn known_gap(
         streams::Source::Video => false,
     });
     let others = selection.streams.iter().any(|s| matches!(s, streams::Source::Input(_)));
-    // ffmpeg alone rescales millisecond audio timestamps differently when the
-    // video of the same input is encoded in the same run: it queues audio
-    // packets before the header, so their muxing time base stays the input's.
-    if mp4 && audio && media.format_name.contains("matroska") {
+    // Audio from Matroska into MP4/MOV is assembled through tee and a second
+    // run that restores chapters and tags (see `assemble`); that run owns
+    // the metadata mapping, so user mappings there are not reproduced yet.
+    let user_mapping = job
+        .mux_args
+        .iter()
+        .any(|a| a.starts_with("-map_metadata") || a.starts_with("-map_chapters"));
+    if mp4 && audio && media.format_name.contains("matroska") && user_mapping {
         return Some(
-            "audio from Matroska into MP4/MOV: ffmpeg's audio timestamps are not reproduced yet"
-                .into(),
+            "-map_metadata/-map_chapters with audio from Matroska into MP4/MOV is not reproduced yet".into(),
         );
     }
     // After an input seek, ffmpeg alone keeps one more packet of the copied

@@ -32,6 +32,10 @@ pub struct JobContext {
     pub frame_rate: (i64, i64),
     /// Frame-rate synchronisation for the output container.
     pub fps_mode: FpsMode,
+    /// The input is Matroska or WebM (millisecond timestamps).
+    pub input_is_matroska: bool,
+    /// Indices of the input's audio streams.
+    pub audio_streams: Vec<usize>,
 }
 
 impl JobContext {
@@ -43,6 +47,7 @@ impl JobContext {
         video_stream: usize,
         timeline: &Timeline,
         frame_rate: (i64, i64),
+        media: &crate::probe::MediaInfo,
     ) -> anyhow::Result<Self> {
         use anyhow::Context as _;
         std::fs::create_dir_all(temp_dir)
@@ -66,6 +71,13 @@ impl JobContext {
             ts_offset_us: timeline.ts_offset_us,
             frame_rate,
             fps_mode,
+            input_is_matroska: media.format_name.contains("matroska"),
+            audio_streams: media
+                .streams
+                .iter()
+                .filter(|s| s.codec_type == "audio")
+                .map(|s| s.index)
+                .collect(),
         })
     }
 

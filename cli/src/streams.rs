@@ -68,22 +68,25 @@ fn automatic(job: &EncodeJob, media: &MediaInfo) -> Vec<usize> {
     }));
     out.extend(best("audio", &|s| i64::from(s.channels) + default_bonus(s)));
     if let Some(sub) = media.streams.iter().find(|s| s.codec_type == "subtitle")
-        && subtitles_fit(&job.output_format, &sub.codec_name)
+        && subtitles_fit(job, &sub.codec_name)
     {
         out.push(sub.index);
     }
     out
 }
 
-/// Whether ffmpeg would pick this subtitle codec for the container by default.
-fn subtitles_fit(format: &str, codec: &str) -> bool {
-    let text = matches!(codec, "subrip" | "ass" | "ssa" | "mov_text" | "webvtt" | "text");
-    match format {
-        "matroska" | "nut" => true,
-        "mp4" | "mov" => text,
-        "webm" => codec == "webvtt",
-        _ => false,
-    }
+/// Whether ffmpeg 5.1 picks a subtitle stream automatically: when the user
+/// names a subtitle encoder, or when the container has a default one that
+/// suits the codec (ass for Matroska and NUT, webvtt for WebM; MP4 and MOV
+/// have none).
+fn subtitles_fit(job: &EncodeJob, codec: &str) -> bool {
+    let named = job.mux_args.iter().any(|a| matches!(a.as_str(), "-c:s" | "-codec:s" | "-scodec"));
+    named
+        || match job.output_format.as_str() {
+            "matroska" | "nut" => true,
+            "webm" => codec == "webvtt",
+            _ => false,
+        }
 }
 
 /// The user's maps, resolved against the input's streams.
