@@ -24,6 +24,8 @@ use crate::stats::Stats;
 
 /// Attempts per chunk before the job fails.
 pub const MAX_ATTEMPTS: u32 = 3;
+/// Chunks a node may fail in a row before it is dropped from the job.
+pub const MAX_NODE_FAILURES_IN_A_ROW: u32 = 2;
 
 /// A node as dispatch tracks it.
 #[derive(Debug)]
@@ -34,8 +36,11 @@ pub struct NodeState {
     pub slots: u32,
     /// Chunks running on it now.
     pub busy: u32,
-    /// False once it failed to answer: it gets no more work in this job.
+    /// False once it failed to answer, or failed chunks repeatedly: it gets
+    /// no more work in this job.
     pub alive: bool,
+    /// Chunks failed since its last success.
+    pub failures_in_a_row: u32,
     /// What it reported at the start of the job.
     pub report: proto::v1::ReportResponse,
 }
@@ -177,6 +182,7 @@ pub async fn run(
                 nodes[outcome.node].busy -= 1;
                 match outcome.result {
                     Ok(result) => {
+                        nodes[outcome.node].failures_in_a_row = 0;
                         permits[index] = None;
                         let _ = tokio::fs::remove_file(ctx.chunk_input(outcome.index)).await;
                         done[index] = Some(result);
@@ -185,7 +191,11 @@ pub async fn run(
                     Err(error) => {
                         let node = &mut nodes[outcome.node];
                         warn!(chunk = index, node = %node.remote.addr, %error, "chunk failed");
+                        node.failures_in_a_row += 1;
                         if matches!(error, ChunkError::Unreachable(_)) {
+                            node.alive = false;
+                        } else if node.failures_in_a_row >= MAX_NODE_FAILURES_IN_A_ROW {
+                            warn!(node = %node.remote.addr, "the node keeps failing; no more work for it in this job");
                             node.alive = false;
                         }
                         failed_on[index].push(node.remote.addr.clone());

@@ -170,7 +170,14 @@ async fn connect(
             }
             Ok(report) => {
                 let slots = settings.slots.get(i).copied().unwrap_or(report.slots_total.max(1));
-                nodes.push(NodeState { remote, slots, busy: 0, alive: true, report });
+                nodes.push(NodeState {
+                    remote,
+                    slots,
+                    busy: 0,
+                    alive: true,
+                    failures_in_a_row: 0,
+                    report,
+                });
             }
             Err(error) => {
                 warn!(node = %addr, %error, "node unreachable; leaving it out");

@@ -30,8 +30,14 @@ pub struct Node {
 impl Node {
     /// Starts a node with `slots` slots on a free loopback port and waits until it listens.
     pub fn start(slots: u32) -> Self {
+        Self::start_with_ffmpeg(slots, Path::new("ffmpeg"))
+    }
+
+    /// Like [`Node::start`], with another ffmpeg executable (to make a node fail).
+    pub fn start_with_ffmpeg(slots: u32, ffmpeg: &Path) -> Self {
         let temp = tempfile::tempdir().unwrap();
         let mut child = Command::new(bin("dffmpeg-node"))
+            .env("DFFMPEG_FFMPEG", ffmpeg)
             .args(["-n", "127.0.0.1:0", "--slots", &slots.to_string(), "-t"])
             .arg(temp.path())
             .env("DFFMPEG_LOG", "warn")

@@ -271,3 +271,29 @@ fn node_stops_cleanly_on_sigterm() {
     node.signal(libc::SIGTERM);
     assert_eq!(node.wait(), Some(0));
 }
+
+#[test]
+fn chunks_failed_by_a_broken_node_are_retried_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path(), "src.mkv", 4, "320x240");
+    let (plain, dist) = (dir.path().join("plain.mkv"), dir.path().join("dist.mkv"));
+    let encode = ["-c:v", "libx264", "-qp", "0", "-c:a", "copy"];
+    let mut args = vec!["-i", src.to_str().unwrap()];
+    args.extend(encode);
+    args.push(plain.to_str().unwrap());
+    ffmpeg(&args);
+    // A node whose ffmpeg always fails, beside a healthy node with two slots.
+    let broken = Node::start_with_ffmpeg(1, Path::new("/bin/false"));
+    let healthy = Node::start(2);
+    let mut args =
+        vec!["-y", "-v", "verbose", "--segment-duration", "0.5", "-i", src.to_str().unwrap()];
+    args.extend(encode);
+    args.push(dist.to_str().unwrap());
+    let text = assert_ok(&dffmpeg(&[&broken, &healthy], &args));
+    assert!(
+        !text.contains(&format!("on {} in", broken.addr)),
+        "a chunk was credited to the broken node"
+    );
+    assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
+    assert!(broken.leftovers().is_empty() && healthy.leftovers().is_empty());
+}

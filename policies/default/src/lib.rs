@@ -3,8 +3,9 @@
 //! Chunk length comes from the requested segment duration, shortened when
 //! that would leave slots idle, so that a short input still spreads over the
 //! whole cluster. Chunks go, in plan order, to the node whose slots are the
-//! least filled, which spreads work in proportion to slots. A chunk avoids the
-//! nodes it already failed on while any other node has room.
+//! least filled, which spreads work in proportion to slots. A chunk never goes
+//! back to a node it failed on while another node could take it, even if that
+//! node is busy now: it waits for that node's slot instead.
 
 use policy_sdk::{AssignRequest, Assignment, ChunkPlan, PlanRequest, Policy, PolicyError};
 
@@ -50,7 +51,9 @@ impl Policy for SlotWeightedRoundRobin {
                     .filter(|&i| !avoid_failed || !chunk.failed_on.contains(&request.nodes[i].id))
                     .min_by_key(|&i| (fill(i), i))
             };
-            let Some(i) = candidates(true).or_else(|| candidates(false)) else { break };
+            let elsewhere = request.nodes.iter().any(|n| !chunk.failed_on.contains(&n.id));
+            let pick = if elsewhere { candidates(true) } else { candidates(false) };
+            let Some(i) = pick else { continue };
             free[i] -= 1;
             out.push(Assignment { chunk: chunk.index, node: request.nodes[i].id.clone() });
         }
@@ -106,5 +109,19 @@ mod tests {
         let got = SlotWeightedRoundRobin.assign(&request).unwrap();
         let pairs: Vec<_> = got.iter().map(|a| (a.chunk, a.node.as_str())).collect();
         assert_eq!(pairs, vec![(0, "b"), (1, "a"), (2, "b")]);
+    }
+
+    #[test]
+    fn a_failed_chunk_waits_for_another_node_rather_than_going_back() {
+        let pending =
+            vec![PendingChunk { index: 7, frames: 10, attempts: 1, failed_on: vec!["a".into()] }];
+        let busy = AssignRequest {
+            pending: pending.clone(),
+            nodes: vec![node("a", 1, 1), node("b", 1, 0)],
+            seed: 0,
+        };
+        assert!(SlotWeightedRoundRobin.assign(&busy).unwrap().is_empty());
+        let only_a = AssignRequest { pending, nodes: vec![node("a", 1, 1)], seed: 0 };
+        assert_eq!(SlotWeightedRoundRobin.assign(&only_a).unwrap().len(), 1);
     }
 }
