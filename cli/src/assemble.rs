@@ -88,14 +88,7 @@ pub async fn assemble(
         // Stream tags (language, title) come from the source, as with ffmpeg
         // alone. Naming one stream turns off ffmpeg's automatic copy for all,
         // so every stream is named.
-        for (j, source) in selection.streams.iter().enumerate() {
-            let i = match source {
-                Source::Video => selection.video,
-                Source::Input(i) => *i,
-            };
-            push(&format!("-map_metadata:s:{j}"));
-            push(&format!("0:s:{i}"));
-        }
+        stream_tags_from(selection, 0).iter().for_each(|a| push(a));
     }
     if !ctx.job.mux_args.iter().any(|a| a.starts_with("-disposition")) {
         let j = selection.streams.iter().position(|s| *s == Source::Video).unwrap_or(0);
@@ -170,14 +163,7 @@ async fn restore(
     for a in ["-map", "0", "-c", "copy", "-map_chapters", "1", "-map_metadata", "1"] {
         push(a);
     }
-    for (j, source) in selection.streams.iter().enumerate() {
-        let i = match source {
-            Source::Video => selection.video,
-            Source::Input(i) => *i,
-        };
-        push(&format!("-map_metadata:s:{j}"));
-        push(&format!("1:s:{i}"));
-    }
+    stream_tags_from(selection, 1).iter().for_each(|a| push(a));
     for pair in option_pairs(&ctx.job.mux_args) {
         if pair[0].starts_with("-metadata") || is_muxer_option(&pair[0]) {
             pair.iter().for_each(|a| push(a));
@@ -190,6 +176,21 @@ async fn restore(
     }
     args.push(temp.into());
     ctx.tools.ffmpeg(&args).await.context("restoring chapters and tags")
+}
+
+/// `-map_metadata:s:J FILE:s:I` for every output stream J, from its source
+/// stream I in input file `file`.
+fn stream_tags_from(selection: &Selection, file: usize) -> Vec<String> {
+    let mut args = Vec::new();
+    for (j, source) in selection.streams.iter().enumerate() {
+        let i = match source {
+            Source::Video => selection.video,
+            Source::Input(i) => *i,
+        };
+        args.push(format!("-map_metadata:s:{j}"));
+        args.push(format!("{file}:s:{i}"));
+    }
+    args
 }
 
 /// The user's output options as `[flag, value]` pairs (every option the

@@ -97,6 +97,34 @@ pub fn ffmpeg(args: &[&str]) {
     );
 }
 
+/// Plain ffmpeg, the reference: `ffmpeg [before_input] -i SRC [encode] OUT`.
+pub fn plain_encode(before_input: &[&str], src: &Path, encode: &[&str], out: &Path) {
+    let mut args: Vec<&str> = before_input.to_vec();
+    args.extend(["-i", src.to_str().unwrap()]);
+    args.extend(encode);
+    args.push(out.to_str().unwrap());
+    ffmpeg(&args);
+}
+
+/// The same command through dffmpeg on `nodes`, with dffmpeg's own `extra`
+/// options; returns stderr and panics unless it succeeded.
+pub fn distributed_encode(
+    nodes: &[&Node],
+    extra: &[&str],
+    before_input: &[&str],
+    src: &Path,
+    encode: &[&str],
+    out: &Path,
+) -> String {
+    let mut args: Vec<&str> = vec!["-y"];
+    args.extend(extra);
+    args.extend(before_input);
+    args.extend(["-i", src.to_str().unwrap()]);
+    args.extend(encode);
+    args.push(out.to_str().unwrap());
+    assert_ok(&dffmpeg(nodes, &args))
+}
+
 /// `ffmpeg -i FILE -map MAP [-c copy] -f framemd5 -`: decoded frames (or packets) with timestamps.
 pub fn framemd5(file: &Path, map: &str, copy: bool) -> String {
     let mut cmd = Command::new("ffmpeg");

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tests::{Node, assert_ok, bin, dffmpeg, dffmpeg_in, ffmpeg, framemd5};
+use tests::{
+    Node, assert_ok, bin, dffmpeg, dffmpeg_in, distributed_encode, ffmpeg, framemd5, plain_encode,
+};
 
 fn clip(dir: &Path, name: &str, seconds: u32, size: &str) -> PathBuf {
     let path = dir.join(name);
@@ -44,10 +46,7 @@ fn node_killed_mid_job_the_job_completes_on_the_other_node() {
     let plain = dir.path().join("plain.mkv");
     let dist = dir.path().join("dist.mkv");
     let encode = ["-c:v", "libx264", "-qp", "0", "-preset", "slow", "-c:a", "copy"];
-    let mut args = vec!["-i", src.to_str().unwrap()];
-    args.extend(encode);
-    args.push(plain.to_str().unwrap());
-    ffmpeg(&args);
+    plain_encode(&[], &src, &encode, &plain);
 
     let (victim, survivor) = (Node::start(1), Node::start(1));
     let temp = tempfile::tempdir().unwrap();
@@ -86,15 +85,9 @@ fn lossy_encode_is_within_a_tenth_of_a_db_of_ffmpeg() {
     let plain = dir.path().join("plain.mkv");
     let dist = dir.path().join("dist.mkv");
     let encode = ["-c:v", "libx264", "-crf", "23", "-preset", "fast", "-c:a", "copy"];
-    let mut args = vec!["-i", src.to_str().unwrap()];
-    args.extend(encode);
-    args.push(plain.to_str().unwrap());
-    ffmpeg(&args);
+    plain_encode(&[], &src, &encode, &plain);
     let (a, b) = (Node::start(1), Node::start(1));
-    let mut args = vec!["-y", "--segment-duration", "6", "-i", src.to_str().unwrap()];
-    args.extend(encode);
-    args.push(dist.to_str().unwrap());
-    assert_ok(&dffmpeg(&[&a, &b], &args));
+    distributed_encode(&[&a, &b], &["--segment-duration", "6"], &[], &src, &encode, &dist);
     let (p, d) = (psnr(&plain, &src), psnr(&dist, &src));
     assert!((p - d).abs() <= 0.1, "PSNR {d:.3} dB vs ffmpeg's {p:.3} dB");
     let (ps, ds) = (
@@ -278,18 +271,12 @@ fn chunks_failed_by_a_broken_node_are_retried_elsewhere() {
     let src = clip(dir.path(), "src.mkv", 4, "320x240");
     let (plain, dist) = (dir.path().join("plain.mkv"), dir.path().join("dist.mkv"));
     let encode = ["-c:v", "libx264", "-qp", "0", "-c:a", "copy"];
-    let mut args = vec!["-i", src.to_str().unwrap()];
-    args.extend(encode);
-    args.push(plain.to_str().unwrap());
-    ffmpeg(&args);
+    plain_encode(&[], &src, &encode, &plain);
     // A node whose ffmpeg always fails, beside a healthy node with two slots.
     let broken = Node::start_with_ffmpeg(1, Path::new("/bin/false"));
     let healthy = Node::start(2);
-    let mut args =
-        vec!["-y", "-v", "verbose", "--segment-duration", "0.5", "-i", src.to_str().unwrap()];
-    args.extend(encode);
-    args.push(dist.to_str().unwrap());
-    let text = assert_ok(&dffmpeg(&[&broken, &healthy], &args));
+    let extra = ["-v", "verbose", "--segment-duration", "0.5"];
+    let text = distributed_encode(&[&broken, &healthy], &extra, &[], &src, &encode, &dist);
     assert!(
         !text.contains(&format!("on {} in", broken.addr)),
         "a chunk was credited to the broken node"

@@ -5,7 +5,9 @@
 
 use std::path::Path;
 
-use tests::{Node, assert_ok, dffmpeg, ffmpeg, framemd5, probe, seconds, stream_set};
+use tests::{
+    Node, dffmpeg, distributed_encode, ffmpeg, framemd5, plain_encode, probe, seconds, stream_set,
+};
 
 /// A source, made with lavfi inside the test.
 struct Source {
@@ -37,16 +39,11 @@ fn check_with(source: &Source, encode: &[&str], out_ext: &str, lossless: bool) {
 
     let plain = dir.path().join(format!("plain.{out_ext}"));
     let dist = dir.path().join(format!("dist.{out_ext}"));
-    let mut plain_args = vec!["-i", src_s];
-    plain_args.extend_from_slice(encode);
-    plain_args.push(plain.to_str().unwrap());
-    ffmpeg(&plain_args);
+    plain_encode(&[], &src, encode, &plain);
 
     let (a, b) = (Node::start(1), Node::start(1));
-    let mut args = vec!["-y", "-loglevel", "verbose", "--segment-duration", "0.5", "-i", src_s];
-    args.extend_from_slice(encode);
-    args.push(dist.to_str().unwrap());
-    let stderr = assert_ok(&dffmpeg(&[&a, &b], &args));
+    let extra = ["-loglevel", "verbose", "--segment-duration", "0.5"];
+    let stderr = distributed_encode(&[&a, &b], &extra, &[], &src, encode, &dist);
     assert!(stderr.contains("on 2 nodes"), "{} was not distributed: {stderr}", source.name);
     assert!(a.leftovers().is_empty() && b.leftovers().is_empty(), "nodes left chunk files behind");
 
@@ -394,16 +391,10 @@ fn input_side_seek_and_duration() {
         (vec!["-c:v", "libx264", "-qp", "0", "-c:a", "copy"], false),
     ] {
         let (plain, dist) = (dir.path().join("plain.mkv"), dir.path().join("dist.mkv"));
-        let mut args = vec!["-ss", "1.3", "-t", "2", "-i", src.to_str().unwrap()];
-        args.extend(&tail);
-        args.push(plain.to_str().unwrap());
-        ffmpeg(&args);
-        let mut args =
-            vec!["-y", "-v", "verbose", "--segment-duration", "0.5", "-ss", "1.3", "-t", "2"];
-        args.extend(["-i", src.to_str().unwrap()]);
-        args.extend(&tail);
-        args.push(dist.to_str().unwrap());
-        let stderr = assert_ok(&dffmpeg(&[&a, &b], &args));
+        let seek = ["-ss", "1.3", "-t", "2"];
+        plain_encode(&seek, &src, &tail, &plain);
+        let extra = ["-v", "verbose", "--segment-duration", "0.5"];
+        let stderr = distributed_encode(&[&a, &b], &extra, &seek, &src, &tail, &dist);
         assert_eq!(stderr.contains("on 2 nodes"), distributed, "{stderr}");
         assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
         if !distributed {
