@@ -87,10 +87,11 @@ pub async fn run(
     let mut finished = 0;
     let mut running: JoinSet<Outcome> = JoinSet::new();
     let mut splitting = true;
+    let mut last_error = String::new();
 
     while finished < n {
         if !nodes.iter().any(|node| node.alive) {
-            bail!("no node is left to encode on (every node failed)");
+            bail!("no node is left to encode on; the last failure: {last_error}");
         }
         let free = nodes.iter().any(|node| node.alive && node.busy < node.slots);
         if !ready.is_empty() && free {
@@ -199,6 +200,7 @@ pub async fn run(
                             node.alive = false;
                         }
                         failed_on[index].push(node.remote.addr.clone());
+                        last_error = format!("chunk {index} on node {}: {error}", node.remote.addr);
                         stats.reset(outcome.index);
                         if attempts[index] >= MAX_ATTEMPTS {
                             bail!(

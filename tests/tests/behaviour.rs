@@ -283,4 +283,16 @@ fn chunks_failed_by_a_broken_node_are_retried_elsewhere() {
     );
     assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
     assert!(broken.leftovers().is_empty() && healthy.leftovers().is_empty());
+
+    // With only the broken node, the job fails, says why, and leaves nothing.
+    let temp = tempfile::tempdir().unwrap();
+    let alone = dir.path().join("alone.mkv");
+    let mut args = vec!["-y", "-i", src.to_str().unwrap()];
+    args.extend(encode);
+    args.push(alone.to_str().unwrap());
+    let result = dffmpeg_in(&[&broken], &args, Some(temp.path()));
+    assert_eq!(result.status.code(), Some(1));
+    let text = stderr(&result);
+    assert!(text.contains("no node is left to encode on; the last failure: chunk"), "{text}");
+    assert!(!alone.exists() && is_empty_dir(temp.path()));
 }
