@@ -112,6 +112,7 @@ pub async fn assemble(
         for a in ["-f", "tee", "-y", &spec] {
             push(a);
         }
+        args.extend(keep_source_video(ctx, selection));
         ctx.tools.ffmpeg(&args).await.context("muxing the output")?;
         restore(ctx, &staged, selection, &temp).await?;
     } else {
@@ -123,6 +124,7 @@ pub async fn assemble(
             push(a);
         }
         args.push(temp.clone().into());
+        args.extend(keep_source_video(ctx, selection));
         ctx.tools.ffmpeg(&args).await.context("muxing the output")?;
     }
     std::fs::rename(&temp, output)
@@ -176,6 +178,18 @@ async fn restore(
     }
     args.push(temp.into());
     ctx.tools.ffmpeg(&args).await.context("restoring chapters and tags")
+}
+
+/// After an input seek, the Matroska demuxer drops the packets of discarded
+/// streams that precede the video keyframe it landed on; ffmpeg alone reads
+/// the source's video, so it keeps them. A throwaway second output that
+/// copies the source's video keeps it undiscarded here too.
+fn keep_source_video(ctx: &JobContext, selection: &Selection) -> Vec<OsString> {
+    if ctx.job.input_trim_args.is_empty() {
+        return Vec::new();
+    }
+    let map = format!("0:{}", selection.video);
+    ["-map", &map, "-c", "copy", "-f", "null", "-"].iter().map(OsString::from).collect()
 }
 
 /// `-map_metadata:s:J FILE:s:I` for every output stream J, from its source

@@ -216,7 +216,6 @@ fn known_gap(
         streams::Source::Input(i) => media.streams[*i].codec_type == "audio",
         streams::Source::Video => false,
     });
-    let others = selection.streams.iter().any(|s| matches!(s, streams::Source::Input(_)));
     // Audio from Matroska into MP4/MOV is assembled through tee and a second
     // run that restores chapters and tags (see `assemble`); that run owns
     // the metadata mapping, so user mappings there are not reproduced yet.
@@ -229,11 +228,13 @@ fn known_gap(
             "-map_metadata/-map_chapters with audio from Matroska into MP4/MOV is not reproduced yet".into(),
         );
     }
-    // After an input seek, ffmpeg alone keeps one more packet of the copied
-    // streams than a remux of them does.
-    if others && !job.input_trim_args.is_empty() {
+    // Input seeking with copied streams into MP4/MOV: the first packets match
+    // ffmpeg alone, later audio timestamps do not yet.
+    let others = selection.streams.iter().any(|s| matches!(s, streams::Source::Input(_)));
+    if mp4 && others && !job.input_trim_args.is_empty() {
         return Some(
-            "input -ss/-t/-to with streams other than the video are not reproduced yet".into(),
+            "input -ss/-t/-to with streams besides the video into MP4/MOV is not reproduced yet"
+                .into(),
         );
     }
     None
