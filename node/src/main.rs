@@ -62,20 +62,35 @@ async fn run() -> anyhow::Result<()> {
     anyhow::ensure!(config.slots > 0, "--slots must be at least 1");
     std::fs::create_dir_all(&config.temp_dir)
         .with_context(|| format!("creating {}", config.temp_dir.display()))?;
+    // Handlers go in before the address is announced: whoever reads the line
+    // may signal at once, and an uninstalled handler means death by SIGTERM.
+    let signals = Signals::install()?;
     let node = node::serve(config).await?;
     // Tests and scripts read the bound address from this line.
     println!("listening on {}", node.addr);
-    wait_for_signal().await?;
+    signals.wait().await;
     node.stop().await
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+/// SIGTERM and SIGINT, caught from the moment they are installed.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+        })
     }
-    Ok(())
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
 }
