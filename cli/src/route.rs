@@ -7,7 +7,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::args::{Command, Opt, parse_duration};
+use crate::args::{
+    Command, MapSource, MediaType, Opt, filter_names, is_later_version, parse_duration,
+    parse_graph, parse_map,
+};
 use crate::job::{Disabled, EncodeJob, Overwrite, Window};
 
 /// Options that only an audio or subtitle stream can use, or that only the
@@ -40,16 +43,21 @@ const CONTAINERS: &[(&str, &[&str])] = &[
 ];
 
 /// Global options the distributed path honours.
-const GLOBALS: &[&str] = &["y", "n", "hide_banner", "loglevel", "v", "nostats", "stats", "nostdin"];
+const GLOBALS: &[&str] = &["y", "n", "hide_banner", "loglevel", "v", "stats", "stdin"];
 
 /// Decides whether `command` can be distributed; the error is the reason why not.
 pub fn route(command: &Command) -> Result<EncodeJob, String> {
     for global in &command.globals {
+        if matches!(global.name.as_str(), "filter_complex" | "lavfi") {
+            return Err(graph_reason(global));
+        }
         if !GLOBALS.contains(&global.name.as_str()) {
             return Err(format!("global option {} is not distributable", global.flag()));
         }
     }
-    if command.global("y").is_some() && command.global("n").is_some() {
+    if command.global("y").is_some_and(Opt::enabled)
+        && command.global("n").is_some_and(Opt::enabled)
+    {
         return Err("-y and -n together".into());
     }
     if !command.trailing.is_empty() {
@@ -104,8 +112,12 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     let mut output_window = Window::default();
     let mut disable = Disabled::default();
     for opt in &output.options {
+        if is_later_version(&opt.name) {
+            return Err(format!("{} is an ffmpeg 6/7 option", opt.flag()));
+        }
         let spec = opt.spec.as_deref();
-        let video_spec = matches!(spec, Some("v") | Some("v:0") | Some("V"));
+        let parsed = opt.stream_spec().map_err(|e| e.to_string())?;
+        let video_spec = parsed.is_plain_video();
         let name = opt.name.as_str();
         match name {
             "c" | "codec" | "vcodec" | "acodec" | "scodec" => {
@@ -125,9 +137,14 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
                 }
             }
             "pix_fmt" if spec.is_none() || video_spec => pix_fmt = Some(value(opt).to_string()),
-            "vf" => filters = parse_filters(value(opt))?,
-            "filter" if video_spec => filters = parse_filters(value(opt))?,
-            "map" => maps.push(value(opt).to_string()),
+            "vf" => filters = parse_filters(opt)?,
+            "filter" if video_spec => filters = parse_filters(opt)?,
+            "map" => match parse_map(value(opt)).map_err(|e| e.to_string())?.source {
+                MapSource::Label(label) => {
+                    return Err(format!("-map [{label}] maps a filter graph output"));
+                }
+                MapSource::Streams { .. } => maps.push(value(opt).to_string()),
+            },
             "ss" => output_window.start = Some(duration(opt)?),
             "t" => output_window.duration = Some(duration(opt)?),
             "to" => output_window.to = Some(duration(opt)?),
@@ -139,7 +156,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
             _ if node::spec::OPTIONS.contains(&name) && (spec.is_none() || video_spec) => {
                 encoder_options.push((name.to_string(), value(opt).to_string()));
             }
-            _ if spec.is_some_and(|s| s.starts_with('a') || s.starts_with('s')) => {
+            _ if matches!(parsed.media_type(), Some(MediaType::Audio | MediaType::Subtitle)) => {
                 mux_args.extend(opt.tokens());
             }
             _ if MUX_OPTIONS.contains(&name) => mux_args.extend(opt.tokens()),
@@ -165,18 +182,14 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         None => format_from_extension(Path::new(output_url))
             .ok_or("the output extension names no container we assemble")?,
     };
-    let overwrite = if command.global("y").is_some() {
+    let overwrite = if command.global("y").is_some_and(Opt::enabled) {
         Overwrite::Yes
-    } else if command.global("n").is_some() {
+    } else if command.global("n").is_some_and(Opt::enabled) {
         Overwrite::No
     } else {
         Overwrite::Ask
     };
-    let stats =
-        match command.globals.iter().rev().find(|o| o.name == "stats" || o.name == "nostats") {
-            Some(o) => o.name == "stats",
-            None => true,
-        };
+    let stats = command.global("stats").is_none_or(Opt::enabled);
     let verbose = command
         .globals
         .iter()
@@ -222,14 +235,84 @@ pub fn loglevel_is_verbose(level: &str) -> bool {
     }
 }
 
-/// Splits a `-vf` chain into frame-local filters, refusing anything else.
-fn parse_filters(chain: &str) -> Result<Vec<(String, String)>, String> {
+/// Filters that look at more than one frame, or change which frames exist or
+/// when: a chunk boundary would change their output.
+const TEMPORAL_FILTERS: &[&str] = &[
+    "fps",
+    "framerate",
+    "minterpolate",
+    "yadif",
+    "bwdif",
+    "w3fdif",
+    "estdif",
+    "kerndeint",
+    "tpad",
+    "tblend",
+    "tmix",
+    "tmidequalizer",
+    "select",
+    "setpts",
+    "trim",
+    "loop",
+    "reverse",
+    "deflicker",
+    "hqdn3d",
+    "atadenoise",
+    "fieldmatch",
+    "decimate",
+    "mpdecimate",
+    "framestep",
+    "interlace",
+    "telecine",
+    "zoompan",
+    "thumbnail",
+    "deshake",
+    "vidstabdetect",
+    "vidstabtransform",
+    "freezedetect",
+    "blackdetect",
+    "scdet",
+    "showinfo",
+    "fade",
+    "idet",
+];
+
+/// Why a `-filter_complex`/`-lavfi` graph is not distributable, naming the
+/// first temporal filter in it when there is one.
+fn graph_reason(opt: &Opt) -> String {
+    match parse_graph(value(opt)) {
+        Err(error) => format!("{}: {error}", opt.flag()),
+        Ok(graph) => match filter_names(&graph).find(|n| TEMPORAL_FILTERS.contains(n)) {
+            Some(name) => {
+                format!("{} with a temporal filter ({name}) is not distributable", opt.flag())
+            }
+            None => format!("{} is not distributable", opt.flag()),
+        },
+    }
+}
+
+/// Splits a `-vf` graph into frame-local filters, refusing anything else.
+fn parse_filters(opt: &Opt) -> Result<Vec<(String, String)>, String> {
+    let graph = parse_graph(value(opt)).map_err(|e| format!("{}: {e}", opt.flag()))?;
+    let [chain] = graph.as_slice() else {
+        return Err(format!("{} holds more than one filter chain", opt.flag()));
+    };
     let mut filters = Vec::new();
-    for part in chain.split(',') {
-        let (name, args) = part.split_once('=').unwrap_or((part, ""));
+    for filter in chain {
+        if TEMPORAL_FILTERS.contains(&filter.name.as_str()) {
+            return Err(format!(
+                "{} with a temporal filter ({}) is not distributable",
+                opt.flag(),
+                filter.name
+            ));
+        }
+        if !filter.inputs.is_empty() || !filter.outputs.is_empty() {
+            return Err(format!("{} names link labels", opt.flag()));
+        }
+        let args = filter.args.clone().unwrap_or_default();
         let probe = proto::v1::EncodeSpec {
             encoder: "libx264".into(),
-            filters: vec![proto::v1::Filter { name: name.into(), args: args.into() }],
+            filters: vec![proto::v1::Filter { name: filter.name.clone(), args: args.clone() }],
             keep_start_pts: 0,
             keep_end_pts: 1,
             expected_frames: 1,
@@ -237,8 +320,8 @@ fn parse_filters(chain: &str) -> Result<Vec<(String, String)>, String> {
             frame_rate: Some(proto::v1::Rational { num: 1, den: 1 }),
             ..Default::default()
         };
-        node::spec::validate(&probe).map_err(|e| format!("-vf {chain}: {e}"))?;
-        filters.push((name.to_string(), args.to_string()));
+        node::spec::validate(&probe).map_err(|e| format!("{} {}: {e}", opt.flag(), value(opt)))?;
+        filters.push((filter.name.clone(), args));
     }
     Ok(filters)
 }
@@ -283,7 +366,19 @@ mod tests {
         for (line, reason) in [
             ("-i IN -c:v copy out.mkv", "-c:v copy does not encode"),
             ("-i IN out.mkv", "no explicit video encoder (-c:v)"),
-            ("-i IN -c:v libx264 -vf yadif out.mkv", "-vf yadif: filter 'yadif' is not allowed"),
+            (
+                "-i IN -c:v libx264 -vf yadif out.mkv",
+                "-vf with a temporal filter (yadif) is not distributable",
+            ),
+            (
+                "-i IN -c:v libx264 -vf unsharp out.mkv",
+                "-vf unsharp: filter 'unsharp' is not allowed",
+            ),
+            (
+                "-i IN -filter_complex [0:v]fps=30[v] -map [v] -c:v libx264 out.mkv",
+                "-filter_complex with a temporal filter (fps) is not distributable",
+            ),
+            ("-i IN -c:v libx264 -map [v] out.mkv", "-map [v] maps a filter graph output"),
             ("-i IN -c:v h264_nvenc out.mkv", "encoder h264_nvenc is not distributable"),
             ("-i IN -c:v libx264 out.gif", "the output extension names no container we assemble"),
             (

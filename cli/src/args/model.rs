@@ -1,14 +1,29 @@
 //! The parsed command: options with their positions, grouped into files.
 
+use super::stream_spec::{SpecError, StreamSpec, parse_stream_spec};
 use super::table::{Arity, Scope, lookup};
-
 use super::token::parse_option_token;
+
+/// How ffmpeg's splitter matched an option token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptKind {
+    /// An option of ffmpeg's own table.
+    Table,
+    /// `-no<name>` for a boolean table option: sets it to 0.
+    Negated,
+    /// Anything else with a value: a codec, format or muxer AVOption (ffmpeg
+    /// checks the name when it opens the file; we never need to).
+    AvOption,
+}
 
 /// One option as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Opt {
-    /// Name without the dash and the stream specifier: `c` for `-c:v`.
+    /// Name without the dash, the `no` of a negated boolean and the stream
+    /// specifier: `c` for `-c:v`, `stats` for `-nostats`.
     pub name: String,
+    /// How it was matched.
+    pub kind: OptKind,
     /// The stream specifier after the first colon, if any.
     pub spec: Option<String>,
     /// The value token, if the option takes one.
@@ -18,11 +33,12 @@ pub struct Opt {
 }
 
 impl Opt {
-    /// The option as written: `-c:v`.
+    /// The option as written: `-c:v`, `-nostats`.
     pub fn flag(&self) -> String {
+        let no = if self.kind == OptKind::Negated { "no" } else { "" };
         match &self.spec {
-            Some(spec) => format!("-{}:{spec}", self.name),
-            None => format!("-{}", self.name),
+            Some(spec) => format!("-{no}{}:{spec}", self.name),
+            None => format!("-{no}{}", self.name),
         }
     }
 
@@ -31,6 +47,16 @@ impl Opt {
         let mut out = vec![self.flag()];
         out.extend(self.value.clone());
         out
+    }
+
+    /// The stream specifier, parsed (`All` when there is none).
+    pub fn stream_spec(&self) -> Result<StreamSpec, SpecError> {
+        parse_stream_spec(self.spec.as_deref().unwrap_or_default())
+    }
+
+    /// A boolean's value: false for `-nofoo` and for `-foo 0`.
+    pub fn enabled(&self) -> bool {
+        self.kind != OptKind::Negated && self.value.as_deref() != Some("0")
     }
 }
 
@@ -48,7 +74,7 @@ pub struct FileArg {
 }
 
 impl FileArg {
-    /// The last value of option `name` with no stream specifier or with one of `specs`.
+    /// The last occurrence of option `name`, whatever its stream specifier.
     pub fn last(&self, name: &str) -> Option<&Opt> {
         self.options.iter().rev().find(|o| o.name == name)
     }
@@ -69,42 +95,58 @@ pub struct Command {
     pub separators: Vec<usize>,
 }
 
-/// Why an argv is not a valid ffmpeg command line.
+/// Why an argv is not a valid ffmpeg command line, in ffmpeg 5.1's words.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
-    /// An option that needs a value was the last token (ffmpeg's wording).
+    /// An option that needs a value was the last token.
     #[error("Missing argument for option '{0}'.")]
     MissingArgument(String),
+    /// Not a table option, and no value follows for it to be an AVOption.
+    #[error("Unrecognized option '{0}'.")]
+    Unrecognized(String),
+    /// An input-only option before an output, or the reverse.
+    #[error("Option {option} cannot be applied to {kind} url {url}")]
+    Misplaced {
+        /// The option's name.
+        option: String,
+        /// `input` or `output`.
+        kind: &'static str,
+        /// The file it preceded.
+        url: String,
+    },
 }
 
-/// Parses argv (without argv\[0\]) as ffmpeg's tokenizer does.
+/// Parses argv (without argv\[0\]) as ffmpeg's splitter (`split_commandline`
+/// in fftools/cmdutils.c) does.
 pub fn parse(argv: &[String]) -> Result<Command, ParseError> {
     let mut command = Command::default();
     let mut group: Vec<Opt> = Vec::new();
-    let mut force_output = false;
+    let mut dashdash = None;
     let mut i = 0;
     while i < argv.len() {
         let token = &argv[i];
-        if token == "--" && !force_output {
+        if token == "--" {
             command.separators.push(i);
-            force_output = true;
+            dashdash = Some(i);
             i += 1;
             continue;
         }
-        let option = if force_output { None } else { parse_option_token(token) };
-        let Some((name, spec)) = option else {
+        let forced = dashdash.is_some_and(|d| d + 1 == i);
+        let option = if forced { None } else { parse_option_token(token) };
+        let Some((written, spec)) = option else {
             command.outputs.push(FileArg {
                 url: token.clone(),
                 position: i,
                 options: std::mem::take(&mut group),
-                forced: force_output,
+                forced,
             });
-            force_output = false;
             i += 1;
             continue;
         };
-        if name == "i" {
-            let url = argv.get(i + 1).ok_or_else(|| ParseError::MissingArgument("i".into()))?;
+        let full_name = &token[1..];
+        if written == "i" && spec.is_none() {
+            let url =
+                argv.get(i + 1).ok_or_else(|| ParseError::MissingArgument(full_name.into()))?;
             command.inputs.push(FileArg {
                 url: url.clone(),
                 position: i,
@@ -114,48 +156,71 @@ pub fn parse(argv: &[String]) -> Result<Command, ParseError> {
             i += 2;
             continue;
         }
+        let next = argv.get(i + 1);
         let mut opt = Opt {
-            name: name.to_string(),
+            name: written.to_string(),
+            kind: OptKind::Table,
             spec: spec.map(str::to_string),
             value: None,
             position: i,
         };
-        match lookup(name) {
-            Some((Arity::None, scope)) => {
-                push(&mut command, &mut group, opt, scope);
-                i += 1;
+        let scope = match lookup(written) {
+            Some(entry) => {
+                match entry.arity {
+                    Arity::None => {}
+                    Arity::Exit => opt.value = next.cloned(),
+                    Arity::One => {
+                        let value =
+                            next.ok_or_else(|| ParseError::MissingArgument(full_name.into()))?;
+                        opt.value = Some(value.clone());
+                    }
+                }
+                entry.scope
             }
-            Some((Arity::Exit, _)) => {
-                opt.value = argv.get(i + 1).cloned();
-                i += 1 + usize::from(opt.value.is_some());
-                command.globals.push(opt);
-            }
-            Some((Arity::One, scope)) => {
-                let value =
-                    argv.get(i + 1).ok_or_else(|| ParseError::MissingArgument(name.to_string()))?;
-                opt.value = Some(value.clone());
-                push(&mut command, &mut group, opt, scope);
-                i += 2;
-            }
-            None => {
-                // Per-file table options and AVOptions both take exactly one value.
-                let value =
-                    argv.get(i + 1).ok_or_else(|| ParseError::MissingArgument(name.to_string()))?;
-                opt.value = Some(value.clone());
-                group.push(opt);
-                i += 2;
-            }
+            None => match (next, written.strip_prefix("no").and_then(lookup)) {
+                // ffmpeg tries an AVOption first, then the `-no` form of a boolean;
+                // no AVOption is named `no` + a boolean table option.
+                (_, Some(base)) if base.boolean => {
+                    opt.name = base.name.to_string();
+                    opt.kind = OptKind::Negated;
+                    base.scope
+                }
+                (Some(value), _) => {
+                    opt.kind = OptKind::AvOption;
+                    opt.value = Some(value.clone());
+                    Scope::File
+                }
+                (None, _) => return Err(ParseError::Unrecognized(full_name.into())),
+            },
+        };
+        i += 1 + usize::from(opt.value.is_some());
+        match scope {
+            Scope::Global => command.globals.push(opt),
+            _ => group.push(opt),
         }
     }
     command.trailing = group;
+    check_placement(&command)?;
     Ok(command)
 }
 
-fn push(command: &mut Command, group: &mut Vec<Opt>, opt: Opt, scope: Scope) {
-    match scope {
-        Scope::Global => command.globals.push(opt),
-        Scope::PerFile => group.push(opt),
+/// ffmpeg refuses an input-only option before an output and the reverse.
+fn check_placement(command: &Command) -> Result<(), ParseError> {
+    let files =
+        command.inputs.iter().map(|f| (f, true)).chain(command.outputs.iter().map(|f| (f, false)));
+    for (file, input) in files {
+        for opt in &file.options {
+            let entry = lookup(&opt.name).filter(|_| opt.kind != OptKind::AvOption);
+            if entry.is_some_and(|e| !e.applies_to(input)) {
+                return Err(ParseError::Misplaced {
+                    option: opt.name.clone(),
+                    kind: if input { "input" } else { "output" },
+                    url: file.url.clone(),
+                });
+            }
+        }
     }
+    Ok(())
 }
 
 impl Command {
@@ -197,6 +262,8 @@ mod tests {
             "-i a.mkv -i b.mkv -map 0:v -map 1:a -f matroska -- -weird",
             "-i in.mkv -flags:v -global_header -c copy out.ts -t 5",
             "-version -foo",
+            "-nostats -noautorotate -i in.mkv -apad 1 -c copy -- -- out.mkv",
+            "-h",
         ] {
             let cmd = parse(&argv(line)).unwrap();
             assert_eq!(cmd.render().join(" "), line);
@@ -211,7 +278,18 @@ mod tests {
         let map = cmd.outputs[0].last("map").unwrap();
         assert_eq!(map.value.as_deref(), Some("-0:s"));
         assert!(cmd.global("y").is_some());
-        assert_eq!(parse(&argv("-i in.mkv -crf")), Err(ParseError::MissingArgument("crf".into())));
+        assert_eq!(parse(&argv("-i in.mkv -c:v")), Err(ParseError::MissingArgument("c:v".into())));
+        assert_eq!(parse(&argv("-i in.mkv -crf")), Err(ParseError::Unrecognized("crf".into())));
+        assert_eq!(parse(&argv("-i")), Err(ParseError::MissingArgument("i".into())));
+        let misplaced = parse(&argv("-i in.mkv -re out.mkv")).unwrap_err();
+        assert_eq!(misplaced.to_string(), "Option re cannot be applied to output url out.mkv");
+        let negated = parse(&argv("-nostats -noautorotate -i in.mkv -crf 0 out.mkv")).unwrap();
+        assert_eq!(
+            negated.global("stats").map(|o| (o.kind, o.enabled())),
+            Some((OptKind::Negated, false))
+        );
+        assert_eq!(negated.inputs[0].options[0].name, "autorotate");
+        assert_eq!(negated.outputs[0].options[0].kind, OptKind::AvOption);
         let forced = parse(&argv("-i x -- -weird")).unwrap();
         assert_eq!(forced.outputs[0].url, "-weird");
         assert!(forced.outputs[0].forced);
