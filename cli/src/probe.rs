@@ -38,6 +38,8 @@ pub struct StreamInfo {
     pub disposition: Vec<String>,
     /// Stream tags (language, title...).
     pub tags: BTreeMap<String, String>,
+    /// The container's stream id (MPEG-TS PID, as ffprobe prints it: `0x100`).
+    pub id: Option<String>,
 }
 
 /// The input as a whole.
@@ -93,6 +95,7 @@ struct RawStream {
     avg_frame_rate: String,
     disposition: BTreeMap<String, i64>,
     tags: BTreeMap<String, String>,
+    id: Option<String>,
 }
 
 /// Probes streams and format.
@@ -130,6 +133,7 @@ pub async fn probe(
                 .map(|(k, _)| k.clone())
                 .collect(),
             tags: s.tags,
+            id: s.id,
         })
         .collect();
     Ok(MediaInfo {
@@ -203,7 +207,7 @@ pub async fn start_time(tools: &Tools, path: &Path) -> anyhow::Result<i64> {
     let text = first_stream_csv(tools, path, "packet=pts").await?;
     let first = text
         .lines()
-        .filter_map(|l| l.trim().parse::<i64>().ok())
+        .filter_map(|l| first_field(l).parse::<i64>().ok())
         .min()
         .with_context(|| format!("no packet timestamps in {}", path.display()))?;
     Ok(crate::timeline::rescale(first, tb, (1, 1_000_000)))
@@ -212,9 +216,15 @@ pub async fn start_time(tools: &Tools, path: &Path) -> anyhow::Result<i64> {
 /// The time base of the first stream of a file.
 pub async fn time_base(tools: &Tools, path: &Path) -> anyhow::Result<(i64, i64)> {
     let text = first_stream_csv(tools, path, "stream=time_base").await?;
-    let tb = rational(text.trim());
+    let tb = rational(first_field(text.lines().next().unwrap_or_default()));
     anyhow::ensure!(tb.0 > 0 && tb.1 > 0, "no time base in '{}'", text.trim());
     Ok(tb)
+}
+
+/// The first field of a CSV line: ffprobe appends side data (an MPEG-2
+/// stream's CPB properties, a packet's new extradata) as further fields.
+fn first_field(line: &str) -> &str {
+    line.split(',').next().unwrap_or_default().trim()
 }
 
 /// `ffprobe -show_entries ENTRIES` for the first stream of `path`, as CSV.

@@ -182,6 +182,14 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         None => format_from_extension(Path::new(output_url))
             .ok_or("the output extension names no container we assemble")?,
     };
+    let output_trimmed = output_window.start.is_some()
+        || output_window.duration.is_some()
+        || output_window.to.is_some();
+    if output_trimmed && matches!(output_format.as_str(), "mp4" | "mov") {
+        // Seen in the corpus suite: the assembled MOV lost the first chunk's
+        // frames (start 0.6 s instead of 0). Matroska is tested and exact.
+        return Err("output -ss/-t/-to into MP4/MOV is not distributable yet".into());
+    }
     let overwrite = if command.global("y").is_some_and(Opt::enabled) {
         Overwrite::Yes
     } else if command.global("n").is_some_and(Opt::enabled) {

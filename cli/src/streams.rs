@@ -2,6 +2,7 @@
 //! them: the user's `-map`s, or ffmpeg's automatic choice of the best video,
 //! the best audio and the first subtitle stream.
 
+use crate::args::{MapSource, MediaType, StreamSpec, parse_map};
 use crate::job::EncodeJob;
 use crate::probe::{MediaInfo, StreamInfo};
 
@@ -92,31 +93,24 @@ fn subtitles_fit(job: &EncodeJob, codec: &str) -> bool {
 /// The user's maps, resolved against the input's streams.
 fn mapped(job: &EncodeJob, media: &MediaInfo) -> Result<Vec<usize>, String> {
     let mut out: Vec<usize> = Vec::new();
-    for map in &job.maps {
-        let (negative, rest) = match map.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, map.as_str()),
+    for text in &job.maps {
+        let not_distributable = || format!("-map {text} is not distributable");
+        let map = parse_map(text).map_err(|e| e.to_string())?;
+        let MapSource::Streams { file: 0, spec } = &map.source else {
+            return Err(not_distributable());
         };
-        let (optional, rest) = match rest.strip_suffix('?') {
-            Some(rest) => (true, rest),
-            None => (false, rest),
-        };
-        let (file, spec) = rest.split_once(':').unwrap_or((rest, ""));
-        if file != "0" {
-            return Err(format!("-map {map} is not distributable"));
-        }
         let mut matches = Vec::new();
         for stream in &media.streams {
             match spec_matches(spec, stream, media) {
                 Some(true) => matches.push(stream.index),
                 Some(false) => {}
-                None => return Err(format!("-map {map} is not distributable")),
+                None => return Err(not_distributable()),
             }
         }
-        if negative {
+        if map.negative {
             out.retain(|i| !matches.contains(i));
-        } else if matches.is_empty() && !optional {
-            return Err(format!("-map {map} matches no streams"));
+        } else if matches.is_empty() && !map.optional {
+            return Err(format!("-map {text} matches no streams"));
         } else {
             out.extend(matches);
         }
@@ -124,33 +118,73 @@ fn mapped(job: &EncodeJob, media: &MediaInfo) -> Result<Vec<usize>, String> {
     Ok(out)
 }
 
-/// Whether stream specifier `spec` matches `stream`; `None` for a specifier
-/// this module does not understand.
-fn spec_matches(spec: &str, stream: &StreamInfo, media: &MediaInfo) -> Option<bool> {
-    if spec.is_empty() {
-        return Some(true);
+/// Whether `spec` matches `stream`, as libavformat's
+/// `avformat_match_stream_specifier` decides; `None` for what the probe does
+/// not tell (programs).
+fn spec_matches(spec: &StreamSpec, stream: &StreamInfo, media: &MediaInfo) -> Option<bool> {
+    spec_matches_among(spec, stream, &media.streams.iter().collect::<Vec<_>>())
+}
+
+/// `candidates` are the streams the specifier's prefix kept, for indexes.
+fn spec_matches_among(
+    spec: &StreamSpec,
+    stream: &StreamInfo,
+    candidates: &[&StreamInfo],
+) -> Option<bool> {
+    let position = |kept: &[&StreamInfo]| kept.iter().position(|s| s.index == stream.index);
+    match spec {
+        StreamSpec::All => Some(true),
+        StreamSpec::Index(n) => Some(position(candidates) == Some(*n as usize)),
+        StreamSpec::Type(kind, rest) => {
+            let of_kind = |s: &StreamInfo| {
+                let name = match kind {
+                    MediaType::Video | MediaType::VideoNoPictures => "video",
+                    MediaType::Audio => "audio",
+                    MediaType::Subtitle => "subtitle",
+                    MediaType::Data => "data",
+                    MediaType::Attachment => "attachment",
+                };
+                s.codec_type == name && !(*kind == MediaType::VideoNoPictures && s.attached_pic)
+            };
+            if !of_kind(stream) {
+                return Some(false);
+            }
+            let kept: Vec<&StreamInfo> =
+                candidates.iter().copied().filter(|s| of_kind(s)).collect();
+            match rest {
+                None => Some(true),
+                Some(rest) => spec_matches_among(rest, stream, &kept),
+            }
+        }
+        StreamSpec::Id(id) => {
+            let wanted = parse_id(id)?;
+            Some(stream.id.as_deref().and_then(parse_id) == Some(wanted))
+        }
+        StreamSpec::Metadata(key, value) => Some(match stream.tags.get(key) {
+            Some(tag) => value.as_ref().is_none_or(|v| v == tag),
+            None => false,
+        }),
+        StreamSpec::Usable => Some(!stream.codec_name.is_empty()),
+        StreamSpec::Disposition(flags, rest) => {
+            let has_all = |s: &StreamInfo| flags.iter().all(|f| s.disposition.contains(f));
+            if !has_all(stream) {
+                return Some(false);
+            }
+            let kept: Vec<&StreamInfo> =
+                candidates.iter().copied().filter(|s| has_all(s)).collect();
+            match rest {
+                None => Some(true),
+                Some(rest) => spec_matches_among(rest, stream, &kept),
+            }
+        }
+        StreamSpec::Program(..) => None,
     }
-    if let Ok(index) = spec.parse::<usize>() {
-        return Some(stream.index == index);
+}
+
+/// `0x100` or `256`.
+fn parse_id(text: &str) -> Option<i64> {
+    match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => i64::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
     }
-    let (kind, rest) = spec.split_once(':').unwrap_or((spec, ""));
-    let codec_type = match kind {
-        "v" | "V" => "video",
-        "a" => "audio",
-        "s" => "subtitle",
-        "d" => "data",
-        "t" => "attachment",
-        _ => return None,
-    };
-    let of_kind = |s: &StreamInfo| s.codec_type == codec_type && !(kind == "V" && s.attached_pic);
-    if !of_kind(stream) {
-        return Some(false);
-    }
-    if rest.is_empty() {
-        return Some(true);
-    }
-    let n: usize = rest.parse().ok()?;
-    let position =
-        media.streams.iter().filter(|s| of_kind(s)).position(|s| s.index == stream.index)?;
-    Some(position == n)
 }
