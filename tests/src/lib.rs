@@ -4,6 +4,8 @@
 //! The binaries come from the workspace's one `cargo build`; the tests never
 //! build anything themselves.
 
+pub mod corpus;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
