@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks: ffmpeg (with ffprobe) from Debian's
-# packages, bc for the demo's arithmetic, and the wasm32 target for policies.
+# packages, bc for the demo's arithmetic, the wasm32 target for policies, and
+# the Python clients the tests use.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 missing=()
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || missing+=(ffmpeg)
 command -v bc >/dev/null || missing+=(bc)
@@ -12,3 +14,16 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unknown$' \
   || rustup target add wasm32-unknown-unknown
+# The Python clients the tests drive dffmpeg through (ffmpeg-python, moviepy),
+# in a virtualenv under target/ so nothing is installed system-wide.
+venv=target/python
+if ! "$venv/bin/python" -c 'import ffmpeg, moviepy' 2>/dev/null; then
+  command -v python3 >/dev/null || { echo "python3 is required" >&2; exit 1; }
+  python3 -m venv "$venv" 2>/dev/null || {
+    SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
+    python3 -m venv "$venv"
+  }
+  "$venv/bin/pip" install -q --disable-pip-version-check -r tests/python/requirements.txt
+fi
