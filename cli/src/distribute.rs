@@ -1,6 +1,6 @@
 //! The distributed encode from start to end: probe, plan, dispatch, assemble.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context as _, bail};
@@ -8,15 +8,17 @@ use policy_sdk::{ChunkBounds, JobInfo, NodeView, PlanRequest};
 use tracing::warn;
 
 use crate::dispatch::{self, NodeState};
-use crate::job::{EncodeJob, Overwrite};
+use crate::job::EncodeJob;
 use crate::job_context::JobContext;
 use crate::local::Tools;
+use crate::overwrite::{self, Refusal};
 use crate::probe::{self, StreamInfo};
+use crate::progress::ProgressWriter;
 use crate::remote::Remote;
 use crate::settings::Settings;
 use crate::stats::Stats;
 use crate::timeline::Timeline;
-use crate::{assemble, plan, policy, streams};
+use crate::{assemble, console, plan, policy, streams};
 
 /// How a distributed run ended.
 #[derive(Debug)]
@@ -25,6 +27,8 @@ pub enum Outcome {
     Done,
     /// Nothing was written; run the real ffmpeg instead, for this reason.
     Fallback(String),
+    /// The output exists and may not be overwritten: ffmpeg's message, exit 1.
+    Refused(Refusal),
 }
 
 /// Runs `job` over the configured nodes, or the embedded one.
@@ -34,6 +38,7 @@ pub async fn run(job: EncodeJob, settings: &Settings, tools: Tools) -> anyhow::R
         Ok(media) => media,
         Err(error) => return Ok(Outcome::Fallback(format!("{error:#}"))),
     };
+    let info = job.console.shows(console::level::INFO);
     let selection = match streams::select(&job, &media) {
         Ok(selection) => selection,
         Err(reason) => return Ok(Outcome::Fallback(reason)),
@@ -41,8 +46,21 @@ pub async fn run(job: EncodeJob, settings: &Settings, tools: Tools) -> anyhow::R
     if let Some(reason) = known_gap(&job, &media, &selection) {
         return Ok(Outcome::Fallback(reason));
     }
-    if job.overwrite != Overwrite::Yes && job.output.exists() {
-        return Ok(Outcome::Fallback("the output exists; ffmpeg asks or refuses".into()));
+    if info && !job.console.hide_banner {
+        eprint!("{}", console::banner(&tools).await?);
+    }
+    if info {
+        let mut args = job.input_args.clone();
+        args.push(job.input.to_string_lossy().into_owned());
+        eprint!("{}", tools.describe_input(&args).await?);
+    }
+    let (output, overwrite, interactive) =
+        (job.output.clone(), job.overwrite, job.console.interactive);
+    let confirmed =
+        tokio::task::spawn_blocking(move || overwrite::confirm(&output, overwrite, interactive))
+            .await?;
+    if let Err(refusal) = confirmed {
+        return Ok(Outcome::Refused(refusal));
     }
     let video = media.streams[selection.video].clone();
     let packets = probe::packets(&tools, &job.input, &job.input_args, video.index).await?;
@@ -108,9 +126,18 @@ pub async fn run(job: EncodeJob, settings: &Settings, tools: Tools) -> anyhow::R
         };
     let chunks = plan::chunks(&timeline, &starts)?;
     let chunk_count = chunks.len();
-    let verbose = job.verbose;
-    let show_stats = job.stats;
+    let verbose = job.verbose();
+    let console = job.console.clone();
     let fps = request.job.fps;
+    if info {
+        eprint!("{}", console::stream_mapping(&mapping(&job, &selection, &media)));
+    }
+    let progress = match &console.progress {
+        Some(target) => Some(Arc::new(Mutex::new(
+            ProgressWriter::open(target.clone()).context("opening the -progress file")?,
+        ))),
+        None => None,
+    };
     let ctx = Arc::new(JobContext::new(
         tools,
         job,
@@ -121,20 +148,30 @@ pub async fn run(job: EncodeJob, settings: &Settings, tools: Tools) -> anyhow::R
         &media,
     )?);
     let stats = Arc::new(Stats::new(chunk_count, fps));
-    let printer = show_stats.then(|| stats.spawn_printer());
+    let reporting = console.stats || progress.is_some();
+    let reporter = reporting
+        .then(|| stats.spawn_reporter(console.stats, console.stats_period, progress.clone()));
     let result = async {
         let done =
             dispatch::run(ctx.clone(), chunks, &mut nodes, policy.as_mut(), stats.clone()).await?;
         assemble::assemble(&ctx, &done, &selection, &video).await
     }
     .await;
-    if let Some(printer) = printer {
-        printer.abort();
-        if result.is_ok() {
-            eprintln!("{}", stats.line());
-        } else {
-            eprintln!();
-        }
+    if let Some(reporter) = reporter {
+        reporter.abort();
+    }
+    // ffmpeg prints the last report even with -nostats, at info level; the
+    // running line ignores the log level (print_report in ffmpeg 5.1).
+    if result.is_ok() && (console.stats || info) {
+        eprintln!("{}", stats.line());
+    } else if console.stats {
+        eprintln!();
+    }
+    if let (Some(progress), Ok(())) = (&progress, &result) {
+        let mut last = stats.snapshot();
+        last.total_size = std::fs::metadata(&ctx.job.output).ok().map(|m| m.len());
+        let mut writer = progress.lock().unwrap_or_else(|p| p.into_inner());
+        writer.write(&last, true).context("writing -progress")?;
     }
     if let Some(node) = embedded {
         node.stop().await.ok();
@@ -148,6 +185,28 @@ pub async fn run(job: EncodeJob, settings: &Settings, tools: Tools) -> anyhow::R
         );
     }
     Ok(Outcome::Done)
+}
+
+/// Per output stream: the input stream and how it is coded, for the
+/// `Stream mapping:` block.
+fn mapping(
+    job: &EncodeJob,
+    selection: &streams::Selection,
+    media: &probe::MediaInfo,
+) -> Vec<console::Mapped> {
+    selection
+        .streams
+        .iter()
+        .map(|source| {
+            let (input, encoder) = match *source {
+                streams::Source::Video => (selection.video, Some(job.encoder.clone())),
+                streams::Source::Input(i) => (i, streams::encoder_for(job, &media.streams[i])),
+            };
+            let from = &media.streams[input].codec_name;
+            let coding = encoder.filter(|e| e != "copy").map(|e| console::Coding::new(from, &e));
+            console::Mapped { input, coding }
+        })
+        .collect()
 }
 
 /// Connects to every node and reads its report; nodes that are unreachable or

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::console::Console;
+
 /// A time window in microseconds, as `-ss` and `-t`/`-to` give it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Window {
@@ -68,10 +70,15 @@ pub struct EncodeJob {
     pub disable: Disabled,
     /// `-y`, `-n` or neither.
     pub overwrite: Overwrite,
-    /// Print the stats line.
-    pub stats: bool,
-    /// `-loglevel verbose` or more.
-    pub verbose: bool,
+    /// Log level, banner, stats line, `-progress`, stdin.
+    pub console: Console,
+}
+
+impl EncodeJob {
+    /// `-loglevel verbose` or more: dffmpeg's own lines are shown.
+    pub fn verbose(&self) -> bool {
+        self.console.shows(crate::console::level::VERBOSE)
+    }
 }
 
 /// Stream kinds the output disables.

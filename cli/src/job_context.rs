@@ -161,7 +161,7 @@ impl JobContext {
     /// The per-chunk line of `-loglevel verbose`.
     pub fn log_chunk(&self, chunk: &Chunk, node: &str, took: Duration) {
         tracing::info!(chunk = chunk.index, node, seconds = took.as_secs_f64(), "chunk verified");
-        if self.job.verbose {
+        if self.job.verbose() {
             eprintln!(
                 "[dffmpeg] chunk {} frames {}-{} on {} in {:.2}s",
                 chunk.index,

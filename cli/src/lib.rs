@@ -9,14 +9,17 @@
 
 pub mod args;
 pub mod assemble;
+pub mod console;
 pub mod dispatch;
 pub mod distribute;
 pub mod job;
 pub mod job_context;
 pub mod local;
+pub mod overwrite;
 pub mod plan;
 pub mod policy;
 pub mod probe;
+pub mod progress;
 pub mod remote;
 pub mod route;
 pub mod settings;

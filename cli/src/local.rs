@@ -63,6 +63,32 @@ impl Tools {
         Ok(output.stdout)
     }
 
+    /// `ffmpeg -version`: the banner's text.
+    pub async fn version(&self) -> anyhow::Result<String> {
+        let output = Command::new(&self.ffmpeg)
+            .arg("-version")
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .with_context(|| format!("starting {}", self.ffmpeg.display()))?;
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// ffprobe's description of an input (`Input #0, ...`), exactly as
+    /// ffmpeg prints it for the same input: both call `av_dump_format`.
+    pub async fn describe_input(&self, args: &[String]) -> anyhow::Result<String> {
+        let output = Command::new(&self.ffprobe)
+            .arg("-hide_banner")
+            .args(args)
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .with_context(|| format!("starting {}", self.ffprobe.display()))?;
+        Ok(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+
     /// Runs ffmpeg quietly to completion; fails with the end of its stderr.
     pub async fn ffmpeg(&self, args: &[OsString]) -> anyhow::Result<()> {
         let mut child = Command::new(&self.ffmpeg)

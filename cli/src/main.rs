@@ -9,7 +9,7 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 use cli::local::Tools;
-use cli::{args, distribute, route, settings};
+use cli::{args, console, distribute, route, settings};
 
 /// ffmpeg's exit status for a failed run (5.1 uses 1 for nearly every error).
 const EXIT_FAILURE: u8 = 1;
@@ -43,8 +43,10 @@ fn run() -> anyhow::Result<ExitCode> {
     let strings: Option<Vec<String>> =
         ffmpeg_argv.iter().map(|a| a.to_str().map(str::to_string)).collect();
     let verbose = strings.as_ref().is_some_and(|argv| {
-        argv.windows(2)
-            .any(|w| (w[0] == "-loglevel" || w[0] == "-v") && route::loglevel_is_verbose(&w[1]))
+        argv.windows(2).any(|w| {
+            (w[0] == "-loglevel" || w[0] == "-v")
+                && console::parse_level(&w[1]).is_some_and(|l| l >= console::level::VERBOSE)
+        })
     }) || std::env::var("DFFMPEG_LOG").is_ok_and(|v| v.contains("info"));
     let decision = match &strings {
         None => Err("the command line is not UTF-8".to_string()),
@@ -70,6 +72,10 @@ fn run() -> anyhow::Result<ExitCode> {
         Ok(Some(distribute::Outcome::Done)) => Ok(ExitCode::SUCCESS),
         Ok(Some(distribute::Outcome::Fallback(reason))) => {
             Err(passthrough(&tools, &ffmpeg_argv, &reason, verbose))
+        }
+        Ok(Some(distribute::Outcome::Refused(refusal))) => {
+            eprintln!("{refusal}");
+            Ok(ExitCode::from(EXIT_FAILURE))
         }
         Ok(None) => {
             eprintln!("Exiting normally, received signal 2.");

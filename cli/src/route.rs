@@ -11,6 +11,7 @@ use crate::args::{
     Command, MapSource, MediaType, Opt, filter_names, is_later_version, parse_duration,
     parse_graph, parse_map,
 };
+use crate::console::Console;
 use crate::job::{Disabled, EncodeJob, Overwrite, Window};
 
 /// Options that only an audio or subtitle stream can use, or that only the
@@ -43,7 +44,8 @@ const CONTAINERS: &[(&str, &[&str])] = &[
 ];
 
 /// Global options the distributed path honours.
-const GLOBALS: &[&str] = &["y", "n", "hide_banner", "loglevel", "v", "stats", "stdin"];
+const GLOBALS: &[&str] =
+    &["y", "n", "hide_banner", "loglevel", "v", "stats", "stdin", "stats_period", "progress"];
 
 /// Decides whether `command` can be distributed; the error is the reason why not.
 pub fn route(command: &Command) -> Result<EncodeJob, String> {
@@ -195,13 +197,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     } else {
         Overwrite::Ask
     };
-    let stats = command.global("stats").is_none_or(Opt::enabled);
-    let verbose = command
-        .globals
-        .iter()
-        .rev()
-        .find(|o| o.name == "loglevel" || o.name == "v")
-        .is_some_and(|o| loglevel_is_verbose(value(o)));
+    let console = Console::from_command(command)?;
     Ok(EncodeJob {
         input: PathBuf::from(&input.url),
         input_args,
@@ -218,8 +214,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         mux_args,
         disable,
         overwrite,
-        stats,
-        verbose,
+        console,
     })
 }
 
@@ -230,15 +225,6 @@ fn value(opt: &Opt) -> &str {
 fn duration(opt: &Opt) -> Result<i64, String> {
     parse_duration(value(opt))
         .ok_or_else(|| format!("{} {} is not a duration we parse", opt.flag(), value(opt)))
-}
-
-/// `-loglevel verbose`, `-v 40`, `-loglevel +repeat+level+verbose`...
-pub fn loglevel_is_verbose(level: &str) -> bool {
-    let last = level.rsplit('+').next().unwrap_or(level);
-    match last.parse::<i32>() {
-        Ok(n) => n >= 40,
-        Err(_) => matches!(last, "verbose" | "debug" | "trace"),
-    }
 }
 
 /// Filters that look at more than one frame, or change which frames exist or

@@ -2,7 +2,9 @@
 //! them: the user's `-map`s, or ffmpeg's automatic choice of the best video,
 //! the best audio and the first subtitle stream.
 
-use crate::args::{MapSource, MediaType, StreamSpec, parse_map};
+use crate::args::{
+    MapSource, MediaType, StreamSpec, parse_map, parse_option_token, parse_stream_spec,
+};
 use crate::job::EncodeJob;
 use crate::probe::{MediaInfo, StreamInfo};
 
@@ -88,6 +90,49 @@ fn subtitles_fit(job: &EncodeJob, codec: &str) -> bool {
             "webm" => codec == "webvtt",
             _ => false,
         }
+}
+
+/// The encoder the final mux uses for a stream that is not the distributed
+/// video: the last `-c`/`-codec`/`-acodec`/`-scodec` whose specifier names the
+/// stream's type, else the muxer's default (ffmpeg 5.1's choices); `copy` for
+/// a copy, `None` when unknown.
+pub fn encoder_for(job: &EncodeJob, stream: &StreamInfo) -> Option<String> {
+    let kind = match stream.codec_type.as_str() {
+        "audio" => MediaType::Audio,
+        "subtitle" => MediaType::Subtitle,
+        "data" => MediaType::Data,
+        "attachment" => MediaType::Attachment,
+        _ => MediaType::Video,
+    };
+    let mut chosen = None;
+    for pair in job.mux_args.windows(2) {
+        let Some((name, spec)) = parse_option_token(&pair[0]) else { continue };
+        let applies = match name {
+            "acodec" => kind == MediaType::Audio,
+            "scodec" => kind == MediaType::Subtitle,
+            "c" | "codec" => match spec.map(parse_stream_spec) {
+                None => true,
+                Some(Ok(spec)) => spec.media_type().is_none_or(|t| t == kind),
+                Some(Err(_)) => false,
+            },
+            _ => false,
+        };
+        if applies {
+            chosen = Some(pair[1].clone());
+        }
+    }
+    chosen.or_else(|| {
+        let default = match (job.output_format.as_str(), kind) {
+            ("mp4" | "mov", MediaType::Audio) => "aac",
+            ("mp4" | "mov", MediaType::Subtitle) => "mov_text",
+            ("webm", MediaType::Audio) => "libopus",
+            ("webm", MediaType::Subtitle) => "webvtt",
+            ("matroska" | "nut", MediaType::Audio) => "libvorbis",
+            ("matroska" | "nut", MediaType::Subtitle) => "ass",
+            _ => return None,
+        };
+        Some(default.to_string())
+    })
 }
 
 /// The user's maps, resolved against the input's streams.

@@ -1,0 +1,235 @@
+//! What ffmpeg prints on the console around an encode, reproduced on the
+//! distributed path: the log level, the banner, the input's description and
+//! the stream mapping (the stats line is `stats`, `-progress` is `progress`).
+//!
+//! Programs parse this text (the `Duration:` line, `frame=`/`time=`), so it
+//! comes from the same sources ffmpeg uses: the banner from the real ffmpeg's
+//! `-version`, the input description from ffprobe's `av_dump_format`.
+
+use std::time::Duration;
+
+use crate::args::{Command, Opt, parse_duration};
+use crate::local::Tools;
+use crate::progress::ProgressTarget;
+
+/// ffmpeg's log levels (libavutil/log.h).
+pub mod level {
+    /// `quiet`.
+    pub const QUIET: i32 = -8;
+    /// `fatal`: "Not overwriting - exiting".
+    pub const FATAL: i32 = 8;
+    /// `error`.
+    pub const ERROR: i32 = 16;
+    /// `info`, the default: banner, input description, stream mapping.
+    pub const INFO: i32 = 32;
+    /// `verbose`: dffmpeg's route and per-chunk lines.
+    pub const VERBOSE: i32 = 40;
+}
+
+/// The console options of one run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Console {
+    /// `-loglevel`/`-v`, as a number.
+    pub level: i32,
+    /// `-hide_banner`.
+    pub hide_banner: bool,
+    /// The stats line (`-stats`, the default, or `-nostats`).
+    pub stats: bool,
+    /// `-stats_period`: how often the stats line and `-progress` update.
+    pub stats_period: Duration,
+    /// `-progress URL`.
+    pub progress: Option<ProgressTarget>,
+    /// ffmpeg reads stdin (for `q` and the overwrite prompt) unless `-nostdin`.
+    pub interactive: bool,
+}
+
+impl Default for Console {
+    fn default() -> Self {
+        Self {
+            level: level::INFO,
+            hide_banner: false,
+            stats: true,
+            stats_period: Duration::from_millis(500),
+            progress: None,
+            interactive: true,
+        }
+    }
+}
+
+impl Console {
+    /// Reads the console options from the global options; the error is why
+    /// one of them cannot be honoured here.
+    pub fn from_command(command: &Command) -> Result<Self, String> {
+        let mut console = Self::default();
+        for opt in &command.globals {
+            let value = opt.value.as_deref().unwrap_or_default();
+            match opt.name.as_str() {
+                "loglevel" | "v" => {
+                    console.level = parse_level(value)
+                        .ok_or_else(|| format!("{} {value} is not a log level", opt.flag()))?;
+                }
+                "hide_banner" => console.hide_banner = opt.enabled(),
+                "stats" => console.stats = opt.enabled(),
+                "stdin" => console.interactive = opt.enabled(),
+                "stats_period" => {
+                    let us = parse_duration(value)
+                        .filter(|us| *us > 0)
+                        .ok_or_else(|| format!("-stats_period {value} is not a duration"))?;
+                    console.stats_period = Duration::from_micros(us as u64);
+                }
+                "progress" => console.progress = Some(ProgressTarget::parse(value)?),
+                _ => {}
+            }
+        }
+        Ok(console)
+    }
+
+    /// True when a message of `level` is shown.
+    pub fn shows(&self, level: i32) -> bool {
+        self.level >= level
+    }
+}
+
+/// `info`, `40`, `repeat+level+verbose`, `+level+debug`... to a number.
+pub fn parse_level(text: &str) -> Option<i32> {
+    let last = text.rsplit('+').next().unwrap_or(text);
+    if let Ok(n) = last.parse::<i32>() {
+        return Some(n);
+    }
+    Some(match last {
+        "quiet" => level::QUIET,
+        "panic" => 0,
+        "fatal" => level::FATAL,
+        "error" => level::ERROR,
+        "warning" => 24,
+        "info" => level::INFO,
+        "verbose" => level::VERBOSE,
+        "debug" => 48,
+        "trace" => 56,
+        _ => return None,
+    })
+}
+
+/// True for a `-loglevel`/`-v` option that shows verbose messages.
+pub fn is_verbose(opt: &Opt) -> bool {
+    opt.value.as_deref().and_then(parse_level).is_some_and(|l| l >= level::VERBOSE)
+}
+
+/// ffmpeg's banner: its `-version` text with every line but the first
+/// indented, as `show_banner` prints it.
+pub async fn banner(tools: &Tools) -> anyhow::Result<String> {
+    let version = tools.version().await?;
+    let mut out = String::new();
+    for (i, line) in version.lines().filter(|l| !l.trim().is_empty()).enumerate() {
+        if i > 0 {
+            out.push_str("  ");
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// One output stream in the `Stream mapping:` block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapped {
+    /// The input stream's index.
+    pub input: usize,
+    /// How it is encoded; `None` for a copy.
+    pub coding: Option<Coding>,
+}
+
+/// A stream that is decoded and encoded again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Coding {
+    /// The input codec: `h264`.
+    pub from: String,
+    /// The output codec: `hevc`.
+    pub to: String,
+    /// The encoder: `libx265`.
+    pub encoder: String,
+}
+
+impl Coding {
+    /// Encoding a `from` stream with `encoder`.
+    pub fn new(from: &str, encoder: &str) -> Self {
+        Self { from: from.into(), to: codec_of_encoder(encoder).into(), encoder: encoder.into() }
+    }
+}
+
+/// The `Stream mapping:` block, one line per output stream in order.
+pub fn stream_mapping(mapping: &[Mapped]) -> String {
+    let mut out = String::from("Stream mapping:\n");
+    for (output, Mapped { input, coding }) in mapping.iter().enumerate() {
+        let what = match coding {
+            None => "copy".to_string(),
+            Some(Coding { from, to, encoder }) => {
+                let encoder = if encoder == to { "native" } else { encoder.as_str() };
+                format!("{from} (native) -> {to} ({encoder})")
+            }
+        };
+        out.push_str(&format!("  Stream #0:{input} -> #0:{output} ({what})\n"));
+    }
+    out
+}
+
+/// The codec an encoder writes, as ffmpeg names it in the stream mapping.
+pub fn codec_of_encoder(encoder: &str) -> &str {
+    match encoder {
+        "libx264" | "libx264rgb" => "h264",
+        "libx265" => "hevc",
+        "libsvtav1" | "libaom-av1" | "librav1e" => "av1",
+        "libvpx" => "vp8",
+        "libvpx-vp9" => "vp9",
+        "mpeg4" | "libxvid" => "mpeg4",
+        "mpeg2video" => "mpeg2video",
+        "prores_ks" => "prores",
+        "libtheora" => "theora",
+        "libopus" => "opus",
+        "libvorbis" => "vorbis",
+        "libmp3lame" | "libshine" => "mp3",
+        "libfdk_aac" => "aac",
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::parse;
+
+    #[test]
+    fn log_levels() {
+        assert_eq!(parse_level("verbose"), Some(40));
+        assert_eq!(parse_level("repeat+level+error"), Some(16));
+        assert_eq!(parse_level("-8"), Some(-8));
+        assert_eq!(parse_level("loud"), None);
+    }
+
+    #[test]
+    fn reads_console_options() {
+        let argv: Vec<String> =
+            "-v error -nostdin -nostats -stats_period 2 -progress pipe:1 -i a b.mkv"
+                .split(' ')
+                .map(String::from)
+                .collect();
+        let console = Console::from_command(&parse(&argv).unwrap()).unwrap();
+        assert_eq!(console.level, level::ERROR);
+        assert!(!console.interactive && !console.stats);
+        assert_eq!(console.stats_period, Duration::from_secs(2));
+        assert_eq!(console.progress, Some(ProgressTarget::Stdout));
+    }
+
+    #[test]
+    fn stream_mapping_reads_like_ffmpegs() {
+        let text = stream_mapping(&[
+            Mapped { input: 0, coding: Some(Coding::new("h264", "libx264")) },
+            Mapped { input: 1, coding: None },
+            Mapped { input: 2, coding: Some(Coding::new("aac", "aac")) },
+        ]);
+        assert_eq!(
+            text,
+            "Stream mapping:\n  Stream #0:0 -> #0:0 (h264 (native) -> h264 (libx264))\n  Stream #0:1 -> #0:1 (copy)\n  Stream #0:2 -> #0:2 (aac (native) -> aac (native))\n"
+        );
+    }
+}

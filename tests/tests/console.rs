@@ -1,0 +1,195 @@
+//! The console of a distributed run reads like ffmpeg's: banner, input
+//! description and stream mapping unless -hide_banner, the overwrite prompt
+//! and its answers, -progress blocks, and exit 255 with nothing left behind
+//! on Ctrl-C.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use tests::{Node, bin, ffmpeg};
+
+fn clip(dir: &Path, seconds: u32) -> PathBuf {
+    let path = dir.join("src.mkv");
+    let video = format!("testsrc2=size=320x240:rate=25:duration={seconds}");
+    let audio = format!("sine=duration={seconds}");
+    let path_text = path.to_str().unwrap();
+    ffmpeg(&[
+        "-f", "lavfi", "-i", &video, "-f", "lavfi", "-i", &audio, "-c:v", "libx264", "-g", "25",
+        "-c:a", "aac", path_text,
+    ]);
+    path
+}
+
+/// dffmpeg on `node` with `args`, `answer` written to its stdin.
+fn run<S: AsRef<std::ffi::OsStr>>(node: &Node, args: &[S], answer: &str) -> Output {
+    let mut child = Command::new(bin("dffmpeg"))
+        .args(["--nodes", &node.addr, "--segment-duration", "1"])
+        .args(args)
+        .env_remove("DFFMPEG_NODES")
+        .env("XDG_CONFIG_HOME", "/nonexistent")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let _ = stdin.write_all(answer.as_bytes());
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn banner_input_and_stream_mapping_unless_hidden() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path(), 2);
+    let out = dir.path().join("out.mkv");
+    let node = Node::start(2);
+    let args = ["-y", "-i", src.to_str().unwrap(), "-c:v", "libx264", "-c:a", "copy"];
+    let shown = run(&node, &[&args[..], &[out.to_str().unwrap()]].concat(), "");
+    assert!(shown.status.success());
+    let err = text(&shown.stderr);
+    assert!(err.starts_with("ffmpeg version "), "{err}");
+    assert!(err.contains("\n  libavcodec "), "{err}");
+    assert!(err.contains(&format!("Input #0, matroska,webm, from '{}':", src.display())));
+    assert!(err.contains("  Duration: 00:00:02."), "{err}");
+    assert!(err.contains(
+        "Stream mapping:\n  Stream #0:0 -> #0:0 (h264 (native) -> h264 (libx264))\n  Stream #0:1 -> #0:1 (copy)\n"
+    ));
+    assert!(err.contains("frame=   50 "), "{err}");
+
+    let hidden = run(&node, &[&["-hide_banner"], &args[..], &[out.to_str().unwrap()]].concat(), "");
+    let err = text(&hidden.stderr);
+    assert!(!err.contains("ffmpeg version") && err.starts_with("Input #0"), "{err}");
+    let quiet = run(
+        &node,
+        &[&["-v", "error", "-nostats"], &args[..], &[out.to_str().unwrap()]].concat(),
+        "",
+    );
+    assert!(quiet.status.success());
+    assert_eq!(text(&quiet.stderr), "", "-v error -nostats prints nothing");
+}
+
+#[test]
+fn an_existing_output_is_asked_about_as_ffmpeg_asks() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path(), 2);
+    let out = dir.path().join("out.mkv");
+    std::fs::write(&out, b"keep me").unwrap();
+    let node = Node::start(2);
+    let encode = ["-hide_banner", "-i", src.to_str().unwrap(), "-c:v", "libx264"];
+    let out_text = out.to_str().unwrap().to_string();
+    let with = |extra: &[&'static str]| -> Vec<String> {
+        extra.iter().chain(&encode).map(|s| s.to_string()).chain([out_text.clone()]).collect()
+    };
+
+    let declined = run(&node, &with(&[]), "n\n");
+    assert_eq!(declined.status.code(), Some(1));
+    assert!(
+        text(&declined.stderr).contains(&format!(
+            "File '{}' already exists. Overwrite? [y/N] Not overwriting - exiting",
+            out.display()
+        )),
+        "{}",
+        text(&declined.stderr)
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
+
+    for flags in [&["-nostdin"][..], &["-n"][..]] {
+        let refused = run(&node, &with(flags), "y\n");
+        assert_eq!(refused.status.code(), Some(1), "{flags:?}");
+        let expected = format!("File '{}' already exists. Exiting.", out.display());
+        assert!(text(&refused.stderr).contains(&expected), "{flags:?}");
+        assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
+    }
+
+    let accepted = run(&node, &with(&["-v", "verbose"]), "y\n");
+    assert!(accepted.status.success(), "{}", text(&accepted.stderr));
+    assert!(text(&accepted.stderr).contains("[dffmpeg] chunk"), "not distributed");
+    assert!(std::fs::metadata(&out).unwrap().len() > 1000);
+}
+
+#[test]
+fn progress_blocks_go_to_a_file_or_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path(), 2);
+    let out = dir.path().join("out.mkv");
+    let node = Node::start(2);
+    let progress = dir.path().join("progress.txt");
+    let args = [
+        "-y",
+        "-hide_banner",
+        "-nostats",
+        "-stats_period",
+        "0.2",
+        "-progress",
+        progress.to_str().unwrap(),
+        "-i",
+        src.to_str().unwrap(),
+        "-c:v",
+        "libx264",
+        out.to_str().unwrap(),
+    ];
+    assert!(run(&node, &args, "").status.success());
+    let blocks = std::fs::read_to_string(&progress).unwrap();
+    let last: Vec<&str> = blocks.lines().rev().take(12).collect();
+    assert_eq!(last[0], "progress=end");
+    assert!(last.contains(&"frame=50"), "{blocks}");
+    assert!(last.contains(&"out_time=00:00:02.000000"), "{blocks}");
+    let size = std::fs::metadata(&out).unwrap().len();
+    assert!(last.contains(&format!("total_size={size}").as_str()), "{blocks}");
+    for key in ["fps=", "bitrate=", "out_time_us=", "speed=", "dup_frames=0", "drop_frames=0"] {
+        assert!(last.iter().any(|l| l.starts_with(key)), "{key} missing: {blocks}");
+    }
+
+    let to_stdout = [&args[..6], &["pipe:1"], &args[7..]].concat();
+    let piped = run(&node, &to_stdout, "");
+    assert!(piped.status.success());
+    assert!(text(&piped.stdout).ends_with("progress=end\n"), "{}", text(&piped.stdout));
+}
+
+#[test]
+fn ctrl_c_exits_255_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path(), 20);
+    let out = dir.path().join("out.mkv");
+    let node = Node::start(1);
+    let temp = tempfile::tempdir().unwrap();
+    let child = Command::new(bin("dffmpeg"))
+        .args(["--nodes", &node.addr, "--segment-duration", "2", "--temp-dir"])
+        .arg(temp.path())
+        .args(["-y", "-nostats", "-i", src.to_str().unwrap(), "-c:v", "libx264"])
+        .args(["-preset", "slower", out.to_str().unwrap()])
+        .env_remove("DFFMPEG_NODES")
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until chunks are on the node, then interrupt.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while node.leftovers().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!node.leftovers().is_empty(), "no chunk reached the node");
+    // SAFETY: kill(2) on our own child's pid has no memory effects.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(255), "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("Exiting normally, received signal 2."));
+    assert!(!out.exists());
+    assert!(std::fs::read_dir(temp.path()).unwrap().next().is_none(), "temp files left");
+    // The node notices the client is gone and removes the chunk's directory.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !node.leftovers().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(node.leftovers().is_empty(), "the node kept {:?}", node.leftovers());
+}
