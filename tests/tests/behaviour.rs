@@ -191,10 +191,11 @@ fn embedded_node_when_none_is_configured_and_stats_line() {
     assert!(text.contains("[dffmpeg] chunk 0 frames 0-"), "{text}");
     let last = text.lines().find(|l| l.contains("frame=")).expect("a stats line");
     assert!(last.contains("fps=") && last.contains("time=") && last.contains("speed="), "{last}");
-    let quiet = dffmpeg(
-        &[],
-        &["-y", "-nostats", "-i", src.to_str().unwrap(), "-c:v", "libx264", out.to_str().unwrap()],
-    );
+    // -nostats keeps only the last report, which ffmpeg prints at info level.
+    let encode = ["-i", src.to_str().unwrap(), "-c:v", "libx264", out.to_str().unwrap()];
+    let nostats = dffmpeg(&[], &[&["-y", "-nostats"], &encode[..]].concat());
+    assert_eq!(assert_ok(&nostats).matches("frame=").count(), 1);
+    let quiet = dffmpeg(&[], &[&["-y", "-nostats", "-v", "error"], &encode[..]].concat());
     assert!(!assert_ok(&quiet).contains("frame="));
 }
 
