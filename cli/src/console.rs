@@ -157,9 +157,17 @@ impl Coding {
     }
 }
 
-/// The `Stream mapping:` block, one line per output stream in order.
-pub fn stream_mapping(mapping: &[Mapped]) -> String {
+/// The `Stream mapping:` block: per output file, one line per stream in order.
+pub fn stream_mapping(outputs: &[Vec<Mapped>]) -> String {
     let mut out = String::from("Stream mapping:\n");
+    for (file, mapping) in outputs.iter().enumerate() {
+        out.push_str(&file_mapping(file, mapping));
+    }
+    out
+}
+
+fn file_mapping(file: usize, mapping: &[Mapped]) -> String {
+    let mut out = String::new();
     for (output, Mapped { input, coding }) in mapping.iter().enumerate() {
         let what = match coding {
             None => "copy".to_string(),
@@ -168,7 +176,7 @@ pub fn stream_mapping(mapping: &[Mapped]) -> String {
                 format!("{from} (native) -> {to} ({encoder})")
             }
         };
-        out.push_str(&format!("  Stream #0:{input} -> #0:{output} ({what})\n"));
+        out.push_str(&format!("  Stream #0:{input} -> #{file}:{output} ({what})\n"));
     }
     out
 }
@@ -223,13 +231,16 @@ mod tests {
     #[test]
     fn stream_mapping_reads_like_ffmpegs() {
         let text = stream_mapping(&[
-            Mapped { input: 0, coding: Some(Coding::new("h264", "libx264")) },
-            Mapped { input: 1, coding: None },
-            Mapped { input: 2, coding: Some(Coding::new("aac", "aac")) },
+            vec![
+                Mapped { input: 0, coding: Some(Coding::new("h264", "libx264")) },
+                Mapped { input: 1, coding: None },
+                Mapped { input: 2, coding: Some(Coding::new("aac", "aac")) },
+            ],
+            vec![Mapped { input: 0, coding: Some(Coding::new("h264", "libx265")) }],
         ]);
         assert_eq!(
             text,
-            "Stream mapping:\n  Stream #0:0 -> #0:0 (h264 (native) -> h264 (libx264))\n  Stream #0:1 -> #0:1 (copy)\n  Stream #0:2 -> #0:2 (aac (native) -> aac (native))\n"
+            "Stream mapping:\n  Stream #0:0 -> #0:0 (h264 (native) -> h264 (libx264))\n  Stream #0:1 -> #0:1 (copy)\n  Stream #0:2 -> #0:2 (aac (native) -> aac (native))\n  Stream #0:0 -> #1:0 (h264 (native) -> hevc (libx265))\n"
         );
     }
 }

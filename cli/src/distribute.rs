@@ -31,50 +31,72 @@ pub enum Outcome {
     Refused(Refusal),
 }
 
-/// Runs `job` over the configured nodes, or the embedded one.
-pub async fn run(job: EncodeJob, settings: &Settings, tools: Tools) -> anyhow::Result<Outcome> {
+/// One output's encode, checked and measured before anything is written.
+struct Prepared {
+    job: EncodeJob,
+    selection: streams::Selection,
+    video: StreamInfo,
+    timeline: Timeline,
+    frame_rate: (i64, i64),
+}
+
+/// Runs `jobs` (one per output of the command, all reading the same input)
+/// over the configured nodes, or the embedded one.
+///
+/// As ffmpeg does, every output is checked and opened (the overwrite
+/// question) before any is encoded, so a command either falls back to ffmpeg
+/// as a whole or is distributed as a whole; the outputs are then encoded one
+/// after the other, each over all nodes.
+pub async fn run(
+    jobs: Vec<EncodeJob>,
+    settings: &Settings,
+    tools: Tools,
+) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    let media = match probe::probe(&tools, &job.input, &job.input_args).await {
+    let Some(first) = jobs.first() else { bail!("no output to encode") };
+    let media = match probe::probe(&tools, &first.input, &first.input_args).await {
         Ok(media) => media,
         Err(error) => return Ok(Outcome::Fallback(format!("{error:#}"))),
     };
-    let info = job.console.shows(console::level::INFO);
-    let selection = match streams::select(&job, &media) {
-        Ok(selection) => selection,
-        Err(reason) => return Ok(Outcome::Fallback(reason)),
-    };
-    if let Some(reason) = known_gap(&job, &media, &selection) {
-        return Ok(Outcome::Fallback(reason));
+    let console = first.console.clone();
+    let info = console.shows(console::level::INFO);
+    let mut prepared = Vec::new();
+    for job in jobs {
+        match prepare(job, &media, &tools).await? {
+            Ok(ready) => prepared.push(ready),
+            Err(reason) => return Ok(Outcome::Fallback(reason)),
+        }
     }
-    if info && !job.console.hide_banner {
+    if info && !console.hide_banner {
         eprint!("{}", console::banner(&tools).await?);
     }
     if info {
-        let mut args = job.input_args.clone();
-        args.push(job.input.to_string_lossy().into_owned());
+        let mut args = prepared[0].job.input_args.clone();
+        args.push(prepared[0].job.input.to_string_lossy().into_owned());
         eprint!("{}", tools.describe_input(&args).await?);
     }
-    let (output, overwrite, interactive) =
-        (job.output.clone(), job.overwrite, job.console.interactive);
-    let confirmed =
-        tokio::task::spawn_blocking(move || overwrite::confirm(&output, overwrite, interactive))
-            .await?;
-    if let Err(refusal) = confirmed {
-        return Ok(Outcome::Refused(refusal));
+    for ready in &prepared {
+        let (output, overwrite, interactive) =
+            (ready.job.output.clone(), ready.job.overwrite, console.interactive);
+        let confirmed = tokio::task::spawn_blocking(move || {
+            overwrite::confirm(&output, overwrite, interactive)
+        })
+        .await?;
+        if let Err(refusal) = confirmed {
+            return Ok(Outcome::Refused(refusal));
+        }
     }
-    let video = media.streams[selection.video].clone();
-    let packets = probe::packets(&tools, &job.input, &job.input_args, video.index).await?;
-    let timeline = Timeline::new(
-        packets,
-        video.time_base,
-        media.start_time_us,
-        job.input_window,
-        job.output_window,
-    )?;
-    if timeline.is_empty() {
-        return Ok(Outcome::Fallback("no video frames to encode".into()));
+    if info {
+        let mappings: Vec<Vec<console::Mapped>> =
+            prepared.iter().map(|p| mapping(&p.job, &p.selection, &media)).collect();
+        eprint!("{}", console::stream_mapping(&mappings));
     }
-    let frame_rate = guess_frame_rate(&video);
+    let progress = match &console.progress {
+        Some(target) => Some(Arc::new(Mutex::new(
+            ProgressWriter::open(target.clone()).context("opening the -progress file")?,
+        ))),
+        None => None,
+    };
 
     let temp_root = settings.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
     let embedded_dir;
@@ -93,8 +115,95 @@ pub async fn run(job: EncodeJob, settings: &Settings, tools: Tools) -> anyhow::R
     } else {
         settings.nodes.clone()
     };
-    let mut nodes = connect(&addrs, settings, &job.encoder).await?;
 
+    let last = prepared.len() - 1;
+    let mut result = Ok(());
+    for (index, ready) in prepared.into_iter().enumerate() {
+        let output = ready.job.output.clone();
+        let encoded =
+            encode(ready, &media, settings, &tools, &addrs, &temp_root, progress.clone()).await;
+        let stats = match encoded {
+            Ok(stats) => stats,
+            Err(error) => {
+                if console.stats {
+                    eprintln!();
+                }
+                result = Err(error);
+                break;
+            }
+        };
+        if index < last {
+            continue;
+        }
+        // ffmpeg prints the last report even with -nostats, at info level;
+        // the running line ignores the log level (print_report in ffmpeg 5.1).
+        if console.stats || info {
+            eprintln!("{}", stats.line());
+        }
+        if let Some(progress) = &progress {
+            let mut end = stats.snapshot();
+            end.total_size = std::fs::metadata(&output).ok().map(|m| m.len());
+            let mut writer = progress.lock().unwrap_or_else(|p| p.into_inner());
+            writer.write(&end, true).context("writing -progress")?;
+        }
+    }
+    if let Some(node) = embedded {
+        node.stop().await.ok();
+    }
+    result?;
+    if console.shows(console::level::VERBOSE) {
+        eprintln!(
+            "[dffmpeg] {} output(s) on {} node(s) in {:.2}s",
+            last + 1,
+            addrs.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(Outcome::Done)
+}
+
+/// Everything about one output that can send the command back to ffmpeg.
+async fn prepare(
+    job: EncodeJob,
+    media: &probe::MediaInfo,
+    tools: &Tools,
+) -> anyhow::Result<Result<Prepared, String>> {
+    let selection = match streams::select(&job, media) {
+        Ok(selection) => selection,
+        Err(reason) => return Ok(Err(reason)),
+    };
+    if let Some(reason) = known_gap(&job, media, &selection) {
+        return Ok(Err(reason));
+    }
+    let video = media.streams[selection.video].clone();
+    let packets = probe::packets(tools, &job.input, &job.input_args, video.index).await?;
+    let timeline = Timeline::new(
+        packets,
+        video.time_base,
+        media.start_time_us,
+        job.input_window,
+        job.output_window,
+    )?;
+    if timeline.is_empty() {
+        return Ok(Err("no video frames to encode".into()));
+    }
+    let frame_rate = guess_frame_rate(&video);
+    Ok(Ok(Prepared { job, selection, video, timeline, frame_rate }))
+}
+
+/// Plans, dispatches and assembles one output; returns its stats.
+async fn encode(
+    ready: Prepared,
+    media: &probe::MediaInfo,
+    settings: &Settings,
+    tools: &Tools,
+    addrs: &[String],
+    temp_root: &std::path::Path,
+    progress: Option<Arc<Mutex<ProgressWriter>>>,
+) -> anyhow::Result<Arc<Stats>> {
+    let Prepared { job, selection, video, timeline, frame_rate } = ready;
+    let started = Instant::now();
+    let mut nodes = connect(addrs, settings, &job.encoder).await?;
     let mut policy = policy::default_policy();
     let request = PlanRequest {
         job: JobInfo {
@@ -126,31 +235,22 @@ pub async fn run(job: EncodeJob, settings: &Settings, tools: Tools) -> anyhow::R
         };
     let chunks = plan::chunks(&timeline, &starts)?;
     let chunk_count = chunks.len();
-    let verbose = job.verbose();
     let console = job.console.clone();
-    let fps = request.job.fps;
-    if info {
-        eprint!("{}", console::stream_mapping(&mapping(&job, &selection, &media)));
-    }
-    let progress = match &console.progress {
-        Some(target) => Some(Arc::new(Mutex::new(
-            ProgressWriter::open(target.clone()).context("opening the -progress file")?,
-        ))),
-        None => None,
-    };
+    let verbose = job.verbose();
+    let output = job.output.display().to_string();
     let ctx = Arc::new(JobContext::new(
-        tools,
+        tools.clone(),
         job,
-        &temp_root,
+        temp_root,
         video.index,
         &timeline,
         frame_rate,
-        &media,
+        media,
     )?);
-    let stats = Arc::new(Stats::new(chunk_count, fps));
+    let stats = Arc::new(Stats::new(chunk_count, request.job.fps));
     let reporting = console.stats || progress.is_some();
-    let reporter = reporting
-        .then(|| stats.spawn_reporter(console.stats, console.stats_period, progress.clone()));
+    let reporter =
+        reporting.then(|| stats.spawn_reporter(console.stats, console.stats_period, progress));
     let result = async {
         let done =
             dispatch::run(ctx.clone(), chunks, &mut nodes, policy.as_mut(), stats.clone()).await?;
@@ -160,31 +260,15 @@ pub async fn run(job: EncodeJob, settings: &Settings, tools: Tools) -> anyhow::R
     if let Some(reporter) = reporter {
         reporter.abort();
     }
-    // ffmpeg prints the last report even with -nostats, at info level; the
-    // running line ignores the log level (print_report in ffmpeg 5.1).
-    if result.is_ok() && (console.stats || info) {
-        eprintln!("{}", stats.line());
-    } else if console.stats {
-        eprintln!();
-    }
-    if let (Some(progress), Ok(())) = (&progress, &result) {
-        let mut last = stats.snapshot();
-        last.total_size = std::fs::metadata(&ctx.job.output).ok().map(|m| m.len());
-        let mut writer = progress.lock().unwrap_or_else(|p| p.into_inner());
-        writer.write(&last, true).context("writing -progress")?;
-    }
-    if let Some(node) = embedded {
-        node.stop().await.ok();
-    }
     result?;
     if verbose {
         eprintln!(
-            "[dffmpeg] {chunk_count} chunks on {} nodes in {:.2}s",
+            "[dffmpeg] {output}: {chunk_count} chunks on {} nodes in {:.2}s",
             nodes.len(),
             started.elapsed().as_secs_f64()
         );
     }
-    Ok(Outcome::Done)
+    Ok(stats)
 }
 
 /// Per output stream: the input stream and how it is coded, for the

@@ -51,18 +51,18 @@ fn run() -> anyhow::Result<ExitCode> {
     let decision = match &strings {
         None => Err("the command line is not UTF-8".to_string()),
         Some(argv) => match args::parse(argv) {
-            Ok(command) => route::route(&command),
+            Ok(command) => route::route_all(&command),
             Err(error) => Err(error.to_string()),
         },
     };
-    let job = match decision {
-        Ok(job) => job,
+    let jobs = match decision {
+        Ok(jobs) => jobs,
         Err(reason) => return Err(passthrough(&tools, &ffmpeg_argv, &reason, verbose)),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let outcome = runtime.block_on(async {
         tokio::select! {
-            outcome = distribute::run(job, &settings, tools.clone()) => outcome.map(Some),
+            outcome = distribute::run(jobs, &settings, tools.clone()) => outcome.map(Some),
             _ = tokio::signal::ctrl_c() => Ok(None),
         }
     });

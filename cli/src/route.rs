@@ -47,7 +47,26 @@ const CONTAINERS: &[(&str, &[&str])] = &[
 const GLOBALS: &[&str] =
     &["y", "n", "hide_banner", "loglevel", "v", "stats", "stdin", "stats_period", "progress"];
 
-/// Decides whether `command` can be distributed; the error is the reason why not.
+/// Decides whether `command` can be distributed, as one job per output (each
+/// output of one input is an encode of its own); the error is why not.
+pub fn route_all(command: &Command) -> Result<Vec<EncodeJob>, String> {
+    if command.outputs.len() <= 1 {
+        return route(command).map(|job| vec![job]);
+    }
+    let mut jobs: Vec<EncodeJob> = Vec::new();
+    for (index, output) in command.outputs.iter().enumerate() {
+        let single = Command { outputs: vec![output.clone()], ..command.clone() };
+        let job = route(&single).map_err(|reason| format!("output #{index}: {reason}"))?;
+        if jobs.iter().any(|j| j.output == job.output) {
+            return Err(format!("output #{index} is written twice"));
+        }
+        jobs.push(job);
+    }
+    Ok(jobs)
+}
+
+/// Decides whether a one-output `command` can be distributed; the error is
+/// the reason why not.
 pub fn route(command: &Command) -> Result<EncodeJob, String> {
     for global in &command.globals {
         if matches!(global.name.as_str(), "filter_complex" | "lavfi") {

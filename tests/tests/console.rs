@@ -115,6 +115,36 @@ fn an_existing_output_is_asked_about_as_ffmpeg_asks() {
 }
 
 #[test]
+fn every_output_is_asked_about_before_any_is_encoded() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path(), 2);
+    let (first, second) = (dir.path().join("first.mkv"), dir.path().join("second.mkv"));
+    std::fs::write(&second, b"keep me").unwrap();
+    let node = Node::start(2);
+    let args = [
+        "-hide_banner",
+        "-i",
+        src.to_str().unwrap(),
+        "-c:v",
+        "libx264",
+        first.to_str().unwrap(),
+        "-c:v",
+        "ffv1",
+        second.to_str().unwrap(),
+    ];
+    let declined = run(&node, &args, "n\n");
+    assert_eq!(declined.status.code(), Some(1));
+    assert!(text(&declined.stderr).contains("Not overwriting - exiting"));
+    assert!(!first.exists(), "the first output was encoded before the second was declined");
+    assert_eq!(std::fs::read(&second).unwrap(), b"keep me");
+    let accepted = run(&node, &[&["-v", "verbose"], &args[..]].concat(), "y\n");
+    assert!(accepted.status.success(), "{}", text(&accepted.stderr));
+    let err = text(&accepted.stderr);
+    assert!(err.contains("first.mkv: ") && err.contains("second.mkv: "), "{err}");
+    assert!(err.contains("  Stream #0:0 -> #1:0 (h264 (native) -> ffv1 (native))"), "{err}");
+}
+
+#[test]
 fn progress_blocks_go_to_a_file_or_stdout() {
     let dir = tempfile::tempdir().unwrap();
     let src = clip(dir.path(), 2);

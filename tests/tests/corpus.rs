@@ -48,7 +48,7 @@ fn check_route(line: &Line, dir: &Path) -> Result<(), String> {
             input.url = dir.join(&input.url).to_str().unwrap().to_string();
         }
     }
-    match (cli::route::route(&command), line.route) {
+    match (cli::route::route_all(&command), line.route) {
         (Ok(_), Route::Distribute) | (Err(_), Route::Ffmpeg | Route::Reject) => Ok(()),
         (Ok(_), _) => Err("distributed, expected ffmpeg".into()),
         (Err(reason), _) => Err(format!("ran with ffmpeg ({reason}), expected distribution")),
