@@ -72,6 +72,8 @@ pub struct EncodeJob {
     pub overwrite: Overwrite,
     /// Log level, banner, stats line, `-progress`, stdin.
     pub console: Console,
+    /// 2 for `-pass 2` (both passes then run per chunk on the node), else 1.
+    pub passes: u32,
 }
 
 impl EncodeJob {

@@ -124,6 +124,7 @@ impl JobContext {
             frame_rate: rational(self.frame_rate),
             fps_mode: self.fps_mode_for(chunk) as i32,
             chunk_format: self.chunk_format() as i32,
+            passes: self.job.passes,
             timescale: if self.chunk_format() == ChunkFormat::Mov { self.timescale() } else { 0 },
         })
     }

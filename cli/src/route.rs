@@ -132,6 +132,8 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     let mut mux_args = Vec::new();
     let mut output_window = Window::default();
     let mut disable = Disabled::default();
+    let mut passes = 1;
+    let mut passlogfile = None;
     for opt in &output.options {
         if is_later_version(&opt.name) {
             return Err(format!("{} is an ffmpeg 6/7 option", opt.flag()));
@@ -174,6 +176,13 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
             "sn" => disable.subtitles = true,
             "dn" => disable.data = true,
             "vn" => return Err("-vn leaves no video to encode".into()),
+            "pass" if spec.is_none() || video_spec => match value(opt) {
+                "2" => passes = 2,
+                other => return Err(format!("-pass {other} is not distributable (-pass 2 is)")),
+            },
+            "passlogfile" if spec.is_none() || video_spec => {
+                passlogfile = Some(value(opt).to_string());
+            }
             _ if node::spec::OPTIONS.contains(&name) && (spec.is_none() || video_spec) => {
                 encoder_options.push((name.to_string(), value(opt).to_string()));
             }
@@ -216,6 +225,17 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     } else {
         Overwrite::Ask
     };
+    if passes == 2 {
+        if !node::spec::TWO_PASS_ENCODERS.contains(&encoder.as_str()) {
+            return Err(format!("-pass 2 with {encoder} is not distributable"));
+        }
+        // ffmpeg alone needs the first pass's log; without it, let ffmpeg
+        // report the error. The nodes run both passes per chunk themselves.
+        let log = format!("{}-0.log", passlogfile.as_deref().unwrap_or("ffmpeg2pass"));
+        if !Path::new(&log).is_file() {
+            return Err(format!("-pass 2 without the first pass's log {log}"));
+        }
+    }
     let console = Console::from_command(command)?;
     Ok(EncodeJob {
         input: PathBuf::from(&input.url),
@@ -234,6 +254,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         disable,
         overwrite,
         console,
+        passes,
     })
 }
 

@@ -157,7 +157,20 @@ async fn run_chunk(
             }
         }
     };
-    let args = spec.ffmpeg_args(&input, &output);
+    let args = if spec.passes == 2 {
+        // Pass 1 analyses the chunk into a log in its own directory; its
+        // progress is not forwarded (the client counts the frames of pass 2).
+        let log = dir.path().join("pass");
+        let first = spec.two_pass_args(&input, &dir.path().join("pass1.out"), 1, &log);
+        let (ignored, _) = mpsc::channel(1);
+        tokio::select! {
+            result = ffmpeg::run_encode(&inner.config.ffmpeg, first, ignored) => { result?; }
+            () = tx.closed() => return Ok(()),
+        }
+        spec.two_pass_args(&input, &output, 2, &log)
+    } else {
+        spec.ffmpeg_args(&input, &output)
+    };
     let encode = ffmpeg::run_encode(&inner.config.ffmpeg, args, progress_tx);
     let last = tokio::select! {
         (last, ()) = async { tokio::join!(encode, forward) } => last?,

@@ -33,6 +33,10 @@ pub const ENCODERS: &[&str] = &[
     "libtheora",
 ];
 
+/// Encoders whose `-pass 1`/`-pass 2` ffmpeg 5.1 implements.
+pub const TWO_PASS_ENCODERS: &[&str] =
+    &["libx264", "libvpx", "libvpx-vp9", "libaom-av1", "mpeg4", "mpeg2video", "libtheora"];
+
 /// Encoder options a spec may carry (ffmpeg's names, without the dash).
 pub const OPTIONS: &[&str] = &[
     "crf",
@@ -141,6 +145,8 @@ pub struct ValidSpec {
     fps_mode: FpsMode,
     chunk_format: ChunkFormat,
     timescale: u32,
+    /// 1 or 2.
+    pub passes: u32,
 }
 
 /// Checks a spec against the allowlists.
@@ -192,6 +198,11 @@ pub fn validate(spec: &EncodeSpec) -> Result<ValidSpec, SpecError> {
     if spec.timescale > 10_000_000 {
         return Err(SpecError::Range("timescale"));
     }
+    let passes = match spec.passes {
+        0 | 1 => 1,
+        2 if TWO_PASS_ENCODERS.contains(&spec.encoder.as_str()) => 2,
+        _ => return Err(SpecError::Range("number of passes")),
+    };
     Ok(ValidSpec {
         encoder: spec.encoder.clone(),
         options,
@@ -205,6 +216,7 @@ pub fn validate(spec: &EncodeSpec) -> Result<ValidSpec, SpecError> {
         fps_mode,
         chunk_format,
         timescale: spec.timescale,
+        passes,
     })
 }
 
@@ -250,6 +262,25 @@ impl ValidSpec {
     /// The full ffmpeg argument list for one chunk: read `input`, write `output`,
     /// report progress on stdout. Nothing here comes from the client unchecked.
     pub fn ffmpeg_args(&self, input: &Path, output: &Path) -> Vec<OsString> {
+        self.pass_args(input, output, None)
+    }
+
+    /// The arguments of pass `pass` (1 or 2) of a two-pass encode, with the
+    /// pass log at `log` (a prefix inside the chunk's directory). Pass 1 is
+    /// muxed like pass 2 (into a file thrown away with the directory): with
+    /// `-f null` x264's first pass sees other timestamps and headers, and
+    /// its second pass fails ("Incomplete MB-tree stats file").
+    pub fn two_pass_args(
+        &self,
+        input: &Path,
+        output: &Path,
+        pass: u32,
+        log: &Path,
+    ) -> Vec<OsString> {
+        self.pass_args(input, output, Some((pass, log)))
+    }
+
+    fn pass_args(&self, input: &Path, output: &Path, pass: Option<(u32, &Path)>) -> Vec<OsString> {
         let mut args: Vec<OsString> = Vec::new();
         let mut push = |s: &str| args.push(s.into());
         for a in ["-hide_banner", "-nostdin", "-nostats", "-loglevel", "error"] {
@@ -299,6 +330,10 @@ impl ValidSpec {
             push("-pix_fmt");
             push(pix_fmt);
         }
+        if let Some((number, _)) = pass {
+            push("-pass");
+            push(&number.to_string());
+        }
         let mode = match self.fps_mode {
             FpsMode::Cfr => Some("cfr"),
             FpsMode::Passthrough => Some("passthrough"),
@@ -327,6 +362,10 @@ impl ValidSpec {
         for a in ["-f", format, "-y"] {
             push(a);
         }
+        if let Some((_, log)) = pass {
+            args.push("-passlogfile".into());
+            args.push(log.as_os_str().to_owned());
+        }
         args.push(output.as_os_str().to_owned());
         args
     }
@@ -352,7 +391,25 @@ mod tests {
             fps_mode: FpsMode::Vfr as i32,
             chunk_format: ChunkFormat::Nut as i32,
             timescale: 0,
+            passes: 0,
         }
+    }
+
+    #[test]
+    fn two_passes_only_for_encoders_that_have_them() {
+        let mut two = spec();
+        two.passes = 2;
+        let valid = validate(&two).unwrap();
+        let log = Path::new("/j/pass");
+        let first = valid.two_pass_args(Path::new("/j/in.nut"), Path::new("/j/p1"), 1, log);
+        let text: Vec<String> = first.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        assert!(text.windows(2).any(|w| w == ["-pass", "1"]));
+        assert!(text.windows(2).any(|w| w == ["-passlogfile", "/j/pass"]));
+        two.encoder = "libx265".into();
+        assert_eq!(validate(&two).unwrap_err(), SpecError::Range("number of passes"));
+        two.passes = 3;
+        two.encoder = "libx264".into();
+        assert!(validate(&two).is_err());
     }
 
     #[test]

@@ -297,3 +297,52 @@ fn chunks_failed_by_a_broken_node_are_retried_elsewhere() {
     assert!(text.contains("no node is left to encode on; the last failure: chunk"), "{text}");
     assert!(!alone.exists() && is_empty_dir(temp.path()));
 }
+
+#[test]
+fn two_pass_runs_both_passes_per_chunk_and_hits_the_bitrate() {
+    let dir = tempfile::tempdir().unwrap();
+    clip(dir.path(), "src.mkv", 8, "640x360");
+    let nodes = [Node::start(1), Node::start(1)];
+    // ffmpeg, or dffmpeg over the two nodes, in the clip's directory (the
+    // pass log is relative to it).
+    let run = |distributed: bool, args: &[&str]| {
+        let mut cmd = if distributed {
+            let mut cmd = Command::new(bin("dffmpeg"));
+            cmd.args(["--nodes", &nodes[0].addr, "--nodes", &nodes[1].addr]);
+            cmd.args(["--segment-duration", "2"]).env_remove("DFFMPEG_NODES");
+            cmd
+        } else {
+            Command::new("ffmpeg")
+        };
+        cmd.current_dir(dir.path()).args(args).stdin(Stdio::null()).output().unwrap()
+    };
+    let encode = ["-y", "-hide_banner", "-nostats", "-i", "src.mkv", "-c:v", "libx264"];
+    let rate = ["-b:v", "300k", "-preset", "fast"];
+    let second =
+        |out: &'static str| [&encode[..], &rate, &["-pass", "2", "-c:a", "copy", out]].concat();
+
+    // Without the first pass's log, ffmpeg reports the error itself.
+    let missing = run(true, &second("early.mp4"));
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("can't open stats file"), "{}", stderr(&missing));
+
+    // The usual recipe, pass 1 then pass 2, under ffmpeg and under dffmpeg
+    // (which runs pass 1 with ffmpeg and distributes pass 2).
+    for (distributed, out) in [(false, "plain.mp4"), (true, "dist.mp4")] {
+        let first = [&encode[..], &rate, &["-pass", "1", "-an", "-f", "mp4", "/dev/null"]].concat();
+        assert!(run(distributed, &first).status.success());
+        let result = run(distributed, &[&["-v", "verbose"], &second(out)[..]].concat());
+        assert!(result.status.success(), "{}", stderr(&result));
+        if distributed {
+            assert!(stderr(&result).contains("[dffmpeg] chunk 3 "), "{}", stderr(&result));
+        }
+    }
+    let bitrate = |name: &str| -> f64 {
+        let info = tests::probe(&dir.path().join(name));
+        tests::seconds(&info["streams"][0]["bit_rate"])
+    };
+    let (plain, dist) = (bitrate("plain.mp4"), bitrate("dist.mp4"));
+    assert!((dist / plain - 1.0).abs() < 0.05, "bitrate {dist} vs ffmpeg's {plain}");
+    let frames = |name: &str| framemd5(&dir.path().join(name), "0:v", false).lines().count();
+    assert_eq!(frames("dist.mp4"), frames("plain.mp4"));
+}
