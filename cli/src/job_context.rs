@@ -107,7 +107,17 @@ impl JobContext {
                 .job
                 .encoder_options
                 .iter()
-                .map(|(name, value)| CodecOption { name: name.clone(), value: value.clone() })
+                .filter_map(|(name, value)| {
+                    let value = match name.as_str() {
+                        "force_key_frames" => {
+                            let start_us =
+                                crate::timeline::rescale(keep_start_pts, chunk_tb, (1, 1_000_000));
+                            forced_after(value, start_us)?
+                        }
+                        _ => value.clone(),
+                    };
+                    Some(CodecOption { name: name.clone(), value })
+                })
                 .collect(),
             pix_fmt: self.job.pix_fmt.clone().unwrap_or_default(),
             filters: self
@@ -172,5 +182,29 @@ impl JobContext {
                 took.as_secs_f64()
             );
         }
+    }
+}
+
+/// The `-force_key_frames` times after `start_us` (the chunk's first frame,
+/// which is a keyframe anyway), or `None` when none is left. ffmpeg forces
+/// the first frame at or after each listed time still pending, so a time
+/// before the chunk would force one of its early frames.
+fn forced_after(times: &str, start_us: i64) -> Option<String> {
+    let later: Vec<&str> = times
+        .split(',')
+        .filter(|t| crate::args::parse_duration(t).is_some_and(|us| us > start_us))
+        .collect();
+    (!later.is_empty()).then(|| later.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::forced_after;
+
+    #[test]
+    fn forced_keyframes_before_a_chunk_are_dropped() {
+        assert_eq!(forced_after("1,2.5,4", 0).as_deref(), Some("1,2.5,4"));
+        assert_eq!(forced_after("1,2.5,00:00:04", 2_500_000).as_deref(), Some("00:00:04"));
+        assert_eq!(forced_after("1,2", 3_000_000), None);
     }
 }

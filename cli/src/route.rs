@@ -183,6 +183,14 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
             "passlogfile" if spec.is_none() || video_spec => {
                 passlogfile = Some(value(opt).to_string());
             }
+            "force_key_frames"
+                if !value(opt).bytes().all(|b| b.is_ascii_digit() || b".:,".contains(&b)) =>
+            {
+                return Err(format!(
+                    "-force_key_frames {} is not distributable (a list of times is)",
+                    value(opt)
+                ));
+            }
             _ if node::spec::OPTIONS.contains(&name) && (spec.is_none() || video_spec) => {
                 encoder_options.push((name.to_string(), value(opt).to_string()));
             }

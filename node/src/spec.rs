@@ -72,6 +72,7 @@ pub const OPTIONS: &[&str] = &[
     "slicecrc",
     "context",
     "coder",
+    "force_key_frames",
 ];
 
 /// Keys inside `-x264-params` and friends that name files.
@@ -165,6 +166,12 @@ pub fn validate(spec: &EncodeSpec) -> Result<ValidSpec, SpecError> {
         check_value(name, &option.value)?;
         if base.ends_with("-params") || base == "x264opts" {
             check_params(name, &option.value)?;
+        }
+        // Only a list of times: expressions count forced frames and
+        // `chapters` reads the input's chapters, neither of which a chunk has.
+        let time_list = |v: &str| v.bytes().all(|b| b.is_ascii_digit() || b".:,".contains(&b));
+        if base == "force_key_frames" && !time_list(&option.value) {
+            return Err(SpecError::Value { name: name.into(), value: option.value.clone() });
         }
         options.push((base.to_string(), option.value.clone()));
     }
