@@ -350,6 +350,18 @@ fn parse_filters(opt: &Opt) -> Result<Vec<(String, String)>, String> {
             return Err(format!("{} names link labels", opt.flag()));
         }
         let args = filter.args.clone().unwrap_or_default();
+        // Expressions may read the frame number or byte position, which a
+        // chunk counts from its own start (`crop=...:x=n*2`).
+        if let Some(var) = args
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .find(|word| matches!(*word, "n" | "pos" | "N"))
+        {
+            return Err(format!(
+                "{} {}: an expression reads {var}, which each chunk counts from its start",
+                opt.flag(),
+                value(opt)
+            ));
+        }
         let probe = proto::v1::EncodeSpec {
             encoder: "libx264".into(),
             filters: vec![proto::v1::Filter { name: filter.name.clone(), args: args.clone() }],
@@ -410,10 +422,7 @@ mod tests {
                 "-i IN -c:v libx264 -vf yadif out.mkv",
                 "-vf with a temporal filter (yadif) is not distributable",
             ),
-            (
-                "-i IN -c:v libx264 -vf unsharp out.mkv",
-                "-vf unsharp: filter 'unsharp' is not allowed",
-            ),
+            ("-i IN -c:v libx264 -vf curves out.mkv", "-vf curves: filter 'curves' is not allowed"),
             (
                 "-i IN -filter_complex [0:v]fps=30[v] -map [v] -c:v libx264 out.mkv",
                 "-filter_complex with a temporal filter (fps) is not distributable",

@@ -101,9 +101,39 @@ const FILE_PARAMS: &[&str] = &[
 ];
 
 /// Frame-local filters a spec may carry: each output frame depends on one
-/// input frame only, so chunking cannot change the result.
-pub const FILTERS: &[&str] =
-    &["scale", "crop", "pad", "format", "setsar", "setdar", "transpose", "hflip", "vflip"];
+/// input frame only, so chunking cannot change the result, and none of them
+/// reads or writes a file (so no `curves`, `lut3d`, `drawtext`). Expressions
+/// that count frames (`n`) are refused by the coordinator. Not `vignette`: its
+/// dither differs per chunk (seen in the corpus suite).
+pub const FILTERS: &[&str] = &[
+    "scale",
+    "crop",
+    "pad",
+    "format",
+    "setsar",
+    "setdar",
+    "transpose",
+    "hflip",
+    "vflip",
+    "rotate",
+    "eq",
+    "hue",
+    "negate",
+    "unsharp",
+    "boxblur",
+    "gblur",
+    "smartblur",
+    "deband",
+    "colorchannelmixer",
+    "colorlevels",
+    "colorspace",
+    "lutyuv",
+    "lutrgb",
+    "drawbox",
+    "chromashift",
+    "setparams",
+    "zscale",
+];
 
 /// Why a spec was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
