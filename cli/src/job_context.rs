@@ -57,10 +57,10 @@ impl JobContext {
             .prefix(&format!("dffmpeg-{}-", &job_id[..8]))
             .tempdir_in(temp_dir)
             .with_context(|| format!("creating a job directory in {}", temp_dir.display()))?;
-        let fps_mode = match job.output_format.as_str() {
+        let fps_mode = job.fps_mode.unwrap_or(match job.output_format.as_str() {
             "mp4" | "mov" => FpsMode::Cfr,
             _ => FpsMode::Vfr,
-        };
+        });
         Ok(Self {
             tools,
             job,

@@ -11,6 +11,8 @@ use crate::args::{
     Command, MapSource, MediaType, Opt, filter_names, is_later_version, parse_duration,
     parse_graph, parse_map,
 };
+use proto::v1::FpsMode;
+
 use crate::console::Console;
 use crate::job::{Disabled, EncodeJob, Overwrite, Window};
 
@@ -44,8 +46,18 @@ const CONTAINERS: &[(&str, &[&str])] = &[
 ];
 
 /// Global options the distributed path honours.
-const GLOBALS: &[&str] =
-    &["y", "n", "hide_banner", "loglevel", "v", "stats", "stdin", "stats_period", "progress"];
+const GLOBALS: &[&str] = &[
+    "y",
+    "n",
+    "hide_banner",
+    "loglevel",
+    "v",
+    "stats",
+    "stdin",
+    "stats_period",
+    "progress",
+    "vsync",
+];
 
 /// Decides whether `command` can be distributed, as one job per output (each
 /// output of one input is an encode of its own); the error is why not.
@@ -133,6 +145,12 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     let mut output_window = Window::default();
     let mut disable = Disabled::default();
     let mut passes = 1;
+    // -vsync is global and -fps_mode per stream; the later one wins, as the
+    // per-stream option overrides the global default in ffmpeg.
+    let mut fps_mode = match command.global("vsync") {
+        Some(opt) => parse_fps_mode(value(opt))?,
+        None => None,
+    };
     let mut passlogfile = None;
     for opt in &output.options {
         if is_later_version(&opt.name) {
@@ -180,6 +198,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
                 "2" => passes = 2,
                 other => return Err(format!("-pass {other} is not distributable (-pass 2 is)")),
             },
+            "fps_mode" if spec.is_none() || video_spec => fps_mode = parse_fps_mode(value(opt))?,
             "passlogfile" if spec.is_none() || video_spec => {
                 passlogfile = Some(value(opt).to_string());
             }
@@ -244,6 +263,11 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
             return Err(format!("-pass 2 without the first pass's log {log}"));
         }
     }
+    if fps_mode == Some(FpsMode::Cfr) && !matches!(output_format.as_str(), "mp4" | "mov") {
+        // Chunks after the first need ffmpeg's anchored CFR, which it only
+        // chooses by itself (for CFR containers under -copyts).
+        return Err(format!("-fps_mode cfr into {output_format} is not distributable"));
+    }
     let console = Console::from_command(command)?;
     Ok(EncodeJob {
         input: PathBuf::from(&input.url),
@@ -263,7 +287,19 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         overwrite,
         console,
         passes,
+        fps_mode,
     })
+}
+
+/// `-fps_mode`/`-vsync` values that chunks reproduce; `None` for `auto`.
+fn parse_fps_mode(text: &str) -> Result<Option<FpsMode>, String> {
+    Ok(Some(match text {
+        "auto" | "-1" => return Ok(None),
+        "passthrough" | "0" => FpsMode::Passthrough,
+        "cfr" | "1" => FpsMode::Cfr,
+        "vfr" | "2" => FpsMode::Vfr,
+        other => return Err(format!("-fps_mode {other} is not distributable")),
+    }))
 }
 
 fn value(opt: &Opt) -> &str {

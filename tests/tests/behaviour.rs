@@ -384,3 +384,52 @@ fn forced_keyframes_land_where_ffmpeg_puts_them() {
     );
     assert!(plain.iter().all(|k| dist.contains(k)), "distributed {dist:?}, plain {plain:?}");
 }
+
+#[test]
+fn fps_mode_and_vsync_are_honoured_on_a_variable_frame_rate_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("vfr.mkv");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x120:rate=30:duration=3",
+        "-vf",
+        "select='not(between(n,20,35))*not(between(n,50,52))'",
+        "-fps_mode",
+        "vfr",
+        "-c:v",
+        "libx264",
+        "-bf",
+        "2",
+        src.to_str().unwrap(),
+    ]);
+    let node = Node::start(3);
+    let encode = ["-c:v", "libx264", "-qp", "0", "-preset", "ultrafast"];
+    for (global, output, ext) in [
+        (None, Some("passthrough"), "mkv"),
+        (None, Some("vfr"), "mp4"),
+        (Some("0"), None, "mp4"),
+        (None, Some("cfr"), "mp4"),
+        (Some("cfr"), None, "mov"),
+    ] {
+        let before: Vec<&str> = global.map(|g| vec!["-vsync", g]).unwrap_or_default();
+        let mut options: Vec<&str> = encode.to_vec();
+        options.extend(output.map(|o| ["-fps_mode", o]).into_iter().flatten());
+        let plain = dir.path().join(format!("plain.{ext}"));
+        let dist = dir.path().join(format!("dist.{ext}"));
+        let mut args = before.clone();
+        args.extend(["-y", "-i", src.to_str().unwrap()]);
+        args.extend(&options);
+        args.push(plain.to_str().unwrap());
+        ffmpeg(&args);
+        let extra = [&["-v", "verbose", "--segment-duration", "0.4"][..], &before].concat();
+        let text = distributed_encode(&[&node], &extra, &[], &src, &options, &dist);
+        assert!(!text.contains("running with ffmpeg"), "{global:?} {output:?}: {text}");
+        assert_eq!(
+            framemd5(&dist, "0:v", false),
+            framemd5(&plain, "0:v", false),
+            "-vsync {global:?} -fps_mode {output:?} into {ext}"
+        );
+    }
+}
