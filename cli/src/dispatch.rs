@@ -290,7 +290,7 @@ async fn encode_chunk(
     };
     let part = ctx.dir.path().join(format!("out-{:05}.part", chunk.index));
     let summary = remote
-        .encode(header, &input, &part, |progress| stats.update(chunk.index, progress.frames))
+        .encode(header, &input, &part, |p| stats.update(chunk.index, p.frames, p.total_size))
         .await?;
     if summary.frames_kept != chunk.frame_count() {
         return Err(ChunkError::Invalid(format!(
@@ -306,7 +306,7 @@ async fn encode_chunk(
     tokio::fs::rename(&part, &path)
         .await
         .map_err(|e| ChunkError::Local(format!("renaming {}: {e}", part.display())))?;
-    stats.finish(chunk.index, summary.frames_encoded);
+    stats.finish(chunk.index, summary.frames_encoded, summary.output_size);
     ctx.log_chunk(chunk, &remote.addr, started.elapsed());
     Ok(ChunkDone { index: chunk.index, path, start_time_us })
 }

@@ -138,7 +138,7 @@ pub async fn run(
         // ffmpeg prints the last report even with -nostats, at info level;
         // the running line ignores the log level (print_report in ffmpeg 5.1).
         if console.stats || info {
-            eprintln!("{}", stats.line());
+            eprintln!("{}", stats.last_line());
         }
         if let Some(progress) = &progress {
             let mut end = stats.snapshot();

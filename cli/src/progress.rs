@@ -69,7 +69,7 @@ pub fn block(s: &Snapshot, end: bool) -> String {
 }
 
 /// C's `%4.3g`.
-fn format_g(value: f64) -> String {
+pub(crate) fn format_g(value: f64) -> String {
     let text = if value == 0.0 {
         "0".to_string()
     } else {

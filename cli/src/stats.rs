@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use crate::progress::{ProgressWriter, Snapshot};
 
-/// Frames encoded per chunk, as the nodes report them.
+/// Frames and bytes encoded per chunk, as the nodes report them.
 #[derive(Debug)]
 pub struct Stats {
-    frames: Mutex<Vec<u64>>,
+    chunks: Mutex<Vec<(u64, u64)>>,
     started: Instant,
     fps: f64,
 }
@@ -17,59 +17,55 @@ pub struct Stats {
 impl Stats {
     /// Tracks `chunks` chunks of a video at `fps` frames per second.
     pub fn new(chunks: usize, fps: f64) -> Self {
-        Self { frames: Mutex::new(vec![0; chunks]), started: Instant::now(), fps }
+        Self { chunks: Mutex::new(vec![(0, 0); chunks]), started: Instant::now(), fps }
     }
 
-    /// A node reported `frames` encoded frames for `chunk`.
-    pub fn update(&self, chunk: u32, frames: u64) {
+    /// A node reported `frames` encoded frames and `bytes` written for `chunk`.
+    pub fn update(&self, chunk: u32, frames: u64, bytes: u64) {
         if let Some(slot) =
-            self.frames.lock().unwrap_or_else(|p| p.into_inner()).get_mut(chunk as usize)
+            self.chunks.lock().unwrap_or_else(|p| p.into_inner()).get_mut(chunk as usize)
         {
-            *slot = frames;
+            *slot = (frames, bytes);
         }
     }
 
-    /// The chunk is verified with `frames` frames.
-    pub fn finish(&self, chunk: u32, frames: u64) {
-        self.update(chunk, frames);
+    /// The chunk is verified with `frames` frames in `bytes` bytes.
+    pub fn finish(&self, chunk: u32, frames: u64, bytes: u64) {
+        self.update(chunk, frames, bytes);
     }
 
     /// The chunk failed: its frames will be encoded again.
     pub fn reset(&self, chunk: u32) {
-        self.update(chunk, 0);
+        self.update(chunk, 0, 0);
     }
 
-    /// Where the encode stands now.
+    /// Where the encode stands now; the size is the video encoded so far.
     pub fn snapshot(&self) -> Snapshot {
-        let frames: u64 = self.frames.lock().unwrap_or_else(|p| p.into_inner()).iter().sum();
+        let (frames, bytes) = self
+            .chunks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .fold((0, 0), |(f, b), (cf, cb)| (f + cf, b + cb));
         let elapsed = self.started.elapsed().as_secs_f64().max(1e-6);
         let media = if self.fps > 0.0 { frames as f64 / self.fps } else { 0.0 };
         Snapshot {
             frames,
             fps: frames as f64 / elapsed,
             out_time_us: (media * 1e6).round() as i64,
-            total_size: None,
+            total_size: Some(bytes),
             speed: media / elapsed,
         }
     }
 
-    /// One stats line, as ffmpeg formats it (with its four trailing spaces).
+    /// The running stats line, as ffmpeg 5.1 formats it (`print_report`).
     pub fn line(&self) -> String {
-        let s = self.snapshot();
-        let centis = (s.out_time_us as f64 / 10_000.0).round() as u64;
-        let time = format!(
-            "{:02}:{:02}:{:02}.{:02}",
-            centis / 360_000,
-            centis / 6000 % 60,
-            centis / 100 % 60,
-            centis % 100
-        );
-        let fps = s.fps;
-        let fps_text = if fps < 9.95 { format!("{fps:.1}") } else { format!("{fps:.0}") };
-        format!(
-            "frame={:5} fps={fps_text:>3} q=-0.0 size=N/A time={time} bitrate=N/A speed={:.3}x    ",
-            s.frames, s.speed
-        )
+        format_line(&self.snapshot(), false)
+    }
+
+    /// The last stats line (`Lsize=` instead of `size=`).
+    pub fn last_line(&self) -> String {
+        format_line(&self.snapshot(), true)
     }
 
     /// Every `period` until aborted: the stats line on stderr (if `line`) and
@@ -97,5 +93,56 @@ impl Stats {
                 }
             }
         })
+    }
+}
+
+/// ffmpeg's stats line, with its four trailing spaces. `q` is not known on the
+/// coordinator and reads -0.0, as ffmpeg prints it for a stream without one.
+fn format_line(s: &Snapshot, last: bool) -> String {
+    let centis = (s.out_time_us as f64 / 10_000.0).round() as u64;
+    let time = format!(
+        "{:02}:{:02}:{:02}.{:02}",
+        centis / 360_000,
+        centis / 6000 % 60,
+        centis / 100 % 60,
+        centis % 100
+    );
+    let fps = if s.fps < 9.95 { format!("{:3.1}", s.fps) } else { format!("{:3.0}", s.fps) };
+    let size_key = if last { "Lsize" } else { "size" };
+    let size = match s.total_size {
+        Some(bytes) => format!("{size_key}={:8.0}kB", bytes as f64 / 1024.0),
+        None => format!("{size_key}=N/A"),
+    };
+    let bitrate = match s.total_size {
+        Some(bytes) if s.out_time_us > 0 => {
+            format!("{:6.1}kbits/s", bytes as f64 * 8.0 / s.out_time_us as f64 * 1000.0)
+        }
+        _ => "N/A".to_string(),
+    };
+    format!(
+        "frame={:5} fps={fps} q=-0.0 {size} time={time} bitrate={bitrate} speed={}x    ",
+        s.frames,
+        crate::progress::format_g(s.speed)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_read_like_ffmpegs() {
+        let s = Snapshot {
+            frames: 50,
+            fps: 44.8,
+            out_time_us: 2_000_000,
+            total_size: Some(196_557),
+            speed: 1.79,
+        };
+        assert_eq!(
+            format_line(&s, false),
+            "frame=   50 fps= 45 q=-0.0 size=     192kB time=00:00:02.00 bitrate= 786.2kbits/s speed=1.79x    "
+        );
+        assert!(format_line(&s, true).contains(" Lsize=     192kB "));
     }
 }
