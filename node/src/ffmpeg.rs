@@ -14,15 +14,19 @@ use crate::progress::{ProgressBlock, ProgressParser};
 /// How much of ffmpeg's stderr an error message keeps.
 const STDERR_TAIL: usize = 2048;
 
-/// Runs ffmpeg with `args`, sending each progress block to `progress`, and
+/// Runs ffmpeg with `args` in the chunk directory `dir`, sending each progress block to `progress`, and
 /// returns the last block. The child is killed if this future is dropped.
 pub async fn run_encode(
     ffmpeg: &Path,
+    dir: &Path,
     args: Vec<OsString>,
     progress: mpsc::Sender<ProgressBlock>,
 ) -> Result<ProgressBlock, NodeError> {
     let mut child = Command::new(ffmpeg)
         .args(&args)
+        // Anything an encoder writes by a relative name stays in the chunk's
+        // directory, which is removed with the chunk.
+        .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

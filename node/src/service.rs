@@ -164,14 +164,14 @@ async fn run_chunk(
         let first = spec.two_pass_args(&input, &dir.path().join("pass1.out"), 1, &log);
         let (ignored, _) = mpsc::channel(1);
         tokio::select! {
-            result = ffmpeg::run_encode(&inner.config.ffmpeg, first, ignored) => { result?; }
+            result = ffmpeg::run_encode(&inner.config.ffmpeg, dir.path(), first, ignored) => { result?; }
             () = tx.closed() => return Ok(()),
         }
         spec.two_pass_args(&input, &output, 2, &log)
     } else {
         spec.ffmpeg_args(&input, &output)
     };
-    let encode = ffmpeg::run_encode(&inner.config.ffmpeg, args, progress_tx);
+    let encode = ffmpeg::run_encode(&inner.config.ffmpeg, dir.path(), args, progress_tx);
     let last = tokio::select! {
         (last, ()) = async { tokio::join!(encode, forward) } => last?,
         // The client went away: dropping the encode kills ffmpeg.

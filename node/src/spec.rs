@@ -98,7 +98,15 @@ const FILE_PARAMS: &[&str] = &[
     "fgs-table",
     "log-file",
     "hdr10-opt-file",
+    "opencl-clbin",
+    "film-grain-table",
+    "pass",
 ];
+
+/// Parts of a key that suggest a file, refused wherever they appear
+/// (`dump-yuv`, `csv-log-level` is harmless but `csv` is not).
+const FILE_WORDS: &[&str] =
+    &["file", "csv", "dump", "yuv", "stat", "load", "save", "clbin", "table"];
 
 /// Frame-local filters a spec may carry: each output frame depends on one
 /// input frame only, so chunking cannot change the result, and none of them
@@ -190,19 +198,7 @@ pub fn validate(spec: &EncodeSpec) -> Result<ValidSpec, SpecError> {
         let name = option.name.as_str();
         // Stream specifiers such as `b:v` are fine: the node only maps one stream.
         let base = name.split(':').next().unwrap_or(name);
-        if !OPTIONS.contains(&base) {
-            return Err(SpecError::Option(option.name.clone()));
-        }
-        check_value(name, &option.value)?;
-        if base.ends_with("-params") || base == "x264opts" {
-            check_params(name, &option.value)?;
-        }
-        // Only a list of times: expressions count forced frames and
-        // `chapters` reads the input's chapters, neither of which a chunk has.
-        let time_list = |v: &str| v.bytes().all(|b| b.is_ascii_digit() || b".:,".contains(&b));
-        if base == "force_key_frames" && !time_list(&option.value) {
-            return Err(SpecError::Value { name: name.into(), value: option.value.clone() });
-        }
+        check_option(name, &option.value)?;
         options.push((base.to_string(), option.value.clone()));
     }
     let pix_fmt = match spec.pix_fmt.as_str() {
@@ -278,13 +274,40 @@ fn check_value(name: &str, value: &str) -> Result<(), SpecError> {
     }
 }
 
-/// `key=value:key=value` lists: refuse keys that name files.
+/// `key=value:key=value` lists: refuse keys that name files. Keys are
+/// compared as the libraries read them: x264 and x265 treat `_` as `-`,
+/// x265 ignores leading dashes, and any `no-` prefix negates.
 fn check_params(name: &str, value: &str) -> Result<(), SpecError> {
     for pair in value.split(':') {
-        let key = pair.split('=').next().unwrap_or_default().trim_start_matches("no-");
-        if FILE_PARAMS.contains(&key) || key.ends_with("file") || key.ends_with("-file") {
+        let raw = pair.split('=').next().unwrap_or_default();
+        let key = raw.to_ascii_lowercase().replace('_', "-");
+        let key = key.trim_start_matches('-');
+        let key = key.strip_prefix("no-").unwrap_or(key);
+        if FILE_PARAMS.contains(&key) || FILE_WORDS.iter().any(|w| key.contains(w)) {
             return Err(SpecError::Value { name: name.into(), value: value.into() });
         }
+    }
+    Ok(())
+}
+
+/// Checks one encoder option as a spec would carry it: the name is allowed
+/// and the value can name no file. The coordinator asks before it
+/// distributes, so a refused option falls back to ffmpeg instead of failing
+/// on every node.
+pub fn check_option(name: &str, value: &str) -> Result<(), SpecError> {
+    let base = name.split(':').next().unwrap_or(name);
+    if !OPTIONS.contains(&base) {
+        return Err(SpecError::Option(name.to_string()));
+    }
+    check_value(name, value)?;
+    if base.ends_with("-params") || base == "x264opts" {
+        check_params(name, value)?;
+    }
+    // Only a list of times: expressions count forced frames and
+    // `chapters` reads the input's chapters, neither of which a chunk has.
+    let time_list = |v: &str| v.bytes().all(|b| b.is_ascii_digit() || b".:,".contains(&b));
+    if base == "force_key_frames" && !time_list(value) {
+        return Err(SpecError::Value { name: name.into(), value: value.into() });
     }
     Ok(())
 }
@@ -483,6 +506,33 @@ mod tests {
                     s.options.push(CodecOption {
                         name: "x264-params".into(),
                         value: "stats=x.log".into(),
+                    })
+                }),
+            ),
+            (
+                "underscore spelling",
+                Box::new(|s| {
+                    s.options.push(CodecOption {
+                        name: "x264-params".into(),
+                        value: "dump_yuv=.bashrc".into(),
+                    })
+                }),
+            ),
+            (
+                "x265 leading dashes",
+                Box::new(|s| {
+                    s.options.push(CodecOption {
+                        name: "x265-params".into(),
+                        value: "csv_log_level=1:--csv=x.csv".into(),
+                    })
+                }),
+            ),
+            (
+                "upper case",
+                Box::new(|s| {
+                    s.options.push(CodecOption {
+                        name: "x264-params".into(),
+                        value: "QPFILE=q.txt".into(),
                     })
                 }),
             ),
