@@ -33,8 +33,8 @@ pub struct Console {
     pub level: i32,
     /// `-hide_banner`.
     pub hide_banner: bool,
-    /// The stats line (`-stats`, the default, or `-nostats`).
-    pub stats: bool,
+    /// `-stats` (Some(true)), `-nostats` (Some(false)), or neither.
+    pub stats: Option<bool>,
     /// `-stats_period`: how often the stats line and `-progress` update.
     pub stats_period: Duration,
     /// `-progress URL`.
@@ -48,7 +48,7 @@ impl Default for Console {
         Self {
             level: level::INFO,
             hide_banner: false,
-            stats: true,
+            stats: None,
             stats_period: Duration::from_millis(500),
             progress: None,
             interactive: true,
@@ -68,8 +68,10 @@ impl Console {
                     console.level = parse_level(value)
                         .ok_or_else(|| format!("{} {value} is not a log level", opt.flag()))?;
                 }
-                "hide_banner" => console.hide_banner = opt.enabled(),
-                "stats" => console.stats = opt.enabled(),
+                // ffmpeg 5.1 hides the banner for -nohide_banner too: it
+                // only looks for the option's name.
+                "hide_banner" => console.hide_banner = true,
+                "stats" => console.stats = Some(opt.enabled()),
                 "stdin" => console.interactive = opt.enabled(),
                 "stats_period" => {
                     let us = parse_duration(value)
@@ -87,6 +89,18 @@ impl Console {
     /// True when a message of `level` is shown.
     pub fn shows(&self, level: i32) -> bool {
         self.level >= level
+    }
+
+    /// The running stats line (`print_report` in ffmpeg 5.1): printed
+    /// whatever the log level with an explicit `-stats`, at info level by
+    /// default, never with `-nostats`.
+    pub fn running_stats(&self) -> bool {
+        self.stats.unwrap_or_else(|| self.shows(level::INFO))
+    }
+
+    /// The last report: also printed with `-nostats`, at info level.
+    pub fn last_stats(&self) -> bool {
+        self.stats == Some(true) || self.shows(level::INFO)
     }
 }
 
@@ -223,7 +237,8 @@ mod tests {
                 .collect();
         let console = Console::from_command(&parse(&argv).unwrap()).unwrap();
         assert_eq!(console.level, level::ERROR);
-        assert!(!console.interactive && !console.stats);
+        assert!(!console.interactive && console.stats == Some(false));
+        assert!(!console.running_stats() && !console.last_stats());
         assert_eq!(console.stats_period, Duration::from_secs(2));
         assert_eq!(console.progress, Some(ProgressTarget::Stdout));
     }

@@ -125,7 +125,7 @@ pub async fn run(
         let stats = match encoded {
             Ok(stats) => stats,
             Err(error) => {
-                if console.stats {
+                if console.running_stats() {
                     eprintln!();
                 }
                 result = Err(error);
@@ -135,14 +135,13 @@ pub async fn run(
         if index < last {
             continue;
         }
-        // ffmpeg prints the last report even with -nostats, at info level;
-        // the running line ignores the log level (print_report in ffmpeg 5.1).
-        if console.stats || info {
-            eprintln!("{}", stats.last_line());
+        // The last report counts the whole file, as ffmpeg's Lsize= does.
+        let mut end = stats.snapshot();
+        end.total_size = std::fs::metadata(&output).ok().map(|m| m.len());
+        if console.last_stats() {
+            eprintln!("{}", crate::stats::format_line(&end, true));
         }
         if let Some(progress) = &progress {
-            let mut end = stats.snapshot();
-            end.total_size = std::fs::metadata(&output).ok().map(|m| m.len());
             let mut writer = progress.lock().unwrap_or_else(|p| p.into_inner());
             writer.write(&end, true).context("writing -progress")?;
         }
@@ -174,6 +173,17 @@ async fn prepare(
     };
     if let Some(reason) = known_gap(&job, media, &selection) {
         return Ok(Err(reason));
+    }
+    if job.passes == 2 {
+        // ffmpeg alone reads the first pass's log, named after the video's
+        // index among the output's streams; without it, let ffmpeg report
+        // the error. The nodes run both passes per chunk themselves.
+        let index = selection.streams.iter().position(|s| *s == streams::Source::Video);
+        let prefix = job.passlogfile.as_deref().unwrap_or("ffmpeg2pass");
+        let log = format!("{prefix}-{}.log", index.unwrap_or(0));
+        if !std::path::Path::new(&log).is_file() {
+            return Ok(Err(format!("-pass 2 without the first pass's log {log}")));
+        }
     }
     let video = media.streams[selection.video].clone();
     let packets = probe::packets(tools, &job.input, &job.input_args, video.index).await?;
@@ -248,9 +258,9 @@ async fn encode(
         media,
     )?);
     let stats = Arc::new(Stats::new(chunk_count, request.job.fps));
-    let reporting = console.stats || progress.is_some();
-    let reporter =
-        reporting.then(|| stats.spawn_reporter(console.stats, console.stats_period, progress));
+    let line = console.running_stats();
+    let reporting = line || progress.is_some();
+    let reporter = reporting.then(|| stats.spawn_reporter(line, console.stats_period, progress));
     let result = async {
         let done =
             dispatch::run(ctx.clone(), chunks, &mut nodes, policy.as_mut(), stats.clone()).await?;

@@ -74,6 +74,8 @@ pub struct EncodeJob {
     pub console: Console,
     /// 2 for `-pass 2` (both passes then run per chunk on the node), else 1.
     pub passes: u32,
+    /// `-passlogfile`: where ffmpeg alone would read the first pass's log.
+    pub passlogfile: Option<String>,
     /// `-fps_mode`/`-vsync` when given and not `auto`: how frames are synchronised.
     pub fps_mode: Option<proto::v1::FpsMode>,
 }

@@ -21,13 +21,16 @@ pub enum ProgressTarget {
 impl ProgressTarget {
     /// Parses a `-progress` URL; the error is why it is not distributable.
     pub fn parse(url: &str) -> Result<Self, String> {
-        match url {
-            "pipe:" | "pipe:1" => Ok(Self::Stdout),
-            "pipe:2" => Ok(Self::Stderr),
-            _ if url.contains("://") || url.starts_with("pipe:") => {
-                Err(format!("-progress {url} is not a file or stdout"))
-            }
-            _ => Ok(Self::File(PathBuf::from(url.strip_prefix("file:").unwrap_or(url)))),
+        // A `scheme:` prefix names a protocol, as avio reads the URL.
+        let scheme = url.split_once(':').map(|(s, _)| s).filter(|s| {
+            !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"+.-".contains(&b))
+        });
+        match (url, scheme) {
+            ("pipe:" | "pipe:1" | "-", _) => Ok(Self::Stdout),
+            ("pipe:2", _) => Ok(Self::Stderr),
+            (_, Some("file")) => Ok(Self::File(PathBuf::from(&url["file:".len()..]))),
+            (_, Some(_)) => Err(format!("-progress {url} is not a file or stdout")),
+            (_, None) => Ok(Self::File(PathBuf::from(url))),
         }
     }
 }
@@ -151,5 +154,7 @@ mod tests {
         assert_eq!(ProgressTarget::parse("pipe:1"), Ok(ProgressTarget::Stdout));
         assert_eq!(ProgressTarget::parse("file:p.txt"), Ok(ProgressTarget::File("p.txt".into())));
         assert!(ProgressTarget::parse("tcp://127.0.0.1:9").is_err());
+        assert!(ProgressTarget::parse("unix:/run/p.sock").is_err());
+        assert_eq!(ProgressTarget::parse("-"), Ok(ProgressTarget::Stdout));
     }
 }

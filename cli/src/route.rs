@@ -145,10 +145,10 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     let mut output_window = Window::default();
     let mut disable = Disabled::default();
     let mut passes = 1;
-    // -vsync is global and -fps_mode per stream; the later one wins, as the
-    // per-stream option overrides the global default in ffmpeg.
+    // -vsync is global and -fps_mode per stream: -fps_mode wins wherever
+    // it stands, as the per-stream option overrides the global default.
     let mut fps_mode = match command.global("vsync") {
-        Some(opt) => parse_fps_mode(value(opt))?,
+        Some(opt) => parse_fps_mode(value(opt), true)?,
         None => None,
     };
     let mut passlogfile = None;
@@ -173,7 +173,13 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
                         encoder = Some(value(opt).to_string());
                     }
                     Some("a") | Some("s") => mux_args.extend(opt.tokens()),
-                    None if value(opt) == "copy" => mux_args.extend(opt.tokens()),
+                    // `-c copy` applies to the video too: the last codec
+                    // option that matches a stream wins, so after `-c:v x`
+                    // it turns the video into a copy.
+                    None if value(opt) == "copy" => {
+                        encoder = Some("copy".to_string());
+                        mux_args.extend(opt.tokens());
+                    }
                     _ => return Err(format!("{} {} is not distributable", opt.flag(), value(opt))),
                 }
             }
@@ -198,19 +204,26 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
                 "2" => passes = 2,
                 other => return Err(format!("-pass {other} is not distributable (-pass 2 is)")),
             },
-            "fps_mode" if spec.is_none() || video_spec => fps_mode = parse_fps_mode(value(opt))?,
+            "fps_mode" if spec.is_none() || video_spec => {
+                fps_mode = parse_fps_mode(value(opt), false)?;
+            }
             "passlogfile" if spec.is_none() || video_spec => {
                 passlogfile = Some(value(opt).to_string());
             }
-            "force_key_frames"
-                if !value(opt).bytes().all(|b| b.is_ascii_digit() || b".:,".contains(&b)) =>
-            {
+            "force_key_frames" if !value(opt).split(',').all(|t| parse_duration(t).is_some()) => {
                 return Err(format!(
                     "-force_key_frames {} is not distributable (a list of times is)",
                     value(opt)
                 ));
             }
             _ if node::spec::OPTIONS.contains(&name) && (spec.is_none() || video_spec) => {
+                node::spec::check_option(name, value(opt))
+                    .map_err(|e| format!("{} {}: {e}", opt.flag(), value(opt)))?;
+                if matches!(name, "q" | "qscale") && spec.is_none() {
+                    // Without a specifier it applies to every encoder, the
+                    // final mux's audio encoders included.
+                    mux_args.extend(opt.tokens());
+                }
                 encoder_options.push((name.to_string(), value(opt).to_string()));
             }
             _ if matches!(parsed.media_type(), Some(MediaType::Audio | MediaType::Subtitle)) => {
@@ -224,6 +237,10 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         }
     }
     let encoder = encoder.ok_or("no explicit video encoder (-c:v)")?;
+    if output.url == input.url {
+        // ffmpeg: "Output #0 same as Input #0 - exiting".
+        return Err("the output is the input".into());
+    }
     if encoder == "copy" {
         return Err("-c:v copy does not encode".into());
     }
@@ -252,16 +269,8 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     } else {
         Overwrite::Ask
     };
-    if passes == 2 {
-        if !node::spec::TWO_PASS_ENCODERS.contains(&encoder.as_str()) {
-            return Err(format!("-pass 2 with {encoder} is not distributable"));
-        }
-        // ffmpeg alone needs the first pass's log; without it, let ffmpeg
-        // report the error. The nodes run both passes per chunk themselves.
-        let log = format!("{}-0.log", passlogfile.as_deref().unwrap_or("ffmpeg2pass"));
-        if !Path::new(&log).is_file() {
-            return Err(format!("-pass 2 without the first pass's log {log}"));
-        }
+    if passes == 2 && !node::spec::TWO_PASS_ENCODERS.contains(&encoder.as_str()) {
+        return Err(format!("-pass 2 with {encoder} is not distributable"));
     }
     if fps_mode == Some(FpsMode::Cfr) && !matches!(output_format.as_str(), "mp4" | "mov") {
         // Chunks after the first need ffmpeg's anchored CFR, which it only
@@ -287,18 +296,22 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         overwrite,
         console,
         passes,
+        passlogfile,
         fps_mode,
     })
 }
 
 /// `-fps_mode`/`-vsync` values that chunks reproduce; `None` for `auto`.
-fn parse_fps_mode(text: &str) -> Result<Option<FpsMode>, String> {
-    Ok(Some(match text {
-        "auto" | "-1" => return Ok(None),
-        "passthrough" | "0" => FpsMode::Passthrough,
-        "cfr" | "1" => FpsMode::Cfr,
-        "vfr" | "2" => FpsMode::Vfr,
-        other => return Err(format!("-fps_mode {other} is not distributable")),
+/// ffmpeg 5.1's `-vsync` takes a name (not `auto`) or a number from -1 to 2,
+/// `-fps_mode` a name only; anything else is left for ffmpeg to reject.
+fn parse_fps_mode(text: &str, vsync: bool) -> Result<Option<FpsMode>, String> {
+    let flag = if vsync { "-vsync" } else { "-fps_mode" };
+    Ok(Some(match (text, vsync) {
+        ("auto", false) | ("-1", true) => return Ok(None),
+        ("passthrough", _) | ("0", true) => FpsMode::Passthrough,
+        ("cfr", _) | ("1", true) => FpsMode::Cfr,
+        ("vfr", _) | ("2", true) => FpsMode::Vfr,
+        (other, _) => return Err(format!("{flag} {other} is not distributable")),
     }))
 }
 
@@ -387,13 +400,14 @@ fn parse_filters(opt: &Opt) -> Result<Vec<(String, String)>, String> {
         }
         let args = filter.args.clone().unwrap_or_default();
         // Expressions may read the frame number or byte position, which a
-        // chunk counts from its own start (`crop=...:x=n*2`).
+        // chunk counts from its own start (`crop=...:x=n*2`), or timestamps
+        // and rates in the chunk input's time base (`hue=h=pts`); `t` is safe.
         if let Some(var) = args
             .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .find(|word| matches!(*word, "n" | "pos" | "N"))
+            .find(|word| matches!(*word, "n" | "N" | "pos" | "pts" | "PTS" | "tb" | "TB" | "r"))
         {
             return Err(format!(
-                "{} {}: an expression reads {var}, which each chunk counts from its start",
+                "{} {}: an expression reads {var}, which a chunk does not reproduce",
                 opt.flag(),
                 value(opt)
             ));
@@ -453,6 +467,17 @@ mod tests {
         assert_eq!(job.output_format, "matroska");
         for (line, reason) in [
             ("-i IN -c:v copy out.mkv", "-c:v copy does not encode"),
+            ("-i IN -c:v libx264 -c copy out.mkv", "-c:v copy does not encode"),
+            ("-i IN -c:v libx264 -fps_mode 1 out.mkv", "-fps_mode 1 is not distributable"),
+            ("-vsync auto -i IN -c:v libx264 out.mkv", "-vsync auto is not distributable"),
+            (
+                "-i IN -c:v libx264 -force_key_frames 1,,2 out.mkv",
+                "-force_key_frames 1,,2 is not distributable (a list of times is)",
+            ),
+            (
+                "-i IN -c:v libx264 -x264-params dump_yuv=.bashrc out.mkv",
+                "-x264-params dump_yuv=.bashrc: value 'dump_yuv=.bashrc' of 'x264-params' is not allowed",
+            ),
             ("-i IN out.mkv", "no explicit video encoder (-c:v)"),
             (
                 "-i IN -c:v libx264 -vf yadif out.mkv",

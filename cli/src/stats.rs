@@ -63,11 +63,6 @@ impl Stats {
         format_line(&self.snapshot(), false)
     }
 
-    /// The last stats line (`Lsize=` instead of `size=`).
-    pub fn last_line(&self) -> String {
-        format_line(&self.snapshot(), true)
-    }
-
     /// Every `period` until aborted: the stats line on stderr (if `line`) and
     /// a `-progress` block (if `progress`). The first report is immediate, as
     /// ffmpeg's is.
@@ -96,9 +91,10 @@ impl Stats {
     }
 }
 
-/// ffmpeg's stats line, with its four trailing spaces. `q` is not known on the
-/// coordinator and reads -0.0, as ffmpeg prints it for a stream without one.
-fn format_line(s: &Snapshot, last: bool) -> String {
+/// ffmpeg's stats line, with its four trailing spaces; `last` gives the final
+/// report's `Lsize=`. `q` is not known on the coordinator and reads -0.0, as
+/// ffmpeg prints it for a stream without one.
+pub fn format_line(s: &Snapshot, last: bool) -> String {
     let centis = (s.out_time_us as f64 / 10_000.0).round() as u64;
     let time = format!(
         "{:02}:{:02}:{:02}.{:02}",

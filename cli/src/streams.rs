@@ -70,26 +70,61 @@ fn automatic(job: &EncodeJob, media: &MediaInfo) -> Vec<usize> {
             - if s.attached_pic { 1 << 40 } else { 0 }
     }));
     out.extend(best("audio", &|s| i64::from(s.channels) + default_bonus(s)));
-    if let Some(sub) = media.streams.iter().find(|s| s.codec_type == "subtitle")
-        && subtitles_fit(job, &sub.codec_name)
+    if let Some(sub) = media
+        .streams
+        .iter()
+        .filter(|s| s.codec_type == "subtitle")
+        .find(|s| subtitle_fits(job, &s.codec_name))
     {
         out.push(sub.index);
     }
     out
 }
 
-/// Whether ffmpeg 5.1 picks a subtitle stream automatically: when the user
-/// names a subtitle encoder, or when the container has a default one that
-/// suits the codec (ass for Matroska and NUT, webvtt for WebM; MP4 and MOV
-/// have none).
-fn subtitles_fit(job: &EncodeJob, codec: &str) -> bool {
-    let named = job.mux_args.iter().any(|a| matches!(a.as_str(), "-c:s" | "-codec:s" | "-scodec"));
-    named
-        || match job.output_format.as_str() {
-            "matroska" | "nut" => true,
-            "webm" => codec == "webvtt",
-            _ => false,
-        }
+/// Text subtitle codecs (AV_CODEC_PROP_TEXT_SUB), as ffprobe names them.
+const TEXT_SUBTITLES: &[&str] = &[
+    "subrip",
+    "srt",
+    "ass",
+    "ssa",
+    "webvtt",
+    "mov_text",
+    "text",
+    "microdvd",
+    "subviewer",
+    "subviewer1",
+    "jacosub",
+    "realtext",
+    "sami",
+    "stl",
+    "pjs",
+    "mpl2",
+    "vplayer",
+    "eia_608",
+    "ttml",
+    "hdmv_text_subtitle",
+];
+/// Bitmap subtitle codecs (AV_CODEC_PROP_BITMAP_SUB).
+const BITMAP_SUBTITLES: &[&str] =
+    &["dvd_subtitle", "dvb_subtitle", "hdmv_pgs_subtitle", "xsub", "arib_caption"];
+
+/// Whether ffmpeg 5.1 picks this subtitle stream automatically
+/// (`open_output_file`): any stream when the user names a subtitle encoder
+/// (`-c:s`, or `-c` without a specifier); otherwise the container needs a
+/// default subtitle encoder (ass for Matroska, webvtt for WebM, both text;
+/// MP4, MOV and NUT have none in 5.1),
+/// and the stream must be of the same kind, text or bitmap, or of neither
+/// (teletext).
+fn subtitle_fits(job: &EncodeJob, codec: &str) -> bool {
+    // A codec option without a specifier names the subtitle codec too.
+    let named = job
+        .mux_args
+        .iter()
+        .any(|a| matches!(a.as_str(), "-c:s" | "-codec:s" | "-scodec" | "-c" | "-codec"));
+    let container_has_text_default = matches!(job.output_format.as_str(), "matroska" | "webm");
+    let text = TEXT_SUBTITLES.contains(&codec);
+    let bitmap = BITMAP_SUBTITLES.contains(&codec);
+    named || container_has_text_default && (text || !bitmap)
 }
 
 /// The encoder the final mux uses for a stream that is not the distributed
@@ -128,7 +163,7 @@ pub fn encoder_for(job: &EncodeJob, stream: &StreamInfo) -> Option<String> {
             ("webm", MediaType::Audio) => "libopus",
             ("webm", MediaType::Subtitle) => "webvtt",
             ("matroska" | "nut", MediaType::Audio) => "libvorbis",
-            ("matroska" | "nut", MediaType::Subtitle) => "ass",
+            ("matroska", MediaType::Subtitle) => "ass",
             _ => return None,
         };
         Some(default.to_string())
@@ -152,7 +187,10 @@ fn mapped(job: &EncodeJob, media: &MediaInfo) -> Result<Vec<usize>, String> {
                 None => return Err(not_distributable()),
             }
         }
-        if map.negative {
+        if map.negative && out.is_empty() {
+            // Nothing mapped yet for it to remove: ffmpeg reports the map.
+            return Err(format!("-map {text} comes before any stream is mapped"));
+        } else if map.negative {
             out.retain(|i| !matches.contains(i));
         } else if matches.is_empty() && !map.optional {
             return Err(format!("-map {text} matches no streams"));
@@ -205,10 +243,11 @@ fn spec_matches_among(
             let wanted = parse_id(id)?;
             Some(stream.id.as_deref().and_then(parse_id) == Some(wanted))
         }
-        StreamSpec::Metadata(key, value) => Some(match stream.tags.get(key) {
-            Some(tag) => value.as_ref().is_none_or(|v| v == tag),
-            None => false,
-        }),
+        // Keys match whatever their case (av_dict_get), values exactly.
+        StreamSpec::Metadata(key, value) => {
+            let tag = stream.tags.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v);
+            Some(tag.is_some_and(|tag| value.as_ref().is_none_or(|v| v == tag)))
+        }
         StreamSpec::Usable => Some(!stream.codec_name.is_empty()),
         StreamSpec::Disposition(flags, rest) => {
             let has_all = |s: &StreamInfo| flags.iter().all(|f| s.disposition.contains(f));

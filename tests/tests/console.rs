@@ -73,6 +73,11 @@ fn banner_input_and_stream_mapping_unless_hidden() {
     );
     assert!(quiet.status.success());
     assert_eq!(text(&quiet.stderr), "", "-v error -nostats prints nothing");
+    let quiet = run(&node, &[&["-v", "error"], &args[..], &[out.to_str().unwrap()]].concat(), "");
+    assert_eq!(text(&quiet.stderr), "", "-v error prints no stats line unless -stats");
+    let forced =
+        run(&node, &[&["-v", "error", "-stats"], &args[..], &[out.to_str().unwrap()]].concat(), "");
+    assert!(text(&forced.stderr).contains(" Lsize="), "-stats shows the stats line at any level");
 }
 
 #[test]

@@ -30,7 +30,9 @@ pub fn parse_duration(text: &str) -> Option<i64> {
         while frac.len() < 6 {
             frac.push('0');
         }
-        Ok(int * 1_000_000 + frac.parse::<i64>().map_err(|_| ())?)
+        int.checked_mul(1_000_000)
+            .and_then(|us| us.checked_add(frac.parse::<i64>().ok()?))
+            .ok_or(())
     };
     let unit = alt((tag("ms"), tag("us"), tag("s")));
     let seconds = map_res(pair(decimal(), opt(unit)), |(num, unit): (&str, Option<&str>)| {
@@ -41,17 +43,26 @@ pub fn parse_duration(text: &str) -> Option<i64> {
             _ => us,
         })
     });
+    // av_parse_time: minutes and seconds of a clock are below 60.
+    let clock_us = |h: i64, m: i64, s: &str| -> Result<i64, ()> {
+        let seconds = to_us(s)?;
+        if !(0..60).contains(&m) || seconds >= 60_000_000 {
+            return Err(());
+        }
+        h.checked_mul(3600)
+            .and_then(|x| x.checked_add(m * 60))
+            .and_then(|x| x.checked_mul(1_000_000))
+            .and_then(|x| x.checked_add(seconds))
+            .ok_or(())
+    };
     let hms = map_res(
         pair(terminated(digit1, char(':')), pair(terminated(digit1, char(':')), decimal())),
         |(h, (m, s)): (&str, (&str, &str))| {
-            let h: i64 = h.parse().map_err(|_| ())?;
-            let m: i64 = m.parse().map_err(|_| ())?;
-            Ok::<i64, ()>((h * 3600 + m * 60) * 1_000_000 + to_us(s)?)
+            clock_us(h.parse().map_err(|_| ())?, m.parse().map_err(|_| ())?, s)
         },
     );
     let ms = map_res(pair(terminated(digit1, char(':')), decimal()), |(m, s): (&str, &str)| {
-        let m: i64 = m.parse().map_err(|_| ())?;
-        Ok::<i64, ()>(m * 60 * 1_000_000 + to_us(s)?)
+        clock_us(0, m.parse().map_err(|_| ())?, s)
     });
     let clock = alt((hms, ms));
     let mut parser = all_consuming(pair(opt(char('-')), alt((clock, seconds))));
@@ -80,5 +91,7 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Some(500_000));
         assert_eq!(parse_duration("-2"), Some(-2_000_000));
         assert_eq!(parse_duration("abc"), None);
+        assert_eq!(parse_duration("01:75"), None, "seconds of a clock are below 60");
+        assert_eq!(parse_duration("18446744073710"), None, "overflow is an error, not a wrap");
     }
 }
