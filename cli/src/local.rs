@@ -50,13 +50,7 @@ impl Tools {
 
     /// Runs ffprobe and returns its stdout; fails with its stderr.
     pub async fn ffprobe(&self, args: &[String]) -> anyhow::Result<Vec<u8>> {
-        let output = Command::new(&self.ffprobe)
-            .args(args)
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .output()
-            .await
-            .with_context(|| format!("starting {}", self.ffprobe.display()))?;
+        let output = run_to_end(&self.ffprobe, args).await?;
         if !output.status.success() {
             bail!("ffprobe failed: {}", tail(&output.stderr));
         }
@@ -65,27 +59,15 @@ impl Tools {
 
     /// `ffmpeg -version`: the banner's text.
     pub async fn version(&self) -> anyhow::Result<String> {
-        let output = Command::new(&self.ffmpeg)
-            .arg("-version")
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .output()
-            .await
-            .with_context(|| format!("starting {}", self.ffmpeg.display()))?;
+        let output = run_to_end(&self.ffmpeg, ["-version"]).await?;
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
     /// ffprobe's description of an input (`Input #0, ...`), exactly as
     /// ffmpeg prints it for the same input: both call `av_dump_format`.
     pub async fn describe_input(&self, args: &[String]) -> anyhow::Result<String> {
-        let output = Command::new(&self.ffprobe)
-            .arg("-hide_banner")
-            .args(args)
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .output()
-            .await
-            .with_context(|| format!("starting {}", self.ffprobe.display()))?;
+        let args = std::iter::once("-hide_banner").chain(args.iter().map(String::as_str));
+        let output = run_to_end(&self.ffprobe, args).await?;
         Ok(String::from_utf8_lossy(&output.stderr).into_owned())
     }
 
@@ -118,6 +100,22 @@ impl Tools {
         let error = std::process::Command::new(&self.ffmpeg).args(argv).exec();
         anyhow::Error::new(error).context(format!("running {}", self.ffmpeg.display()))
     }
+}
+
+/// Runs `program` with `args` and no stdin to its end, keeping its output;
+/// the child dies with the future.
+async fn run_to_end<I, S>(program: &Path, args: I) -> anyhow::Result<std::process::Output>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .with_context(|| format!("starting {}", program.display()))
 }
 
 fn tail(bytes: &[u8]) -> String {
