@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use crate::args::{Command, Opt, parse_duration};
+use crate::job::InputKind;
 use crate::local::Tools;
 use crate::progress::ProgressTarget;
 
@@ -82,6 +83,10 @@ impl Console {
                 "progress" => console.progress = Some(ProgressTarget::parse(value)?),
                 _ => {}
             }
+        }
+        // ffmpeg turns stdin interaction off when an input reads stdin.
+        if command.inputs.iter().any(|i| InputKind::reads_stdin(&i.url)) {
+            console.interactive = false;
         }
         Ok(console)
     }
@@ -241,6 +246,8 @@ mod tests {
         assert!(!console.running_stats() && !console.last_stats());
         assert_eq!(console.stats_period, Duration::from_secs(2));
         assert_eq!(console.progress, Some(ProgressTarget::Stdout));
+        let argv: Vec<String> = ["-f", "rawvideo", "-i", "-", "b.mkv"].map(String::from).into();
+        assert!(!Console::from_command(&parse(&argv).unwrap()).unwrap().interactive);
     }
 
     #[test]

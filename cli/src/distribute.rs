@@ -8,7 +8,7 @@ use policy_sdk::{ChunkBounds, JobInfo, NodeView, PlanRequest};
 use tracing::warn;
 
 use crate::dispatch::{self, NodeState};
-use crate::job::EncodeJob;
+use crate::job::{EncodeJob, InputKind};
 use crate::job_context::JobContext;
 use crate::local::Tools;
 use crate::overwrite::{self, Refusal};
@@ -16,6 +16,7 @@ use crate::probe::{self, StreamInfo};
 use crate::progress::ProgressWriter;
 use crate::remote::Remote;
 use crate::settings::Settings;
+use crate::spool::{self, Spool};
 use crate::stats::Stats;
 use crate::timeline::Timeline;
 use crate::{assemble, console, plan, policy, streams};
@@ -25,8 +26,15 @@ use crate::{assemble, console, plan, policy, streams};
 pub enum Outcome {
     /// The output is written and verified.
     Done,
-    /// Nothing was written; run the real ffmpeg instead, for this reason.
-    Fallback(String),
+    /// Nothing was written; run the real ffmpeg instead, for `reason`, with
+    /// `stdin` as its standard input when dffmpeg has read the real one
+    /// already (a spooled pipe, replayed from its first byte).
+    Fallback {
+        /// Why the command is not distributed.
+        reason: String,
+        /// The spooled pipe, for ffmpeg's stdin.
+        stdin: Option<std::fs::File>,
+    },
     /// The output exists and may not be overwritten: ffmpeg's message, exit 1.
     Refused(Refusal),
 }
@@ -53,38 +61,66 @@ pub async fn run(
     tools: Tools,
 ) -> anyhow::Result<Outcome> {
     let started = Instant::now();
+    let mut jobs = jobs;
     let Some(first) = jobs.first() else { bail!("no output to encode") };
-    let media = match probe::probe(&tools, &first.input, &first.input_args).await {
-        Ok(media) => media,
-        Err(error) => return Ok(Outcome::Fallback(format!("{error:#}"))),
-    };
     let console = first.console.clone();
     let info = console.shows(console::level::INFO);
+    let input_kind = first.input_kind;
+    // What ffmpeg's `Input #0` line names: the input as the user wrote it.
+    let mut described = probe::ffprobe_input_args(&first.input_args);
+    described.push(first.input.to_string_lossy().into_owned());
+    let temp_root = settings.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
+
+    let mut spool = None;
+    if input_kind != InputKind::File {
+        if input_kind == InputKind::Stdin {
+            // ffmpeg refuses an existing output before it reads the pipe's
+            // frames (stdin is not for questions then); so do we, unread.
+            if let Err(refusal) = confirm_all(&jobs, console.interactive).await? {
+                return Ok(Outcome::Refused(refusal));
+            }
+        }
+        match Spool::capture(&tools, &jobs, &temp_root).await? {
+            Ok(spooled) => {
+                spooled.redirect(&mut jobs);
+                spool = Some(spooled);
+            }
+            Err(reason) => return Ok(Outcome::Fallback { reason, stdin: None }),
+        }
+    }
+    let fallback = |reason: String| Outcome::Fallback {
+        reason,
+        stdin: spool.as_ref().and_then(Spool::replay),
+    };
+
+    let first = &jobs[0];
+    let mut media = match probe::probe(&tools, &first.input, &first.input_args).await {
+        Ok(media) => media,
+        Err(error) => return Ok(fallback(format!("{error:#}"))),
+    };
+    if let Some(spool) = &spool {
+        spool.restore_time_bases(&mut media);
+    }
+    if input_kind == InputKind::Stdin && !spool::reads_like_a_pipe(&media.format_name) {
+        return Ok(fallback(format!("a pipe of {} is not distributable", media.format_name)));
+    }
     let mut prepared = Vec::new();
     for job in jobs {
         match prepare(job, &media, &tools).await? {
             Ok(ready) => prepared.push(ready),
-            Err(reason) => return Ok(Outcome::Fallback(reason)),
+            Err(reason) => return Ok(fallback(reason)),
         }
     }
     if info && !console.hide_banner {
         eprint!("{}", console::banner(&tools).await?);
     }
     if info {
-        let mut args = prepared[0].job.input_args.clone();
-        args.push(prepared[0].job.input.to_string_lossy().into_owned());
-        eprint!("{}", tools.describe_input(&args).await?);
+        let stdin = spool.as_ref().and_then(Spool::replay);
+        eprint!("{}", tools.describe_input(&described, stdin).await?);
     }
-    for ready in &prepared {
-        let (output, overwrite, interactive) =
-            (ready.job.output.clone(), ready.job.overwrite, console.interactive);
-        let confirmed = tokio::task::spawn_blocking(move || {
-            overwrite::confirm(&output, overwrite, interactive)
-        })
-        .await?;
-        if let Err(refusal) = confirmed {
-            return Ok(Outcome::Refused(refusal));
-        }
+    let ready_jobs: Vec<&EncodeJob> = prepared.iter().map(|p| &p.job).collect();
+    if let Err(refusal) = confirm_all(ready_jobs, console.interactive).await? {
+        return Ok(Outcome::Refused(refusal));
     }
     if info {
         let mappings: Vec<Vec<console::Mapped>> =
@@ -98,7 +134,6 @@ pub async fn run(
         None => None,
     };
 
-    let temp_root = settings.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
     let embedded_dir;
     let mut embedded = None;
     let addrs: Vec<String> = if settings.nodes.is_empty() {
@@ -161,6 +196,25 @@ pub async fn run(
     Ok(Outcome::Done)
 }
 
+/// ffmpeg's question for every output that exists, in order (see
+/// `overwrite`); the first refusal stops the command.
+async fn confirm_all<'a>(
+    jobs: impl IntoIterator<Item = &'a EncodeJob>,
+    interactive: bool,
+) -> anyhow::Result<Result<(), Refusal>> {
+    for job in jobs {
+        let (output, overwrite) = (job.output.clone(), job.overwrite);
+        let confirmed = tokio::task::spawn_blocking(move || {
+            overwrite::confirm(&output, overwrite, interactive)
+        })
+        .await?;
+        if confirmed.is_err() {
+            return Ok(confirmed);
+        }
+    }
+    Ok(Ok(()))
+}
+
 /// Everything about one output that can send the command back to ffmpeg.
 async fn prepare(
     job: EncodeJob,
@@ -190,6 +244,7 @@ async fn prepare(
     let timeline = Timeline::new(
         packets,
         video.time_base,
+        video.source_time_base,
         media.start_time_us,
         job.input_window,
         job.output_window,

@@ -37,12 +37,35 @@ pub enum Overwrite {
     Ask,
 }
 
+/// How the input is read, which decides whether it can be read more than once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// A regular file: probed, cut and muxed from where it lies.
+    File,
+    /// Standard input (`-i -`, `pipe:`, `pipe:0`): read once, so it is spooled
+    /// to a file first (see `spool`).
+    Stdin,
+    /// A `-f lavfi` graph: generated, so its frames are spooled to a file first.
+    Lavfi,
+}
+
+impl InputKind {
+    /// ffmpeg's names for standard input as an input URL (`-` becomes `pipe:`).
+    pub fn reads_stdin(url: &str) -> bool {
+        matches!(url, "-" | "pipe:" | "pipe:0")
+    }
+}
+
 /// Everything the distributed path needs to reproduce one ffmpeg run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EncodeJob {
-    /// The single input file.
+    /// The single input file; for stdin and lavfi, the URL as written until
+    /// the input is spooled, then the spooled file.
     pub input: PathBuf,
-    /// Input options passed to every ffmpeg that reads the input (`-f`).
+    /// How the input is read.
+    pub input_kind: InputKind,
+    /// Input options passed to every ffmpeg that reads the input (`-f`, and
+    /// for stdin the raw format: `-s`, `-pix_fmt`, `-r`...).
     pub input_args: Vec<String>,
     /// `-ss`/`-t`/`-to` before `-i` as written, for the final mux.
     pub input_trim_args: Vec<String>,

@@ -2,7 +2,8 @@
 //! benchmarks reach the same code the binary runs.
 //!
 //! Data flow: `settings` and `args` read the command line, `route` decides
-//! between distributing and running ffmpeg, `probe` and `timeline` find the
+//! between distributing and running ffmpeg, `spool` makes a pipe or a lavfi
+//! graph into a file that can be read again, `probe` and `timeline` find the
 //! frames, `policy` and `plan` cut them into chunks, `split` cuts chunk
 //! inputs, `dispatch` runs them on nodes through `remote`, and `assemble`
 //! writes the output. `local` is the only module that starts processes.
@@ -24,6 +25,7 @@ pub mod remote;
 pub mod route;
 pub mod settings;
 pub mod split;
+pub mod spool;
 pub mod stats;
 pub mod streams;
 pub mod timeline;

@@ -50,7 +50,7 @@ impl Tools {
 
     /// Runs ffprobe and returns its stdout; fails with its stderr.
     pub async fn ffprobe(&self, args: &[String]) -> anyhow::Result<Vec<u8>> {
-        let output = run_to_end(&self.ffprobe, args).await?;
+        let output = run_to_end(&self.ffprobe, args, Stdio::null()).await?;
         if !output.status.success() {
             bail!("ffprobe failed: {}", tail(&output.stderr));
         }
@@ -59,15 +59,21 @@ impl Tools {
 
     /// `ffmpeg -version`: the banner's text.
     pub async fn version(&self) -> anyhow::Result<String> {
-        let output = run_to_end(&self.ffmpeg, ["-version"]).await?;
+        let output = run_to_end(&self.ffmpeg, ["-version"], Stdio::null()).await?;
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
     /// ffprobe's description of an input (`Input #0, ...`), exactly as
     /// ffmpeg prints it for the same input: both call `av_dump_format`.
-    pub async fn describe_input(&self, args: &[String]) -> anyhow::Result<String> {
+    /// `stdin` feeds an input read from `pipe:` (a spooled pipe's bytes).
+    pub async fn describe_input(
+        &self,
+        args: &[String],
+        stdin: Option<std::fs::File>,
+    ) -> anyhow::Result<String> {
         let args = std::iter::once("-hide_banner").chain(args.iter().map(String::as_str));
-        let output = run_to_end(&self.ffprobe, args).await?;
+        let stdin = stdin.map_or_else(Stdio::null, Stdio::from);
+        let output = run_to_end(&self.ffprobe, args, stdin).await?;
         Ok(String::from_utf8_lossy(&output.stderr).into_owned())
     }
 
@@ -95,23 +101,34 @@ impl Tools {
 
     /// Replaces this process with the real ffmpeg and the original argv, so
     /// stdin, stdout, stderr, the exit code and signals are ffmpeg's own.
-    pub fn exec(&self, argv: &[OsString]) -> anyhow::Error {
+    /// `stdin` replaces standard input when dffmpeg already read it (the
+    /// spooled bytes of a pipe, replayed from the start).
+    pub fn exec(&self, argv: &[OsString], stdin: Option<std::fs::File>) -> anyhow::Error {
         use std::os::unix::process::CommandExt as _;
-        let error = std::process::Command::new(&self.ffmpeg).args(argv).exec();
+        let mut command = std::process::Command::new(&self.ffmpeg);
+        command.args(argv);
+        if let Some(file) = stdin {
+            command.stdin(file);
+        }
+        let error = command.exec();
         anyhow::Error::new(error).context(format!("running {}", self.ffmpeg.display()))
     }
 }
 
-/// Runs `program` with `args` and no stdin to its end, keeping its output;
+/// Runs `program` with `args` and `stdin` to its end, keeping its output;
 /// the child dies with the future.
-async fn run_to_end<I, S>(program: &Path, args: I) -> anyhow::Result<std::process::Output>
+async fn run_to_end<I, S>(
+    program: &Path,
+    args: I,
+    stdin: Stdio,
+) -> anyhow::Result<std::process::Output>
 where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
     Command::new(program)
         .args(args)
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .kill_on_drop(true)
         .output()
         .await

@@ -57,7 +57,7 @@ fn run() -> anyhow::Result<ExitCode> {
     };
     let jobs = match decision {
         Ok(jobs) => jobs,
-        Err(reason) => return Err(passthrough(&tools, &ffmpeg_argv, &reason, verbose)),
+        Err(reason) => return Err(passthrough(&tools, &ffmpeg_argv, &reason, verbose, None)),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let outcome = runtime.block_on(async {
@@ -70,8 +70,8 @@ fn run() -> anyhow::Result<ExitCode> {
     drop(runtime);
     match outcome {
         Ok(Some(distribute::Outcome::Done)) => Ok(ExitCode::SUCCESS),
-        Ok(Some(distribute::Outcome::Fallback(reason))) => {
-            Err(passthrough(&tools, &ffmpeg_argv, &reason, verbose))
+        Ok(Some(distribute::Outcome::Fallback { reason, stdin })) => {
+            Err(passthrough(&tools, &ffmpeg_argv, &reason, verbose, stdin))
         }
         Ok(Some(distribute::Outcome::Refused(refusal))) => {
             eprintln!("{refusal}");
@@ -85,10 +85,17 @@ fn run() -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Replaces this process with the real ffmpeg; returns only if exec failed.
-fn passthrough(tools: &Tools, argv: &[OsString], reason: &str, verbose: bool) -> anyhow::Error {
+/// Replaces this process with the real ffmpeg, reading `stdin` if dffmpeg
+/// already consumed the real one; returns only if exec failed.
+fn passthrough(
+    tools: &Tools,
+    argv: &[OsString],
+    reason: &str,
+    verbose: bool,
+    stdin: Option<std::fs::File>,
+) -> anyhow::Error {
     if verbose {
         eprintln!("[dffmpeg] running with ffmpeg: {reason}");
     }
-    tools.exec(argv)
+    tools.exec(argv, stdin)
 }

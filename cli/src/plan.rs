@@ -105,7 +105,7 @@ mod tests {
             .iter()
             .map(|&p| Packet { pts: Some(p), dts: None, key: p == 0 || p == 6 })
             .collect();
-        Timeline::new(packets, (1, 25), 0, Window::default(), Window::default()).unwrap()
+        Timeline::new(packets, (1, 25), (1, 25), 0, Window::default(), Window::default()).unwrap()
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub struct StreamInfo {
     pub channels: u32,
     /// The stream's time base.
     pub time_base: (i64, i64),
+    /// The time base ffmpeg alone reads the stream in: `time_base`, unless
+    /// the input was spooled into a container with a finer one.
+    pub source_time_base: (i64, i64),
     /// ffprobe's r_frame_rate.
     pub r_frame_rate: (i64, i64),
     /// ffprobe's avg_frame_rate.
@@ -105,7 +108,7 @@ pub async fn probe(
     input_args: &[String],
 ) -> anyhow::Result<MediaInfo> {
     let mut args: Vec<String> = vec!["-v".into(), "error".into()];
-    args.extend(format_args(input_args));
+    args.extend(ffprobe_input_args(input_args));
     args.extend(["-of", "json", "-show_format", "-show_streams"].map(String::from));
     args.push(input.to_string_lossy().into_owned());
     let out = tools.ffprobe(&args).await?;
@@ -122,6 +125,7 @@ pub async fn probe(
             height: s.height,
             channels: s.channels,
             time_base: rational(&s.time_base),
+            source_time_base: rational(&s.time_base),
             r_frame_rate: rational(&s.r_frame_rate),
             avg_frame_rate: rational(&s.avg_frame_rate),
             attached_pic: s.disposition.get("attached_pic") == Some(&1),
@@ -152,7 +156,7 @@ pub async fn packets(
     index: usize,
 ) -> anyhow::Result<Vec<Packet>> {
     let mut args: Vec<String> = vec!["-v".into(), "error".into()];
-    args.extend(format_args(input_args));
+    args.extend(ffprobe_input_args(input_args));
     args.extend(genpts_args(input));
     args.extend(["-select_streams".into(), index.to_string()]);
     args.extend(["-show_entries", "packet=pts,dts,flags", "-of", "csv=p=0"].map(String::from));
@@ -175,9 +179,29 @@ pub async fn packets(
     Ok(packets)
 }
 
-/// `-f FMT` among the input options, which ffprobe needs too.
-fn format_args(input_args: &[String]) -> Vec<String> {
-    input_args.windows(2).find(|w| w[0] == "-f").map(|w| w.to_vec()).unwrap_or_default()
+/// The input options ffprobe needs too, in its spelling: the demuxer (`-f`)
+/// and a raw stream's description, which ffmpeg's `-s`, `-pix_fmt` and `-r`
+/// hand to the demuxer as `video_size`, `pixel_format` and `framerate`.
+/// Options that only concern decoding (`-vcodec rawvideo`, `-an`) are left out.
+pub fn ffprobe_input_args(input_args: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut tokens = input_args.iter();
+    while let Some(flag) = tokens.next() {
+        if matches!(flag.as_str(), "-an" | "-sn" | "-dn") {
+            continue;
+        }
+        let Some(value) = tokens.next() else { break };
+        let name = flag.split(':').next().unwrap_or(flag);
+        let probe_name = match name {
+            "-f" => "-f",
+            "-s" | "-video_size" => "-video_size",
+            "-pix_fmt" | "-pixel_format" => "-pixel_format",
+            "-r" | "-framerate" => "-framerate",
+            _ => continue,
+        };
+        out.extend([probe_name.to_string(), value.clone()]);
+    }
+    out
 }
 
 /// AVI stores no presentation timestamps: have the demuxer generate them, as
@@ -236,4 +260,20 @@ async fn first_stream_csv(tools: &Tools, path: &Path, entries: &str) -> anyhow::
     args.push(path.to_string_lossy().into_owned());
     let out = tools.ffprobe(&args).await?;
     Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn raw_input_options_in_ffprobes_spelling() {
+        let args: Vec<String> =
+            "-f rawvideo -vcodec rawvideo -s 320x240 -pix_fmt rgb24 -r 24.00 -an -thread_queue_size 8"
+                .split(' ')
+                .map(String::from)
+                .collect();
+        assert_eq!(
+            super::ffprobe_input_args(&args).join(" "),
+            "-f rawvideo -video_size 320x240 -pixel_format rgb24 -framerate 24.00"
+        );
+    }
 }

@@ -13,8 +13,9 @@ use crate::args::{
 };
 use proto::v1::FpsMode;
 
+use crate::args::FileArg;
 use crate::console::Console;
-use crate::job::{Disabled, EncodeJob, Overwrite, Window};
+use crate::job::{Disabled, EncodeJob, InputKind, Overwrite, Window};
 
 /// Options that only an audio or subtitle stream can use, or that only the
 /// muxer sees: passed to the final mux as written.
@@ -103,6 +104,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         return Err(format!("{} outputs (one is distributable)", command.outputs.len()));
     };
 
+    let input_kind = input_kind(input);
     let mut input_args = Vec::new();
     let mut input_trim_args = Vec::new();
     let mut input_window = Window::default();
@@ -111,7 +113,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
             "ss" => input_window.start = Some(duration(opt)?),
             "t" => input_window.duration = Some(duration(opt)?),
             "to" => input_window.to = Some(duration(opt)?),
-            "f" if !matches!(value(opt), "lavfi" | "concat" | "image2" | "image2pipe") => {
+            _ if reader_option(input_kind, input, opt) => {
                 input_args.extend(opt.tokens());
                 continue;
             }
@@ -119,12 +121,18 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         }
         input_trim_args.extend(opt.tokens());
     }
-    let input_path = Path::new(&input.url);
-    if input.url.contains("://") || input.url.starts_with("pipe:") || input.url == "-" {
-        return Err("the input is not a file".into());
-    }
-    if !input_path.is_file() {
-        return Err("the input is not a regular file".into());
+    match input_kind {
+        InputKind::File if input.url.contains("://") || input.url.starts_with("pipe:") => {
+            return Err("the input is not a file".into());
+        }
+        InputKind::File if !Path::new(&input.url).is_file() => {
+            return Err("the input is not a regular file".into());
+        }
+        InputKind::Stdin if input_window.end().is_some() => {
+            // ffmpeg stops reading there; dffmpeg spools the pipe to its end.
+            return Err("a pipe read only up to -t/-to is not distributable".into());
+        }
+        _ => {}
     }
 
     let output_url = &output.url;
@@ -193,6 +201,9 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
                 MapSource::Streams { .. } => maps.push(value(opt).to_string()),
             },
             "ss" => output_window.start = Some(duration(opt)?),
+            "t" | "to" if input_kind == InputKind::Stdin => {
+                return Err("a pipe read only up to -t/-to is not distributable".into());
+            }
             "t" => output_window.duration = Some(duration(opt)?),
             "to" => output_window.to = Some(duration(opt)?),
             "f" => job_format = Some(value(opt).to_string()),
@@ -280,6 +291,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     let console = Console::from_command(command)?;
     Ok(EncodeJob {
         input: PathBuf::from(&input.url),
+        input_kind,
         input_args,
         input_trim_args,
         input_window,
@@ -299,6 +311,49 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         passlogfile,
         fps_mode,
     })
+}
+
+/// How `input` is read: a `-f lavfi` graph, standard input, or a file.
+fn input_kind(input: &FileArg) -> InputKind {
+    if input.last("f").map(value) == Some("lavfi") {
+        InputKind::Lavfi
+    } else if InputKind::reads_stdin(&input.url) {
+        InputKind::Stdin
+    } else {
+        InputKind::File
+    }
+}
+
+/// True for an input option (other than a trim) that every reader of the
+/// input is given as written, because its effect is the same on each.
+///
+/// A file may only name its demuxer. Standard input may also describe raw
+/// video (`-s`, `-pix_fmt`, `-framerate`); for `-f rawvideo`, whose frames
+/// carry no timestamps of their own, also `-r`, the `rawvideo` decoder and
+/// `-an`, as moviepy and OpenCV pipes write them. A lavfi graph takes none.
+fn reader_option(kind: InputKind, input: &FileArg, opt: &Opt) -> bool {
+    let format = input.last("f").map(value);
+    let name = opt.name.as_str();
+    let video_spec = opt.stream_spec().is_ok_and(|s| s.is_plain_video());
+    match kind {
+        InputKind::File => {
+            name == "f" && !matches!(value(opt), "lavfi" | "concat" | "image2" | "image2pipe")
+        }
+        InputKind::Lavfi => matches!(name, "f" | "thread_queue_size"),
+        InputKind::Stdin => {
+            let raw = format == Some("rawvideo");
+            match name {
+                "f" => crate::spool::PIPE_FORMATS.contains(&value(opt)),
+                "s" | "video_size" | "pixel_format" | "framerate" | "thread_queue_size" => true,
+                "pix_fmt" => opt.spec.is_none() || video_spec,
+                "r" => raw && (opt.spec.is_none() || video_spec),
+                "an" | "sn" | "dn" => raw,
+                "c" | "codec" => raw && video_spec && value(opt) == "rawvideo",
+                "vcodec" => raw && value(opt) == "rawvideo",
+                _ => false,
+            }
+        }
+    }
 }
 
 /// `-fps_mode`/`-vsync` values that chunks reproduce; `None` for `auto`.

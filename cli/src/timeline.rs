@@ -2,8 +2,10 @@
 //!
 //! ffmpeg shifts input timestamps by `-(start_time + input -ss)`, then trims
 //! with `-ss`/`-t` on the input side and again on the output side. This
-//! module repeats that arithmetic on the probed packets, in the stream's time
-//! base, so each chunk can be told exactly which timestamps to keep.
+//! module repeats that arithmetic on the probed packets, in the time base
+//! ffmpeg alone reads the stream in (the source's: a spooled lavfi graph is
+//! read from NUT in a finer one), rounding where ffmpeg rounds, so each chunk
+//! can be told exactly which timestamps to keep.
 
 use crate::job::Window;
 use crate::probe::Packet;
@@ -26,19 +28,23 @@ pub struct Timeline {
     pub all: Vec<Frame>,
     /// The range of `all` that ffmpeg would encode.
     pub selected: std::ops::Range<usize>,
-    /// Added to input timestamps, in microseconds (`-(start + input -ss)`).
+    /// Added to input timestamps, in microseconds: `-(start + input -ss)`,
+    /// rounded to the source time base as ffmpeg rounds it.
     pub ts_offset_us: i64,
-    /// `ts_offset_us` in the stream time base, rounded as ffmpeg rounds it.
+    /// `ts_offset_us` in the stream time base.
     pub ts_offset: i64,
     /// The stream time base.
     pub time_base: (i64, i64),
 }
 
 impl Timeline {
-    /// Builds the timeline; errors if packets lack timestamps.
+    /// Builds the timeline of packets in `time_base`, as ffmpeg alone would
+    /// see them in `source_tb` (the same, or coarser when the input was
+    /// spooled); errors if packets lack timestamps.
     pub fn new(
         packets: Vec<Packet>,
         time_base: (i64, i64),
+        source_tb: (i64, i64),
         start_time_us: i64,
         input: Window,
         output: Window,
@@ -54,19 +60,22 @@ impl Timeline {
         all.sort_by_key(|f| (f.pts, f.decode_index));
         // Equal timestamps cannot both be shown; the decoder keeps one.
         all.dedup_by_key(|f| f.pts);
-        let ts_offset_us = -(start_time_us + input.start.unwrap_or(0));
-        let ts_offset = rescale(ts_offset_us, (1, 1_000_000), time_base);
-        let shifted: Vec<i64> = all.iter().map(|f| f.pts + ts_offset).collect();
+        let us = (1, 1_000_000);
+        let offset = rescale(-(start_time_us + input.start.unwrap_or(0)), us, source_tb);
+        let ts_offset_us = rescale(offset, source_tb, us);
+        let ts_offset = rescale(offset, source_tb, time_base);
+        let shifted: Vec<i64> =
+            all.iter().map(|f| rescale(f.pts, time_base, source_tb) + offset).collect();
         // The input trim: from 0 when the input is seeked, for -t after the first kept frame.
         let mut range = trim(
             &shifted,
             0..shifted.len(),
             input.start.map(|_| 0),
             input_duration(&input),
-            time_base,
+            source_tb,
         );
         // The output trim, on the same timeline.
-        range = trim(&shifted, range, output.start, output_duration(&output), time_base);
+        range = trim(&shifted, range, output.start, output_duration(&output), source_tb);
         Ok(Self { packets, all, selected: range, ts_offset_us, ts_offset, time_base })
     }
 
@@ -154,9 +163,15 @@ mod tests {
 
     #[test]
     fn sorts_b_frames_into_presentation_order() {
-        let t =
-            Timeline::new(packets(&[0, 3, 1, 2]), (1, 25), 0, Window::default(), Window::default())
-                .unwrap();
+        let t = Timeline::new(
+            packets(&[0, 3, 1, 2]),
+            (1, 25),
+            (1, 25),
+            0,
+            Window::default(),
+            Window::default(),
+        )
+        .unwrap();
         let order: Vec<_> = t.all.iter().map(|f| f.decode_index).collect();
         assert_eq!(order, vec![0, 2, 3, 1]);
         assert_eq!(t.selected, 0..4);
@@ -166,12 +181,29 @@ mod tests {
     fn applies_input_and_output_windows() {
         let pts: Vec<i64> = (0..100).collect();
         let one_second = Window { start: Some(1_000_000), duration: Some(2_000_000), to: None };
-        let t = Timeline::new(packets(&pts), (1, 25), 0, one_second, Window::default()).unwrap();
+        let t = Timeline::new(packets(&pts), (1, 25), (1, 25), 0, one_second, Window::default())
+            .unwrap();
         assert_eq!(t.selected, 25..75);
         assert_eq!(t.ts_offset, -25);
         let out = Window { start: Some(1_000_000), duration: None, to: Some(3_000_000) };
-        let t = Timeline::new(packets(&pts), (1, 25), 0, Window::default(), out).unwrap();
+        let t = Timeline::new(packets(&pts), (1, 25), (1, 25), 0, Window::default(), out).unwrap();
         assert_eq!(t.selected, 25..75);
+    }
+
+    #[test]
+    fn rounds_the_offset_in_the_source_time_base() {
+        // lavfi at 25 fps, spooled to NUT at 1/51200: -ss 0.5 is -12.5
+        // frames, which ffmpeg rounds to -13 in the source's 1/25.
+        let pts: Vec<i64> = (0..75).map(|i| i * 2048).collect();
+        let half = Window { start: Some(500_000), ..Window::default() };
+        let t =
+            Timeline::new(packets(&pts), (1, 51_200), (1, 25), 0, half, Window::default()).unwrap();
+        assert_eq!((t.ts_offset_us, t.ts_offset), (-520_000, -26_624));
+        assert_eq!(t.selected, 13..75);
+        let same =
+            Timeline::new(packets(&pts), (1, 51_200), (1, 51_200), 0, half, Window::default())
+                .unwrap();
+        assert_eq!((same.ts_offset_us, same.selected), (-500_000, 13..75));
     }
 
     #[test]

@@ -1,8 +1,9 @@
 """Writes a generated 2 s clip to OUT with moviepy, through whatever ffmpeg
 IMAGEIO_FFMPEG_EXE names (dffmpeg, or the real ffmpeg for the reference).
 
-moviepy pipes raw RGB frames into `ffmpeg -f rawvideo -i -`, so this is the
-pipe-input path: dffmpeg hands it to the real ffmpeg, stdin included.
+moviepy pipes raw RGB frames into `ffmpeg -f rawvideo ... -i -`, so this is
+the pipe-input path: dffmpeg spools the frames and distributes the encode.
+Lossless (-qp 0), so the frames can be compared with ffmpeg's exactly.
 """
 import sys
 
@@ -18,5 +19,5 @@ def frame(t):
 
 
 VideoClip(frame, duration=2).write_videofile(
-    sys.argv[1], fps=25, codec="libx264", audio=False, logger=None
+    sys.argv[1], fps=25, codec="libx264", audio=False, logger=None, ffmpeg_params=["-qp", "0"]
 )

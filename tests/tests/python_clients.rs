@@ -1,6 +1,7 @@
 //! Programs written for ffmpeg use dffmpeg unchanged: ffmpeg-python runs an
-//! encode that gets distributed, and moviepy (through imageio-ffmpeg) writes a
-//! clip whose frames equal the ones it writes through the real ffmpeg.
+//! encode that gets distributed, and so does moviepy (through imageio-ffmpeg),
+//! whose raw frames on a pipe become a clip with the frames it writes through
+//! the real ffmpeg.
 //!
 //! The Python packages live in `target/python`, made by
 //! `scripts/install-deps.sh` (which the README's test command runs).
@@ -75,25 +76,45 @@ fn ffmpeg_python_runs_a_distributed_encode() {
 }
 
 #[test]
-fn moviepy_writes_through_dffmpeg() {
+fn moviepy_writes_a_distributed_encode_through_dffmpeg() {
     let dir = tempfile::tempdir().unwrap();
-    let write = |exe: &Path, out: &Path| {
+    let write = |exe: &Path, out: &Path, nodes: &str| {
         check(
             &Command::new(python())
                 .arg(script("moviepy_write.py"))
                 .arg(out)
                 .env("IMAGEIO_FFMPEG_EXE", exe)
                 .env("XDG_CONFIG_HOME", "/nonexistent")
-                .env_remove("DFFMPEG_NODES")
+                .env("DFFMPEG_NODES", nodes)
+                .env("DFFMPEG_SEGMENT_DURATION", "0.5")
                 .output()
                 .unwrap(),
         )
     };
+    // moviepy keeps ffmpeg's stderr to itself; a wrapper keeps dffmpeg's,
+    // with the log level that names every verified chunk.
+    let log = dir.path().join("dffmpeg.log");
+    let wrapper = dir.path().join("ffmpeg");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nDFFMPEG_LOG=info exec '{}' \"$@\" 2>>'{}'\n",
+            bin("dffmpeg").display(),
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .unwrap();
+    let nodes = [Node::start(1), Node::start(1)];
     let (ours, theirs) = (dir.path().join("dffmpeg.mp4"), dir.path().join("ffmpeg.mp4"));
-    write(&bin("dffmpeg"), &ours);
+    write(&wrapper, &ours, &format!("{},{}", nodes[0].addr, nodes[1].addr));
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert!(!stderr.contains("running with ffmpeg"), "not distributed: {stderr}");
+    assert!(stderr.matches("chunk verified").count() >= 2, "not split into chunks: {stderr}");
     let ffmpeg =
         String::from_utf8(Command::new("which").arg("ffmpeg").output().unwrap().stdout).unwrap();
-    write(Path::new(ffmpeg.trim()), &theirs);
+    write(Path::new(ffmpeg.trim()), &theirs, "");
     let frames = framemd5(&ours, "0:v", false);
     assert_eq!(frames.lines().filter(|l| !l.starts_with('#')).count(), 50);
     assert_eq!(frames, framemd5(&theirs, "0:v", false));
