@@ -18,9 +18,8 @@ use anyhow::{Context as _, ensure};
 
 use crate::dispatch::ChunkDone;
 use crate::job_context::JobContext;
-use crate::probe::StreamInfo;
-use crate::probe::genpts_args;
-use crate::streams::{Selection, Source};
+use crate::probe::{MediaInfo, genpts_args};
+use crate::streams::{Selection, Source, encoder_for};
 use crate::timeline::seconds;
 
 /// Writes the output file from the chunks.
@@ -28,9 +27,11 @@ pub async fn assemble(
     ctx: &JobContext,
     done: &[ChunkDone],
     selection: &Selection,
-    video: &StreamInfo,
+    media: &MediaInfo,
 ) -> anyhow::Result<()> {
     ensure!(!done.is_empty(), "no chunks to assemble");
+    let video = &media.streams[selection.video];
+    let lavc = ctx.tools.lavc_ident().await?;
     let list = ctx.dir.path().join("chunks.ffconcat");
     std::fs::write(&list, concat_list(done)).context("writing the concat list")?;
 
@@ -89,6 +90,7 @@ pub async fn assemble(
         // alone. Naming one stream turns off ffmpeg's automatic copy for all,
         // so every stream is named.
         stream_tags_from(selection, 0).iter().for_each(|a| push(a));
+        encoder_tags(ctx, selection, media, &lavc).iter().for_each(|a| push(a));
     }
     if !ctx.job.mux_args.iter().any(|a| a.starts_with("-disposition")) {
         let j = selection.streams.iter().position(|s| *s == Source::Video).unwrap_or(0);
@@ -114,7 +116,7 @@ pub async fn assemble(
         }
         args.extend(keep_source_video(ctx, selection));
         ctx.tools.ffmpeg(&args).await.context("muxing the output")?;
-        restore(ctx, &staged, selection, &temp).await?;
+        restore(ctx, &staged, selection, media, &lavc, &temp).await?;
     } else {
         if mp4 {
             push("-video_track_timescale");
@@ -149,6 +151,8 @@ async fn restore(
     ctx: &JobContext,
     staged: &Path,
     selection: &Selection,
+    media: &MediaInfo,
+    lavc: &str,
     temp: &Path,
 ) -> anyhow::Result<()> {
     let mut args: Vec<OsString> = Vec::new();
@@ -166,6 +170,7 @@ async fn restore(
         push(a);
     }
     stream_tags_from(selection, 1).iter().for_each(|a| push(a));
+    encoder_tags(ctx, selection, media, lavc).iter().for_each(|a| push(a));
     for pair in option_pairs(&ctx.job.mux_args) {
         if pair[0].starts_with("-metadata") || is_muxer_option(&pair[0]) {
             pair.iter().for_each(|a| push(a));
@@ -203,6 +208,39 @@ fn stream_tags_from(selection: &Selection, file: usize) -> Vec<String> {
         };
         args.push(format!("-map_metadata:s:{j}"));
         args.push(format!("{file}:s:{i}"));
+    }
+    args
+}
+
+/// `-metadata:s:J encoder=...` for the output streams, after their tags were
+/// mapped from the source, so that each carries the `encoder` tag ffmpeg
+/// alone would write: the video's names libavcodec and the encoder that ran
+/// on the nodes (here it is only copied, so ffmpeg would not name it), and a
+/// stream this mux encodes loses the source's tag, so ffmpeg writes its own.
+/// A user's own `encoder=` stands, as in ffmpeg, which never overwrites it.
+fn encoder_tags(
+    ctx: &JobContext,
+    selection: &Selection,
+    media: &MediaInfo,
+    lavc: &str,
+) -> Vec<String> {
+    let job = &ctx.job;
+    if job.mux_args.iter().any(|a| a.starts_with("encoder=")) {
+        return Vec::new();
+    }
+    let bitexact = job.mux_args.iter().chain(job.encoder_options.iter().map(|(_, v)| v));
+    let ident = if bitexact.into_iter().any(|a| a.contains("bitexact")) { "Lavc" } else { lavc };
+    let mut args = Vec::new();
+    for (j, source) in selection.streams.iter().enumerate() {
+        let tag = match source {
+            Source::Video => format!("encoder={ident} {}", job.encoder),
+            Source::Input(i) => match encoder_for(job, &media.streams[*i]) {
+                Some(encoder) if encoder != "copy" => "encoder=".to_string(),
+                _ => continue,
+            },
+        };
+        args.push(format!("-metadata:s:{j}"));
+        args.push(tag);
     }
     args
 }

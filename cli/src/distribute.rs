@@ -319,7 +319,7 @@ async fn encode(
     let result = async {
         let done =
             dispatch::run(ctx.clone(), chunks, &mut nodes, policy.as_mut(), stats.clone()).await?;
-        assemble::assemble(&ctx, &done, &selection, &video).await
+        assemble::assemble(&ctx, &done, &selection, media).await
     }
     .await;
     if let Some(reporter) = reporter {

@@ -4,10 +4,12 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
+use tokio::sync::OnceCell;
 
 /// How much of a failed tool's stderr an error keeps.
 const STDERR_TAIL: usize = 4096;
@@ -19,6 +21,8 @@ pub struct Tools {
     pub ffmpeg: PathBuf,
     /// The ffprobe that belongs to it.
     pub ffprobe: PathBuf,
+    /// `ffmpeg -version`, run once for the banner and the encoder tags.
+    version: Arc<OnceCell<String>>,
 }
 
 impl Tools {
@@ -45,7 +49,7 @@ impl Tools {
                 .or_else(|| search_path("ffprobe"))
                 .unwrap_or_else(|| "ffprobe".into()),
         };
-        Ok(Self { ffmpeg, ffprobe })
+        Ok(Self { ffmpeg, ffprobe, version: Arc::default() })
     }
 
     /// Runs ffprobe and returns its stdout; fails with its stderr.
@@ -58,9 +62,22 @@ impl Tools {
     }
 
     /// `ffmpeg -version`: the banner's text.
-    pub async fn version(&self) -> anyhow::Result<String> {
-        let output = run_to_end(&self.ffmpeg, ["-version"], Stdio::null()).await?;
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    pub async fn version(&self) -> anyhow::Result<&str> {
+        let text = self
+            .version
+            .get_or_try_init(|| async {
+                let output = run_to_end(&self.ffmpeg, ["-version"], Stdio::null()).await?;
+                anyhow::Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+            })
+            .await?;
+        Ok(text)
+    }
+
+    /// libavcodec's ident (`Lavc59.37.100`), which ffmpeg writes into the
+    /// `encoder` tag of every stream it encodes.
+    pub async fn lavc_ident(&self) -> anyhow::Result<String> {
+        let version = self.version().await?;
+        lavc_ident(version).with_context(|| format!("no libavcodec version in {version:?}"))
     }
 
     /// ffprobe's description of an input (`Input #0, ...`), exactly as
@@ -135,6 +152,13 @@ where
         .with_context(|| format!("starting {}", program.display()))
 }
 
+/// `libavcodec     59. 37.100 / 59. 37.100` in `ffmpeg -version` to `Lavc59.37.100`.
+fn lavc_ident(version: &str) -> Option<String> {
+    let line = version.lines().find_map(|l| l.strip_prefix("libavcodec"))?;
+    let linked: String = line.split('/').next()?.chars().filter(|c| !c.is_whitespace()).collect();
+    (!linked.is_empty()).then(|| format!("Lavc{linked}"))
+}
+
 fn tail(bytes: &[u8]) -> String {
     let start = bytes.len().saturating_sub(STDERR_TAIL);
     String::from_utf8_lossy(&bytes[start..]).trim().to_string()
@@ -147,4 +171,14 @@ fn search_path(name: &str) -> Option<PathBuf> {
         .map(|dir| dir.join(name))
         .filter(|p| p.is_file())
         .find(|p| p.canonicalize().ok() != me)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn lavc_ident_from_the_version_text() {
+        let text = "ffmpeg version 5.1.9\nlibavutil      57. 28.100 / 57. 28.100\nlibavcodec     59. 37.100 / 59. 37.100\n";
+        assert_eq!(super::lavc_ident(text).as_deref(), Some("Lavc59.37.100"));
+        assert_eq!(super::lavc_ident("ffmpeg version 5.1.9\n"), None);
+    }
 }

@@ -161,18 +161,21 @@ pub fn probe(file: &Path) -> serde_json::Value {
 }
 
 /// What "the same streams" means: type, codec, language, title, default
-/// disposition, per stream in order; then chapters and global tags but the
+/// disposition and the encoder tag, per stream in order; then chapters and global tags but the
 /// muxer's own; start time and duration are compared separately.
 pub fn stream_set(probe: &serde_json::Value) -> Vec<String> {
     let mut out = Vec::new();
     for s in probe["streams"].as_array().unwrap() {
+        // Matroska spells the encoder tag ENCODER, MP4 (compressorname) encoder.
+        let encoder = s["tags"]["encoder"].as_str().or(s["tags"]["ENCODER"].as_str());
         out.push(format!(
-            "{} {} lang={} title={} default={}",
+            "{} {} lang={} title={} default={} encoder={}",
             s["codec_type"].as_str().unwrap_or(""),
             s["codec_name"].as_str().unwrap_or(""),
             s["tags"]["language"].as_str().unwrap_or("-"),
             s["tags"]["title"].as_str().unwrap_or("-"),
-            s["disposition"]["default"]
+            s["disposition"]["default"],
+            encoder.unwrap_or("-")
         ));
     }
     for c in probe["chapters"].as_array().unwrap() {
