@@ -70,6 +70,18 @@ pub async fn run(
     let mut described = probe::ffprobe_input_args(&first.input_args);
     described.push(first.input.to_string_lossy().into_owned());
     let temp_root = settings.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
+    // ffmpeg opens -progress while it reads its options, before any input;
+    // when that fails, it says so in its own words.
+    let progress = match &console.progress {
+        Some(target) => match ProgressWriter::open(target.clone()) {
+            Ok(writer) => Some(Arc::new(Mutex::new(writer))),
+            Err(error) => {
+                let reason = format!("-progress {target:?} could not be opened: {error}");
+                return Ok(Outcome::Fallback { reason, stdin: None });
+            }
+        },
+        None => None,
+    };
 
     let mut spool = None;
     if input_kind != InputKind::File {
@@ -127,12 +139,6 @@ pub async fn run(
             prepared.iter().map(|p| mapping(&p.job, &p.selection, &media)).collect();
         eprint!("{}", console::stream_mapping(&mappings));
     }
-    let progress = match &console.progress {
-        Some(target) => Some(Arc::new(Mutex::new(
-            ProgressWriter::open(target.clone()).context("opening the -progress file")?,
-        ))),
-        None => None,
-    };
 
     let embedded_dir;
     let mut embedded = None;

@@ -2,7 +2,8 @@
 //! ending in `progress=continue`, the last in `progress=end`.
 //!
 //! The distributed path writes to stdout (`pipe:1`, `pipe:`), stderr
-//! (`pipe:2`) or a file; other URLs (`tcp://`...) run through ffmpeg.
+//! (`pipe:2`), a file, or a TCP listener (`tcp://HOST:PORT`, as media servers
+//! collect it); other URLs (`udp://`, `tcp://` with options...) run through ffmpeg.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -16,6 +17,8 @@ pub enum ProgressTarget {
     Stderr,
     /// A file path, or `file:PATH`; truncated at the start as ffmpeg does.
     File(PathBuf),
+    /// `tcp://HOST:PORT`: connected to as a client, as ffmpeg's tcp protocol does.
+    Tcp(String),
 }
 
 impl ProgressTarget {
@@ -29,7 +32,13 @@ impl ProgressTarget {
             ("pipe:" | "pipe:1" | "-", _) => Ok(Self::Stdout),
             ("pipe:2", _) => Ok(Self::Stderr),
             (_, Some("file")) => Ok(Self::File(PathBuf::from(&url["file:".len()..]))),
-            (_, Some(_)) => Err(format!("-progress {url} is not a file or stdout")),
+            (_, Some("tcp")) => match url.strip_prefix("tcp://").map(|a| a.trim_end_matches('/')) {
+                Some(addr) if !addr.is_empty() && !addr.contains(['?', '/']) => {
+                    Ok(Self::Tcp(addr.to_string()))
+                }
+                _ => Err(format!("-progress {url} has options or a path")),
+            },
+            (_, Some(_)) => Err(format!("-progress {url} is not a file, stdout or tcp://")),
             (_, None) => Ok(Self::File(PathBuf::from(url))),
         }
     }
@@ -93,27 +102,39 @@ pub(crate) fn format_g(value: f64) -> String {
 }
 
 /// An open `-progress` destination.
-#[derive(Debug)]
 pub struct ProgressWriter {
     target: ProgressTarget,
-    file: Option<std::fs::File>,
+    /// The file or connection; `None` for stdout and stderr.
+    sink: Option<Box<dyn std::io::Write + Send>>,
+}
+
+impl std::fmt::Debug for ProgressWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProgressWriter").field("target", &self.target).finish_non_exhaustive()
+    }
 }
 
 impl ProgressWriter {
-    /// Opens (and for a file, truncates) the destination.
+    /// Opens (for a file, truncates; for TCP, connects to) the destination,
+    /// as ffmpeg does while it reads its options, before any input.
     pub fn open(target: ProgressTarget) -> std::io::Result<Self> {
-        let file = match &target {
-            ProgressTarget::File(path) => Some(std::fs::File::create(path)?),
-            _ => None,
+        let sink: Option<Box<dyn std::io::Write + Send>> = match &target {
+            ProgressTarget::File(path) => Some(Box::new(std::fs::File::create(path)?)),
+            ProgressTarget::Tcp(addr) => {
+                let stream = std::net::TcpStream::connect(addr.as_str())?;
+                stream.set_nodelay(true)?;
+                Some(Box::new(stream))
+            }
+            ProgressTarget::Stdout | ProgressTarget::Stderr => None,
         };
-        Ok(Self { target, file })
+        Ok(Self { target, sink })
     }
 
     /// Writes one block and flushes it, so a reader sees it at once.
     pub fn write(&mut self, snapshot: &Snapshot, end: bool) -> std::io::Result<()> {
         let text = block(snapshot, end);
-        match (&self.target, &mut self.file) {
-            (_, Some(file)) => file.write_all(text.as_bytes()).and_then(|()| file.flush()),
+        match (&self.target, &mut self.sink) {
+            (_, Some(sink)) => sink.write_all(text.as_bytes()).and_then(|()| sink.flush()),
             (ProgressTarget::Stderr, None) => {
                 let mut err = std::io::stderr().lock();
                 err.write_all(text.as_bytes()).and_then(|()| err.flush())
@@ -153,7 +174,12 @@ mod tests {
     fn targets() {
         assert_eq!(ProgressTarget::parse("pipe:1"), Ok(ProgressTarget::Stdout));
         assert_eq!(ProgressTarget::parse("file:p.txt"), Ok(ProgressTarget::File("p.txt".into())));
-        assert!(ProgressTarget::parse("tcp://127.0.0.1:9").is_err());
+        assert_eq!(
+            ProgressTarget::parse("tcp://127.0.0.1:9"),
+            Ok(ProgressTarget::Tcp("127.0.0.1:9".into()))
+        );
+        assert!(ProgressTarget::parse("tcp://127.0.0.1:9?listen=1").is_err());
+        assert!(ProgressTarget::parse("udp://127.0.0.1:9").is_err());
         assert!(ProgressTarget::parse("unix:/run/p.sock").is_err());
         assert_eq!(ProgressTarget::parse("-"), Ok(ProgressTarget::Stdout));
     }

@@ -189,6 +189,48 @@ fn progress_blocks_go_to_a_file_or_stdout() {
 }
 
 #[test]
+fn progress_blocks_go_to_a_tcp_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path(), 2);
+    let out = dir.path().join("out.mkv");
+    let node = Node::start(2);
+    // What a media server does: listen, and read until ffmpeg closes.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("tcp://{}", listener.local_addr().unwrap());
+    let reader = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stream, &mut text).unwrap();
+        text
+    });
+    let args = ["-y", "-nostats", "-progress", &url, "-i", src.to_str().unwrap()];
+    let done = run(&node, &[&args[..], &["-c:v", "libx264", out.to_str().unwrap()]].concat(), "");
+    assert!(done.status.success(), "{}", text(&done.stderr));
+    let blocks = reader.join().unwrap();
+    assert!(blocks.ends_with("progress=end\n"), "{blocks}");
+    assert!(blocks.lines().any(|l| l == "frame=50"), "{blocks}");
+
+    // Nobody listening: ffmpeg's own error and exit code, and no output.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let lost = dir.path().join("lost.mkv");
+    let refused = run(
+        &node,
+        &["-y", "-progress", &format!("tcp://{closed}"), "-i", src.to_str().unwrap()]
+            .into_iter()
+            .chain(["-c:v", "libx264", lost.to_str().unwrap()])
+            .collect::<Vec<_>>(),
+        "",
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stderr).contains("Failed to open progress URL"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert!(!lost.exists());
+}
+
+#[test]
 fn ctrl_c_exits_255_and_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let src = clip(dir.path(), 20);
