@@ -304,7 +304,12 @@ async fn encode(
                 policy::default_policy().plan(&request)?.starts
             }
         };
-    let chunks = plan::chunks(&timeline, &starts)?;
+    // The rate the encoder runs at: an fps filter's, else the input's.
+    let output_rate = job.fps_filter.unwrap_or(frame_rate);
+    let chunks = match job.fps_filter {
+        Some(rate) => plan::fps_chunks(&timeline, &starts, rate, frame_rate)?,
+        None => plan::chunks(&timeline, &starts)?,
+    };
     let chunk_count = chunks.len();
     let console = job.console.clone();
     let verbose = job.verbose();
@@ -315,10 +320,10 @@ async fn encode(
         temp_root,
         video.index,
         &timeline,
-        frame_rate,
+        output_rate,
         media,
     )?);
-    let stats = Arc::new(Stats::new(chunk_count, request.job.fps));
+    let stats = Arc::new(Stats::new(chunk_count, output_rate.0 as f64 / output_rate.1 as f64));
     let line = console.running_stats();
     let reporting = line || progress.is_some();
     let reporter = reporting.then(|| stats.spawn_reporter(line, console.stats_period, progress));

@@ -85,6 +85,8 @@ pub struct EncodeJob {
     pub pix_fmt: Option<String>,
     /// Frame-local filters from `-vf`, as `(name, args)`.
     pub filters: Vec<(String, String)>,
+    /// The rate of an `fps` filter among them: chunks then follow its output grid.
+    pub fps_filter: Option<(i64, i64)>,
     /// The user's `-map` values, in order; empty for ffmpeg's default choice.
     pub maps: Vec<String>,
     /// Output options for the final mux, passed through as written.

@@ -135,6 +135,7 @@ impl JobContext {
             fps_mode: self.fps_mode_for(chunk) as i32,
             chunk_format: self.chunk_format() as i32,
             passes: self.job.passes,
+            filtered_end_pts: chunk.filtered_end,
             timescale: if self.chunk_format() == ChunkFormat::Mov { self.timescale() } else { 0 },
         })
     }

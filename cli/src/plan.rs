@@ -24,14 +24,24 @@ pub struct Chunk {
     pub seek_pts: i64,
     /// Timestamp of the chunk's first frame, in the source time base, unshifted.
     pub first_pts: i64,
-    /// Timestamp of the frame after the chunk, unshifted; `None` at the end of the input.
+    /// Timestamp of the first input frame the node does not keep, unshifted
+    /// (the frame after the chunk, or after the fps lookahead frame); `None`
+    /// at the end of the input.
     pub next_pts: Option<i64>,
+    /// With `-vf fps=rate`: the chunk's slots on the filter's output grid.
+    pub grid: Option<std::ops::Range<i64>>,
+    /// With `-vf fps=rate`, for every chunk but the last: the slot where the
+    /// next chunk begins, before which the node drops the filter's output.
+    pub filtered_end: Option<i64>,
 }
 
 impl Chunk {
-    /// Frames the node must keep.
+    /// Frames the node must encode.
     pub fn frame_count(&self) -> u64 {
-        self.frames.len() as u64
+        match &self.grid {
+            Some(slots) => (slots.end - slots.start).max(0) as u64,
+            None => self.frames.len() as u64,
+        }
     }
 }
 
@@ -68,7 +78,51 @@ pub fn chunks(timeline: &Timeline, starts: &[u64]) -> anyhow::Result<Vec<Chunk>>
             seek_pts,
             first_pts,
             next_pts,
+            grid: None,
+            filtered_end: None,
         });
+    }
+    Ok(out)
+}
+
+/// Chunks for an encode through `-vf fps=rate`, which decides per output
+/// slot rather than per frame (see [`Timeline::fps_slot`]). A chunk covers
+/// the slots from its first frame's up to the next chunk's; to know where
+/// its own last frame ends, it also decodes the next chunk's first frame and
+/// drops what the filter makes of it (`filtered_end_pts`). The last chunk
+/// ends where the input ends, as one ffmpeg run does. Starts that would get
+/// no slot of their own are merged into the chunk before.
+pub fn fps_chunks(
+    timeline: &Timeline,
+    starts: &[u64],
+    rate: (i64, i64),
+    frame_rate: (i64, i64),
+) -> anyhow::Result<Vec<Chunk>> {
+    let base = timeline.selected.start;
+    let slot = |start: u64| timeline.fps_slot(base + start as usize, rate);
+    let end_slot = timeline.fps_end_slot(rate, frame_rate);
+    let mut kept: Vec<u64> = Vec::with_capacity(starts.len());
+    for &start in starts {
+        if kept.last().is_none_or(|&before| slot(start) > slot(before)) && slot(start) < end_slot {
+            kept.push(start);
+        }
+    }
+    let mut out = chunks(timeline, &kept)?;
+    let last = out.len() - 1;
+    for i in 0..out.len() {
+        let first = slot(kept[i]);
+        let end = kept.get(i + 1).map_or(end_slot, |&next| slot(next));
+        ensure!(end > first, "chunk {i} has no frame on the fps grid");
+        if i < last {
+            let lookahead = out[i].frames.end;
+            out[i].next_pts = timeline.all.get(lookahead + 1).map(|f| f.pts);
+            let needed = timeline.all[lookahead].decode_index;
+            let chunk = &mut out[i];
+            let last_packet = (chunk.first_packet + chunk.packet_count - 1).max(needed);
+            chunk.packet_count = last_packet - chunk.first_packet + 1;
+            chunk.filtered_end = Some(end);
+        }
+        out[i].grid = Some(first..end);
     }
     Ok(out)
 }
@@ -103,7 +157,7 @@ mod tests {
         let pts = [0, 3, 1, 2, 6, 4, 5, 9, 7, 8];
         let packets = pts
             .iter()
-            .map(|&p| Packet { pts: Some(p), dts: None, key: p == 0 || p == 6 })
+            .map(|&p| Packet { pts: Some(p), dts: None, duration: None, key: p == 0 || p == 6 })
             .collect();
         Timeline::new(packets, (1, 25), (1, 25), 0, Window::default(), Window::default()).unwrap()
     }
@@ -121,6 +175,37 @@ mod tests {
         assert_eq!(chunks[2].packet_count, 6);
         assert_eq!(chunks[2].next_pts, None);
         assert_eq!(chunks.iter().map(Chunk::frame_count).sum::<u64>(), 10);
+    }
+
+    #[test]
+    fn fps_chunks_end_on_the_output_grid() {
+        // 30 fps to 24: frames every 1/30 s land on slots round(i * 0.8).
+        let pts: Vec<i64> = (0..30).collect();
+        let packets = pts
+            .iter()
+            .map(|&p| Packet { pts: Some(p), dts: None, duration: None, key: p % 10 == 0 })
+            .collect();
+        let t = Timeline::new(packets, (1, 30), (1, 30), 0, Window::default(), Window::default())
+            .unwrap();
+        let chunks = fps_chunks(&t, &[0, 10, 20], (24, 1), (30, 1)).unwrap();
+        let grids: Vec<_> = chunks.iter().map(|c| c.grid.clone().unwrap()).collect();
+        assert_eq!(grids, vec![0..8, 8..16, 16..24]);
+        assert_eq!(chunks.iter().map(Chunk::frame_count).sum::<u64>(), 24);
+        assert_eq!(
+            chunks.iter().map(|c| c.filtered_end).collect::<Vec<_>>(),
+            [Some(8), Some(16), None]
+        );
+        // Each chunk but the last also decodes the next one's first frame.
+        assert_eq!((chunks[0].next_pts, chunks[0].packet_count), (Some(11), 11));
+        assert_eq!(chunks[2].next_pts, None);
+        assert_eq!(
+            chunks.iter().map(|c| c.filtered_end).collect::<Vec<_>>(),
+            [Some(8), Some(16), None]
+        );
+        // 30 to 5: a chunk of five frames can have no slot of its own.
+        let merged = fps_chunks(&t, &[0, 5, 6, 20], (5, 1), (30, 1)).unwrap();
+        let starts: Vec<_> = merged.iter().map(|c| c.frames.start).collect();
+        assert_eq!(starts, vec![0, 5, 20]);
     }
 
     #[test]

@@ -65,6 +65,8 @@ pub struct Packet {
     pub pts: Option<i64>,
     /// Decode timestamp in the stream's time base.
     pub dts: Option<i64>,
+    /// Duration in the stream's time base, when the container says.
+    pub duration: Option<i64>,
     /// A keyframe: decoding can start here.
     pub key: bool,
 }
@@ -159,20 +161,25 @@ pub async fn packets(
     args.extend(ffprobe_input_args(input_args));
     args.extend(genpts_args(input));
     args.extend(["-select_streams".into(), index.to_string()]);
-    args.extend(["-show_entries", "packet=pts,dts,flags", "-of", "csv=p=0"].map(String::from));
+    args.extend(
+        ["-show_entries", "packet=pts,dts,duration,flags", "-of", "csv=p=0"].map(String::from),
+    );
     args.push(input.to_string_lossy().into_owned());
     let out = tools.ffprobe(&args).await?;
     let text = String::from_utf8_lossy(&out);
     let mut packets = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let mut fields = line.split(',');
-        let (Some(pts), Some(dts), Some(flags)) = (fields.next(), fields.next(), fields.next())
+        // ffprobe prints the fields in its own order: pts, dts, duration, flags.
+        let (Some(pts), Some(dts), Some(duration), Some(flags)) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
         else {
             bail!("unexpected ffprobe packet line: {line}");
         };
         packets.push(Packet {
             pts: pts.parse().ok(),
             dts: dts.parse().ok(),
+            duration: duration.parse().ok().filter(|d| *d > 0),
             key: flags.starts_with('K'),
         });
     }

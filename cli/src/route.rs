@@ -248,6 +248,12 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         }
     }
     let encoder = encoder.ok_or("no explicit video encoder (-c:v)")?;
+    let fps_filter = fps_rate(&filters)?;
+    if fps_filter.is_some()
+        && (input_window != Window::default() || output_window != Window::default())
+    {
+        return Err("-vf fps with -ss/-t/-to is not distributable yet".into());
+    }
     if output.url == input.url {
         // ffmpeg: "Output #0 same as Input #0 - exiting".
         return Err("the output is the input".into());
@@ -302,6 +308,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         encoder_options,
         pix_fmt,
         filters,
+        fps_filter,
         maps,
         mux_args,
         disable,
@@ -354,6 +361,33 @@ fn reader_option(kind: InputKind, input: &FileArg, opt: &Opt) -> bool {
             }
         }
     }
+}
+
+/// The rate of the one `fps` filter among `filters`, if any: `fps=24`,
+/// `fps=fps=30000/1001`, with the default rounding and end of input. Other
+/// forms (names such as `ntsc`, decimals, `start_time`) are refused.
+fn fps_rate(filters: &[(String, String)]) -> Result<Option<(i64, i64)>, String> {
+    let mut rates = filters.iter().filter(|(name, _)| name == "fps");
+    let Some((_, args)) = rates.next() else { return Ok(None) };
+    let refuse = || format!("-vf fps={args} is not distributable (fps=N or fps=N/M is)");
+    if rates.next().is_some() {
+        return Err("-vf with two fps filters is not distributable".into());
+    }
+    let mut rate = None;
+    for (i, part) in args.split(':').enumerate() {
+        match part.split_once('=') {
+            None if i == 0 => rate = Some(part),
+            Some(("fps", value)) => rate = Some(value),
+            Some(("round", "near")) | Some(("eof_action", "round")) => {}
+            _ => return Err(refuse()),
+        }
+    }
+    let number = |t: &str| t.parse::<i64>().ok().filter(|n| *n > 0);
+    let parsed = match rate.unwrap_or_default().split_once('/') {
+        Some((num, den)) => number(num).zip(number(den)),
+        None => rate.and_then(number).map(|n| (n, 1)),
+    };
+    parsed.map(Some).ok_or_else(refuse)
 }
 
 /// `-fps_mode`/`-vsync` values that chunks reproduce; `None` for `auto`.
@@ -443,7 +477,9 @@ fn parse_filters(opt: &Opt) -> Result<Vec<(String, String)>, String> {
     };
     let mut filters = Vec::new();
     for filter in chain {
-        if TEMPORAL_FILTERS.contains(&filter.name.as_str()) {
+        // fps decides per output slot from the frames around it, which a
+        // chunk that also sees the next chunk's first frame reproduces.
+        if TEMPORAL_FILTERS.contains(&filter.name.as_str()) && filter.name != "fps" {
             return Err(format!(
                 "{} with a temporal filter ({}) is not distributable",
                 opt.flag(),
@@ -520,6 +556,9 @@ mod tests {
         );
         assert_eq!(job.mux_args, vec!["-c:a", "copy"]);
         assert_eq!(job.output_format, "matroska");
+        let job = route_line("-i IN -c:v ffv1 -vf scale=160:-2,fps=fps=30000/1001 o.mkv", &input)
+            .unwrap();
+        assert_eq!(job.fps_filter, Some((30000, 1001)));
         for (line, reason) in [
             ("-i IN -c:v copy out.mkv", "-c:v copy does not encode"),
             ("-i IN -c:v libx264 -c copy out.mkv", "-c:v copy does not encode"),
@@ -544,6 +583,18 @@ mod tests {
                 "-filter_complex with a temporal filter (fps) is not distributable",
             ),
             ("-i IN -c:v libx264 -map [v] out.mkv", "-map [v] maps a filter graph output"),
+            (
+                "-i IN -c:v libx264 -vf fps=ntsc out.mkv",
+                "-vf fps=ntsc is not distributable (fps=N or fps=N/M is)",
+            ),
+            (
+                "-i IN -c:v libx264 -vf fps=24:start_time=1 out.mkv",
+                "-vf fps=24:start_time=1 is not distributable (fps=N or fps=N/M is)",
+            ),
+            (
+                "-i IN -c:v libx264 -vf fps=24 -t 1 out.mkv",
+                "-vf fps with -ss/-t/-to is not distributable yet",
+            ),
             ("-i IN -c:v h264_nvenc out.mkv", "encoder h264_nvenc is not distributable"),
             ("-i IN -c:v libx264 out.gif", "the output extension names no container we assemble"),
             (

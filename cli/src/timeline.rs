@@ -35,6 +35,10 @@ pub struct Timeline {
     pub ts_offset: i64,
     /// The stream time base.
     pub time_base: (i64, i64),
+    /// The time base ffmpeg alone reads the stream in.
+    pub source_tb: (i64, i64),
+    /// `ts_offset_us` in `source_tb`.
+    source_offset: i64,
 }
 
 impl Timeline {
@@ -76,7 +80,39 @@ impl Timeline {
         );
         // The output trim, on the same timeline.
         range = trim(&shifted, range, output.start, output_duration(&output), source_tb);
-        Ok(Self { packets, all, selected: range, ts_offset_us, ts_offset, time_base })
+        Ok(Self {
+            packets,
+            all,
+            selected: range,
+            ts_offset_us,
+            ts_offset,
+            time_base,
+            source_tb,
+            source_offset: offset,
+        })
+    }
+
+    /// The slot of frame `i` (of `all`) on the output grid of `fps=rate`:
+    /// its shifted timestamp in slots of 1/rate, rounded to the nearest as
+    /// the fps filter rounds it. The filter gives every slot the last frame
+    /// whose slot is at most it.
+    pub fn fps_slot(&self, i: usize, rate: (i64, i64)) -> i64 {
+        let shifted = rescale(self.all[i].pts, self.time_base, self.source_tb) + self.source_offset;
+        rescale(shifted, self.source_tb, (rate.1, rate.0))
+    }
+
+    /// The slot where the fps filter stops: the end of the last selected
+    /// frame (its timestamp plus its packet's duration, else one frame at
+    /// `frame_rate`), rounded as the filter rounds the end of its input.
+    pub fn fps_end_slot(&self, rate: (i64, i64), frame_rate: (i64, i64)) -> i64 {
+        let last = self.selected.end.saturating_sub(1);
+        let Some(frame) = self.all.get(last) else { return 0 };
+        let duration = match self.packets[frame.decode_index].duration {
+            Some(d) => rescale(d, self.time_base, self.source_tb),
+            None => rescale(1, (frame_rate.1, frame_rate.0), self.source_tb),
+        };
+        let shifted = rescale(frame.pts, self.time_base, self.source_tb) + self.source_offset;
+        rescale(shifted + duration, self.source_tb, (rate.1, rate.0))
     }
 
     /// Number of frames to encode.
@@ -157,7 +193,7 @@ mod tests {
     fn packets(pts: &[i64]) -> Vec<Packet> {
         pts.iter()
             .enumerate()
-            .map(|(i, &p)| Packet { pts: Some(p), dts: None, key: i == 0 })
+            .map(|(i, &p)| Packet { pts: Some(p), dts: None, duration: None, key: i == 0 })
             .collect()
     }
 

@@ -114,6 +114,7 @@ const FILE_WORDS: &[&str] =
 /// that count frames (`n`) are refused by the coordinator. Not `vignette`: its
 /// dither differs per chunk (seen in the corpus suite).
 pub const FILTERS: &[&str] = &[
+    "fps",
     "scale",
     "crop",
     "pad",
@@ -177,7 +178,8 @@ pub struct ValidSpec {
     filters: Vec<(String, String)>,
     keep_start_pts: i64,
     keep_end_pts: i64,
-    /// Frames the trim must keep.
+    filtered_end_pts: Option<i64>,
+    /// Frames the encoder must get.
     pub expected_frames: u64,
     ts_offset_us: i64,
     frame_rate: (i64, i64),
@@ -243,6 +245,7 @@ pub fn validate(spec: &EncodeSpec) -> Result<ValidSpec, SpecError> {
         filters,
         keep_start_pts: spec.keep_start_pts,
         keep_end_pts: spec.keep_end_pts,
+        filtered_end_pts: spec.filtered_end_pts,
         expected_frames: spec.expected_frames,
         ts_offset_us: spec.ts_offset_us,
         frame_rate: (fr.num, fr.den),
@@ -378,6 +381,9 @@ impl ValidSpec {
                 graph.push_str(filter_args);
             }
         }
+        if let Some(end) = self.filtered_end_pts {
+            graph.push_str(&format!(",trim=end_pts={end}"));
+        }
         push("-filter:v");
         push(&graph);
         push("-c:v");
@@ -452,6 +458,7 @@ mod tests {
             chunk_format: ChunkFormat::Nut as i32,
             timescale: 0,
             passes: 0,
+            filtered_end_pts: None,
         }
     }
 
@@ -483,6 +490,17 @@ mod tests {
                 .any(|w| w == ["-filter:v", "trim=start_pts=0:end_pts=10,scale=iw/2:-2"])
         );
         assert!(joined.windows(2).any(|w| w == ["-crf", "23"]));
+
+        let mut fps = spec();
+        fps.filters = vec![Filter { name: "fps".into(), args: "24".into() }];
+        fps.filtered_end_pts = Some(9);
+        let args = validate(&fps).unwrap().ffmpeg_args(Path::new("/j/in"), Path::new("/j/out"));
+        let joined: Vec<_> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        assert!(
+            joined
+                .windows(2)
+                .any(|w| w == ["-filter:v", "trim=start_pts=0:end_pts=10,fps=24,trim=end_pts=9"])
+        );
     }
 
     #[test]

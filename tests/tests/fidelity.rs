@@ -90,6 +90,9 @@ const CHAPTERS: &str = ";FFMETADATA1\ntitle=With chapters\nartist=dffmpeg tests\
 
 const X264_LOSSLESS: &[&str] = &["-c:v", "libx264", "-qp", "0", "-c:a", "copy"];
 const FFV1: &[&str] = &["-c:v", "ffv1", "-c:a", "copy"];
+/// `-vf fps` decides per output slot, from the frames around it: chunks end
+/// on its grid, and each sees the next chunk's first frame.
+const FPS_24: &[&str] = &["-vf", "fps=24", "-c:v", "ffv1", "-c:a", "copy"];
 
 macro_rules! sources {
     ($($name:ident: [$($arg:expr),* $(,)?] => $ext:expr;)*) => {
@@ -103,6 +106,12 @@ macro_rules! sources {
             use super::*;
             $(#[test] fn $name() {
                 check(&Source { name: stringify!($name), make: &[$($arg),*], ext: $ext }, FFV1, "mkv");
+            })*
+        }
+        mod fps_filter {
+            use super::*;
+            $(#[test] fn $name() {
+                check(&Source { name: stringify!($name), make: &[$($arg),*], ext: $ext }, FPS_24, "mkv");
             })*
         }
     };
