@@ -234,10 +234,12 @@ fn encoder_tags(
     for (j, source) in selection.streams.iter().enumerate() {
         let tag = match source {
             Source::Video => format!("encoder={ident} {}", job.encoder),
-            Source::Input(i) => match encoder_for(job, &media.streams[*i]) {
-                Some(encoder) if encoder != "copy" => "encoder=".to_string(),
-                _ => continue,
-            },
+            Source::Input(i) => {
+                match encoder_for(job, &media.streams[*i], selection.position(j, media)) {
+                    Some(encoder) if encoder != "copy" => "encoder=".to_string(),
+                    _ => continue,
+                }
+            }
         };
         args.push(format!("-metadata:s:{j}"));
         args.push(tag);

@@ -357,10 +357,14 @@ fn mapping(
     selection
         .streams
         .iter()
-        .map(|source| {
+        .enumerate()
+        .map(|(j, source)| {
             let (input, encoder) = match *source {
                 streams::Source::Video => (selection.video, Some(job.encoder.clone())),
-                streams::Source::Input(i) => (i, streams::encoder_for(job, &media.streams[i])),
+                streams::Source::Input(i) => {
+                    let at = selection.position(j, media);
+                    (i, streams::encoder_for(job, &media.streams[i], at))
+                }
             };
             let from = &media.streams[input].codec_name;
             let coding = encoder.filter(|e| e != "copy").map(|e| console::Coding::new(from, &e));

@@ -127,11 +127,39 @@ fn subtitle_fits(job: &EncodeJob, codec: &str) -> bool {
     named || container_has_text_default && (text || !bitmap)
 }
 
+/// Where a stream sits in the output, for specifiers such as `-c:a:1`,
+/// which ffmpeg matches against output streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputPosition {
+    /// Index among all the output's streams.
+    pub index: usize,
+    /// Index among the output's streams of the same type.
+    pub of_type: usize,
+}
+
+impl Selection {
+    /// The position of output stream `j` (its type read from `media`).
+    pub fn position(&self, j: usize, media: &MediaInfo) -> OutputPosition {
+        let kind = |source: &Source| match source {
+            Source::Video => "video",
+            Source::Input(i) => media.streams[*i].codec_type.as_str(),
+        };
+        let of_type =
+            self.streams[..j].iter().filter(|s| kind(s) == kind(&self.streams[j])).count();
+        OutputPosition { index: j, of_type }
+    }
+}
+
 /// The encoder the final mux uses for a stream that is not the distributed
-/// video: the last `-c`/`-codec`/`-acodec`/`-scodec` whose specifier names the
-/// stream's type, else the muxer's default (ffmpeg 5.1's choices); `copy` for
-/// a copy, `None` when unknown.
-pub fn encoder_for(job: &EncodeJob, stream: &StreamInfo) -> Option<String> {
+/// video, at `position` in the output: the last `-c`/`-codec`/`-acodec`/
+/// `-scodec` whose specifier selects it (`-c:a`, `-c:a:1`, `-c:2`), else the
+/// muxer's default (ffmpeg 5.1's choices); `copy` for a copy, `None` when
+/// unknown.
+pub fn encoder_for(
+    job: &EncodeJob,
+    stream: &StreamInfo,
+    position: OutputPosition,
+) -> Option<String> {
     let kind = match stream.codec_type.as_str() {
         "audio" => MediaType::Audio,
         "subtitle" => MediaType::Subtitle,
@@ -147,6 +175,11 @@ pub fn encoder_for(job: &EncodeJob, stream: &StreamInfo) -> Option<String> {
             "scodec" => kind == MediaType::Subtitle,
             "c" | "codec" => match spec.map(parse_stream_spec) {
                 None => true,
+                Some(Ok(StreamSpec::Index(n))) => n as usize == position.index,
+                Some(Ok(StreamSpec::Type(t, Some(rest)))) => {
+                    t == kind
+                        && matches!(*rest, StreamSpec::Index(n) if n as usize == position.of_type)
+                }
                 Some(Ok(spec)) => spec.media_type().is_none_or(|t| t == kind),
                 Some(Err(_)) => false,
             },
@@ -270,5 +303,25 @@ fn parse_id(text: &str) -> Option<i64> {
     match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
         Some(hex) => i64::from_str_radix(hex, 16).ok(),
         None => text.parse().ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codec_options_select_output_streams_by_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.mkv");
+        std::fs::write(&input, b"x").unwrap();
+        let line = format!("-i {} -c:v libx264 -c:a:0 copy -c:a:1 ac3 o.mkv", input.display());
+        let argv: Vec<String> = line.split(' ').map(String::from).collect();
+        let job = crate::route::route(&crate::args::parse(&argv).unwrap()).unwrap();
+        let audio = StreamInfo { codec_type: "audio".into(), ..StreamInfo::default() };
+        let at = |index, of_type| OutputPosition { index, of_type };
+        assert_eq!(encoder_for(&job, &audio, at(1, 0)).as_deref(), Some("copy"));
+        assert_eq!(encoder_for(&job, &audio, at(2, 1)).as_deref(), Some("ac3"));
+        assert_eq!(encoder_for(&job, &audio, at(3, 2)).as_deref(), Some("libvorbis"));
     }
 }
