@@ -21,6 +21,8 @@ pub mod level {
     pub const FATAL: i32 = 8;
     /// `error`.
     pub const ERROR: i32 = 16;
+    /// `warning`: dffmpeg's own warnings (a policy that failed a decision).
+    pub const WARNING: i32 = 24;
     /// `info`, the default: banner, input description, stream mapping.
     pub const INFO: i32 = 32;
     /// `verbose`: dffmpeg's route and per-chunk lines.
@@ -120,7 +122,7 @@ pub fn parse_level(text: &str) -> Option<i32> {
         "panic" => 0,
         "fatal" => level::FATAL,
         "error" => level::ERROR,
-        "warning" => 24,
+        "warning" => level::WARNING,
         "info" => level::INFO,
         "verbose" => level::VERBOSE,
         "debug" => 48,

@@ -123,6 +123,7 @@ pub async fn run(
             };
             let mut assignments = match policy.assign(&request) {
                 Ok(a) => a,
+                Err(error) if policy.strict() => return Err(error),
                 Err(error) => {
                     warn!(%error, "the policy failed to assign; using the default for this decision");
                     Vec::new()
@@ -135,7 +136,10 @@ pub async fn run(
                     && nodes.iter().any(|n| n.alive && n.busy < n.slots && n.remote.addr == a.node)
             };
             if running.is_empty() && !assignments.iter().any(usable) {
-                assignments = crate::policy::default_policy().assign(&request)?;
+                if policy.strict() && !assignments.is_empty() {
+                    anyhow::bail!("the policy proposed no usable assignment (--policy-strict)");
+                }
+                assignments = crate::policy::native_default().assign(&request)?;
             }
             for assignment in assignments {
                 let Some(node) = nodes.iter().position(|nd| nd.remote.addr == assignment.node)

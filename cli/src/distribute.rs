@@ -12,6 +12,7 @@ use crate::job::{EncodeJob, InputKind};
 use crate::job_context::JobContext;
 use crate::local::Tools;
 use crate::overwrite::{self, Refusal};
+use crate::policy::PolicyModule;
 use crate::probe::{self, StreamInfo};
 use crate::progress::ProgressWriter;
 use crate::remote::Remote;
@@ -70,6 +71,11 @@ pub async fn run(
     let mut described = probe::ffprobe_input_args(&first.input_args);
     described.push(first.input.to_string_lossy().into_owned());
     let temp_root = settings.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
+    // Compiling the policy takes a while: it runs while the input is probed,
+    // and a policy that does not load stops the run before any output.
+    let mut loading =
+        PolicyModule::load_in_background(settings.policy.clone(), settings.policy_strict);
+    let mut policy_module = None;
     // ffmpeg opens -progress while it reads its options, before any input;
     // when that fails, it says so in its own words.
     let progress = match &console.progress {
@@ -85,6 +91,8 @@ pub async fn run(
 
     let mut spool = None;
     if input_kind != InputKind::File {
+        // A pipe is read once: not before the policy is known to load.
+        policy_module = Some((&mut loading).await.context("compiling the policy")??);
         if input_kind == InputKind::Stdin {
             // ffmpeg refuses an existing output before it reads the pipe's
             // frames (stdin is not for questions then); so do we, unread.
@@ -123,6 +131,10 @@ pub async fn run(
             Err(reason) => return Ok(fallback(reason)),
         }
     }
+    let policy_module = match policy_module {
+        Some(module) => module,
+        None => loading.await.context("compiling the policy")??,
+    };
     if info && !console.hide_banner {
         eprint!("{}", console::banner(&tools).await?);
     }
@@ -161,8 +173,14 @@ pub async fn run(
     let mut result = Ok(());
     for (index, ready) in prepared.into_iter().enumerate() {
         let output = ready.job.output.clone();
-        let encoded =
-            encode(ready, &media, settings, &tools, &addrs, &temp_root, progress.clone()).await;
+        let cluster = Cluster {
+            settings,
+            tools: &tools,
+            addrs: &addrs,
+            temp_root: &temp_root,
+            policy: &policy_module,
+        };
+        let encoded = encode(ready, &media, &cluster, progress.clone()).await;
         let stats = match encoded {
             Ok(stats) => stats,
             Err(error) => {
@@ -262,20 +280,30 @@ async fn prepare(
     Ok(Ok(Prepared { job, selection, video, timeline, frame_rate }))
 }
 
+/// What every output of a run shares.
+#[derive(Clone, Copy)]
+struct Cluster<'a> {
+    settings: &'a Settings,
+    tools: &'a Tools,
+    addrs: &'a [String],
+    temp_root: &'a std::path::Path,
+    policy: &'a PolicyModule,
+}
+
 /// Plans, dispatches and assembles one output; returns its stats.
 async fn encode(
     ready: Prepared,
     media: &probe::MediaInfo,
-    settings: &Settings,
-    tools: &Tools,
-    addrs: &[String],
-    temp_root: &std::path::Path,
+    cluster: &Cluster<'_>,
     progress: Option<Arc<Mutex<ProgressWriter>>>,
 ) -> anyhow::Result<Arc<Stats>> {
+    let Cluster { settings, tools, addrs, temp_root, policy: module } = *cluster;
     let Prepared { job, selection, video, timeline, frame_rate } = ready;
     let started = Instant::now();
     let mut nodes = connect(addrs, settings, &job.encoder).await?;
-    let mut policy = policy::default_policy();
+    let console = job.console.clone();
+    let mut policy: Box<dyn policy::SchedulingPolicy> =
+        Box::new(module.for_job(console.shows(console::level::WARNING)));
     let request = PlanRequest {
         job: JobInfo {
             duration_seconds: timeline.len() as f64 * frame_rate.1 as f64 / frame_rate.0 as f64,
@@ -296,14 +324,22 @@ async fn encode(
         },
         seed: 0,
     };
-    let starts =
-        match policy.plan(&request).and_then(|p| plan::chunks(&timeline, &p.starts).map(|_| p)) {
-            Ok(plan) => plan.starts,
-            Err(error) => {
-                warn!(%error, "the policy's plan was refused; using the default plan");
-                policy::default_policy().plan(&request)?.starts
+    let starts = match policy
+        .plan(&request)
+        .and_then(|p| plan::chunks(&timeline, &p.starts).map(|_| p))
+    {
+        Ok(plan) => plan.starts,
+        Err(error) if policy.strict() => return Err(error.context("the policy's plan")),
+        Err(error) => {
+            warn!(%error, "the policy's plan was refused; using the default plan");
+            if console.shows(console::level::WARNING) {
+                eprintln!(
+                    "[dffmpeg] the policy's plan was refused ({error:#}); using the default plan"
+                );
             }
-        };
+            policy::native_default().plan(&request)?.starts
+        }
+    };
     // The rate the encoder runs at: an fps filter's, else the input's.
     let output_rate = job.fps_filter.unwrap_or(frame_rate);
     let chunks = match job.fps_filter {
@@ -311,7 +347,6 @@ async fn encode(
         None => plan::chunks(&timeline, &starts)?,
     };
     let chunk_count = chunks.len();
-    let console = job.console.clone();
     let verbose = job.verbose();
     let output = job.output.display().to_string();
     let ctx = Arc::new(JobContext::new(

@@ -23,6 +23,10 @@ pub struct Settings {
     pub ffmpeg: Option<PathBuf>,
     /// Compress chunk uploads with zstd.
     pub compress: bool,
+    /// A scheduling policy module (`.wasm`); `None` for the built-in default.
+    pub policy: Option<PathBuf>,
+    /// Any failure of the policy ends the job instead of falling back.
+    pub policy_strict: bool,
 }
 
 /// dffmpeg's own options found on the command line.
@@ -36,6 +40,8 @@ pub struct OwnArgs {
     input_file: Option<OsString>,
     output_file: Option<OsString>,
     encoder_params: Option<String>,
+    policy: Option<PathBuf>,
+    policy_strict: Option<bool>,
 }
 
 /// The config file; every field optional.
@@ -48,6 +54,8 @@ struct FileSettings {
     segment_duration: Option<f64>,
     ffmpeg: Option<PathBuf>,
     compress: Option<bool>,
+    policy: Option<PathBuf>,
+    policy_strict: Option<bool>,
 }
 
 const DEFAULT_SEGMENT_SECONDS: f64 = 10.0;
@@ -78,7 +86,14 @@ pub fn split_own_args(argv: Vec<OsString>) -> anyhow::Result<(OwnArgs, Vec<OsStr
             "input-file",
             "output-file",
             "encoder-params",
+            "policy",
         ];
+        if name == "policy-strict" {
+            // A flag: `--policy-strict`, or `--policy-strict=false`.
+            let value = inline.as_ref().and_then(|v| v.to_str()).unwrap_or("true");
+            own.policy_strict = Some(parse_bool(value).context("--policy-strict")?);
+            continue;
+        }
         if !OWN.contains(&name.as_str()) {
             rest.push(token);
             continue;
@@ -104,6 +119,7 @@ pub fn split_own_args(argv: Vec<OsString>) -> anyhow::Result<(OwnArgs, Vec<OsStr
             "input-file" => own.input_file = Some(value),
             "output-file" => own.output_file = Some(value),
             "encoder-params" => own.encoder_params = Some(text()?),
+            "policy" => own.policy = Some(value.into()),
             _ => unreachable!("listed in OWN"),
         }
     }
@@ -120,6 +136,14 @@ pub fn split_own_args(argv: Vec<OsString>) -> anyhow::Result<(OwnArgs, Vec<OsStr
         rest = argv;
     }
     Ok((own, rest))
+}
+
+fn parse_bool(text: &str) -> anyhow::Result<bool> {
+    match text.trim() {
+        "1" | "true" | "yes" => Ok(true),
+        "0" | "false" | "no" => Ok(false),
+        other => bail!("{other} is not true or false"),
+    }
 }
 
 fn parse_slots(text: &str) -> anyhow::Result<u32> {
@@ -194,6 +218,18 @@ impl Settings {
                 .map(|v| v != "0" && v != "false")
                 .or(file.compress)
                 .unwrap_or(true),
+            policy: own
+                .policy
+                .clone()
+                .or_else(|| env("DFFMPEG_POLICY").map(PathBuf::from))
+                .or(file.policy),
+            policy_strict: match own.policy_strict {
+                Some(strict) => strict,
+                None => match env("DFFMPEG_POLICY_STRICT") {
+                    Some(v) => parse_bool(&v).context("DFFMPEG_POLICY_STRICT")?,
+                    None => file.policy_strict.unwrap_or(false),
+                },
+            },
         })
     }
 }
@@ -231,5 +267,14 @@ mod tests {
         assert!(split_own_args(os("--slots 0")).is_err());
         assert!(split_own_args(os("--segment-duration -1")).is_err());
         assert!(split_own_args(os("--nodes")).is_err());
+        assert!(split_own_args(os("--policy-strict=maybe")).is_err());
+    }
+
+    #[test]
+    fn policy_options() {
+        let (own, rest) = split_own_args(os("--policy p.wasm --policy-strict -i a b.mkv")).unwrap();
+        assert_eq!(own.policy, Some(PathBuf::from("p.wasm")));
+        assert_eq!(own.policy_strict, Some(true));
+        assert_eq!(rest, os("-i a b.mkv"));
     }
 }

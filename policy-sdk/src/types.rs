@@ -140,3 +140,48 @@ impl std::fmt::Display for PolicyError {
 }
 
 impl std::error::Error for PolicyError {}
+
+/// Input of [`crate::Policy::on_failure`]: a chunk failed on a node.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FailureRequest {
+    /// The chunk, with its attempts so far (this one included) and the
+    /// nodes it failed on (this one included).
+    pub chunk: PendingChunk,
+    /// Id of the node it failed on.
+    pub node: String,
+    /// What went wrong, as the host reports it.
+    pub error: String,
+    /// Every node of the job.
+    pub nodes: Vec<NodeView>,
+}
+
+/// What to do with a failed chunk. The host's retry cap applies whatever
+/// the policy says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureDecision {
+    /// Queue the chunk again, never to be given to these nodes while another
+    /// node could take it.
+    Retry {
+        /// Node ids to avoid.
+        avoid: Vec<String>,
+    },
+    /// Fail the job.
+    GiveUp {
+        /// Why, shown to the user.
+        reason: String,
+    },
+}
+
+/// What a policy says of itself (`dffmpeg_describe`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PolicyInfo {
+    /// A short name, such as `slot-weighted-round-robin`.
+    pub name: String,
+    /// The policy's own version.
+    pub version: String,
+    /// The minor version of ABI 1 it was built against.
+    pub abi_minor: u32,
+}

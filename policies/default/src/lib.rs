@@ -7,13 +7,25 @@
 //! back to a node it failed on while another node could take it, even if that
 //! node is busy now: it waits for that node's slot instead.
 
-use policy_sdk::{AssignRequest, Assignment, ChunkPlan, PlanRequest, Policy, PolicyError};
+use policy_sdk::{
+    AssignRequest, Assignment, ChunkPlan, PlanRequest, Policy, PolicyError, PolicyInfo, abi,
+};
 
 /// Slot-weighted round robin. Stateless: every decision follows from its input.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SlotWeightedRoundRobin;
 
+policy_sdk::export_policy!(SlotWeightedRoundRobin);
+
 impl Policy for SlotWeightedRoundRobin {
+    fn describe(&self) -> PolicyInfo {
+        PolicyInfo {
+            name: "slot-weighted-round-robin".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            abi_minor: abi::ABI_MINOR,
+        }
+    }
+
     fn plan_chunks(&mut self, request: &PlanRequest) -> Result<ChunkPlan, PolicyError> {
         let frames = request.job.frame_count;
         if frames == 0 {

@@ -1,0 +1,114 @@
+//! Scheduling policies end to end: every encode runs the embedded default
+//! through the wasm sandbox; a user's policy that misbehaves is contained
+//! (the job completes on the default, frame-identical, with a warning), is
+//! fatal under `--policy-strict`, and one that cannot load stops the run
+//! before anything is written.
+
+use std::path::{Path, PathBuf};
+
+use tests::{Node, dffmpeg, ffmpeg, framemd5, plain_encode};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("policies").join(name)
+}
+
+fn source(dir: &Path) -> PathBuf {
+    let src = dir.join("src.mkv");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x120:rate=25:duration=3",
+        "-c:v",
+        "libx264",
+        "-g",
+        "30",
+        src.to_str().unwrap(),
+    ]);
+    src
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn a_policy_that_never_answers_is_contained_and_the_job_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = source(dir.path());
+    let (plain, dist) = (dir.path().join("plain.mkv"), dir.path().join("dist.mkv"));
+    let encode = ["-c:v", "libx264", "-qp", "0"];
+    plain_encode(&[], &src, &encode, &plain);
+    let nodes = [Node::start(1), Node::start(1)];
+    let policy = fixture("endless_loop.wat");
+    let mut args = vec!["--policy", policy.to_str().unwrap(), "--segment-duration", "0.5"];
+    args.extend(["-y", "-v", "verbose", "-i", src.to_str().unwrap()]);
+    args.extend(encode);
+    args.push(dist.to_str().unwrap());
+    let out = dffmpeg(&[&nodes[0], &nodes[1]], &args);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("policy endless-loop"), "{stderr}");
+    assert!(
+        stderr.contains("dffmpeg_plan_chunks ran out of fuel")
+            || stderr.contains("dffmpeg_plan_chunks ran past its deadline"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("info: thinking forever"), "the guest's log is quoted: {stderr}");
+    assert!(stderr.contains("switched off for this job"), "{stderr}");
+    assert!(stderr.contains("chunks on 2 nodes"), "{stderr}");
+    assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
+
+    // Under --policy-strict the first failure ends the job, writing nothing.
+    let strict = dir.path().join("strict.mkv");
+    let last = args.len() - 1;
+    args[last] = strict.to_str().unwrap();
+    args.insert(0, "--policy-strict");
+    let out = dffmpeg(&[&nodes[0], &nodes[1]], &args);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("ran out of fuel") || text(&out.stderr).contains("deadline")
+    );
+    assert!(!strict.exists());
+}
+
+#[test]
+fn a_policy_that_cannot_load_stops_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = source(dir.path());
+    let out_file = dir.path().join("out.mkv");
+    let policy = fixture("wasi_import.wat");
+    let out = dffmpeg(
+        &[],
+        &[
+            "--policy",
+            policy.to_str().unwrap(),
+            "-y",
+            "-i",
+            src.to_str().unwrap(),
+            "-c:v",
+            "libx264",
+            out_file.to_str().unwrap(),
+        ],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("imports wasi_snapshot_preview1.fd_write"), "{stderr}");
+    assert!(stderr.contains(policy.to_str().unwrap()), "names the module: {stderr}");
+    assert!(!out_file.exists());
+    let missing = dffmpeg(
+        &[],
+        &[
+            "--policy",
+            "/nonexistent.wasm",
+            "-y",
+            "-i",
+            src.to_str().unwrap(),
+            "-c:v",
+            "libx264",
+            out_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(text(&missing.stderr).contains("reading the policy /nonexistent.wasm"));
+}
