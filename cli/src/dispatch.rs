@@ -41,9 +41,65 @@ pub struct NodeState {
     pub alive: bool,
     /// Chunks failed since its last success.
     pub failures_in_a_row: u32,
-    /// What it reported at the start of the job.
+    /// Its latest report (sysinfo figures), refreshed while the job runs.
     pub report: proto::v1::ReportResponse,
+    /// When `report` arrived.
+    pub report_at: Instant,
+    /// What this job measured of it.
+    pub measured: Measured,
 }
+
+/// A node's record in this job, as the coordinator measured it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Measured {
+    /// Chunks verified.
+    pub done: u32,
+    /// Chunks failed.
+    pub failed: u32,
+    /// Frames of the verified chunks.
+    pub frames: u64,
+    /// Wall time of the verified chunks, upload and download included.
+    pub seconds: f64,
+}
+
+impl NodeState {
+    /// A node as it first reported, before any work.
+    pub fn new(remote: Remote, slots: u32, report: proto::v1::ReportResponse) -> Self {
+        Self {
+            remote,
+            slots,
+            busy: 0,
+            alive: true,
+            failures_in_a_row: 0,
+            report,
+            report_at: Instant::now(),
+            measured: Measured::default(),
+        }
+    }
+
+    /// The node as policies see it: capacity, the latest load figures and
+    /// what this job measured.
+    pub fn view(&self) -> NodeView {
+        let m = &self.measured;
+        NodeView {
+            id: self.remote.addr.clone(),
+            slots_total: self.slots,
+            slots_free: self.slots.saturating_sub(self.busy),
+            cpu_count: self.report.cpu_count,
+            load_1: self.report.load_1,
+            cpu_usage: self.report.cpu_usage,
+            memory_available: self.report.memory_available,
+            recent_fps: self.report.recent_fps,
+            measured_fps: if m.seconds > 0.0 { m.frames as f64 / m.seconds } else { 0.0 },
+            chunks_done: m.done,
+            chunks_failed: m.failed,
+            report_age_ms: self.report_at.elapsed().as_millis() as u64,
+        }
+    }
+}
+
+/// How often running jobs ask their nodes for fresh reports.
+const REPORT_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A verified chunk on the coordinator's disk.
 #[derive(Debug, Clone)]
@@ -60,6 +116,7 @@ struct Outcome {
     index: u32,
     node: usize,
     result: Result<ChunkDone, ChunkError>,
+    took: std::time::Duration,
 }
 
 /// Runs every chunk to a verified result.
@@ -76,6 +133,9 @@ pub async fn run(
     let chunks = Arc::new(chunks);
     let splitter = tokio::spawn(split_ahead(ctx.clone(), chunks.clone(), lookahead, ready_tx));
     let _abort_splitter = AbortOnDrop(splitter);
+    let (report_tx, mut report_rx) = mpsc::channel(16);
+    let remotes: Vec<Remote> = nodes.iter().map(|n| n.remote.clone()).collect();
+    let _abort_reports = AbortOnDrop(tokio::spawn(poll_reports(remotes, report_tx)));
 
     let n = chunks.len();
     let mut permits: Vec<Option<OwnedSemaphorePermit>> = (0..n).map(|_| None).collect();
@@ -105,22 +165,10 @@ pub async fn run(
                         failed_on: failed_on[i as usize].clone(),
                     })
                     .collect(),
-                nodes: nodes
-                    .iter()
-                    .filter(|node| node.alive)
-                    .map(|node| NodeView {
-                        id: node.remote.addr.clone(),
-                        slots_total: node.slots,
-                        slots_free: node.slots.saturating_sub(node.busy),
-                        cpu_count: node.report.cpu_count,
-                        load_1: node.report.load_1,
-                        cpu_usage: node.report.cpu_usage,
-                        memory_available: node.report.memory_available,
-                        recent_fps: node.report.recent_fps,
-                    })
-                    .collect(),
+                nodes: nodes.iter().filter(|node| node.alive).map(NodeState::view).collect(),
                 seed: 0,
             };
+            tracing::debug!(nodes = ?request.nodes, pending = request.pending.len(), "assign round");
             let mut assignments = match policy.assign(&request) {
                 Ok(a) => a,
                 Err(error) if policy.strict() => return Err(error),
@@ -163,8 +211,9 @@ pub async fn run(
                 let span = info_span!("chunk", index, node = %remote.addr, attempt);
                 running.spawn(
                     async move {
+                        let started = Instant::now();
                         let result = encode_chunk(&ctx, &chunk, time_base, &remote, &stats).await;
-                        Outcome { index, node, result }
+                        Outcome { index, node, result, took: started.elapsed() }
                     }
                     .instrument(span),
                 );
@@ -172,6 +221,11 @@ pub async fn run(
         }
 
         tokio::select! {
+            Some((node, report)) = report_rx.recv() => {
+                let state: &mut NodeState = &mut nodes[node];
+                state.report = report;
+                state.report_at = Instant::now();
+            }
             message = ready_rx.recv(), if splitting => match message {
                 Some(Ok(Ready { index, permit, time_base })) => {
                     permits[index as usize] = Some(permit);
@@ -187,7 +241,11 @@ pub async fn run(
                 nodes[outcome.node].busy -= 1;
                 match outcome.result {
                     Ok(result) => {
-                        nodes[outcome.node].failures_in_a_row = 0;
+                        let node = &mut nodes[outcome.node];
+                        node.failures_in_a_row = 0;
+                        node.measured.done += 1;
+                        node.measured.frames += chunks[index].frame_count();
+                        node.measured.seconds += outcome.took.as_secs_f64();
                         permits[index] = None;
                         let _ = tokio::fs::remove_file(ctx.chunk_input(outcome.index)).await;
                         done[index] = Some(result);
@@ -197,6 +255,7 @@ pub async fn run(
                         let node = &mut nodes[outcome.node];
                         warn!(chunk = index, node = %node.remote.addr, %error, "chunk failed");
                         node.failures_in_a_row += 1;
+                        node.measured.failed += 1;
                         if matches!(error, ChunkError::Unreachable(_)) {
                             node.alive = false;
                         } else if node.failures_in_a_row >= MAX_NODE_FAILURES_IN_A_ROW {
@@ -227,6 +286,25 @@ pub async fn run(
         .enumerate()
         .map(|(i, d)| d.ok_or_else(|| anyhow!("chunk {i} has no result")))
         .collect()
+}
+
+/// Asks every node for a fresh report each [`REPORT_PERIOD`], so policies
+/// decide on current load; a node that does not answer keeps its last one
+/// (the chunk it runs will say whether it is gone).
+async fn poll_reports(
+    remotes: Vec<Remote>,
+    reports: mpsc::Sender<(usize, proto::v1::ReportResponse)>,
+) {
+    loop {
+        tokio::time::sleep(REPORT_PERIOD).await;
+        for (i, remote) in remotes.iter().enumerate() {
+            if let Ok(Ok(report)) = tokio::time::timeout(REPORT_PERIOD, remote.report()).await
+                && reports.send((i, report)).await.is_err()
+            {
+                return;
+            }
+        }
+    }
 }
 
 /// A chunk input on disk, ready to send.

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context as _, bail};
-use policy_sdk::{ChunkBounds, JobInfo, NodeView, PlanRequest};
+use policy_sdk::{ChunkBounds, JobInfo, PlanRequest};
 use tracing::warn;
 
 use crate::dispatch::{self, NodeState};
@@ -316,7 +316,7 @@ async fn encode(
         },
         keyframes: timeline.keyframes(),
         scene_cuts: Vec::new(),
-        nodes: nodes.iter().map(view).collect(),
+        nodes: nodes.iter().map(NodeState::view).collect(),
         bounds: ChunkBounds {
             target_seconds: settings.segment_duration,
             min_frames: 1,
@@ -374,9 +374,11 @@ async fn encode(
     result?;
     if verbose {
         eprintln!(
-            "[dffmpeg] {output}: {chunk_count} chunks on {} nodes in {:.2}s",
+            "[dffmpeg] {output}: {chunk_count} chunks on {} nodes in {:.2}s (policy {}, {})",
             nodes.len(),
-            started.elapsed().as_secs_f64()
+            started.elapsed().as_secs_f64(),
+            module.name(),
+            module.origin
         );
     }
     Ok(stats)
@@ -428,14 +430,7 @@ async fn connect(
             }
             Ok(report) => {
                 let slots = settings.slots.get(i).copied().unwrap_or(report.slots_total.max(1));
-                nodes.push(NodeState {
-                    remote,
-                    slots,
-                    busy: 0,
-                    alive: true,
-                    failures_in_a_row: 0,
-                    report,
-                });
+                nodes.push(NodeState::new(remote, slots, report));
             }
             Err(error) => {
                 warn!(node = %addr, %error, "node unreachable; leaving it out");
@@ -447,19 +442,6 @@ async fn connect(
         bail!("no node is reachable with encoder {encoder} ({})", errors.join("; "));
     }
     Ok(nodes)
-}
-
-fn view(node: &NodeState) -> NodeView {
-    NodeView {
-        id: node.remote.addr.clone(),
-        slots_total: node.slots,
-        slots_free: node.slots,
-        cpu_count: node.report.cpu_count,
-        load_1: node.report.load_1,
-        cpu_usage: node.report.cpu_usage,
-        memory_available: node.report.memory_available,
-        recent_fps: node.report.recent_fps,
-    }
 }
 
 /// Combinations whose output is known to differ from ffmpeg alone, so they run

@@ -34,14 +34,27 @@ pub struct NodeView {
     pub slots_free: u32,
     /// Logical CPUs on the node.
     pub cpu_count: u32,
-    /// One-minute load average.
+    /// One-minute load average of the whole machine (whatever CPUs the node
+    /// may use), the node's own encodes included.
     pub load_1: f64,
-    /// CPU usage in percent.
+    /// CPU usage in percent over the CPUs the node may use, by other
+    /// programs only: the node leaves out its own encodes.
     pub cpu_usage: f64,
     /// Available memory in bytes.
     pub memory_available: u64,
-    /// Recent encode speed in frames per second, 0 when unknown.
+    /// Recent encode speed in frames per second, as the node measured it
+    /// (all its slots together); 0 when unknown.
     pub recent_fps: f64,
+    /// Encode speed in frames per second per chunk on this job, as the
+    /// coordinator measured it (frames over wall time of verified chunks,
+    /// upload and download included); 0 until a chunk finished there.
+    pub measured_fps: f64,
+    /// Chunks of this job verified from this node.
+    pub chunks_done: u32,
+    /// Chunks of this job that failed on this node.
+    pub chunks_failed: u32,
+    /// Age of the load figures, in milliseconds.
+    pub report_age_ms: u64,
 }
 
 /// Limits on chunk lengths that the host enforces.

@@ -111,6 +111,11 @@ impl PolicyModule {
         loaded
     }
 
+    /// The policy's name, as it describes itself.
+    pub fn name(&self) -> &str {
+        &self.wasm.info.name
+    }
+
     /// A fresh sandboxed policy for one job; `loud` shows its warnings.
     pub fn for_job(&self, loud: bool) -> Sandboxed {
         Sandboxed {
