@@ -5,4 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cargo build --workspace --locked
+# The example policies, as the wasm modules users would build.
+cargo build --locked --release --target wasm32-unknown-unknown \
+  -p least-loaded-policy -p fastest-first-policy
 cargo test --workspace --locked

@@ -20,6 +20,16 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
+/// An example policy's wasm module, as `scripts/test.sh` builds it
+/// (`cargo build --release --target wasm32-unknown-unknown -p CRATE`).
+pub fn example_policy(crate_name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/wasm32-unknown-unknown/release")
+        .join(format!("{}.wasm", crate_name.replace('-', "_")));
+    assert!(path.is_file(), "{} is missing: run scripts/test.sh", path.display());
+    path
+}
+
 /// A `dffmpeg-node` process; killed when dropped.
 pub struct Node {
     child: Child,
@@ -37,8 +47,20 @@ impl Node {
 
     /// Like [`Node::start`], with another ffmpeg executable (to make a node fail).
     pub fn start_with_ffmpeg(slots: u32, ffmpeg: &Path) -> Self {
+        Self::spawn(Command::new(bin("dffmpeg-node")), slots, ffmpeg)
+    }
+
+    /// Like [`Node::start`], pinned to CPU `core` with `taskset`, as a
+    /// machine of its own with one core.
+    pub fn start_pinned(slots: u32, core: usize) -> Self {
+        let mut command = Command::new("taskset");
+        command.args(["-c", &core.to_string()]).arg(bin("dffmpeg-node"));
+        Self::spawn(command, slots, Path::new("ffmpeg"))
+    }
+
+    fn spawn(mut command: Command, slots: u32, ffmpeg: &Path) -> Self {
         let temp = tempfile::tempdir().unwrap();
-        let mut child = Command::new(bin("dffmpeg-node"))
+        let mut child = command
             .env("DFFMPEG_FFMPEG", ffmpeg)
             .args(["-n", "127.0.0.1:0", "--slots", &slots.to_string(), "-t"])
             .arg(temp.path())

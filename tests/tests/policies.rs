@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use tests::{Node, dffmpeg, ffmpeg, framemd5, plain_encode};
+use tests::{Node, dffmpeg, example_policy as example, ffmpeg, framemd5, plain_encode};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("policies").join(name)
@@ -111,4 +111,30 @@ fn a_policy_that_cannot_load_stops_the_run() {
     );
     assert_eq!(missing.status.code(), Some(1));
     assert!(text(&missing.stderr).contains("reading the policy /nonexistent.wasm"));
+}
+
+#[test]
+fn every_example_policy_gives_a_frame_identical_encode() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = source(dir.path());
+    let plain = dir.path().join("plain.mkv");
+    let encode = ["-c:v", "libx264", "-qp", "0"];
+    plain_encode(&[], &src, &encode, &plain);
+    let nodes = [Node::start(1), Node::start(1)];
+    for (crate_name, name) in
+        [("least-loaded-policy", "least-loaded"), ("fastest-first-policy", "fastest-first")]
+    {
+        let dist = dir.path().join(format!("{name}.mkv"));
+        let policy = example(crate_name);
+        let mut args = vec!["--policy", policy.to_str().unwrap(), "--policy-strict"];
+        args.extend(["--segment-duration", "0.5", "-y", "-v", "verbose"]);
+        args.extend(["-i", src.to_str().unwrap()]);
+        args.extend(encode);
+        args.push(dist.to_str().unwrap());
+        let out = dffmpeg(&[&nodes[0], &nodes[1]], &args);
+        let stderr = text(&out.stderr);
+        assert!(out.status.success(), "{name}: {stderr}");
+        assert!(stderr.contains(&format!("(policy {name}, ")), "{name} did not decide: {stderr}");
+        assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false), "{name}");
+    }
 }

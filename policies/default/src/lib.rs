@@ -15,6 +15,7 @@ use policy_sdk::{
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SlotWeightedRoundRobin;
 
+#[cfg(feature = "export")]
 policy_sdk::export_policy!(SlotWeightedRoundRobin);
 
 impl Policy for SlotWeightedRoundRobin {

@@ -1,0 +1,124 @@
+//! An example policy, meant to be copied: give work to the nodes that encode
+//! fastest, and end the job with short chunks, so that the last chunk on a
+//! slow node cannot hold everything up.
+//!
+//! - Plan: chunks of the requested length, except the tail: the last
+//!   `2 x slots` chunks get a quarter of that length, so the final seconds
+//!   spread over every slot and finish close together.
+//! - Assign: each chunk to the free node with the highest measured speed
+//!   (frames per second per slot, as the coordinator measured it on this job,
+//!   else as the node reported it); nodes not measured yet count as average.
+//!
+//! Build: `cargo build --release --target wasm32-unknown-unknown -p fastest-first-policy`.
+
+use policy_sdk::{
+    AssignRequest, Assignment, ChunkPlan, NodeView, PlanRequest, Policy, PolicyError, PolicyInfo,
+    abi,
+};
+
+/// Fastest first, with a fine-grained tail. Stateless.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FastestFirst;
+
+policy_sdk::export_policy!(FastestFirst);
+
+/// A node's speed per slot, in frames per second; `None` when unknown.
+pub fn speed(node: &NodeView) -> Option<f64> {
+    let fps = if node.measured_fps > 0.0 { node.measured_fps } else { node.recent_fps };
+    (fps > 0.0).then(|| fps / f64::from(node.slots_total.max(1)))
+}
+
+impl Policy for FastestFirst {
+    fn describe(&self) -> PolicyInfo {
+        PolicyInfo { name: "fastest-first".into(), version: "1".into(), abi_minor: abi::ABI_MINOR }
+    }
+
+    fn plan_chunks(&mut self, request: &PlanRequest) -> Result<ChunkPlan, PolicyError> {
+        let frames = request.job.frame_count;
+        if frames == 0 {
+            return Err(PolicyError { code: "empty".into(), message: "no frames".into() });
+        }
+        let fps = if request.job.fps > 0.0 { request.job.fps } else { 25.0 };
+        let slots: u64 = request.nodes.iter().map(|n| u64::from(n.slots_total)).sum::<u64>().max(1);
+        let length = ((request.bounds.target_seconds * fps).round() as u64).max(4);
+        let tail = (length / 4).max(1);
+        // The tail: 2 x slots short chunks, or less when the input is short.
+        let tail_frames = (2 * slots * tail).min(frames / 2);
+        let body_end = frames - tail_frames;
+        let mut starts: Vec<u64> = (0..body_end).step_by(length as usize).collect();
+        let mut at = body_end;
+        while at < frames {
+            if starts.last() != Some(&at) {
+                starts.push(at);
+            }
+            at += tail;
+        }
+        if starts.is_empty() {
+            starts.push(0);
+        }
+        Ok(ChunkPlan { starts })
+    }
+
+    fn assign(&mut self, request: &AssignRequest) -> Result<Vec<Assignment>, PolicyError> {
+        let known: Vec<f64> = request.nodes.iter().filter_map(speed).collect();
+        let average =
+            if known.is_empty() { 1.0 } else { known.iter().sum::<f64>() / known.len() as f64 };
+        let mut free: Vec<u32> = request.nodes.iter().map(|n| n.slots_free).collect();
+        let mut out = Vec::new();
+        for chunk in &request.pending {
+            let elsewhere = request.nodes.iter().any(|n| !chunk.failed_on.contains(&n.id));
+            let best = (0..request.nodes.len())
+                .filter(|&i| free[i] > 0)
+                .filter(|&i| !elsewhere || !chunk.failed_on.contains(&request.nodes[i].id))
+                .max_by(|&a, &b| {
+                    let sa = speed(&request.nodes[a]).unwrap_or(average);
+                    let sb = speed(&request.nodes[b]).unwrap_or(average);
+                    sa.total_cmp(&sb).then(b.cmp(&a))
+                });
+            let Some(i) = best else { continue };
+            free[i] -= 1;
+            out.push(Assignment { chunk: chunk.index, node: request.nodes[i].id.clone() });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use policy_sdk::{ChunkBounds, JobInfo, PendingChunk};
+
+    fn node(id: &str, measured_fps: f64) -> NodeView {
+        NodeView {
+            id: id.into(),
+            slots_total: 1,
+            slots_free: 1,
+            measured_fps,
+            ..NodeView::default()
+        }
+    }
+
+    #[test]
+    fn the_tail_is_cut_finer() {
+        let request = PlanRequest {
+            job: JobInfo { frame_count: 1000, fps: 25.0, ..JobInfo::default() },
+            nodes: vec![node("a", 0.0), node("b", 0.0)],
+            bounds: ChunkBounds { target_seconds: 4.0, ..ChunkBounds::default() },
+            ..PlanRequest::default()
+        };
+        let starts = FastestFirst.plan_chunks(&request).unwrap().starts;
+        assert_eq!(&starts[..3], &[0, 100, 200]);
+        // The last four chunks are a quarter as long.
+        let tail: Vec<u64> = starts.windows(2).rev().take(3).map(|w| w[1] - w[0]).collect();
+        assert_eq!(tail, vec![25, 25, 25]);
+        assert_eq!(1000 - starts.last().unwrap(), 25);
+    }
+
+    #[test]
+    fn the_fastest_free_node_first() {
+        let pending = vec![PendingChunk { index: 0, ..PendingChunk::default() }];
+        let request =
+            AssignRequest { pending, nodes: vec![node("slow", 10.0), node("fast", 40.0)], seed: 0 };
+        assert_eq!(FastestFirst.assign(&request).unwrap()[0].node, "fast");
+    }
+}
