@@ -169,7 +169,9 @@ pub async fn run(
                 seed: 0,
             };
             tracing::debug!(nodes = ?request.nodes, pending = request.pending.len(), "assign round");
-            let mut assignments = match policy.assign(&request) {
+            // A call may run for its whole deadline: off the async workers.
+            let decided = tokio::task::block_in_place(|| policy.assign(&request));
+            let mut assignments = match decided {
                 Ok(a) => a,
                 Err(error) if policy.strict() => return Err(error),
                 Err(error) => {

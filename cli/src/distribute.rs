@@ -76,30 +76,19 @@ pub async fn run(
     let mut loading =
         PolicyModule::load_in_background(settings.policy.clone(), settings.policy_strict);
     let mut policy_module = None;
-    // ffmpeg opens -progress while it reads its options, before any input;
-    // when that fails, it says so in its own words.
-    let progress = match &console.progress {
-        Some(target) => match ProgressWriter::open(target.clone()) {
-            Ok(writer) => Some(Arc::new(Mutex::new(writer))),
-            Err(error) => {
-                let reason = format!("-progress {target:?} could not be opened: {error}");
-                return Ok(Outcome::Fallback { reason, stdin: None });
-            }
-        },
-        None => None,
-    };
 
     let mut spool = None;
+    let mut confirmed = false;
     if input_kind != InputKind::File {
         // A pipe is read once: not before the policy is known to load.
-        policy_module = Some((&mut loading).await.context("compiling the policy")??);
-        if input_kind == InputKind::Stdin {
-            // ffmpeg refuses an existing output before it reads the pipe's
-            // frames (stdin is not for questions then); so do we, unread.
-            if let Err(refusal) = confirm_all(&jobs, console.interactive).await? {
-                return Ok(Outcome::Refused(refusal));
-            }
+        policy_module = Some(policy_loaded(&mut loading).await?);
+        // ffmpeg refuses an existing output before it reads a pipe's frames
+        // (stdin is not for questions then), and asks before it encodes a
+        // graph: so do we, before spooling either.
+        if let Err(refusal) = confirm_all(&jobs, console.interactive).await? {
+            return Ok(Outcome::Refused(refusal));
         }
+        confirmed = true;
         match Spool::capture(&tools, &jobs, &temp_root).await? {
             Ok(spooled) => {
                 spooled.redirect(&mut jobs);
@@ -131,9 +120,26 @@ pub async fn run(
             Err(reason) => return Ok(fallback(reason)),
         }
     }
+    // ffmpeg opens -progress while it reads its options; opened here, after
+    // the last reason to fall back, a listener sees one connection only.
+    let progress = match &console.progress {
+        Some(target) => match ProgressWriter::open(target.clone()) {
+            Ok(writer) => Some(Arc::new(Mutex::new(writer))),
+            Err(error) => {
+                return Ok(fallback(format!("-progress {target:?} could not be opened: {error}")));
+            }
+        },
+        None => None,
+    };
+    if input_kind == InputKind::Stdin && !settings.nodes.is_empty() {
+        // The pipe is spent: without a node, ffmpeg gets it back, not an error.
+        if let Err(error) = connect(&settings.nodes, settings, &prepared[0].job.encoder).await {
+            return Ok(fallback(format!("{error:#}")));
+        }
+    }
     let policy_module = match policy_module {
         Some(module) => module,
-        None => loading.await.context("compiling the policy")??,
+        None => policy_loaded(&mut loading).await?,
     };
     if info && !console.hide_banner {
         eprint!("{}", console::banner(&tools).await?);
@@ -143,7 +149,7 @@ pub async fn run(
         eprint!("{}", tools.describe_input(&described, stdin).await?);
     }
     let ready_jobs: Vec<&EncodeJob> = prepared.iter().map(|p| &p.job).collect();
-    if let Err(refusal) = confirm_all(ready_jobs, console.interactive).await? {
+    if !confirmed && let Err(refusal) = confirm_all(ready_jobs, console.interactive).await? {
         return Ok(Outcome::Refused(refusal));
     }
     if info {
@@ -220,6 +226,17 @@ pub async fn run(
     Ok(Outcome::Done)
 }
 
+/// The policy module, compiled on its own thread; a module that takes more
+/// than a minute to compile is refused rather than waited for.
+async fn policy_loaded(
+    loading: &mut tokio::sync::oneshot::Receiver<anyhow::Result<PolicyModule>>,
+) -> anyhow::Result<PolicyModule> {
+    match tokio::time::timeout(std::time::Duration::from_secs(60), loading).await {
+        Ok(loaded) => loaded.context("compiling the policy")?,
+        Err(_) => bail!("the policy took more than a minute to compile"),
+    }
+}
+
 /// ffmpeg's question for every output that exists, in order (see
 /// `overwrite`); the first refusal stops the command.
 async fn confirm_all<'a>(
@@ -264,19 +281,32 @@ async fn prepare(
         }
     }
     let video = media.streams[selection.video].clone();
-    let packets = probe::packets(tools, &job.input, &job.input_args, video.index).await?;
-    let timeline = Timeline::new(
+    // What ffmpeg would report itself is left for it to report.
+    let packets = match probe::packets(tools, &job.input, &job.input_args, video.index).await {
+        Ok(packets) => packets,
+        Err(error) => return Ok(Err(format!("{error:#}"))),
+    };
+    let timeline = match Timeline::new(
         packets,
         video.time_base,
         video.source_time_base,
         media.start_time_us,
         job.input_window,
         job.output_window,
-    )?;
+    ) {
+        Ok(timeline) => timeline,
+        Err(error) => return Ok(Err(format!("{error:#}"))),
+    };
     if timeline.is_empty() {
         return Ok(Err("no video frames to encode".into()));
     }
     let frame_rate = guess_frame_rate(&video);
+    if let Some(rate) = job.fps_filter {
+        let first = timeline.fps_slot(timeline.selected.start, rate);
+        if timeline.fps_end_slot(rate, frame_rate) <= first {
+            return Ok(Err("-vf fps leaves no frame to encode".into()));
+        }
+    }
     Ok(Ok(Prepared { job, selection, video, timeline, frame_rate }))
 }
 
@@ -324,10 +354,9 @@ async fn encode(
         },
         seed: 0,
     };
-    let starts = match policy
-        .plan(&request)
-        .and_then(|p| plan::chunks(&timeline, &p.starts).map(|_| p))
-    {
+    // A call may run for its whole deadline: off the async workers.
+    let planned = tokio::task::block_in_place(|| policy.plan(&request));
+    let starts = match planned.and_then(|p| plan::chunks(&timeline, &p.starts).map(|_| p)) {
         Ok(plan) => plan.starts,
         Err(error) if policy.strict() => return Err(error.context("the policy's plan")),
         Err(error) => {

@@ -56,10 +56,16 @@ impl Reporter {
         let load = System::load_average();
         let all: Vec<usize> = (0..system.cpus().len()).collect();
         let allowed = allowed_cpus().filter(|c| !c.is_empty()).unwrap_or(all);
-        let usage: f64 = allowed
+        // sysinfo lists online CPUs by name (`cpu3`), not by kernel id.
+        let usage: f64 = system
+            .cpus()
             .iter()
-            .filter_map(|&i| system.cpus().get(i))
-            .map(|cpu| f64::from(cpu.cpu_usage()))
+            .enumerate()
+            .filter(|(i, cpu)| {
+                let id = cpu.name().strip_prefix("cpu").and_then(|n| n.parse().ok());
+                allowed.contains(&id.unwrap_or(*i))
+            })
+            .map(|(_, cpu)| f64::from(cpu.cpu_usage()))
             .sum();
         let cpus = allowed.len().max(1) as f64;
         let others = (usage - own_usage).max(0.0) / cpus;

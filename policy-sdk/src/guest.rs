@@ -52,7 +52,8 @@ where
 /// Packs `result` as the `{"ok"|"err": ...}` JSON the host reads.
 pub fn reply<T: Serialize>(result: Result<T, PolicyError>) -> i64 {
     let bytes = serde_json::to_vec(&Reply::from(result)).unwrap_or_else(|e| {
-        format!(r#"{{"err":{{"code":"serialize","message":"{e}"}}}}"#).into_bytes()
+        let error = PolicyError { code: "serialize".into(), message: e.to_string() };
+        serde_json::to_vec(&Reply::<()>::Err(error)).unwrap_or_default()
     });
     let (ptr, len) = (bytes.as_ptr() as u32, bytes.len() as u32);
     std::mem::forget(bytes);

@@ -295,3 +295,38 @@ fn an_existing_output_is_refused_before_the_pipe_is_read() {
     assert!(stderr.contains("File 'o.mkv' already exists. Exiting."), "{stderr}");
     assert_eq!(std::fs::read(dir.path().join("o.mkv")).unwrap(), b"keep me");
 }
+
+#[test]
+fn a_pipe_with_no_reachable_node_is_replayed_to_ffmpeg() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("frames.gray");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=d=1:s=64x48:r=25",
+        "-pix_fmt",
+        "gray",
+        "-f",
+        "rawvideo",
+        raw.to_str().unwrap(),
+    ]);
+    let args = ["-v", "verbose", "-f", "rawvideo", "-s", "64x48", "-pix_fmt", "gray", "-i", "-"];
+    let args: Vec<&str> = args.iter().copied().chain(["-c:v", "ffv1", "o.mkv"]).collect();
+    let (theirs, ours) = (dir.path().join("ffmpeg"), dir.path().join("dffmpeg"));
+    std::fs::create_dir(&theirs).unwrap();
+    std::fs::create_dir(&ours).unwrap();
+    let reference = run(Command::new("ffmpeg"), &args, &theirs, Some(&raw));
+    assert!(reference.status.success());
+    // Nothing listens on port 1 of loopback.
+    let mut command = Command::new(bin("dffmpeg"));
+    command.args(["--nodes", "127.0.0.1:1"]);
+    let out = run(command, &args, &ours, Some(&raw));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("running with ffmpeg: no node is reachable"), "{stderr}");
+    assert_eq!(
+        framemd5(&ours.join("o.mkv"), "0", true),
+        framemd5(&theirs.join("o.mkv"), "0", true)
+    );
+}

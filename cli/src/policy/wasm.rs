@@ -34,6 +34,8 @@ const MAX_OUTPUT_BYTES: u32 = 1 << 20;
 const MAX_LOG_BYTES: usize = 64 << 10;
 /// Log lines kept per call.
 const MAX_LOG_LINES: usize = 200;
+/// Bytes kept of one log line.
+const MAX_LOG_LINE_BYTES: usize = 4096;
 /// Guest log lines quoted in a failure.
 const QUOTED_LOG_LINES: usize = 20;
 /// How often the epoch advances.
@@ -332,18 +334,23 @@ impl WasmPolicy {
 
 /// `dffmpeg.log(level, ptr, len)`: keeps the line, within the call's bounds.
 fn guest_log(mut caller: Caller<'_, Call>, level: i32, ptr: i32, len: i32) {
-    let Some(memory) = caller.get_export("memory").and_then(|e| e.into_memory()) else { return };
-    let len = (len as u32 as usize).min(4096);
-    let mut bytes = vec![0; len];
-    let text = match memory.read(&caller, ptr as u32 as usize, &mut bytes) {
-        Ok(()) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(_) => format!("(a log line outside memory: ptr {ptr}, len {len})"),
-    };
     let call = caller.data_mut();
-    if call.logs.len() >= MAX_LOG_LINES || call.log_bytes + text.len() > MAX_LOG_BYTES {
+    if call.logs.len() >= MAX_LOG_LINES || call.log_bytes >= MAX_LOG_BYTES {
         call.dropped_logs += 1;
         return;
     }
+    let Some(memory) = caller.get_export("memory").and_then(|e| e.into_memory()) else { return };
+    let len = (len as u32 as usize).min(MAX_LOG_LINE_BYTES);
+    let mut bytes = vec![0; len];
+    let text: String = match memory.read(&caller, ptr as u32 as usize, &mut bytes) {
+        // Control characters could drive the user's terminal: not printed.
+        Ok(()) => String::from_utf8_lossy(&bytes)
+            .chars()
+            .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+            .collect(),
+        Err(_) => format!("(a log line outside memory: ptr {ptr}, len {len})"),
+    };
+    let call = caller.data_mut();
     call.log_bytes += text.len();
     let level = match Level::from_i32(level) {
         Level::Trace => "trace",
