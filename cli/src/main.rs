@@ -36,6 +36,9 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<ExitCode> {
     let argv: Vec<OsString> = std::env::args_os().skip(1).collect();
+    if argv.first().is_some_and(|a| a == "policy") {
+        return policy_command(&argv[1..]);
+    }
     let (own, ffmpeg_argv) = settings::split_own_args(argv)?;
     let settings = settings::Settings::load(&own)?;
     let tools = Tools::find(settings.ffmpeg.as_deref())?;
@@ -82,6 +85,18 @@ fn run() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(EXIT_INTERRUPTED))
         }
         Err(error) => Err(error),
+    }
+}
+
+/// `dffmpeg policy check FILE`: tools for policy authors. No ffmpeg command
+/// line starts with the word `policy` (it would be an output with no input).
+fn policy_command(args: &[OsString]) -> anyhow::Result<ExitCode> {
+    match args {
+        [command, file] if command == "check" => {
+            print!("{}", cli::policy::check::run(std::path::Path::new(file))?);
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => anyhow::bail!("usage: dffmpeg policy check FILE.wasm"),
     }
 }
 

@@ -138,3 +138,29 @@ fn every_example_policy_gives_a_frame_identical_encode() {
         assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false), "{name}");
     }
 }
+
+#[test]
+fn policy_check_runs_a_module_on_the_fixtures() {
+    let check = |path: &Path| {
+        std::process::Command::new(tests::bin("dffmpeg"))
+            .args(["policy", "check"])
+            .arg(path)
+            .output()
+            .unwrap()
+    };
+    let good = check(&example("fastest-first-policy"));
+    let report = text(&good.stdout);
+    assert!(good.status.success(), "{}", text(&good.stderr));
+    assert!(report.starts_with("policy fastest-first 1 (ABI 1.0)"), "{report}");
+    assert!(report.contains("plan    a two-hour 1080p encode on 4 nodes: "), "{report}");
+    assert!(report.contains("assign  100 pending chunks on 16 nodes: "), "{report}");
+    assert!(report.contains("assign  no free slot: 0 assigned"), "{report}");
+    assert!(report.ends_with("ok: every answer passed the host's checks\n"), "{report}");
+
+    let bad = check(&fixture("endless_loop.wat"));
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(text(&bad.stderr).contains("ran out of fuel"), "{}", text(&bad.stderr));
+    let refused = check(&fixture("wasi_import.wat"));
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(text(&refused.stderr).contains("wasi_snapshot_preview1.fd_write"));
+}

@@ -9,6 +9,7 @@
 //! boundaries are validated in `plan::chunks`, and assignments to unknown or
 //! full nodes are ignored.
 
+pub mod check;
 pub mod wasm;
 
 use std::path::Path;
