@@ -128,6 +128,25 @@ pub struct AssignRequest {
     pub seed: u64,
 }
 
+impl AssignRequest {
+    /// The nodes (by index into `nodes`) that may take `chunk` now, given
+    /// the slots still `free` in this decision: those with a free slot,
+    /// except the nodes the chunk failed on while any other node could take
+    /// it (the host's rule too: a failed chunk waits for another node rather
+    /// than going back).
+    pub fn candidates<'a>(
+        &'a self,
+        chunk: &'a PendingChunk,
+        free: &'a [u32],
+    ) -> impl Iterator<Item = usize> + 'a {
+        let elsewhere = self.nodes.iter().any(|n| !chunk.failed_on.contains(&n.id));
+        (0..self.nodes.len()).filter(move |&i| {
+            free.get(i).is_some_and(|&f| f > 0)
+                && !(elsewhere && chunk.failed_on.contains(&self.nodes[i].id))
+        })
+    }
+}
+
 /// One decision of [`crate::Policy::assign`]: run this chunk on that node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Assignment {

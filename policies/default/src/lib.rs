@@ -58,14 +58,7 @@ impl Policy for SlotWeightedRoundRobin {
                 let busy = node.slots_total.saturating_sub(free[i]);
                 (u64::from(busy) * 1_000_000) / u64::from(node.slots_total.max(1))
             };
-            let candidates = |avoid_failed: bool| {
-                (0..request.nodes.len())
-                    .filter(|&i| free[i] > 0)
-                    .filter(|&i| !avoid_failed || !chunk.failed_on.contains(&request.nodes[i].id))
-                    .min_by_key(|&i| (fill(i), i))
-            };
-            let elsewhere = request.nodes.iter().any(|n| !chunk.failed_on.contains(&n.id));
-            let pick = if elsewhere { candidates(true) } else { candidates(false) };
+            let pick = request.candidates(chunk, &free).min_by_key(|&i| (fill(i), i));
             let Some(i) = pick else { continue };
             free[i] -= 1;
             out.push(Assignment { chunk: chunk.index, node: request.nodes[i].id.clone() });

@@ -66,15 +66,11 @@ impl Policy for FastestFirst {
         let mut free: Vec<u32> = request.nodes.iter().map(|n| n.slots_free).collect();
         let mut out = Vec::new();
         for chunk in &request.pending {
-            let elsewhere = request.nodes.iter().any(|n| !chunk.failed_on.contains(&n.id));
-            let best = (0..request.nodes.len())
-                .filter(|&i| free[i] > 0)
-                .filter(|&i| !elsewhere || !chunk.failed_on.contains(&request.nodes[i].id))
-                .max_by(|&a, &b| {
-                    let sa = speed(&request.nodes[a]).unwrap_or(average);
-                    let sb = speed(&request.nodes[b]).unwrap_or(average);
-                    sa.total_cmp(&sb).then(b.cmp(&a))
-                });
+            let best = request.candidates(chunk, &free).max_by(|&a, &b| {
+                let sa = speed(&request.nodes[a]).unwrap_or(average);
+                let sb = speed(&request.nodes[b]).unwrap_or(average);
+                sa.total_cmp(&sb).then(b.cmp(&a))
+            });
             let Some(i) = best else { continue };
             free[i] -= 1;
             out.push(Assignment { chunk: chunk.index, node: request.nodes[i].id.clone() });

@@ -51,15 +51,11 @@ impl Policy for LeastLoaded {
         let mut free: Vec<u32> = request.nodes.iter().map(|n| n.slots_free).collect();
         let mut out = Vec::new();
         for chunk in &request.pending {
-            let elsewhere = request.nodes.iter().any(|n| !chunk.failed_on.contains(&n.id));
-            let best = (0..request.nodes.len())
-                .filter(|&i| free[i] > 0)
-                .filter(|&i| !elsewhere || !chunk.failed_on.contains(&request.nodes[i].id))
-                .min_by(|&a, &b| {
-                    let (sa, sb) =
-                        (score(&request.nodes[a], free[a]), score(&request.nodes[b], free[b]));
-                    sa.total_cmp(&sb).then(a.cmp(&b))
-                });
+            let best = request.candidates(chunk, &free).min_by(|&a, &b| {
+                let (sa, sb) =
+                    (score(&request.nodes[a], free[a]), score(&request.nodes[b], free[b]));
+                sa.total_cmp(&sb).then(a.cmp(&b))
+            });
             let Some(i) = best else { continue };
             // A node far busier than the best idle one is not worth a chunk
             // now: wait for a slot on a quieter node instead.
