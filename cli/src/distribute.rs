@@ -83,12 +83,14 @@ pub async fn run(
         // A pipe is read once: not before the policy is known to load.
         policy_module = Some(policy_loaded(&mut loading).await?);
         // ffmpeg refuses an existing output before it reads a pipe's frames
-        // (stdin is not for questions then), and asks before it encodes a
-        // graph: so do we, before spooling either.
-        if let Err(refusal) = confirm_all(&jobs, console.interactive).await? {
-            return Ok(Outcome::Refused(refusal));
+        // (stdin is not for questions then): so do we, before spooling. A
+        // question on a terminal waits until no fallback can ask it again.
+        if !console.interactive {
+            confirmed = true;
+            if let Err(refusal) = confirm_all(&jobs, false).await? {
+                return Ok(Outcome::Refused(refusal));
+            }
         }
-        confirmed = true;
         match Spool::capture(&tools, &jobs, &temp_root).await? {
             Ok(spooled) => {
                 spooled.redirect(&mut jobs);
