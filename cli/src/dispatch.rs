@@ -1,15 +1,15 @@
 //! Dispatch: cut chunk inputs ahead of time, hand ready chunks to nodes
-//! through the policy within their slots, verify every result, and retry a
-//! failed chunk elsewhere up to a cap. A job ends with every chunk verified,
-//! or with an error; a chunk is never dropped.
+//! through the policy within their slots (the rules are `schedule`'s),
+//! verify every result, and retry a failed chunk elsewhere up to a cap. A
+//! job ends with every chunk verified, or with an error; a chunk is never
+//! dropped.
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context as _, anyhow, bail};
-use policy_sdk::{AssignRequest, NodeView, PendingChunk};
+use anyhow::{Context as _, anyhow};
+use policy_sdk::NodeView;
 use proto::v1::EncodeHeader;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
@@ -19,82 +19,46 @@ use crate::job_context::JobContext;
 use crate::plan::Chunk;
 use crate::policy::SchedulingPolicy;
 use crate::remote::{ChunkError, Remote};
+use crate::schedule::{NodeBook, Schedule, Telemetry};
 use crate::split;
 use crate::stats::Stats;
 
-/// Attempts per chunk before the job fails.
-pub const MAX_ATTEMPTS: u32 = 3;
-/// Chunks a node may fail in a row before it is dropped from the job.
-pub const MAX_NODE_FAILURES_IN_A_ROW: u32 = 2;
-
-/// A node as dispatch tracks it.
+/// A node a job connected to: the connection and what it first reported.
 #[derive(Debug)]
 pub struct NodeState {
     /// The connection.
     pub remote: Remote,
     /// Chunks this job runs on it at once.
     pub slots: u32,
-    /// Chunks running on it now.
-    pub busy: u32,
-    /// False once it failed to answer, or failed chunks repeatedly: it gets
-    /// no more work in this job.
-    pub alive: bool,
-    /// Chunks failed since its last success.
-    pub failures_in_a_row: u32,
-    /// Its latest report (sysinfo figures), refreshed while the job runs.
+    /// Its first report (sysinfo figures).
     pub report: proto::v1::ReportResponse,
-    /// When `report` arrived.
-    pub report_at: Instant,
-    /// What this job measured of it.
-    pub measured: Measured,
-}
-
-/// A node's record in this job, as the coordinator measured it.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Measured {
-    /// Chunks verified.
-    pub done: u32,
-    /// Chunks failed.
-    pub failed: u32,
-    /// Frames of the verified chunks.
-    pub frames: u64,
-    /// Wall time of the verified chunks, upload and download included.
-    pub seconds: f64,
 }
 
 impl NodeState {
     /// A node as it first reported, before any work.
     pub fn new(remote: Remote, slots: u32, report: proto::v1::ReportResponse) -> Self {
-        Self {
-            remote,
-            slots,
-            busy: 0,
-            alive: true,
-            failures_in_a_row: 0,
-            report,
-            report_at: Instant::now(),
-            measured: Measured::default(),
-        }
+        Self { remote, slots, report }
     }
 
-    /// The node as policies see it: capacity, the latest load figures and
-    /// what this job measured.
+    /// The node as policies see it before any work.
     pub fn view(&self) -> NodeView {
-        let m = &self.measured;
-        NodeView {
-            id: self.remote.addr.clone(),
-            slots_total: self.slots,
-            slots_free: self.slots.saturating_sub(self.busy),
-            cpu_count: self.report.cpu_count,
-            load_1: self.report.load_1,
-            cpu_usage: self.report.cpu_usage,
-            memory_available: self.report.memory_available,
-            recent_fps: self.report.recent_fps,
-            measured_fps: if m.seconds > 0.0 { m.frames as f64 / m.seconds } else { 0.0 },
-            chunks_done: m.done,
-            chunks_failed: m.failed,
-            report_age_ms: self.report_at.elapsed().as_millis() as u64,
-        }
+        self.book(0).view(0)
+    }
+
+    fn book(&self, now_ms: u64) -> NodeBook {
+        NodeBook::new(self.remote.addr.clone(), self.slots, telemetry(&self.report, now_ms))
+    }
+}
+
+/// A report's figures, as the schedule keeps them.
+fn telemetry(report: &proto::v1::ReportResponse, at_ms: u64) -> Telemetry {
+    Telemetry {
+        cpu_count: report.cpu_count,
+        load_1: report.load_1,
+        cpu_usage: report.cpu_usage,
+        memory_available: report.memory_available,
+        recent_fps: report.recent_fps,
+        at_ms,
     }
 }
 
@@ -119,14 +83,17 @@ struct Outcome {
     took: std::time::Duration,
 }
 
-/// Runs every chunk to a verified result.
+/// Runs every chunk to a verified result, following the host's rules in
+/// [`Schedule`].
 pub async fn run(
     ctx: Arc<JobContext>,
     chunks: Vec<Chunk>,
-    nodes: &mut [NodeState],
+    nodes: &[NodeState],
     policy: &mut dyn SchedulingPolicy,
     stats: Arc<Stats>,
 ) -> anyhow::Result<Vec<ChunkDone>> {
+    let clock = Instant::now();
+    let now_ms = || clock.elapsed().as_millis() as u64;
     let total_slots: u32 = nodes.iter().map(|n| n.slots).sum();
     let lookahead = Arc::new(Semaphore::new(total_slots as usize + 2));
     let (ready_tx, mut ready_rx) = mpsc::channel::<anyhow::Result<Ready>>(64);
@@ -135,104 +102,52 @@ pub async fn run(
     let _abort_splitter = AbortOnDrop(splitter);
     let (report_tx, mut report_rx) = mpsc::channel(16);
     let remotes: Vec<Remote> = nodes.iter().map(|n| n.remote.clone()).collect();
-    let _abort_reports = AbortOnDrop(tokio::spawn(poll_reports(remotes, report_tx)));
+    let _abort_reports = AbortOnDrop(tokio::spawn(poll_reports(remotes.clone(), report_tx)));
 
     let n = chunks.len();
+    let mut schedule = Schedule::new(
+        chunks.iter().map(Chunk::frame_count).collect(),
+        nodes.iter().map(|n| n.book(0)).collect(),
+    );
     let mut permits: Vec<Option<OwnedSemaphorePermit>> = (0..n).map(|_| None).collect();
-    let mut ready: BTreeSet<u32> = BTreeSet::new();
-    let mut attempts = vec![0u32; n];
-    let mut failed_on: Vec<Vec<String>> = vec![Vec::new(); n];
     let mut done: Vec<Option<ChunkDone>> = vec![None; n];
     let mut time_bases = vec![(1i64, 1i64); n];
-    let mut finished = 0;
     let mut running: JoinSet<Outcome> = JoinSet::new();
     let mut splitting = true;
     let mut last_error = String::new();
 
-    while finished < n {
-        if !nodes.iter().any(|node| node.alive) {
-            bail!("no node is left to encode on; the last failure: {last_error}");
-        }
-        let free = nodes.iter().any(|node| node.alive && node.busy < node.slots);
-        if !ready.is_empty() && free {
-            let request = AssignRequest {
-                pending: ready
-                    .iter()
-                    .map(|&i| PendingChunk {
-                        index: i,
-                        frames: chunks[i as usize].frame_count(),
-                        attempts: attempts[i as usize],
-                        failed_on: failed_on[i as usize].clone(),
-                    })
-                    .collect(),
-                nodes: nodes.iter().filter(|node| node.alive).map(NodeState::view).collect(),
-                seed: 0,
-            };
-            tracing::debug!(nodes = ?request.nodes, pending = request.pending.len(), "assign round");
-            // A call may run for its whole deadline: off the async workers.
-            let decided = tokio::task::block_in_place(|| policy.assign(&request));
-            let mut assignments = match decided {
-                Ok(a) => a,
-                Err(error) if policy.strict() => return Err(error),
-                Err(error) => {
-                    warn!(%error, "the policy failed to assign; using the default for this decision");
-                    Vec::new()
+    while !schedule.is_finished() {
+        schedule.check_nodes(&last_error)?;
+        // A call may run for its whole deadline: off the async workers.
+        let starts = tokio::task::block_in_place(|| schedule.assign(policy, now_ms()))?;
+        for start in starts {
+            let index = start.chunk;
+            let chunk = chunks[index as usize].clone();
+            let remote = remotes[start.node].clone();
+            let ctx = ctx.clone();
+            let stats = stats.clone();
+            let time_base = time_bases[index as usize];
+            let span = info_span!("chunk", index, node = %remote.addr, attempt = start.attempt);
+            let node = start.node;
+            running.spawn(
+                async move {
+                    let started = Instant::now();
+                    let result = encode_chunk(&ctx, &chunk, time_base, &remote, &stats).await;
+                    Outcome { index, node, result, took: started.elapsed() }
                 }
-            };
-            // Nothing running and nothing usable proposed would stall the job:
-            // the default decides this round.
-            let usable = |a: &policy_sdk::Assignment| {
-                ready.contains(&a.chunk)
-                    && nodes.iter().any(|n| n.alive && n.busy < n.slots && n.remote.addr == a.node)
-            };
-            if running.is_empty() && !assignments.iter().any(usable) {
-                if policy.strict() && !assignments.is_empty() {
-                    anyhow::bail!("the policy proposed no usable assignment (--policy-strict)");
-                }
-                assignments = crate::policy::native_default().assign(&request)?;
-            }
-            for assignment in assignments {
-                let Some(node) = nodes.iter().position(|nd| nd.remote.addr == assignment.node)
-                else {
-                    warn!(node = %assignment.node, "the policy named an unknown node");
-                    continue;
-                };
-                let state = &mut nodes[node];
-                if !state.alive || state.busy >= state.slots || !ready.remove(&assignment.chunk) {
-                    continue;
-                }
-                state.busy += 1;
-                let index = assignment.chunk;
-                attempts[index as usize] += 1;
-                let chunk = chunks[index as usize].clone();
-                let remote = state.remote.clone();
-                let ctx = ctx.clone();
-                let stats = stats.clone();
-                let attempt = attempts[index as usize];
-                let time_base = time_bases[index as usize];
-                let span = info_span!("chunk", index, node = %remote.addr, attempt);
-                running.spawn(
-                    async move {
-                        let started = Instant::now();
-                        let result = encode_chunk(&ctx, &chunk, time_base, &remote, &stats).await;
-                        Outcome { index, node, result, took: started.elapsed() }
-                    }
-                    .instrument(span),
-                );
-            }
+                .instrument(span),
+            );
         }
 
         tokio::select! {
             Some((node, report)) = report_rx.recv() => {
-                let state: &mut NodeState = &mut nodes[node];
-                state.report = report;
-                state.report_at = Instant::now();
+                schedule.nodes[node].telemetry = telemetry(&report, now_ms());
             }
             message = ready_rx.recv(), if splitting => match message {
                 Some(Ok(Ready { index, permit, time_base })) => {
                     permits[index as usize] = Some(permit);
                     time_bases[index as usize] = time_base;
-                    ready.insert(index);
+                    schedule.ready(index);
                 }
                 Some(Err(error)) => return Err(error),
                 None => splitting = false,
@@ -240,46 +155,32 @@ pub async fn run(
             Some(joined) = running.join_next(), if !running.is_empty() => {
                 let outcome = joined.context("a chunk task panicked")?;
                 let index = outcome.index as usize;
-                nodes[outcome.node].busy -= 1;
                 match outcome.result {
                     Ok(result) => {
-                        let node = &mut nodes[outcome.node];
-                        node.failures_in_a_row = 0;
-                        node.measured.done += 1;
-                        node.measured.frames += chunks[index].frame_count();
-                        node.measured.seconds += outcome.took.as_secs_f64();
+                        schedule.succeeded(outcome.index, outcome.node, outcome.took.as_secs_f64());
                         permits[index] = None;
                         let _ = tokio::fs::remove_file(ctx.chunk_input(outcome.index)).await;
                         done[index] = Some(result);
-                        finished += 1;
                     }
                     Err(error) => {
-                        let node = &mut nodes[outcome.node];
-                        warn!(chunk = index, node = %node.remote.addr, %error, "chunk failed");
-                        node.failures_in_a_row += 1;
-                        node.measured.failed += 1;
-                        if matches!(error, ChunkError::Unreachable(_)) {
-                            node.alive = false;
-                        } else if node.failures_in_a_row >= MAX_NODE_FAILURES_IN_A_ROW {
-                            warn!(node = %node.remote.addr, "the node keeps failing; no more work for it in this job");
-                            node.alive = false;
-                        }
-                        failed_on[index].push(node.remote.addr.clone());
-                        last_error = format!("chunk {index} on node {}: {error}", node.remote.addr);
+                        let addr = &remotes[outcome.node].addr;
+                        warn!(chunk = index, node = %addr, %error, "chunk failed");
+                        last_error = format!("chunk {index} on node {addr}: {error}");
                         stats.reset(outcome.index);
-                        if attempts[index] >= MAX_ATTEMPTS {
-                            bail!(
-                                "chunk {index} failed {MAX_ATTEMPTS} times; last on node {}: {error}",
-                                node.remote.addr
-                            );
-                        }
-                        ready.insert(outcome.index);
+                        let lost = matches!(error, ChunkError::Unreachable(_));
+                        let message = error.to_string();
+                        tokio::task::block_in_place(|| {
+                            schedule.failed(outcome.index, outcome.node, &message, lost, policy, now_ms())
+                        })?;
                     }
                 }
             },
             else => {
-                if finished < n && ready.is_empty() {
-                    bail!("dispatch stalled with {} chunks unfinished", n - finished);
+                if !schedule.is_finished() && schedule.waiting() == 0 {
+                    anyhow::bail!(
+                        "dispatch stalled with {} chunks unfinished",
+                        n - schedule.finished()
+                    );
                 }
             }
         }

@@ -332,7 +332,7 @@ async fn encode(
     let Cluster { settings, tools, addrs, temp_root, policy: module } = *cluster;
     let Prepared { job, selection, video, timeline, frame_rate } = ready;
     let started = Instant::now();
-    let mut nodes = connect(addrs, settings, &job.encoder).await?;
+    let nodes = connect(addrs, settings, &job.encoder).await?;
     let console = job.console.clone();
     let mut policy: Box<dyn policy::SchedulingPolicy> =
         Box::new(module.for_job(console.shows(console::level::WARNING)));
@@ -395,7 +395,7 @@ async fn encode(
     let reporter = reporting.then(|| stats.spawn_reporter(line, console.stats_period, progress));
     let result = async {
         let done =
-            dispatch::run(ctx.clone(), chunks, &mut nodes, policy.as_mut(), stats.clone()).await?;
+            dispatch::run(ctx.clone(), chunks, &nodes, policy.as_mut(), stats.clone()).await?;
         assemble::assemble(&ctx, &done, &selection, media).await
     }
     .await;

@@ -5,7 +5,8 @@
 //! between distributing and running ffmpeg, `spool` makes a pipe or a lavfi
 //! graph into a file that can be read again, `probe` and `timeline` find the
 //! frames, `policy` and `plan` cut them into chunks, `split` cuts chunk
-//! inputs, `dispatch` runs them on nodes through `remote`, and `assemble`
+//! inputs, `dispatch` runs them on nodes through `remote` by the rules of
+//! `schedule`, and `assemble`
 //! writes the output. `local` is the only module that starts processes.
 
 pub mod args;
@@ -23,6 +24,7 @@ pub mod probe;
 pub mod progress;
 pub mod remote;
 pub mod route;
+pub mod schedule;
 pub mod settings;
 pub mod split;
 pub mod spool;

@@ -16,7 +16,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use policy_sdk::{AssignRequest, Assignment, ChunkPlan, PlanRequest, Policy};
+use policy_sdk::{
+    AssignRequest, Assignment, ChunkPlan, FailureDecision, FailureRequest, PlanRequest, Policy,
+};
 
 use self::wasm::{CallError, WasmPolicy};
 
@@ -35,6 +37,11 @@ pub trait SchedulingPolicy: Send {
     fn plan(&mut self, request: &PlanRequest) -> anyhow::Result<ChunkPlan>;
     /// Assigns pending chunks to nodes with free slots.
     fn assign(&mut self, request: &AssignRequest) -> anyhow::Result<Vec<Assignment>>;
+    /// Decides what happens to a chunk that failed on a node. The default
+    /// retries it, avoiding that node.
+    fn on_failure(&mut self, request: &FailureRequest) -> anyhow::Result<FailureDecision> {
+        Ok(FailureDecision::Retry { avoid: vec![request.node.clone()] })
+    }
     /// `--policy-strict`: a policy's failure, or an answer the host refuses,
     /// ends the job instead of falling back.
     fn strict(&self) -> bool {
@@ -53,6 +60,10 @@ impl<P: Policy + Send> SchedulingPolicy for Native<P> {
 
     fn assign(&mut self, request: &AssignRequest) -> anyhow::Result<Vec<Assignment>> {
         Ok(self.0.assign(request)?)
+    }
+
+    fn on_failure(&mut self, request: &FailureRequest) -> anyhow::Result<FailureDecision> {
+        Ok(self.0.on_failure(request)?)
     }
 }
 
@@ -198,6 +209,17 @@ impl SchedulingPolicy for Sandboxed {
 
     fn assign(&mut self, request: &AssignRequest) -> anyhow::Result<Vec<Assignment>> {
         self.guard("dffmpeg_assign", |w| w.assign(request), |f| f.assign(request))
+    }
+
+    fn on_failure(&mut self, request: &FailureRequest) -> anyhow::Result<FailureDecision> {
+        // A module without the export gets the SDK's default, as a native
+        // policy without its own `on_failure` would.
+        let default = || FailureDecision::Retry { avoid: vec![request.node.clone()] };
+        self.guard(
+            "dffmpeg_on_failure",
+            |w| w.on_failure(request).unwrap_or_else(|| Ok(default())),
+            |f| f.on_failure(request),
+        )
     }
 
     fn strict(&self) -> bool {

@@ -1,0 +1,431 @@
+//! The host's rules for handing chunks to nodes, apart from any I/O: which
+//! chunks wait, which nodes may take work, how a policy's answers are
+//! checked, and what a failure does. `dispatch` drives it with real nodes
+//! and real time; `dffmpeg policy simulate` drives it with modelled nodes in
+//! virtual time, so a simulation follows exactly the rules of a real job.
+
+use std::collections::BTreeSet;
+
+use anyhow::bail;
+use policy_sdk::{
+    AssignRequest, Assignment, FailureDecision, FailureRequest, NodeView, PendingChunk,
+};
+use tracing::warn;
+
+use crate::policy::{self, SchedulingPolicy};
+
+/// Attempts per chunk before the job fails.
+pub const MAX_ATTEMPTS: u32 = 3;
+/// Chunks a node may fail in a row before it is dropped from the job.
+pub const MAX_NODE_FAILURES_IN_A_ROW: u32 = 2;
+
+/// What a node last reported of its machine.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Telemetry {
+    /// Logical CPUs it may use.
+    pub cpu_count: u32,
+    /// One-minute load average.
+    pub load_1: f64,
+    /// CPU usage by other programs, in percent.
+    pub cpu_usage: f64,
+    /// Available memory in bytes.
+    pub memory_available: u64,
+    /// Its own recent encode speed, frames per second.
+    pub recent_fps: f64,
+    /// When the report arrived, in the driver's milliseconds.
+    pub at_ms: u64,
+}
+
+/// A node's record in this job, as the coordinator measured it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Measured {
+    /// Chunks verified.
+    pub done: u32,
+    /// Chunks failed.
+    pub failed: u32,
+    /// Frames of the verified chunks.
+    pub frames: u64,
+    /// Wall time of the verified chunks, upload and download included.
+    pub seconds: f64,
+}
+
+/// A node as the schedule tracks it.
+#[derive(Debug, Clone)]
+pub struct NodeBook {
+    /// Its identity, as policies name it (the address).
+    pub id: String,
+    /// Chunks this job runs on it at once.
+    pub slots: u32,
+    /// Chunks running on it now.
+    pub busy: u32,
+    /// False once it failed to answer, or failed chunks repeatedly: it gets
+    /// no more work in this job.
+    pub alive: bool,
+    /// Chunks failed since its last success.
+    pub failures_in_a_row: u32,
+    /// Its latest report.
+    pub telemetry: Telemetry,
+    /// What this job measured of it.
+    pub measured: Measured,
+}
+
+impl NodeBook {
+    /// A node as it first reported, before any work.
+    pub fn new(id: String, slots: u32, telemetry: Telemetry) -> Self {
+        Self {
+            id,
+            slots,
+            busy: 0,
+            alive: true,
+            failures_in_a_row: 0,
+            telemetry,
+            measured: Measured::default(),
+        }
+    }
+
+    fn has_free_slot(&self) -> bool {
+        self.alive && self.busy < self.slots
+    }
+
+    /// The node as policies see it at `now_ms`: capacity, the latest load
+    /// figures and what this job measured.
+    pub fn view(&self, now_ms: u64) -> NodeView {
+        let (t, m) = (&self.telemetry, &self.measured);
+        NodeView {
+            id: self.id.clone(),
+            slots_total: self.slots,
+            slots_free: self.slots.saturating_sub(self.busy),
+            cpu_count: t.cpu_count,
+            load_1: t.load_1,
+            cpu_usage: t.cpu_usage,
+            memory_available: t.memory_available,
+            recent_fps: t.recent_fps,
+            measured_fps: if m.seconds > 0.0 { m.frames as f64 / m.seconds } else { 0.0 },
+            chunks_done: m.done,
+            chunks_failed: m.failed,
+            report_age_ms: now_ms.saturating_sub(t.at_ms),
+        }
+    }
+}
+
+/// An attempt to start: chunk `chunk` on node `node` (an index into
+/// [`Schedule::nodes`]), its `attempt`th.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Start {
+    /// The chunk's index.
+    pub chunk: u32,
+    /// The node's index.
+    pub node: usize,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+}
+
+/// Every chunk's and node's state in one job.
+#[derive(Debug)]
+pub struct Schedule {
+    /// The nodes, in the order the job connected to them.
+    pub nodes: Vec<NodeBook>,
+    frames: Vec<u64>,
+    attempts: Vec<u32>,
+    failed_on: Vec<Vec<String>>,
+    done: Vec<bool>,
+    ready: BTreeSet<u32>,
+    running: usize,
+    finished: usize,
+    retried: u32,
+}
+
+impl Schedule {
+    /// A job of chunks with these frame counts over `nodes`; no chunk is
+    /// ready until [`Schedule::ready`] says so.
+    pub fn new(frames: Vec<u64>, nodes: Vec<NodeBook>) -> Self {
+        let n = frames.len();
+        Self {
+            nodes,
+            frames,
+            attempts: vec![0; n],
+            failed_on: vec![Vec::new(); n],
+            done: vec![false; n],
+            ready: BTreeSet::new(),
+            running: 0,
+            finished: 0,
+            retried: 0,
+        }
+    }
+
+    /// The chunk's input is cut: it may be handed out.
+    pub fn ready(&mut self, chunk: u32) {
+        if !self.done[chunk as usize] {
+            self.ready.insert(chunk);
+        }
+    }
+
+    /// Whether every chunk is verified.
+    pub fn is_finished(&self) -> bool {
+        self.finished == self.frames.len()
+    }
+
+    /// Chunks verified so far.
+    pub fn finished(&self) -> usize {
+        self.finished
+    }
+
+    /// Attempts running now.
+    pub fn running(&self) -> usize {
+        self.running
+    }
+
+    /// Chunks waiting for a node.
+    pub fn waiting(&self) -> usize {
+        self.ready.len()
+    }
+
+    /// Failed attempts that were queued again.
+    pub fn retried(&self) -> u32 {
+        self.retried
+    }
+
+    /// Whether a round of [`Schedule::assign`] could start anything.
+    pub fn can_assign(&self) -> bool {
+        !self.ready.is_empty() && self.nodes.iter().any(NodeBook::has_free_slot)
+    }
+
+    /// An error once no node is left to encode on.
+    pub fn check_nodes(&self, last_error: &str) -> anyhow::Result<()> {
+        if !self.nodes.iter().any(|node| node.alive) {
+            bail!("no node is left to encode on; the last failure: {last_error}");
+        }
+        Ok(())
+    }
+
+    fn views(&self, now_ms: u64) -> Vec<NodeView> {
+        self.nodes.iter().filter(|node| node.alive).map(|node| node.view(now_ms)).collect()
+    }
+
+    /// One scheduling round: the policy proposes, the host keeps what is
+    /// usable (a waiting chunk, a live node with a free slot), and the
+    /// default decides a round in which nothing runs and nothing usable was
+    /// proposed, so a policy cannot stall a job.
+    pub fn assign(
+        &mut self,
+        policy: &mut dyn SchedulingPolicy,
+        now_ms: u64,
+    ) -> anyhow::Result<Vec<Start>> {
+        if !self.can_assign() {
+            return Ok(Vec::new());
+        }
+        let request = AssignRequest {
+            pending: self
+                .ready
+                .iter()
+                .map(|&i| PendingChunk {
+                    index: i,
+                    frames: self.frames[i as usize],
+                    attempts: self.attempts[i as usize],
+                    failed_on: self.failed_on[i as usize].clone(),
+                })
+                .collect(),
+            nodes: self.views(now_ms),
+            seed: 0,
+        };
+        tracing::debug!(nodes = ?request.nodes, pending = request.pending.len(), "assign round");
+        let mut assignments = match policy.assign(&request) {
+            Ok(assignments) => assignments,
+            Err(error) if policy.strict() => return Err(error),
+            Err(error) => {
+                warn!(%error, "the policy failed to assign; using the default for this decision");
+                Vec::new()
+            }
+        };
+        let usable = |a: &Assignment| {
+            self.ready.contains(&a.chunk)
+                && self.nodes.iter().any(|n| n.has_free_slot() && n.id == a.node)
+        };
+        if self.running == 0 && !assignments.iter().any(usable) {
+            if policy.strict() && !assignments.is_empty() {
+                bail!("the policy proposed no usable assignment (--policy-strict)");
+            }
+            assignments = policy::native_default().assign(&request)?;
+        }
+        let mut starts = Vec::new();
+        for assignment in assignments {
+            let Some(node) = self.nodes.iter().position(|n| n.id == assignment.node) else {
+                warn!(node = %assignment.node, "the policy named an unknown node");
+                continue;
+            };
+            if !self.nodes[node].has_free_slot() || !self.ready.remove(&assignment.chunk) {
+                continue;
+            }
+            self.nodes[node].busy += 1;
+            self.running += 1;
+            let attempts = &mut self.attempts[assignment.chunk as usize];
+            *attempts += 1;
+            starts.push(Start { chunk: assignment.chunk, node, attempt: *attempts });
+        }
+        Ok(starts)
+    }
+
+    /// The attempt's result is verified.
+    pub fn succeeded(&mut self, chunk: u32, node: usize, seconds: f64) {
+        self.running -= 1;
+        let book = &mut self.nodes[node];
+        book.busy -= 1;
+        book.failures_in_a_row = 0;
+        book.measured.done += 1;
+        book.measured.frames += self.frames[chunk as usize];
+        book.measured.seconds += seconds;
+        self.done[chunk as usize] = true;
+        self.finished += 1;
+    }
+
+    /// The attempt failed with `error`; `lost` says the node itself is gone.
+    /// A node that is gone, or keeps failing, gets no more work; the chunk is
+    /// queued again unless it reached [`MAX_ATTEMPTS`] or the policy gives up
+    /// on it (both end the job).
+    pub fn failed(
+        &mut self,
+        chunk: u32,
+        node: usize,
+        error: &str,
+        lost: bool,
+        policy: &mut dyn SchedulingPolicy,
+        now_ms: u64,
+    ) -> anyhow::Result<()> {
+        self.running -= 1;
+        let book = &mut self.nodes[node];
+        book.busy -= 1;
+        book.failures_in_a_row += 1;
+        book.measured.failed += 1;
+        if lost {
+            book.alive = false;
+        } else if book.failures_in_a_row >= MAX_NODE_FAILURES_IN_A_ROW && book.alive {
+            warn!(node = %book.id, "the node keeps failing; no more work for it in this job");
+            book.alive = false;
+        }
+        let id = book.id.clone();
+        let index = chunk as usize;
+        self.failed_on[index].push(id.clone());
+        if self.attempts[index] >= MAX_ATTEMPTS {
+            bail!("chunk {index} failed {MAX_ATTEMPTS} times; last on node {id}: {error}");
+        }
+        let request = FailureRequest {
+            chunk: PendingChunk {
+                index: chunk,
+                frames: self.frames[index],
+                attempts: self.attempts[index],
+                failed_on: self.failed_on[index].clone(),
+            },
+            node: id.clone(),
+            error: error.to_string(),
+            nodes: self.views(now_ms),
+        };
+        match policy.on_failure(&request)? {
+            FailureDecision::Retry { avoid } => {
+                for avoided in avoid {
+                    if !self.failed_on[index].contains(&avoided) {
+                        self.failed_on[index].push(avoided);
+                    }
+                }
+                self.retried += 1;
+                self.ready.insert(chunk);
+                Ok(())
+            }
+            FailureDecision::GiveUp { reason } => {
+                bail!("the policy gave up on chunk {index} after it failed on node {id}: {reason}")
+            }
+        }
+    }
+
+    /// The node is gone: no more work for it (its running attempts still
+    /// end through [`Schedule::failed`]).
+    pub fn lose(&mut self, node: usize) {
+        self.nodes[node].alive = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schedule(chunks: usize, slots: &[u32]) -> Schedule {
+        let nodes = slots
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| NodeBook::new(format!("n{i}"), s, Telemetry::default()))
+            .collect();
+        let mut schedule = Schedule::new(vec![10; chunks], nodes);
+        for chunk in 0..chunks as u32 {
+            schedule.ready(chunk);
+        }
+        schedule
+    }
+
+    #[test]
+    fn slots_bound_what_starts_and_a_finished_job_says_so() {
+        let mut policy = policy::native_default();
+        let mut s = schedule(3, &[1, 1]);
+        let starts = s.assign(policy.as_mut(), 0).unwrap();
+        assert_eq!(starts.len(), 2);
+        assert!(s.assign(policy.as_mut(), 0).unwrap().is_empty());
+        s.succeeded(starts[0].chunk, starts[0].node, 1.0);
+        let next = s.assign(policy.as_mut(), 0).unwrap();
+        assert_eq!(next, vec![Start { chunk: 2, node: starts[0].node, attempt: 1 }]);
+        s.succeeded(starts[1].chunk, starts[1].node, 1.0);
+        s.succeeded(2, next[0].node, 1.0);
+        assert!(s.is_finished());
+        assert_eq!(s.nodes[starts[0].node].view(0).measured_fps, 10.0);
+    }
+
+    #[test]
+    fn a_failed_chunk_goes_elsewhere_and_the_cap_ends_the_job() {
+        let mut policy = policy::native_default();
+        let mut s = schedule(1, &[1, 1]);
+        let first = s.assign(policy.as_mut(), 0).unwrap()[0];
+        s.failed(first.chunk, first.node, "boom", false, policy.as_mut(), 0).unwrap();
+        let second = s.assign(policy.as_mut(), 0).unwrap()[0];
+        assert_ne!(second.node, first.node);
+        assert_eq!(second.attempt, 2);
+        assert_eq!(s.retried(), 1);
+        s.failed(second.chunk, second.node, "boom", false, policy.as_mut(), 0).unwrap();
+        let third = s.assign(policy.as_mut(), 0).unwrap()[0];
+        let error = s.failed(third.chunk, third.node, "boom", false, policy.as_mut(), 0);
+        assert!(error.unwrap_err().to_string().contains("failed 3 times"));
+    }
+
+    #[test]
+    fn a_lost_node_gets_no_more_work() {
+        let mut policy = policy::native_default();
+        let mut s = schedule(2, &[1, 1]);
+        let starts = s.assign(policy.as_mut(), 0).unwrap();
+        s.failed(starts[0].chunk, starts[0].node, "gone", true, policy.as_mut(), 0).unwrap();
+        s.succeeded(starts[1].chunk, starts[1].node, 1.0);
+        let again = s.assign(policy.as_mut(), 0).unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].node, starts[1].node);
+        s.lose(starts[1].node);
+        assert!(s.check_nodes("x").is_err());
+    }
+
+    /// A policy that gives up on the first failure.
+    struct GivesUp;
+
+    impl SchedulingPolicy for GivesUp {
+        fn plan(&mut self, r: &policy_sdk::PlanRequest) -> anyhow::Result<policy_sdk::ChunkPlan> {
+            policy::native_default().plan(r)
+        }
+        fn assign(&mut self, r: &AssignRequest) -> anyhow::Result<Vec<Assignment>> {
+            policy::native_default().assign(r)
+        }
+        fn on_failure(&mut self, _: &FailureRequest) -> anyhow::Result<FailureDecision> {
+            Ok(FailureDecision::GiveUp { reason: "no second chances".into() })
+        }
+    }
+
+    #[test]
+    fn the_policy_may_give_up_on_a_chunk() {
+        let mut s = schedule(1, &[1, 1]);
+        let first = s.assign(&mut GivesUp, 0).unwrap()[0];
+        let error = s.failed(first.chunk, first.node, "boom", false, &mut GivesUp, 0).unwrap_err();
+        assert!(error.to_string().contains("no second chances"), "{error}");
+    }
+}
