@@ -357,20 +357,13 @@ async fn encode(
         seed: 0,
     };
     // A call may run for its whole deadline: off the async workers.
-    let planned = tokio::task::block_in_place(|| policy.plan(&request));
-    let starts = match planned.and_then(|p| plan::chunks(&timeline, &p.starts).map(|_| p)) {
-        Ok(plan) => plan.starts,
-        Err(error) if policy.strict() => return Err(error.context("the policy's plan")),
-        Err(error) => {
-            warn!(%error, "the policy's plan was refused; using the default plan");
-            if console.shows(console::level::WARNING) {
-                eprintln!(
-                    "[dffmpeg] the policy's plan was refused ({error:#}); using the default plan"
-                );
-            }
-            policy::native_default().plan(&request)?.starts
-        }
-    };
+    let (starts, refused) =
+        tokio::task::block_in_place(|| crate::schedule::plan(policy.as_mut(), &request))?;
+    if let Some(error) = refused
+        && console.shows(console::level::WARNING)
+    {
+        eprintln!("[dffmpeg] the policy's plan was refused ({error:#}); using the default plan");
+    }
     // The rate the encoder runs at: an fps filter's, else the input's.
     let output_rate = job.fps_filter.unwrap_or(frame_rate);
     let chunks = match job.fps_filter {

@@ -88,16 +88,37 @@ fn run() -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `dffmpeg policy check FILE`: tools for policy authors. No ffmpeg command
-/// line starts with the word `policy` (it would be an output with no input).
+/// `dffmpeg policy ...`: tools for policy authors.
+#[derive(Debug, clap::Parser)]
+#[command(name = "dffmpeg policy", about = "Tools for authors of scheduling policies")]
+enum PolicyCommand {
+    /// Validates a module, runs it on built-in fixtures and prints its decisions.
+    Check {
+        /// The module (`.wasm` or `.wat`).
+        file: std::path::PathBuf,
+    },
+    /// Simulates a cluster of heterogeneous nodes with the policy in the loop.
+    Simulate(cli::policy::simulate::SimulateArgs),
+}
+
+/// Runs a `dffmpeg policy` command. No ffmpeg command line starts with the
+/// word `policy` (it would be an output with no input).
 fn policy_command(args: &[OsString]) -> anyhow::Result<ExitCode> {
-    match args {
-        [command, file] if command == "check" => {
-            print!("{}", cli::policy::check::run(std::path::Path::new(file))?);
-            Ok(ExitCode::SUCCESS)
+    use clap::Parser as _;
+    let argv = std::iter::once(OsString::from("dffmpeg policy")).chain(args.iter().cloned());
+    let command = match PolicyCommand::try_parse_from(argv) {
+        Ok(command) => command,
+        Err(error) => {
+            let _ = error.print();
+            return Ok(ExitCode::from(if error.use_stderr() { 2 } else { 0 }));
         }
-        _ => anyhow::bail!("usage: dffmpeg policy check FILE.wasm"),
-    }
+    };
+    let report = match command {
+        PolicyCommand::Check { file } => cli::policy::check::run(&file)?,
+        PolicyCommand::Simulate(args) => cli::policy::simulate::run(&args)?,
+    };
+    print!("{report}");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Replaces this process with the real ffmpeg, reading `stdin` if dffmpeg

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use anyhow::bail;
 use policy_sdk::{
-    AssignRequest, Assignment, FailureDecision, FailureRequest, NodeView, PendingChunk,
+    AssignRequest, Assignment, FailureDecision, FailureRequest, NodeView, PendingChunk, PlanRequest,
 };
 use tracing::warn;
 
@@ -18,6 +18,41 @@ use crate::policy::{self, SchedulingPolicy};
 pub const MAX_ATTEMPTS: u32 = 3;
 /// Chunks a node may fail in a row before it is dropped from the job.
 pub const MAX_NODE_FAILURES_IN_A_ROW: u32 = 2;
+
+/// The host's rule for a plan: from frame 0, strictly increasing, inside
+/// the `frames` of the input.
+pub fn check_plan(starts: &[u64], frames: u64) -> anyhow::Result<()> {
+    if starts.first() != Some(&0) {
+        bail!("the first chunk must start at frame 0, not {:?}", starts.first());
+    }
+    if let Some(w) = starts.windows(2).find(|w| w[0] >= w[1]) {
+        bail!("chunk starts must increase: {} then {}", w[0], w[1]);
+    }
+    if let Some(last) = starts.last().filter(|&&s| s >= frames) {
+        bail!("a chunk starts at frame {last}, past the last frame {}", frames.saturating_sub(1));
+    }
+    Ok(())
+}
+
+/// A job's chunk starts: the policy's plan if the host accepts it, else
+/// the default's, with the refusal for the caller to report. Under
+/// `--policy-strict` a refusal ends the job.
+pub fn plan(
+    policy: &mut dyn SchedulingPolicy,
+    request: &PlanRequest,
+) -> anyhow::Result<(Vec<u64>, Option<anyhow::Error>)> {
+    let planned = policy
+        .plan(request)
+        .and_then(|plan| check_plan(&plan.starts, request.job.frame_count).map(|()| plan.starts));
+    match planned {
+        Ok(starts) => Ok((starts, None)),
+        Err(error) if policy.strict() => Err(error.context("the policy's plan")),
+        Err(error) => {
+            warn!(%error, "the policy's plan was refused; using the default plan");
+            Ok((policy::native_default().plan(request)?.starts, Some(error)))
+        }
+    }
+}
 
 /// What a node last reported of its machine.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]

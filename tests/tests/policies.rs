@@ -164,3 +164,48 @@ fn policy_check_runs_a_module_on_the_fixtures() {
     assert_eq!(refused.status.code(), Some(1));
     assert!(text(&refused.stderr).contains("wasi_snapshot_preview1.fd_write"));
 }
+
+/// `dffmpeg policy simulate`, run as a user would; returns its report.
+fn simulate(policy: &str, extra: &[&str]) -> String {
+    let out = std::process::Command::new(tests::bin("dffmpeg"))
+        .args(["policy", "simulate", policy])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// The number after `key` on the report's line that starts with it.
+fn figure(report: &str, key: &str) -> f64 {
+    let line = report.lines().find(|l| l.starts_with(key)).unwrap_or_else(|| panic!("{report}"));
+    line[key.len()..].split_whitespace().next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn simulate_compares_policies_and_survives_a_lost_node() {
+    let cluster = ["--nodes", "2x1.0,1x0.25", "--duration", "600"];
+    let default = simulate("built-in", &cluster);
+    let fastest = example("fastest-first-policy");
+    let fast = simulate(fastest.to_str().unwrap(), &cluster);
+    assert!(default.starts_with("policy     slot-weighted-round-robin (built-in)"), "{default}");
+    // 600 s of work over 2.25 slot-speeds.
+    assert_eq!(figure(&default, "ideal"), 266.7, "{default}");
+    for report in [&default, &fast] {
+        assert!(figure(report, "makespan") >= figure(report, "ideal"), "{report}");
+    }
+    // Keeping the slow node off the last chunks shortens the job.
+    assert!(figure(&fast, "makespan") < figure(&default, "makespan"), "{default}\n{fast}");
+
+    let lost =
+        simulate("built-in", &["--nodes", "2x1.0,1x1.0", "--duration", "300", "--fail", "n0@30"]);
+    assert!(figure(&lost, "retried") >= 2.0, "both of n0's running chunks are retried: {lost}");
+    let n0 = lost.lines().find(|l| l.starts_with("n0 ")).unwrap();
+    assert!(n0.contains("at 30.0 s"), "{lost}");
+    let chunks: f64 = lost
+        .lines()
+        .filter(|l| l.starts_with('n') && l.as_bytes()[1].is_ascii_digit())
+        .map(|l| l.split_whitespace().nth(3).unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert_eq!(chunks, figure(&lost, "plan"), "every chunk is done exactly once: {lost}");
+}

@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use anyhow::bail;
 use policy_sdk::{
-    AssignRequest, Assignment, ChunkBounds, ChunkPlan, FailureRequest, JobInfo, NodeView,
-    PendingChunk, PlanRequest,
+    AssignRequest, Assignment, ChunkBounds, FailureRequest, JobInfo, NodeView, PendingChunk,
+    PlanRequest,
 };
 
 use super::wasm::WasmPolicy;
@@ -109,7 +109,7 @@ pub fn run(path: &Path) -> anyhow::Result<String> {
         let started = Instant::now();
         let plan = policy.plan(request).map_err(|e| anyhow::anyhow!("plan, {what}: {e}"))?;
         let ms = started.elapsed().as_secs_f64() * 1000.0;
-        check_plan(&plan, request.job.frame_count)
+        crate::schedule::check_plan(&plan.starts, request.job.frame_count)
             .map_err(|e| e.context(format!("plan, {what}")))?;
         let lengths: Vec<u64> = plan
             .starts
@@ -196,20 +196,6 @@ pub fn run(path: &Path) -> anyhow::Result<String> {
     }
     let _ = writeln!(out, "ok: every answer passed the host's checks");
     Ok(out)
-}
-
-/// The host's rule for a plan: from frame 0, strictly increasing, inside the input.
-fn check_plan(plan: &ChunkPlan, frames: u64) -> anyhow::Result<()> {
-    if plan.starts.first() != Some(&0) {
-        bail!("the first chunk must start at frame 0, not {:?}", plan.starts.first());
-    }
-    if let Some(w) = plan.starts.windows(2).find(|w| w[0] >= w[1]) {
-        bail!("chunk starts must increase: {} then {}", w[0], w[1]);
-    }
-    if let Some(last) = plan.starts.last().filter(|&&s| s >= frames) {
-        bail!("a chunk starts at frame {last}, past the last frame {}", frames - 1);
-    }
-    Ok(())
 }
 
 /// The host's rule for assignments: pending chunks, each once, to known

@@ -10,6 +10,7 @@
 //! full nodes are ignored.
 
 pub mod check;
+pub mod simulate;
 pub mod wasm;
 
 use std::path::Path;
