@@ -20,7 +20,7 @@ use crate::settings::Settings;
 use crate::spool::{self, Spool};
 use crate::stats::Stats;
 use crate::timeline::Timeline;
-use crate::{assemble, console, plan, policy, streams};
+use crate::{assemble, console, plan, policy, scenes, streams};
 
 /// How a distributed run ended.
 #[derive(Debug)]
@@ -336,6 +336,34 @@ async fn encode(
     let console = job.console.clone();
     let mut policy: Box<dyn policy::SchedulingPolicy> =
         Box::new(module.for_job(console.shows(console::level::WARNING)));
+    let scene_cuts = match module.scene_threshold() {
+        None => Vec::new(),
+        Some(threshold) => {
+            let found = Instant::now();
+            match scenes::detect(tools, &job, video.index, &timeline, threshold).await {
+                Ok(cuts) => {
+                    if console.shows(console::level::VERBOSE) {
+                        eprintln!(
+                            "[dffmpeg] {} scene changes (score above {threshold}) found in {:.2}s",
+                            cuts.len(),
+                            found.elapsed().as_secs_f64()
+                        );
+                    }
+                    cuts
+                }
+                Err(error) if policy.strict() => {
+                    return Err(error.context("finding scene changes for the policy"));
+                }
+                Err(error) => {
+                    warn!(%error, "no scene changes for the policy");
+                    if console.shows(console::level::WARNING) {
+                        eprintln!("[dffmpeg] no scene changes for the policy: {error:#}");
+                    }
+                    Vec::new()
+                }
+            }
+        }
+    };
     let request = PlanRequest {
         job: JobInfo {
             duration_seconds: timeline.len() as f64 * frame_rate.1 as f64 / frame_rate.0 as f64,
@@ -347,7 +375,7 @@ async fn encode(
             encoder_options: job.encoder_options.clone(),
         },
         keyframes: timeline.keyframes(),
-        scene_cuts: Vec::new(),
+        scene_cuts,
         nodes: nodes.iter().map(NodeState::view).collect(),
         bounds: ChunkBounds {
             target_seconds: settings.segment_duration,

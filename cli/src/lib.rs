@@ -24,6 +24,7 @@ pub mod probe;
 pub mod progress;
 pub mod remote;
 pub mod route;
+pub mod scenes;
 pub mod schedule;
 pub mod settings;
 pub mod split;

@@ -96,8 +96,15 @@ impl Tools {
 
     /// Runs ffmpeg quietly to completion; fails with the end of its stderr.
     pub async fn ffmpeg(&self, args: &[OsString]) -> anyhow::Result<()> {
+        self.ffmpeg_log("error", args).await.map(drop)
+    }
+
+    /// Runs ffmpeg to completion at `loglevel` and returns its stderr, for
+    /// filters that report through the log (`showinfo`); fails with the end
+    /// of its stderr.
+    pub async fn ffmpeg_log(&self, loglevel: &str, args: &[OsString]) -> anyhow::Result<Vec<u8>> {
         let mut child = Command::new(&self.ffmpeg)
-            .args(["-hide_banner", "-nostdin", "-nostats", "-loglevel", "error"])
+            .args(["-hide_banner", "-nostdin", "-nostats", "-loglevel", loglevel])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -113,7 +120,7 @@ impl Tools {
         if !status.success() {
             bail!("ffmpeg failed ({status}): {}", tail(&stderr));
         }
-        Ok(())
+        Ok(stderr)
     }
 
     /// Replaces this process with the real ffmpeg and the original argv, so

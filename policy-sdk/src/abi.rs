@@ -25,7 +25,7 @@ pub const IMPORT_MODULE: &str = "dffmpeg";
 pub const LOG: &str = "log";
 /// The minor version of ABI 1 this SDK speaks: fields and optional exports
 /// are only ever added within ABI 1.
-pub const ABI_MINOR: u32 = 0;
+pub const ABI_MINOR: u32 = 1;
 
 /// A call's result: `(ptr << 32) | len` of the UTF-8 JSON reply.
 pub fn pack(ptr: u32, len: u32) -> i64 {

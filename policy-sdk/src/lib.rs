@@ -51,6 +51,7 @@ pub trait Policy {
             name: std::any::type_name::<Self>().rsplit("::").next().unwrap_or("policy").into(),
             version: String::new(),
             abi_minor: abi::ABI_MINOR,
+            scene_threshold: None,
         }
     }
 }

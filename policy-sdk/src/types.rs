@@ -83,7 +83,8 @@ pub struct PlanRequest {
     pub job: JobInfo,
     /// Frame numbers of the source keyframes, ascending.
     pub keyframes: Vec<u64>,
-    /// Frame numbers of scene changes where known, ascending.
+    /// Frame numbers of scene changes, ascending: filled only for a policy
+    /// that asks with [`PolicyInfo::scene_threshold`].
     pub scene_cuts: Vec<u64>,
     /// The nodes of the job.
     pub nodes: Vec<NodeView>,
@@ -207,7 +208,7 @@ pub enum FailureDecision {
 }
 
 /// What a policy says of itself (`dffmpeg_describe`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PolicyInfo {
     /// A short name, such as `slot-weighted-round-robin`.
@@ -216,4 +217,10 @@ pub struct PolicyInfo {
     pub version: String,
     /// The minor version of ABI 1 it was built against.
     pub abi_minor: u32,
+    /// Asks the host for [`PlanRequest::scene_cuts`]: the frames whose
+    /// ffmpeg scene score (`select='gt(scene,T)'`, 0 to 1; 0.3 is a common
+    /// choice) exceeds this. Finding them decodes the whole input on the
+    /// coordinator before planning, so only policies that use them ask.
+    /// Since ABI 1.1.
+    pub scene_threshold: Option<f64>,
 }

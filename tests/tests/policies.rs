@@ -12,19 +12,22 @@ fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("policies").join(name)
 }
 
+/// Three one-second scenes at 25 fps (testsrc2, mandelbrot, SMPTE bars),
+/// so the scenes change at frames 25 and 50.
 fn source(dir: &Path) -> PathBuf {
     let src = dir.join("src.mkv");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=160x120:rate=25:duration=3",
-        "-c:v",
-        "libx264",
-        "-g",
-        "30",
-        src.to_str().unwrap(),
-    ]);
+    let scenes = [
+        "testsrc2=size=160x120:rate=25:duration=1",
+        "mandelbrot=size=160x120:rate=25,trim=duration=1",
+        "smptebars=size=160x120:rate=25:duration=1",
+    ];
+    let mut args = Vec::new();
+    for scene in scenes {
+        args.extend(["-f", "lavfi", "-i", scene]);
+    }
+    args.extend(["-filter_complex", "[0][1][2]concat=n=3,format=yuv420p"]);
+    args.extend(["-c:v", "libx264", "-g", "30", src.to_str().unwrap()]);
+    ffmpeg(&args);
     src
 }
 
@@ -121,9 +124,11 @@ fn every_example_policy_gives_a_frame_identical_encode() {
     let encode = ["-c:v", "libx264", "-qp", "0"];
     plain_encode(&[], &src, &encode, &plain);
     let nodes = [Node::start(1), Node::start(1)];
-    for (crate_name, name) in
-        [("least-loaded-policy", "least-loaded"), ("fastest-first-policy", "fastest-first")]
-    {
+    for (crate_name, name) in [
+        ("least-loaded-policy", "least-loaded"),
+        ("fastest-first-policy", "fastest-first"),
+        ("scene-aware-policy", "scene-aware"),
+    ] {
         let dist = dir.path().join(format!("{name}.mkv"));
         let policy = example(crate_name);
         let mut args = vec!["--policy", policy.to_str().unwrap(), "--policy-strict"];
@@ -136,6 +141,19 @@ fn every_example_policy_gives_a_frame_identical_encode() {
         assert!(out.status.success(), "{name}: {stderr}");
         assert!(stderr.contains(&format!("(policy {name}, ")), "{name} did not decide: {stderr}");
         assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false), "{name}");
+        if name == "scene-aware" {
+            // Chunks of 13 frames were asked for, from 6 to 26 allowed: the
+            // boundaries move to the two scene changes.
+            assert!(stderr.contains("2 scene changes (score above 0.3) found"), "{stderr}");
+            let mut firsts: Vec<u64> = stderr
+                .lines()
+                // The stats line ends in a carriage return, not a newline.
+                .filter_map(|l| l.split("[dffmpeg] chunk ").nth(1))
+                .filter_map(|l| l.split(" frames ").nth(1)?.split('-').next()?.parse().ok())
+                .collect();
+            firsts.sort_unstable();
+            assert_eq!(firsts, vec![0, 25, 50], "{stderr}");
+        }
     }
 }
 
@@ -151,7 +169,7 @@ fn policy_check_runs_a_module_on_the_fixtures() {
     let good = check(&example("fastest-first-policy"));
     let report = text(&good.stdout);
     assert!(good.status.success(), "{}", text(&good.stderr));
-    assert!(report.starts_with("policy fastest-first 1 (ABI 1.0)"), "{report}");
+    assert!(report.starts_with("policy fastest-first 1 (ABI 1.1)"), "{report}");
     assert!(report.contains("plan    a two-hour 1080p encode on 4 nodes: "), "{report}");
     assert!(report.contains("assign  100 pending chunks on 16 nodes: "), "{report}");
     assert!(report.contains("assign  no free slot: 0 assigned"), "{report}");

@@ -15,7 +15,8 @@ use policy_sdk::{
 
 use super::wasm::WasmPolicy;
 
-/// A two-hour 1080p encode at 25 fps, keyframes every 10 s, on `nodes`.
+/// A two-hour 1080p encode at 25 fps, keyframes every 10 s, scenes 2 to 20 s
+/// long, on `nodes`.
 pub fn two_hour_plan(nodes: Vec<NodeView>) -> PlanRequest {
     let frames = 2 * 3600 * 25;
     PlanRequest {
@@ -29,6 +30,7 @@ pub fn two_hour_plan(nodes: Vec<NodeView>) -> PlanRequest {
             encoder_options: vec![("crf".into(), "23".into()), ("preset".into(), "slow".into())],
         },
         keyframes: (0..frames).step_by(250).collect(),
+        scene_cuts: super::simulate::scene_cuts(frames, 25.0, 1),
         nodes,
         bounds: ChunkBounds { target_seconds: 10.0, min_frames: 1, max_frames: u64::MAX },
         ..PlanRequest::default()
@@ -85,6 +87,12 @@ pub fn run(path: &Path) -> anyhow::Result<String> {
         info.abi_minor,
         path.display()
     );
+    if let Some(threshold) = info.scene_threshold {
+        let _ = writeln!(
+            out,
+            "scenes  asks for scene cuts (score above {threshold}): a job decodes its input once to find them"
+        );
+    }
 
     let plans = [
         ("a two-hour 1080p encode on 4 nodes", two_hour_plan(cluster(4))),

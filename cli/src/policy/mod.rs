@@ -129,6 +129,12 @@ impl PolicyModule {
         &self.wasm.info.name
     }
 
+    /// The scene score above which the policy wants scene cuts, if it
+    /// plans on them.
+    pub fn scene_threshold(&self) -> Option<f64> {
+        self.wasm.info.scene_threshold
+    }
+
     /// A fresh sandboxed policy for one job; `loud` shows its warnings.
     pub fn for_job(&self, loud: bool) -> Sandboxed {
         Sandboxed {

@@ -334,7 +334,7 @@ fn keyframes(frames: u64, fps: f64, interval: f64) -> Vec<u64> {
 }
 
 /// Scene cuts 2 to 20 s apart, from `seed` (splitmix64), so runs reproduce.
-fn scene_cuts(frames: u64, fps: f64, seed: u64) -> Vec<u64> {
+pub(crate) fn scene_cuts(frames: u64, fps: f64, seed: u64) -> Vec<u64> {
     let mut state = seed;
     let mut next = || {
         state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);

@@ -24,6 +24,7 @@ impl Policy for SlotWeightedRoundRobin {
             name: "slot-weighted-round-robin".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             abi_minor: abi::ABI_MINOR,
+            scene_threshold: None,
         }
     }
 

@@ -38,7 +38,12 @@ pub fn speed(node: &NodeView) -> Option<f64> {
 
 impl Policy for FastestFirst {
     fn describe(&self) -> PolicyInfo {
-        PolicyInfo { name: "fastest-first".into(), version: "1".into(), abi_minor: abi::ABI_MINOR }
+        PolicyInfo {
+            name: "fastest-first".into(),
+            version: "1".into(),
+            abi_minor: abi::ABI_MINOR,
+            ..PolicyInfo::default()
+        }
     }
 
     fn plan_chunks(&mut self, request: &PlanRequest) -> Result<ChunkPlan, PolicyError> {

@@ -40,7 +40,12 @@ pub fn score(node: &NodeView, free_slots: u32) -> f64 {
 
 impl Policy for LeastLoaded {
     fn describe(&self) -> PolicyInfo {
-        PolicyInfo { name: "least-loaded".into(), version: "1".into(), abi_minor: abi::ABI_MINOR }
+        PolicyInfo {
+            name: "least-loaded".into(),
+            version: "1".into(),
+            abi_minor: abi::ABI_MINOR,
+            ..PolicyInfo::default()
+        }
     }
 
     fn plan_chunks(&mut self, request: &PlanRequest) -> Result<ChunkPlan, PolicyError> {
