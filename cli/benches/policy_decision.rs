@@ -35,17 +35,30 @@ fn measure(calls: usize, mut f: impl FnMut()) -> Vec<Duration> {
 }
 
 fn main() {
+    // DFFMPEG_BENCH_POLICY=FILE times another build of the default (it must
+    // decide as the default does: the native side is the default's).
+    let (bytes, what) = match std::env::var_os("DFFMPEG_BENCH_POLICY") {
+        Some(path) => (std::fs::read(&path).expect("reading the policy"), "the given policy"),
+        None => (DEFAULT_WASM.to_vec(), "the embedded default"),
+    };
     let started = Instant::now();
-    let wasm = WasmPolicy::load(DEFAULT_WASM).expect("the embedded default loads");
-    println!(
-        "compile and describe the embedded default: {:.1} ms",
-        started.elapsed().as_secs_f64() * 1e3
-    );
+    let wasm = WasmPolicy::load(&bytes).expect("the policy loads");
+    println!("compile and describe {what}: {:.1} ms", started.elapsed().as_secs_f64() * 1e3);
     let nodes = cluster(16);
     let assign = AssignRequest { pending: pending(100, &nodes), nodes: nodes.clone(), seed: 1 };
     let plan = two_hour_plan(cluster(4));
     let mut native = Native(default_policy::SlotWeightedRoundRobin);
 
+    let empty = measure(500, || {
+        wasm.describe().unwrap();
+    });
+    let request_bytes = serde_json::to_vec(&assign).unwrap();
+    let to_json = measure(500, || {
+        serde_json::to_vec(&assign).unwrap();
+    });
+    let from_json = measure(500, || {
+        let _: AssignRequest = serde_json::from_slice(&request_bytes).unwrap();
+    });
     let wasm_assign = measure(500, || {
         wasm.assign(&assign).unwrap();
     });
@@ -64,6 +77,10 @@ fn main() {
         t[t.len() / 2].as_secs_f64()
     };
     let ratio = median(&wasm_assign) / median(&native_assign);
+    summary("an empty call (describe): the sandbox alone", empty);
+    println!("the assign request is {} bytes of JSON", request_bytes.len());
+    summary("assign request to JSON, natively", to_json);
+    summary("assign request from JSON, natively", from_json);
     summary("assign, 16 nodes, 100 pending, wasm", wasm_assign);
     summary("assign, 16 nodes, 100 pending, native", native_assign);
     println!("assign: wasm / native = {ratio:.1}x; target: wasm median under 50 us");

@@ -212,6 +212,12 @@ impl WasmPolicy {
         Ok(policy)
     }
 
+    /// `dffmpeg_describe` again: the smallest call there is, so its cost is
+    /// that of the sandbox itself (a store, an instance, the limits).
+    pub fn describe(&self) -> Result<policy_sdk::PolicyInfo, CallError> {
+        self.call(abi::DESCRIBE, None::<&()>, DECISION_BUDGET)
+    }
+
     /// `dffmpeg_plan_chunks`.
     pub fn plan(
         &self,
