@@ -19,9 +19,10 @@ use crate::job_context::JobContext;
 use crate::plan::Chunk;
 use crate::policy::SchedulingPolicy;
 use crate::remote::{ChunkError, Remote};
-use crate::schedule::{NodeBook, Schedule, Telemetry};
+use crate::schedule::{NodeBook, Requeued, Schedule, Telemetry};
 use crate::split;
 use crate::stats::Stats;
+use crate::timeline::Timeline;
 
 /// A node a job connected to: the connection and what it first reported.
 #[derive(Debug)]
@@ -88,6 +89,7 @@ struct Outcome {
 pub async fn run(
     ctx: Arc<JobContext>,
     chunks: Vec<Chunk>,
+    timeline: &Timeline,
     nodes: &[NodeState],
     policy: &mut dyn SchedulingPolicy,
     stats: Arc<Stats>,
@@ -97,22 +99,27 @@ pub async fn run(
     let total_slots: u32 = nodes.iter().map(|n| n.slots).sum();
     let lookahead = Arc::new(Semaphore::new(total_slots as usize + 2));
     let (ready_tx, mut ready_rx) = mpsc::channel::<anyhow::Result<Ready>>(64);
-    let chunks = Arc::new(chunks);
-    let splitter = tokio::spawn(split_ahead(ctx.clone(), chunks.clone(), lookahead, ready_tx));
+    let planned = Arc::new(chunks);
+    let splitter = tokio::spawn(split_ahead(ctx.clone(), planned.clone(), lookahead, ready_tx));
     let _abort_splitter = AbortOnDrop(splitter);
     let (report_tx, mut report_rx) = mpsc::channel(16);
     let remotes: Vec<Remote> = nodes.iter().map(|n| n.remote.clone()).collect();
     let _abort_reports = AbortOnDrop(tokio::spawn(poll_reports(remotes.clone(), report_tx)));
 
+    // The plan's chunks, then the pieces of any chunk split after a failure.
+    let mut chunks: Vec<Chunk> = planned.to_vec();
     let n = chunks.len();
     let mut schedule = Schedule::new(
         chunks.iter().map(Chunk::frame_count).collect(),
         nodes.iter().map(|n| n.book(0)).collect(),
     );
+    schedule.allow_splits(ctx.job.fps_filter.is_none());
     let mut permits: Vec<Option<OwnedSemaphorePermit>> = (0..n).map(|_| None).collect();
     let mut done: Vec<Option<ChunkDone>> = vec![None; n];
     let mut time_bases = vec![(1i64, 1i64); n];
     let mut running: JoinSet<Outcome> = JoinSet::new();
+    // Inputs of split chunks' pieces, cut as soon as the split is decided.
+    let mut cutting: JoinSet<anyhow::Result<(u32, (i64, i64))>> = JoinSet::new();
     let mut splitting = true;
     let mut last_error = String::new();
 
@@ -152,6 +159,11 @@ pub async fn run(
                 Some(Err(error)) => return Err(error),
                 None => splitting = false,
             },
+            Some(joined) = cutting.join_next(), if !cutting.is_empty() => {
+                let (index, time_base) = joined.context("cutting a piece panicked")??;
+                time_bases[index as usize] = time_base;
+                schedule.ready(index);
+            }
             Some(joined) = running.join_next(), if !running.is_empty() => {
                 let outcome = joined.context("a chunk task panicked")?;
                 let index = outcome.index as usize;
@@ -169,9 +181,36 @@ pub async fn run(
                         stats.reset(outcome.index);
                         let lost = matches!(error, ChunkError::Unreachable(_));
                         let message = error.to_string();
-                        tokio::task::block_in_place(|| {
+                        let requeued = tokio::task::block_in_place(|| {
                             schedule.failed(outcome.index, outcome.node, &message, lost, policy, now_ms())
                         })?;
+                        if let Requeued::Split(at) = requeued {
+                            let parent = chunks[index].clone();
+                            let pieces = split_chunk(&mut schedule, timeline, &parent, &at)?;
+                            tracing::info!(chunk = index, pieces = pieces.len(), "chunk split");
+                            if ctx.job.verbose() {
+                                let first: Vec<String> =
+                                    pieces.iter().map(|p| p.frames.start.to_string()).collect();
+                                eprintln!(
+                                    "[dffmpeg] chunk {index} split into {} at frames {}",
+                                    pieces.len(),
+                                    first.join(", ")
+                                );
+                            }
+                            permits[index] = None;
+                            let _ = tokio::fs::remove_file(ctx.chunk_input(outcome.index)).await;
+                            for piece in pieces {
+                                permits.push(None);
+                                done.push(None);
+                                time_bases.push((1, 1));
+                                chunks.push(piece.clone());
+                                let ctx = ctx.clone();
+                                cutting.spawn(async move {
+                                    let time_base = cut(&ctx, &piece).await?;
+                                    Ok((piece.index, time_base))
+                                });
+                            }
+                        }
                     }
                 }
             },
@@ -179,15 +218,44 @@ pub async fn run(
                 if !schedule.is_finished() && schedule.waiting() == 0 {
                     anyhow::bail!(
                         "dispatch stalled with {} chunks unfinished",
-                        n - schedule.finished()
+                        schedule.live() - schedule.finished()
                     );
                 }
             }
         }
     }
-    done.into_iter()
-        .enumerate()
-        .map(|(i, d)| d.ok_or_else(|| anyhow!("chunk {i} has no result")))
+    // In output order: split chunks' pieces stand where the chunk stood.
+    let mut verified: Vec<ChunkDone> = Vec::with_capacity(schedule.live());
+    for (i, result) in done.into_iter().enumerate() {
+        match result {
+            Some(result) => verified.push(result),
+            None if schedule.is_replaced(i as u32) => {}
+            None => return Err(anyhow!("chunk {i} has no result")),
+        }
+    }
+    verified.sort_by_key(|d| chunks[d.index as usize].frames.start);
+    Ok(verified)
+}
+
+/// The pieces of `parent` cut at the offsets `at`, registered with the
+/// schedule (which numbers them).
+fn split_chunk(
+    schedule: &mut Schedule,
+    timeline: &Timeline,
+    parent: &Chunk,
+    at: &[u64],
+) -> anyhow::Result<Vec<Chunk>> {
+    let first = parent.frames.start;
+    let bounds: Vec<usize> = std::iter::once(first)
+        .chain(at.iter().map(|&a| first + a as usize))
+        .chain(std::iter::once(parent.frames.end))
+        .collect();
+    let sizes: Vec<u64> = bounds.windows(2).map(|w| (w[1] - w[0]) as u64).collect();
+    let indices = schedule.split(parent.index, &sizes);
+    indices
+        .into_iter()
+        .zip(bounds.windows(2))
+        .map(|(index, w)| crate::plan::chunk(timeline, index, w[0]..w[1]))
         .collect()
 }
 
@@ -227,8 +295,21 @@ async fn split_ahead(
 ) {
     for chunk in chunks.iter() {
         let Ok(permit) = lookahead.clone().acquire_owned().await else { return };
-        let out = ctx.chunk_input(chunk.index);
-        let result = split::extract(
+        let result = cut(&ctx, chunk).await;
+        let failed = result.is_err();
+        let message = result.map(|time_base| Ready { index: chunk.index, permit, time_base });
+        if ready.send(message).await.is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// Cuts a chunk's input by stream copy; returns the time base the NUT
+/// muxer gave it.
+async fn cut(ctx: &JobContext, chunk: &Chunk) -> anyhow::Result<(i64, i64)> {
+    let out = ctx.chunk_input(chunk.index);
+    async {
+        split::extract(
             &ctx.tools,
             &ctx.job.input,
             &ctx.job.input_args,
@@ -237,18 +318,11 @@ async fn split_ahead(
             chunk,
             &out,
         )
-        .await;
-        let result = match result {
-            Ok(()) => crate::probe::time_base(&ctx.tools, &out).await,
-            Err(error) => Err(error),
-        }
-        .with_context(|| format!("cutting the input of chunk {}", chunk.index));
-        let failed = result.is_err();
-        let message = result.map(|time_base| Ready { index: chunk.index, permit, time_base });
-        if ready.send(message).await.is_err() || failed {
-            return;
-        }
+        .await?;
+        crate::probe::time_base(&ctx.tools, &out).await
     }
+    .await
+    .with_context(|| format!("cutting the input of chunk {}", chunk.index))
 }
 
 /// One attempt at one chunk on one node: upload, encode, download, verify.

@@ -416,7 +416,8 @@ async fn encode(
     let reporter = reporting.then(|| stats.spawn_reporter(line, console.stats_period, progress));
     let result = async {
         let done =
-            dispatch::run(ctx.clone(), chunks, &nodes, policy.as_mut(), stats.clone()).await?;
+            dispatch::run(ctx.clone(), chunks, &timeline, &nodes, policy.as_mut(), stats.clone())
+                .await?;
         assemble::assemble(&ctx, &done, &selection, media).await
     }
     .await;

@@ -24,6 +24,8 @@ pub struct JobContext {
     pub dir: tempfile::TempDir,
     /// Index of the distributed video stream in the input.
     pub video_stream: usize,
+    /// The first frame encoded, as an index into the timeline's frames.
+    pub first_frame: usize,
     /// Its time base.
     pub timeline_time_base: (i64, i64),
     /// Timestamp offset the nodes apply, in microseconds.
@@ -67,6 +69,7 @@ impl JobContext {
             job_id,
             dir,
             video_stream,
+            first_frame: timeline.selected.start,
             timeline_time_base: timeline.time_base,
             ts_offset_us: timeline.ts_offset_us,
             frame_rate,
@@ -165,7 +168,7 @@ impl JobContext {
     /// CFR grid at the chunk's first frame instead of padding from zero.
     fn fps_mode_for(&self, chunk: &Chunk) -> FpsMode {
         match self.fps_mode {
-            FpsMode::Cfr if chunk.index > 0 => FpsMode::Unspecified,
+            FpsMode::Cfr if chunk.frames.start > self.first_frame => FpsMode::Unspecified,
             mode => mode,
         }
     }

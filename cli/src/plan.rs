@@ -52,37 +52,49 @@ pub fn chunks(timeline: &Timeline, starts: &[u64]) -> anyhow::Result<Vec<Chunk>>
     ensure!(starts.windows(2).all(|w| w[0] < w[1]), "chunk starts must increase");
     ensure!(*starts.last().unwrap() < n, "a chunk starts past the last frame");
     let base = timeline.selected.start;
-    let mut out = Vec::with_capacity(starts.len());
-    for (i, &start) in starts.iter().enumerate() {
-        let end = starts.get(i + 1).copied().unwrap_or(n);
-        let frames = base + start as usize..base + end as usize;
-        let slice = &timeline.all[frames.clone()];
-        let min_decode = slice.iter().map(|f| f.decode_index).min().unwrap_or(0);
-        let max_decode = slice.iter().map(|f| f.decode_index).max().unwrap_or(0);
-        let first_pts = slice[0].pts;
-        // The latest keyframe from which decoding reaches every frame of the chunk.
-        let Some(first_packet) = (0..=min_decode).rev().find(|&d| {
-            let p = &timeline.packets[d];
-            p.key && p.pts.or(p.dts).is_some_and(|pts| pts <= first_pts)
-        }) else {
-            bail!("no keyframe precedes frame {} of the input", frames.start);
-        };
-        let seek_pts =
-            timeline.packets[first_packet].pts.or(timeline.packets[first_packet].dts).unwrap_or(0);
-        let next_pts = timeline.all.get(frames.end).map(|f| f.pts);
-        out.push(Chunk {
-            index: i as u32,
-            frames,
-            first_packet,
-            packet_count: max_decode - first_packet + 1,
-            seek_pts,
-            first_pts,
-            next_pts,
-            grid: None,
-            filtered_end: None,
-        });
-    }
-    Ok(out)
+    starts
+        .iter()
+        .enumerate()
+        .map(|(i, &start)| {
+            let end = starts.get(i + 1).copied().unwrap_or(n);
+            chunk(timeline, i as u32, base + start as usize..base + end as usize)
+        })
+        .collect()
+}
+
+/// The chunk `index` of the frames `frames` (indices into [`Timeline::all`]):
+/// where its input starts and how many packets it holds.
+pub fn chunk(
+    timeline: &Timeline,
+    index: u32,
+    frames: std::ops::Range<usize>,
+) -> anyhow::Result<Chunk> {
+    ensure!(!frames.is_empty() && frames.end <= timeline.all.len(), "no frames {frames:?}");
+    let slice = &timeline.all[frames.clone()];
+    let min_decode = slice.iter().map(|f| f.decode_index).min().unwrap_or(0);
+    let max_decode = slice.iter().map(|f| f.decode_index).max().unwrap_or(0);
+    let first_pts = slice[0].pts;
+    // The latest keyframe from which decoding reaches every frame of the chunk.
+    let Some(first_packet) = (0..=min_decode).rev().find(|&d| {
+        let p = &timeline.packets[d];
+        p.key && p.pts.or(p.dts).is_some_and(|pts| pts <= first_pts)
+    }) else {
+        bail!("no keyframe precedes frame {} of the input", frames.start);
+    };
+    let seek_pts =
+        timeline.packets[first_packet].pts.or(timeline.packets[first_packet].dts).unwrap_or(0);
+    let next_pts = timeline.all.get(frames.end).map(|f| f.pts);
+    Ok(Chunk {
+        index,
+        frames,
+        first_packet,
+        packet_count: max_decode - first_packet + 1,
+        seek_pts,
+        first_pts,
+        next_pts,
+        grid: None,
+        filtered_end: None,
+    })
 }
 
 /// Chunks for an encode through `-vf fps=rate`, which decides per output

@@ -164,10 +164,26 @@ pub struct Schedule {
     attempts: Vec<u32>,
     failed_on: Vec<Vec<String>>,
     done: Vec<bool>,
+    /// Chunks cut into others after a failure: no longer part of the job.
+    replaced: Vec<bool>,
     ready: BTreeSet<u32>,
     running: usize,
     finished: usize,
+    live: usize,
     retried: u32,
+    splits: u32,
+    can_split: bool,
+}
+
+/// What became of a failed chunk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub enum Requeued {
+    /// It waits again as it is.
+    Whole,
+    /// The policy cut it at these offsets from its first frame: the driver
+    /// makes the pieces and registers them with [`Schedule::split`].
+    Split(Vec<u64>),
 }
 
 impl Schedule {
@@ -181,23 +197,77 @@ impl Schedule {
             attempts: vec![0; n],
             failed_on: vec![Vec::new(); n],
             done: vec![false; n],
+            replaced: vec![false; n],
             ready: BTreeSet::new(),
             running: 0,
             finished: 0,
+            live: n,
             retried: 0,
+            splits: 0,
+            can_split: true,
         }
+    }
+
+    /// Whether a failed chunk may be cut into smaller ones (not with
+    /// `-vf fps`, whose chunks are planned on the filter's output grid).
+    pub fn allow_splits(&mut self, allowed: bool) {
+        self.can_split = allowed;
+    }
+
+    /// Whether the chunk was split, its pieces taking its place.
+    pub fn is_replaced(&self, chunk: u32) -> bool {
+        self.replaced[chunk as usize]
+    }
+
+    /// Chunks cut into smaller ones so far.
+    pub fn splits(&self) -> u32 {
+        self.splits
+    }
+
+    /// Frames in chunk `chunk`.
+    pub fn frames(&self, chunk: u32) -> u64 {
+        self.frames[chunk as usize]
+    }
+
+    /// Replaces the failed chunk `chunk` by new chunks of `pieces` frames
+    /// (summing to its own), which keep its attempts and the nodes it is to
+    /// avoid; returns their indices, in order. They wait for
+    /// [`Schedule::ready`] like any chunk.
+    pub fn split(&mut self, chunk: u32, pieces: &[u64]) -> Vec<u32> {
+        let parent = chunk as usize;
+        debug_assert_eq!(pieces.iter().sum::<u64>(), self.frames[parent]);
+        self.replaced[parent] = true;
+        self.live -= 1;
+        self.splits += 1;
+        let mut indices = Vec::with_capacity(pieces.len());
+        for &frames in pieces {
+            indices.push(self.frames.len() as u32);
+            self.frames.push(frames);
+            self.attempts.push(self.attempts[parent]);
+            self.failed_on.push(self.failed_on[parent].clone());
+            self.done.push(false);
+            self.replaced.push(false);
+            self.live += 1;
+        }
+        indices
     }
 
     /// The chunk's input is cut: it may be handed out.
     pub fn ready(&mut self, chunk: u32) {
-        if !self.done[chunk as usize] {
+        if !self.done[chunk as usize] && !self.replaced[chunk as usize] {
             self.ready.insert(chunk);
         }
     }
 
     /// Whether every chunk is verified.
     pub fn is_finished(&self) -> bool {
-        self.finished == self.frames.len()
+        self.finished == self.live
+    }
+
+    /// Chunks the job consists of now (pieces of split chunks included,
+    /// the chunks they replaced not).
+    pub fn live(&self) -> usize {
+        self.live
     }
 
     /// Chunks verified so far.
@@ -315,8 +385,10 @@ impl Schedule {
 
     /// The attempt failed with `error`; `lost` says the node itself is gone.
     /// A node that is gone, or keeps failing, gets no more work; the chunk is
-    /// queued again unless it reached [`MAX_ATTEMPTS`] or the policy gives up
-    /// on it (both end the job).
+    /// queued again, or is to be split as the policy asks, unless it reached
+    /// [`MAX_ATTEMPTS`] or the policy gives up on it (both end the job). A
+    /// split the host cannot make is refused as a policy error is: fatal
+    /// under `--policy-strict`, else the chunk is retried whole.
     pub fn failed(
         &mut self,
         chunk: u32,
@@ -325,7 +397,7 @@ impl Schedule {
         lost: bool,
         policy: &mut dyn SchedulingPolicy,
         now_ms: u64,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Requeued> {
         self.running -= 1;
         let book = &mut self.nodes[node];
         book.busy -= 1;
@@ -354,21 +426,49 @@ impl Schedule {
             error: error.to_string(),
             nodes: self.views(now_ms),
         };
-        match policy.on_failure(&request)? {
-            FailureDecision::Retry { avoid } => {
-                for avoided in avoid {
-                    if !self.failed_on[index].contains(&avoided) {
-                        self.failed_on[index].push(avoided);
-                    }
+        let avoid = match policy.on_failure(&request)? {
+            FailureDecision::Retry { avoid } => avoid,
+            FailureDecision::Split { at } => match self.check_split(index, &at) {
+                Ok(()) => {
+                    self.retried += 1;
+                    return Ok(Requeued::Split(at));
                 }
-                self.retried += 1;
-                self.ready.insert(chunk);
-                Ok(())
-            }
+                Err(error) if policy.strict() => {
+                    return Err(error.context("the policy's split (--policy-strict)"));
+                }
+                Err(error) => {
+                    warn!(%error, "the policy's split was refused; the chunk is retried whole");
+                    Vec::new()
+                }
+            },
             FailureDecision::GiveUp { reason } => {
                 bail!("the policy gave up on chunk {index} after it failed on node {id}: {reason}")
             }
+        };
+        for avoided in avoid {
+            if !self.failed_on[index].contains(&avoided) {
+                self.failed_on[index].push(avoided);
+            }
         }
+        self.retried += 1;
+        self.ready.insert(chunk);
+        Ok(Requeued::Whole)
+    }
+
+    /// The host's rule for a split: allowed for this job, offsets ascending
+    /// and inside the chunk.
+    fn check_split(&self, index: usize, at: &[u64]) -> anyhow::Result<()> {
+        if !self.can_split {
+            bail!("this job's chunks cannot be split (-vf fps)");
+        }
+        let frames = self.frames[index];
+        if at.is_empty() || at.windows(2).any(|w| w[0] >= w[1]) {
+            bail!("split offsets must be ascending and not empty: {at:?}");
+        }
+        if at[0] == 0 || at[at.len() - 1] >= frames {
+            bail!("split offsets must lie inside the chunk's {frames} frames: {at:?}");
+        }
+        Ok(())
     }
 
     /// The node is gone: no more work for it (its running attempts still
@@ -416,12 +516,13 @@ mod tests {
         let mut policy = policy::native_default();
         let mut s = schedule(1, &[1, 1]);
         let first = s.assign(policy.as_mut(), 0).unwrap()[0];
-        s.failed(first.chunk, first.node, "boom", false, policy.as_mut(), 0).unwrap();
+        let requeued = s.failed(first.chunk, first.node, "boom", false, policy.as_mut(), 0);
+        assert_eq!(requeued.unwrap(), Requeued::Whole);
         let second = s.assign(policy.as_mut(), 0).unwrap()[0];
         assert_ne!(second.node, first.node);
         assert_eq!(second.attempt, 2);
         assert_eq!(s.retried(), 1);
-        s.failed(second.chunk, second.node, "boom", false, policy.as_mut(), 0).unwrap();
+        let _ = s.failed(second.chunk, second.node, "boom", false, policy.as_mut(), 0).unwrap();
         let third = s.assign(policy.as_mut(), 0).unwrap()[0];
         let error = s.failed(third.chunk, third.node, "boom", false, policy.as_mut(), 0);
         assert!(error.unwrap_err().to_string().contains("failed 3 times"));
@@ -432,7 +533,8 @@ mod tests {
         let mut policy = policy::native_default();
         let mut s = schedule(2, &[1, 1]);
         let starts = s.assign(policy.as_mut(), 0).unwrap();
-        s.failed(starts[0].chunk, starts[0].node, "gone", true, policy.as_mut(), 0).unwrap();
+        let _ =
+            s.failed(starts[0].chunk, starts[0].node, "gone", true, policy.as_mut(), 0).unwrap();
         s.succeeded(starts[1].chunk, starts[1].node, 1.0);
         let again = s.assign(policy.as_mut(), 0).unwrap();
         assert_eq!(again.len(), 1);
@@ -454,6 +556,64 @@ mod tests {
         fn on_failure(&mut self, _: &FailureRequest) -> anyhow::Result<FailureDecision> {
             Ok(FailureDecision::GiveUp { reason: "no second chances".into() })
         }
+    }
+
+    /// A policy that splits every failed chunk at `at`.
+    struct Splits(Vec<u64>);
+
+    impl SchedulingPolicy for Splits {
+        fn plan(&mut self, r: &policy_sdk::PlanRequest) -> anyhow::Result<policy_sdk::ChunkPlan> {
+            policy::native_default().plan(r)
+        }
+        fn assign(&mut self, r: &AssignRequest) -> anyhow::Result<Vec<Assignment>> {
+            policy::native_default().assign(r)
+        }
+        fn on_failure(&mut self, _: &FailureRequest) -> anyhow::Result<FailureDecision> {
+            Ok(FailureDecision::Split { at: self.0.clone() })
+        }
+    }
+
+    #[test]
+    fn a_split_chunk_is_replaced_by_its_pieces() {
+        let mut s = schedule(1, &[1, 1]);
+        let first = s.assign(&mut Splits(vec![3, 7]), 0).unwrap()[0];
+        let requeued = s.failed(first.chunk, first.node, "boom", false, &mut Splits(vec![3, 7]), 0);
+        assert_eq!(requeued.unwrap(), Requeued::Split(vec![3, 7]));
+        let pieces = s.split(first.chunk, &[3, 4, 3]);
+        assert_eq!(pieces, vec![1, 2, 3]);
+        assert!(s.is_replaced(0));
+        assert_eq!(s.live(), 3);
+        pieces.iter().for_each(|&p| s.ready(p));
+        s.ready(0);
+        assert_eq!(s.waiting(), 3, "the split chunk never waits again");
+        let starts = s.assign(&mut Splits(vec![1]), 0).unwrap();
+        // The pieces keep the attempt count and avoid the node that failed.
+        assert!(starts.iter().all(|st| st.attempt == 2 && st.node != first.node));
+        for st in &starts {
+            s.succeeded(st.chunk, st.node, 1.0);
+        }
+        let rest = s.assign(&mut Splits(vec![1]), 0).unwrap();
+        for st in &rest {
+            s.succeeded(st.chunk, st.node, 1.0);
+        }
+        let last = s.assign(&mut Splits(vec![1]), 0).unwrap();
+        for st in &last {
+            s.succeeded(st.chunk, st.node, 1.0);
+        }
+        assert!(s.is_finished());
+    }
+
+    #[test]
+    fn a_split_the_host_cannot_make_is_a_whole_retry_or_fatal_when_strict() {
+        let mut s = schedule(1, &[1, 1]);
+        let first = s.assign(&mut Splits(vec![10]), 0).unwrap()[0];
+        let requeued = s.failed(first.chunk, first.node, "boom", false, &mut Splits(vec![10]), 0);
+        assert_eq!(requeued.unwrap(), Requeued::Whole, "10 is not inside 10 frames");
+        let mut s = schedule(1, &[1, 1]);
+        s.allow_splits(false);
+        let first = s.assign(&mut Splits(vec![5]), 0).unwrap()[0];
+        let requeued = s.failed(first.chunk, first.node, "boom", false, &mut Splits(vec![5]), 0);
+        assert_eq!(requeued.unwrap(), Requeued::Whole);
     }
 
     #[test]

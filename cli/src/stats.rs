@@ -21,12 +21,14 @@ impl Stats {
     }
 
     /// A node reported `frames` encoded frames and `bytes` written for `chunk`.
+    /// Chunks split after a failure get new numbers past the plan's.
     pub fn update(&self, chunk: u32, frames: u64, bytes: u64) {
-        if let Some(slot) =
-            self.chunks.lock().unwrap_or_else(|p| p.into_inner()).get_mut(chunk as usize)
-        {
-            *slot = (frames, bytes);
+        let mut chunks = self.chunks.lock().unwrap_or_else(|p| p.into_inner());
+        let index = chunk as usize;
+        if index >= chunks.len() {
+            chunks.resize(index + 1, (0, 0));
         }
+        chunks[index] = (frames, bytes);
     }
 
     /// The chunk is verified with `frames` frames in `bytes` bytes.

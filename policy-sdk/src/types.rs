@@ -200,6 +200,16 @@ pub enum FailureDecision {
         /// Node ids to avoid.
         avoid: Vec<String>,
     },
+    /// Cut the chunk into smaller chunks, queued afresh, for instance so
+    /// that a failure late in a job costs half a chunk on each of two nodes
+    /// rather than a whole one on one. They keep the chunk's attempts (the
+    /// cap still applies) and the nodes to avoid. Since ABI 1.1; a host that
+    /// cannot split a chunk (`-vf fps` jobs) retries it whole.
+    Split {
+        /// Where the new chunks start, as frame offsets from the chunk's
+        /// first frame: ascending, each above 0 and below its frame count.
+        at: Vec<u64>,
+    },
     /// Fail the job.
     GiveUp {
         /// Why, shown to the user.

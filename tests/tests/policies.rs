@@ -158,6 +158,31 @@ fn every_example_policy_gives_a_frame_identical_encode() {
 }
 
 #[test]
+fn a_policy_may_split_a_failed_chunk() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = source(dir.path());
+    let (plain, dist) = (dir.path().join("plain.mkv"), dir.path().join("dist.mkv"));
+    let encode = ["-c:v", "libx264", "-qp", "0"];
+    plain_encode(&[], &src, &encode, &plain);
+    // fastest-first halves a failed chunk when two slots elsewhere can redo it.
+    let broken = Node::start_with_ffmpeg(1, Path::new("/bin/false"));
+    let healthy = Node::start(2);
+    let policy = example("fastest-first-policy");
+    let mut args = vec!["--policy", policy.to_str().unwrap(), "--policy-strict"];
+    args.extend(["--segment-duration", "0.5", "-y", "-v", "verbose"]);
+    args.extend(["-i", src.to_str().unwrap()]);
+    args.extend(encode);
+    args.push(dist.to_str().unwrap());
+    let out = dffmpeg(&[&broken, &healthy], &args);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains(" split into 2 at frames "), "{stderr}");
+    assert!(!stderr.contains(&format!("on {} in", broken.addr)), "{stderr}");
+    assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
+    assert!(broken.leftovers().is_empty() && healthy.leftovers().is_empty());
+}
+
+#[test]
 fn policy_check_runs_a_module_on_the_fixtures() {
     let check = |path: &Path| {
         std::process::Command::new(tests::bin("dffmpeg"))
@@ -226,4 +251,13 @@ fn simulate_compares_policies_and_survives_a_lost_node() {
         .map(|l| l.split_whitespace().nth(3).unwrap().parse::<f64>().unwrap())
         .sum();
     assert_eq!(chunks, figure(&lost, "plan"), "every chunk is done exactly once: {lost}");
+
+    // fastest-first halves the chunks a lost node took with it.
+    let halves = simulate(
+        fastest.to_str().unwrap(),
+        &["--nodes", "2x1.0,2x1.0", "--duration", "300", "--fail", "n0@30"],
+    );
+    let retried = figure(&halves, "retried");
+    assert!(retried >= 2.0, "{halves}");
+    assert!(halves.contains(&format!("({retried} of them split)")), "{halves}");
 }

@@ -24,7 +24,7 @@ use policy_sdk::{
 };
 
 use super::{PolicyModule, SchedulingPolicy};
-use crate::schedule::{NodeBook, Schedule, Telemetry};
+use crate::schedule::{NodeBook, Requeued, Schedule, Telemetry};
 
 /// Memory each modelled node reports as available.
 const MODELLED_MEMORY: u64 = 16 << 30;
@@ -150,6 +150,8 @@ pub struct Simulation {
     pub results: Vec<NodeResult>,
     /// Failed attempts that were queued again.
     pub retried: u32,
+    /// Failed chunks the policy split into smaller ones.
+    pub splits: u32,
     /// Policy calls made.
     pub calls: u32,
     /// Wall time spent in them.
@@ -227,7 +229,7 @@ pub fn simulate(
         for start in schedule.assign(&mut timed, now_ms)? {
             let model = nodes[start.node];
             let seconds = scenario.chunk_overhead
-                + lengths[start.chunk as usize] as f64 / (scenario.fps * model.speed);
+                + schedule.frames(start.chunk) as f64 / (scenario.fps * model.speed);
             running.insert(start.chunk, (start.node, now, start.attempt));
             push(
                 &mut events,
@@ -275,7 +277,17 @@ pub fn simulate(
                     results[node].lost += now - started;
                     results[node].failed += 1;
                     last_error = format!("chunk {chunk} lost with node n{node} at {now:.1} s");
-                    schedule.failed(chunk, node, &last_error, true, &mut timed, now_ms)?;
+                    let requeued =
+                        schedule.failed(chunk, node, &last_error, true, &mut timed, now_ms)?;
+                    if let Requeued::Split(at) = requeued {
+                        let frames = schedule.frames(chunk);
+                        let bounds: Vec<u64> =
+                            std::iter::once(0).chain(at).chain(std::iter::once(frames)).collect();
+                        let sizes: Vec<u64> = bounds.windows(2).map(|w| w[1] - w[0]).collect();
+                        for piece in schedule.split(chunk, &sizes) {
+                            schedule.ready(piece);
+                        }
+                    }
                 }
             }
         }
@@ -303,6 +315,7 @@ pub fn simulate(
             + chunk_count as f64 * scenario.chunk_overhead / f64::from(slots),
         results,
         retried: schedule.retried(),
+        splits: schedule.splits(),
         calls: timed.calls,
         policy_time: timed.time,
     })
@@ -418,7 +431,7 @@ impl Simulation {
             self.makespan / self.ideal,
             self.ideal_with_overhead
         );
-        let _ = writeln!(out, "retried    {} chunks", self.retried);
+        let _ = writeln!(out, "retried    {} chunks ({} of them split)", self.retried, self.splits);
         let _ = writeln!(
             out,
             "policy     {} calls, {:.1} ms in the sandbox",

@@ -12,12 +12,16 @@
 //!   would finish after the rest of the cluster could have done all the
 //!   remaining work, that chunk included (`dffmpeg policy simulate` shows the
 //!   difference: try `--nodes 2x1.0,1x0.25`).
+//! - On failure: a chunk of 2 frames or more is split in two when the other
+//!   nodes have two slots or more between them, so that the redone work runs
+//!   on two slots at once instead of one; otherwise it is retried whole.
+//!   Either way it avoids the node it failed on.
 //!
 //! Build: `cargo build --release --target wasm32-unknown-unknown -p fastest-first-policy`.
 
 use policy_sdk::{
-    AssignRequest, Assignment, ChunkPlan, NodeView, PlanRequest, Policy, PolicyError, PolicyInfo,
-    abi,
+    AssignRequest, Assignment, ChunkPlan, FailureDecision, FailureRequest, NodeView, PlanRequest,
+    Policy, PolicyError, PolicyInfo, abi,
 };
 
 /// Fastest first, with a fine-grained tail. Stateless.
@@ -100,6 +104,21 @@ impl Policy for FastestFirst {
         }
         Ok(out)
     }
+
+    fn on_failure(&mut self, request: &FailureRequest) -> Result<FailureDecision, PolicyError> {
+        let elsewhere: u32 = request
+            .nodes
+            .iter()
+            .filter(|n| !request.chunk.failed_on.contains(&n.id))
+            .map(|n| n.slots_total)
+            .sum();
+        let frames = request.chunk.frames;
+        if frames >= 2 && elsewhere >= 2 {
+            Ok(FailureDecision::Split { at: vec![frames / 2] })
+        } else {
+            Ok(FailureDecision::Retry { avoid: vec![request.node.clone()] })
+        }
+    }
 }
 
 #[cfg(test)]
@@ -139,6 +158,22 @@ mod tests {
         let request =
             AssignRequest { pending, nodes: vec![node("slow", 10.0), node("fast", 40.0)], seed: 0 };
         assert_eq!(FastestFirst.assign(&request).unwrap()[0].node, "fast");
+    }
+
+    #[test]
+    fn a_failed_chunk_is_halved_when_two_slots_can_redo_it() {
+        let mut other = node("b", 20.0);
+        let failure = |other: NodeView| FailureRequest {
+            chunk: PendingChunk { index: 4, frames: 101, attempts: 1, failed_on: vec!["a".into()] },
+            node: "a".into(),
+            error: "ffmpeg failed".into(),
+            nodes: vec![node("a", 20.0), other],
+        };
+        let one_slot = FastestFirst.on_failure(&failure(other.clone())).unwrap();
+        assert_eq!(one_slot, FailureDecision::Retry { avoid: vec!["a".into()] });
+        other.slots_total = 2;
+        let two_slots = FastestFirst.on_failure(&failure(other)).unwrap();
+        assert_eq!(two_slots, FailureDecision::Split { at: vec![50] });
     }
 
     #[test]
