@@ -178,9 +178,9 @@ pub async fn run(
     };
 
     let last = prepared.len() - 1;
+    let outputs: Vec<std::path::PathBuf> = prepared.iter().map(|p| p.job.output.clone()).collect();
     let mut result = Ok(());
     for (index, ready) in prepared.into_iter().enumerate() {
-        let output = ready.job.output.clone();
         let cluster = Cluster {
             settings,
             tools: &tools,
@@ -202,11 +202,18 @@ pub async fn run(
         if index < last {
             continue;
         }
-        // The last report counts the whole file, as ffmpeg's Lsize= does.
+        // The last report counts the whole of the first output, as
+        // ffmpeg's Lsize= does; its closing line sums every output's streams.
         let mut end = stats.snapshot();
-        end.total_size = std::fs::metadata(&output).ok().map(|m| m.len());
+        end.total_size = std::fs::metadata(&outputs[0]).ok().map(|m| m.len());
         if console.last_stats() {
             eprintln!("{}", crate::stats::format_line(&end, true));
+        }
+        if info && let Some(total) = end.total_size {
+            match closing_sizes(&tools, &outputs).await {
+                Ok(sizes) => eprintln!("{}", crate::summary::line(&sizes, total)),
+                Err(error) => warn!(%error, "no closing summary"),
+            }
         }
         if let Some(progress) = &progress {
             let mut writer = progress.lock().unwrap_or_else(|p| p.into_inner());
@@ -226,6 +233,23 @@ pub async fn run(
         );
     }
     Ok(Outcome::Done)
+}
+
+/// Every output's streams, summed as ffmpeg's closing line counts them.
+async fn closing_sizes(
+    tools: &Tools,
+    outputs: &[std::path::PathBuf],
+) -> anyhow::Result<crate::summary::Sizes> {
+    let mut sum = crate::summary::Sizes::default();
+    for output in outputs {
+        let sizes = crate::summary::measure(tools, output).await?;
+        sum.video += sizes.video;
+        sum.audio += sizes.audio;
+        sum.subtitle += sizes.subtitle;
+        sum.other += sizes.other;
+        sum.extradata += sizes.extradata;
+    }
+    Ok(sum)
 }
 
 /// The policy module, compiled on its own thread; a module that takes more

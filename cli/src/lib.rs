@@ -31,4 +31,5 @@ pub mod split;
 pub mod spool;
 pub mod stats;
 pub mod streams;
+pub mod summary;
 pub mod timeline;

@@ -62,6 +62,11 @@ fn banner_input_and_stream_mapping_unless_hidden() {
         "Stream mapping:\n  Stream #0:0 -> #0:0 (h264 (native) -> h264 (libx264))\n  Stream #0:1 -> #0:1 (copy)\n"
     ));
     assert!(err.contains("frame=   50 "), "{err}");
+    // ffmpeg's closing line, after the last stats line.
+    let closing = err.lines().last().unwrap_or_default();
+    assert!(closing.starts_with("video:") && closing.contains("kB audio:"), "{err}");
+    assert!(closing.contains(" global headers:") && closing.contains("kB muxing overhead: "));
+    assert!(closing.ends_with('%'), "{closing}");
 
     let hidden = run(&node, &[&["-hide_banner"], &args[..], &[out.to_str().unwrap()]].concat(), "");
     let err = text(&hidden.stderr);
@@ -78,6 +83,7 @@ fn banner_input_and_stream_mapping_unless_hidden() {
     let forced =
         run(&node, &[&["-v", "error", "-stats"], &args[..], &[out.to_str().unwrap()]].concat(), "");
     assert!(text(&forced.stderr).contains(" Lsize="), "-stats shows the stats line at any level");
+    assert!(!text(&forced.stderr).contains("muxing overhead"), "the closing line is info level");
 }
 
 #[test]
