@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks: ffmpeg (with ffprobe) from Debian's
-# packages, bc for the demo's arithmetic, the wasm32 target for policies, and
+# packages, bc for the demo's arithmetic, openssl for the TLS tests' certificates,
+# the wasm32 target for policies, and
 # the Python clients the tests use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || missing+=(ffmpeg)
 command -v bc >/dev/null || missing+=(bc)
+# The TLS tests make their certificates with the openssl command.
+command -v openssl >/dev/null || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
   $SUDO apt-get update -qq

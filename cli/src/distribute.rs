@@ -497,7 +497,7 @@ async fn connect(
     let mut nodes = Vec::new();
     let mut errors = Vec::new();
     for (i, addr) in addrs.iter().enumerate() {
-        let remote = Remote::new(addr, settings.compress)?;
+        let remote = Remote::new(addr, settings.compress, &settings.security)?;
         match remote.report().await {
             Ok(report)
                 if !report.encoders.is_empty() && !report.encoders.iter().any(|e| e == encoder) =>
@@ -511,7 +511,15 @@ async fn connect(
             }
             Err(error) => {
                 warn!(node = %addr, %error, "node unreachable; leaving it out");
-                errors.push(format!("{addr}: {error}"));
+                // Clear text to a TLS node fails inside HTTP/2 or breaks
+                // the connection, depending on timing; a closed port refuses.
+                let text = error.to_string();
+                let hint = if !addr.starts_with("https://") && !text.contains("refused") {
+                    " (if the node serves TLS, use https:// and --tls-ca)"
+                } else {
+                    ""
+                };
+                errors.push(format!("{addr}: {error}{hint}"));
             }
         }
     }

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use proto::v1::encode_request::Msg as RequestMsg;
 use proto::v1::encode_response::Msg as ResponseMsg;
 use proto::v1::node_client::NodeClient;
@@ -14,8 +15,30 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+use tonic::Status;
 use tonic::codec::CompressionEncoding;
-use tonic::transport::{Channel, Endpoint};
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
+use crate::settings::Security;
+
+/// TLS for an `https://` node: its certificate must chain to the given CA;
+/// the client's own certificate goes along when one is configured.
+fn client_tls(security: &Security) -> anyhow::Result<ClientTlsConfig> {
+    let Some(ca) = &security.tls_ca else {
+        anyhow::bail!("an https:// node needs --tls-ca, the CA its certificate chains to");
+    };
+    let read = |path: &std::path::Path, what: &str| {
+        std::fs::read(path).with_context(|| format!("reading the TLS {what} {}", path.display()))
+    };
+    let mut config = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read(ca, "CA")?));
+    if let Some((cert, key)) = &security.tls_identity {
+        config = config.identity(Identity::from_pem(read(cert, "certificate")?, read(key, "key")?));
+    }
+    Ok(config)
+}
 
 /// Why a chunk failed on a node.
 #[derive(Debug, thiserror::Error)]
@@ -35,25 +58,58 @@ pub enum ChunkError {
     Local(String),
 }
 
+/// Adds the bearer token to every call.
+#[derive(Clone)]
+pub struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl std::fmt::Debug for Bearer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Bearer(<redacted>)" } else { "Bearer(none)" })
+    }
+}
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
+        if let Some(value) = &self.0 {
+            request.metadata_mut().insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
 /// A connection to one node.
 #[derive(Debug, Clone)]
 pub struct Remote {
     /// The node's address as the user gave it.
     pub addr: String,
-    client: NodeClient<Channel>,
+    client: NodeClient<InterceptedService<Channel, Bearer>>,
 }
 
 impl Remote {
-    /// Prepares a lazy connection to `addr` (`host:port` or `http://host:port`).
-    pub fn new(addr: &str, compress: bool) -> anyhow::Result<Self> {
+    /// Prepares a lazy connection to `addr` (`host:port`, `http://host:port`,
+    /// or `https://host:port`, which needs `security.tls_ca`).
+    pub fn new(addr: &str, compress: bool, security: &Security) -> anyhow::Result<Self> {
         let url = if addr.contains("://") { addr.to_string() } else { format!("http://{addr}") };
-        let endpoint = Endpoint::from_shared(url.clone())
+        let mut endpoint = Endpoint::from_shared(url.clone())
             .map_err(|e| anyhow::anyhow!("invalid node address {addr}: {e}"))?
             .connect_timeout(Duration::from_secs(5))
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(10))
             .keep_alive_timeout(Duration::from_secs(20));
-        let mut client = NodeClient::new(endpoint.connect_lazy())
+        if url.starts_with("https://") {
+            endpoint = endpoint
+                .tls_config(client_tls(security).with_context(|| format!("node {addr}"))?)
+                .with_context(|| format!("configuring TLS for node {addr}"))?;
+        }
+        let bearer = match &security.token {
+            Some(token) => Some(
+                format!("Bearer {token}")
+                    .parse::<MetadataValue<Ascii>>()
+                    .context("the bearer token must be printable ASCII")?,
+            ),
+            None => None,
+        };
+        let mut client = NodeClient::with_interceptor(endpoint.connect_lazy(), Bearer(bearer))
             .max_decoding_message_size(4 * proto::PIECE_SIZE)
             .accept_compressed(CompressionEncoding::Zstd);
         if compress {
@@ -161,7 +217,17 @@ fn classify(status: tonic::Status) -> ChunkError {
     use tonic::Code;
     match status.code() {
         Code::Unavailable | Code::Cancelled | Code::Unknown | Code::DeadlineExceeded => {
-            ChunkError::Unreachable(status.message().to_string())
+            // A TLS or connection failure says what it was only in its sources.
+            let mut message = status.message().to_string();
+            let mut source = std::error::Error::source(&status);
+            while let Some(error) = source {
+                let text = error.to_string();
+                if !message.contains(&text) {
+                    message.push_str(&format!(": {text}"));
+                }
+                source = error.source();
+            }
+            ChunkError::Unreachable(message)
         }
         _ => ChunkError::Failed(format!("{:?}: {}", status.code(), status.message())),
     }

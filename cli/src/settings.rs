@@ -27,6 +27,19 @@ pub struct Settings {
     pub policy: Option<PathBuf>,
     /// Any failure of the policy ends the job instead of falling back.
     pub policy_strict: bool,
+    /// How to reach nodes safely: TLS and the bearer token.
+    pub security: Security,
+}
+
+/// What a connection to a node proves and hides.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Security {
+    /// The CA that `https://` nodes' certificates must chain to.
+    pub tls_ca: Option<PathBuf>,
+    /// The client's own certificate and key, for nodes that ask (mutual TLS).
+    pub tls_identity: Option<(PathBuf, PathBuf)>,
+    /// The bearer token sent with every call.
+    pub token: Option<String>,
 }
 
 /// dffmpeg's own options found on the command line.
@@ -42,6 +55,10 @@ pub struct OwnArgs {
     encoder_params: Option<String>,
     policy: Option<PathBuf>,
     policy_strict: Option<bool>,
+    tls_ca: Option<PathBuf>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    token_file: Option<PathBuf>,
 }
 
 /// The config file; every field optional.
@@ -56,6 +73,10 @@ struct FileSettings {
     compress: Option<bool>,
     policy: Option<PathBuf>,
     policy_strict: Option<bool>,
+    tls_ca: Option<PathBuf>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    token_file: Option<PathBuf>,
 }
 
 const DEFAULT_SEGMENT_SECONDS: f64 = 10.0;
@@ -87,6 +108,10 @@ pub fn split_own_args(argv: Vec<OsString>) -> anyhow::Result<(OwnArgs, Vec<OsStr
             "output-file",
             "encoder-params",
             "policy",
+            "tls-ca",
+            "tls-cert",
+            "tls-key",
+            "token-file",
         ];
         if name == "policy-strict" {
             // A flag: `--policy-strict`, or `--policy-strict=false`.
@@ -120,6 +145,10 @@ pub fn split_own_args(argv: Vec<OsString>) -> anyhow::Result<(OwnArgs, Vec<OsStr
             "output-file" => own.output_file = Some(value),
             "encoder-params" => own.encoder_params = Some(text()?),
             "policy" => own.policy = Some(value.into()),
+            "tls-ca" => own.tls_ca = Some(value.into()),
+            "tls-cert" => own.tls_cert = Some(value.into()),
+            "tls-key" => own.tls_key = Some(value.into()),
+            "token-file" => own.token_file = Some(value.into()),
             _ => unreachable!("listed in OWN"),
         }
     }
@@ -197,6 +226,22 @@ impl Settings {
         if slots.len() > nodes.len() && !nodes.is_empty() {
             bail!("{} slot counts for {} nodes", slots.len(), nodes.len());
         }
+        let path_of = |own: &Option<PathBuf>, var: &str, file: &Option<PathBuf>| {
+            own.clone().or_else(|| env(var).map(PathBuf::from)).or_else(|| file.clone())
+        };
+        let tls_ca = path_of(&own.tls_ca, "DFFMPEG_TLS_CA", &file.tls_ca);
+        let tls_identity = match (
+            path_of(&own.tls_cert, "DFFMPEG_TLS_CERT", &file.tls_cert),
+            path_of(&own.tls_key, "DFFMPEG_TLS_KEY", &file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => bail!("a client certificate (--tls-cert) and its key (--tls-key) go together"),
+        };
+        let token = match path_of(&own.token_file, "DFFMPEG_TOKEN_FILE", &file.token_file) {
+            Some(path) => Some(node::config::read_token(&path)?),
+            None => env("DFFMPEG_TOKEN").map(|t| t.trim().to_string()),
+        };
         if let Some(s) = file.segment_duration {
             parse_seconds(&s.to_string()).context("segment_duration in the config file")?;
         }
@@ -230,6 +275,7 @@ impl Settings {
                     None => file.policy_strict.unwrap_or(false),
                 },
             },
+            security: Security { tls_ca, tls_identity, token },
         })
     }
 }
@@ -268,6 +314,24 @@ mod tests {
         assert!(split_own_args(os("--segment-duration -1")).is_err());
         assert!(split_own_args(os("--nodes")).is_err());
         assert!(split_own_args(os("--policy-strict=maybe")).is_err());
+    }
+
+    #[test]
+    fn security_options() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("token");
+        std::fs::write(&token, "  abc123 \nignored\n").unwrap();
+        let argv = format!("--tls-ca ca.pem --token-file {} -i a b.mkv", token.display());
+        let (own, rest) = split_own_args(os(&argv)).unwrap();
+        assert_eq!(rest, os("-i a b.mkv"));
+        let settings = Settings::load(&own).unwrap();
+        assert_eq!(settings.security.tls_ca, Some(PathBuf::from("ca.pem")));
+        assert_eq!(settings.security.token.as_deref(), Some("abc123"));
+        let (own, _) = split_own_args(os("--tls-cert c.pem -i a b.mkv")).unwrap();
+        assert!(Settings::load(&own).is_err(), "a certificate without its key");
+        std::fs::write(&token, "\n").unwrap();
+        let (own, _) = split_own_args(os(&argv)).unwrap();
+        assert!(Settings::load(&own).is_err(), "an empty token file");
     }
 
     #[test]

@@ -16,6 +16,21 @@ pub struct NodeConfig {
     pub temp_dir: PathBuf,
     /// The ffmpeg executable.
     pub ffmpeg: PathBuf,
+    /// TLS certificate and key; `None` serves clear text.
+    pub tls: Option<TlsFiles>,
+    /// The bearer token every call must carry; `None` accepts any caller.
+    pub token: Option<String>,
+}
+
+/// The PEM files a node serves TLS with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain.
+    pub cert: PathBuf,
+    /// Its private key.
+    pub key: PathBuf,
+    /// With mutual TLS: the CA that client certificates must chain to.
+    pub client_ca: Option<PathBuf>,
 }
 
 /// The `node.toml` file: every field optional, the command line wins.
@@ -30,6 +45,14 @@ pub struct NodeFile {
     pub temp_dir: Option<PathBuf>,
     /// The ffmpeg executable.
     pub ffmpeg: Option<PathBuf>,
+    /// TLS certificate chain (PEM).
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// CA for client certificates (mutual TLS).
+    pub tls_client_ca: Option<PathBuf>,
+    /// A file holding the bearer token.
+    pub token_file: Option<PathBuf>,
 }
 
 impl NodeFile {
@@ -45,11 +68,29 @@ impl NodeFile {
 impl NodeConfig {
     /// A node on a random loopback port with `slots` slots, for embedding.
     pub fn local(slots: u32, temp_dir: PathBuf) -> Self {
-        Self { listen: "127.0.0.1:0".into(), slots, temp_dir, ffmpeg: default_ffmpeg() }
+        Self {
+            listen: "127.0.0.1:0".into(),
+            slots,
+            temp_dir,
+            ffmpeg: default_ffmpeg(),
+            tls: None,
+            token: None,
+        }
     }
 }
 
 /// The ffmpeg to run: `DFFMPEG_FFMPEG`, else `ffmpeg` from PATH.
 pub fn default_ffmpeg() -> PathBuf {
     std::env::var_os("DFFMPEG_FFMPEG").map(PathBuf::from).unwrap_or_else(|| "ffmpeg".into())
+}
+
+/// Reads a token file: its first line, trimmed; an empty token is refused,
+/// as it would let anyone in while looking like protection.
+pub fn read_token(path: &std::path::Path) -> anyhow::Result<String> {
+    use anyhow::Context as _;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the token file {}", path.display()))?;
+    let token = text.lines().next().unwrap_or_default().trim().to_string();
+    anyhow::ensure!(!token.is_empty(), "the token file {} is empty", path.display());
+    Ok(token)
 }

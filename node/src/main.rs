@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Parser;
-use node::config::{NodeConfig, NodeFile, default_ffmpeg};
+use node::config::{NodeConfig, NodeFile, TlsFiles, default_ffmpeg, read_token};
 
 /// A dffmpeg worker: encodes video chunks with ffmpeg, in a fixed number of slots.
 #[derive(Debug, Parser)]
@@ -19,9 +19,23 @@ struct Args {
     /// Directory for the chunks' working directories.
     #[arg(short = 't', long = "temp-dir")]
     temp_dir: Option<PathBuf>,
-    /// TOML config file (listen, slots, temp_dir, ffmpeg).
+    /// TOML config file (listen, slots, temp_dir, ffmpeg, tls_cert, tls_key,
+    /// tls_client_ca, token_file).
     #[arg(short = 'c', long = "config")]
     config: Option<PathBuf>,
+    /// Serve TLS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long = "tls-cert", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The TLS private key (PEM).
+    #[arg(long = "tls-key", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Mutual TLS: accept only clients with a certificate from this CA (PEM).
+    #[arg(long = "tls-client-ca")]
+    tls_client_ca: Option<PathBuf>,
+    /// A file whose first line is the bearer token every call must carry
+    /// (also DFFMPEG_TOKEN_FILE; DFFMPEG_TOKEN gives the token itself).
+    #[arg(long = "token-file", env = "DFFMPEG_TOKEN_FILE")]
+    token_file: Option<PathBuf>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -48,6 +62,24 @@ async fn run() -> anyhow::Result<()> {
         Some(path) => NodeFile::load(path)?,
         None => NodeFile::default(),
     };
+    let tls = match (args.tls_cert.or(file.tls_cert), args.tls_key.or(file.tls_key)) {
+        (Some(cert), Some(key)) => {
+            Some(TlsFiles { cert, key, client_ca: args.tls_client_ca.or(file.tls_client_ca) })
+        }
+        (None, None) => {
+            anyhow::ensure!(
+                args.tls_client_ca.is_none() && file.tls_client_ca.is_none(),
+                "a TLS client CA needs --tls-cert and --tls-key"
+            );
+            None
+        }
+        _ => anyhow::bail!("TLS needs both a certificate and a key"),
+    };
+    let token = match args.token_file.or(file.token_file) {
+        Some(path) => Some(read_token(&path)?),
+        None => std::env::var("DFFMPEG_TOKEN").ok().map(|t| t.trim().to_string()),
+    };
+    anyhow::ensure!(token.as_deref() != Some(""), "DFFMPEG_TOKEN is empty");
     let config = NodeConfig {
         listen: args.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:50051".into()),
         slots: args.slots.or(file.slots).unwrap_or_else(|| {
@@ -58,6 +90,8 @@ async fn run() -> anyhow::Result<()> {
             .or(file.temp_dir)
             .unwrap_or_else(|| std::env::temp_dir().join("dffmpeg-node")),
         ffmpeg: file.ffmpeg.unwrap_or_else(default_ffmpeg),
+        tls,
+        token,
     };
     anyhow::ensure!(config.slots > 0, "--slots must be at least 1");
     std::fs::create_dir_all(&config.temp_dir)

@@ -1,4 +1,5 @@
-//! Serving the node: gRPC with zstd, grpc.health.v1, graceful shutdown.
+//! Serving the node: gRPC with zstd, TLS when configured, the bearer token
+//! checked before any work, grpc.health.v1, graceful shutdown.
 
 use std::net::SocketAddr;
 
@@ -8,9 +9,12 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::codec::CompressionEncoding;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 use tracing::{info, warn};
 
-use crate::config::NodeConfig;
+use crate::auth::TokenCheck;
+use crate::config::{NodeConfig, TlsFiles};
 use crate::service::NodeService;
 
 /// A node serving in the background.
@@ -39,7 +43,19 @@ pub async fn serve(config: NodeConfig) -> anyhow::Result<RunningNode> {
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     if !addr.ip().is_loopback() {
-        warn!(%addr, "listening in clear text on a non-loopback address");
+        if config.tls.is_none() {
+            warn!(
+                %addr,
+                "listening in clear text on a non-loopback address: anyone on the network can read the chunks (use --tls-cert and --tls-key)"
+            );
+        }
+        if config.token.is_none() {
+            warn!(%addr, "no bearer token: anyone who reaches this address can run encodes (use --token-file)");
+        }
+    }
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &config.tls {
+        builder = builder.tls_config(tls_config(tls)?).context("configuring TLS")?;
     }
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     let service = NodeService::new(config.clone()).await;
@@ -47,6 +63,7 @@ pub async fn serve(config: NodeConfig) -> anyhow::Result<RunningNode> {
         .accept_compressed(CompressionEncoding::Zstd)
         .send_compressed(CompressionEncoding::Zstd)
         .max_decoding_message_size(4 * proto::PIECE_SIZE);
+    let node = InterceptedService::new(node, TokenCheck::new(config.token.as_deref()));
     health_reporter.set_serving::<NodeServer<NodeService>>().await;
     let (shutdown, shutdown_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -55,13 +72,26 @@ pub async fn serve(config: NodeConfig) -> anyhow::Result<RunningNode> {
             info!("shutting down: not serving, finishing running chunks");
             health_reporter.set_not_serving::<NodeServer<NodeService>>().await;
         };
-        tonic::transport::Server::builder()
+        builder
             .add_service(health_service)
             .add_service(node)
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal)
             .await
             .context("serving gRPC")
     });
-    info!(%addr, slots = config.slots, "node listening");
+    info!(%addr, slots = config.slots, tls = config.tls.is_some(), "node listening");
     Ok(RunningNode { addr, shutdown: Some(shutdown), task })
+}
+
+/// The server's TLS identity, and the client CA when TLS is mutual.
+fn tls_config(files: &TlsFiles) -> anyhow::Result<ServerTlsConfig> {
+    let read = |path: &std::path::Path, what: &str| {
+        std::fs::read(path).with_context(|| format!("reading the TLS {what} {}", path.display()))
+    };
+    let identity = Identity::from_pem(read(&files.cert, "certificate")?, read(&files.key, "key")?);
+    let mut config = ServerTlsConfig::new().identity(identity);
+    if let Some(ca) = &files.client_ca {
+        config = config.client_ca_root(Certificate::from_pem(read(ca, "client CA")?));
+    }
+    Ok(config)
 }

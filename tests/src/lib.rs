@@ -50,6 +50,13 @@ impl Node {
         Self::spawn(Command::new(bin("dffmpeg-node")), slots, ffmpeg)
     }
 
+    /// Like [`Node::start`], with more `dffmpeg-node` options (TLS, a token).
+    pub fn start_with_args(slots: u32, extra: &[&str]) -> Self {
+        let mut command = Command::new(bin("dffmpeg-node"));
+        command.args(extra);
+        Self::spawn(command, slots, Path::new("ffmpeg"))
+    }
+
     /// Like [`Node::start`], pinned to CPU `core` with `taskset`, as a
     /// machine of its own with one core.
     pub fn start_pinned(slots: u32, core: usize) -> Self {
