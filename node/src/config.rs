@@ -20,6 +20,36 @@ pub struct NodeConfig {
     pub tls: Option<TlsFiles>,
     /// The bearer token every call must carry; `None` accepts any caller.
     pub token: Option<String>,
+    /// What the node admits.
+    pub limits: Limits,
+}
+
+/// What a node admits (see `admission`), and how long it waits for a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest chunk input, in bytes.
+    pub max_chunk_bytes: u64,
+    /// Input bytes one job may hold on the node at once.
+    pub max_job_bytes: u64,
+    /// Chunks uploading, waiting or encoding at once.
+    pub max_admitted: u32,
+    /// How long a client may send nothing while uploading, or take nothing
+    /// while downloading, before its chunk is dropped and its slot freed.
+    pub idle_timeout: std::time::Duration,
+}
+
+impl Limits {
+    /// Defaults for a node with `slots` slots: 16 GiB per chunk (ten seconds
+    /// of raw 4K video is about 3 GB), 64 GiB per job, twice the slots plus
+    /// two admitted (a full lookahead from one coordinator), 60 s idle.
+    pub fn for_slots(slots: u32) -> Self {
+        Self {
+            max_chunk_bytes: 16 << 30,
+            max_job_bytes: 64 << 30,
+            max_admitted: slots.saturating_mul(2).saturating_add(2),
+            idle_timeout: std::time::Duration::from_secs(60),
+        }
+    }
 }
 
 /// The PEM files a node serves TLS with.
@@ -53,6 +83,14 @@ pub struct NodeFile {
     pub tls_client_ca: Option<PathBuf>,
     /// A file holding the bearer token.
     pub token_file: Option<PathBuf>,
+    /// The largest chunk input, in bytes.
+    pub max_chunk_bytes: Option<u64>,
+    /// Input bytes one job may hold at once.
+    pub max_job_bytes: Option<u64>,
+    /// Chunks admitted at once.
+    pub max_admitted: Option<u32>,
+    /// Seconds a client may stall.
+    pub idle_timeout: Option<u64>,
 }
 
 impl NodeFile {
@@ -75,6 +113,7 @@ impl NodeConfig {
             ffmpeg: default_ffmpeg(),
             tls: None,
             token: None,
+            limits: Limits::for_slots(slots),
         }
     }
 }

@@ -38,6 +38,9 @@ pub enum NodeError {
     /// The node is shutting down.
     #[error("node is shutting down")]
     ShuttingDown,
+    /// The request breaks one of the node's limits.
+    #[error("{0}")]
+    Limit(String),
 }
 
 impl NodeError {
@@ -57,6 +60,7 @@ impl From<NodeError> for tonic::Status {
             }
             NodeError::Io { .. } => tonic::Status::internal(message),
             NodeError::ShuttingDown => tonic::Status::unavailable(message),
+            NodeError::Limit(_) => tonic::Status::resource_exhausted(message),
         }
     }
 }

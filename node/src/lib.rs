@@ -3,6 +3,7 @@
 //! `dffmpeg-node` wraps it in a binary; `dffmpeg` embeds it in-process when no
 //! nodes are configured, so both run the very same service code.
 
+pub mod admission;
 pub mod auth;
 pub mod config;
 pub mod error;

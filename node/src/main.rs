@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Parser;
-use node::config::{NodeConfig, NodeFile, TlsFiles, default_ffmpeg, read_token};
+use node::config::{Limits, NodeConfig, NodeFile, TlsFiles, default_ffmpeg, read_token};
 
 /// A dffmpeg worker: encodes video chunks with ffmpeg, in a fixed number of slots.
 #[derive(Debug, Parser)]
@@ -36,6 +36,19 @@ struct Args {
     /// (also DFFMPEG_TOKEN_FILE; DFFMPEG_TOKEN gives the token itself).
     #[arg(long = "token-file", env = "DFFMPEG_TOKEN_FILE")]
     token_file: Option<PathBuf>,
+    /// The largest chunk input accepted, in bytes (default 16 GiB).
+    #[arg(long = "max-chunk-bytes")]
+    max_chunk_bytes: Option<u64>,
+    /// Input bytes one job may hold on this node at once (default 64 GiB).
+    #[arg(long = "max-job-bytes")]
+    max_job_bytes: Option<u64>,
+    /// Chunks uploading, waiting or encoding at once (default 2 x slots + 2).
+    #[arg(long = "max-admitted")]
+    max_admitted: Option<u32>,
+    /// Seconds a client may send or take nothing before its chunk is
+    /// dropped (default 60).
+    #[arg(long = "idle-timeout")]
+    idle_timeout: Option<u64>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -80,11 +93,28 @@ async fn run() -> anyhow::Result<()> {
         None => std::env::var("DFFMPEG_TOKEN").ok().map(|t| t.trim().to_string()),
     };
     anyhow::ensure!(token.as_deref() != Some(""), "DFFMPEG_TOKEN is empty");
+    let slots = args.slots.or(file.slots).unwrap_or_else(|| {
+        std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1)
+    });
+    let defaults = Limits::for_slots(slots);
+    let limits = Limits {
+        max_chunk_bytes: args
+            .max_chunk_bytes
+            .or(file.max_chunk_bytes)
+            .unwrap_or(defaults.max_chunk_bytes),
+        max_job_bytes: args.max_job_bytes.or(file.max_job_bytes).unwrap_or(defaults.max_job_bytes),
+        max_admitted: args.max_admitted.or(file.max_admitted).unwrap_or(defaults.max_admitted),
+        idle_timeout: args
+            .idle_timeout
+            .or(file.idle_timeout)
+            .map(std::time::Duration::from_secs)
+            .unwrap_or(defaults.idle_timeout),
+    };
+    anyhow::ensure!(limits.max_admitted >= slots, "--max-admitted must be at least --slots");
+    anyhow::ensure!(!limits.idle_timeout.is_zero(), "--idle-timeout must be at least 1 second");
     let config = NodeConfig {
         listen: args.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:50051".into()),
-        slots: args.slots.or(file.slots).unwrap_or_else(|| {
-            std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1)
-        }),
+        slots,
         temp_dir: args
             .temp_dir
             .or(file.temp_dir)
@@ -92,6 +122,7 @@ async fn run() -> anyhow::Result<()> {
         ffmpeg: file.ffmpeg.unwrap_or_else(default_ffmpeg),
         tls,
         token,
+        limits,
     };
     anyhow::ensure!(config.slots > 0, "--slots must be at least 1");
     std::fs::create_dir_all(&config.temp_dir)

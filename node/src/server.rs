@@ -53,7 +53,9 @@ pub async fn serve(config: NodeConfig) -> anyhow::Result<RunningNode> {
             warn!(%addr, "no bearer token: anyone who reaches this address can run encodes (use --token-file)");
         }
     }
-    let mut builder = tonic::transport::Server::builder();
+    // HTTP/2 streams per connection: every admitted chunk, reports and slack.
+    let streams = config.limits.max_admitted.saturating_mul(2).saturating_add(16);
+    let mut builder = tonic::transport::Server::builder().max_concurrent_streams(Some(streams));
     if let Some(tls) = &config.tls {
         builder = builder.tls_config(tls_config(tls)?).context("configuring TLS")?;
     }

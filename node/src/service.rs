@@ -4,11 +4,13 @@
 //! when the chunk ends however it ends. The input is written to disk as it
 //! arrives and the output is read from disk as it is sent, so no chunk is
 //! ever held whole in memory. A request beyond the node's slots uploads its
-//! input, then waits for a slot.
+//! input, then waits for a slot. What a node admits is bounded
+//! (`admission`), and a client that stalls while uploading or downloading
+//! loses its chunk after the idle timeout, so it cannot hold a slot.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use proto::v1::encode_request::Msg as RequestMsg;
 use proto::v1::encode_response::Msg as ResponseMsg;
@@ -24,6 +26,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::{Instrument, info, info_span, warn};
 
+use crate::admission::Admission;
 use crate::config::NodeConfig;
 use crate::error::NodeError;
 use crate::ffmpeg;
@@ -42,6 +45,7 @@ pub struct NodeService {
 struct Inner {
     config: NodeConfig,
     slots: Arc<Semaphore>,
+    admission: Admission,
     reporter: Reporter,
     /// Frames per second of recent chunks, smoothed.
     recent_fps: Mutex<f64>,
@@ -53,7 +57,16 @@ impl NodeService {
         let (version, encoders) = ffmpeg::describe(&config.ffmpeg).await;
         let slots = Arc::new(Semaphore::new(config.slots as usize));
         let reporter = Reporter::new(version, encoders);
-        Self { inner: Arc::new(Inner { config, slots, reporter, recent_fps: Mutex::new(0.0) }) }
+        let admission = Admission::new(config.limits);
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                slots,
+                admission,
+                reporter,
+                recent_fps: Mutex::new(0.0),
+            }),
+        }
     }
 }
 
@@ -85,13 +98,16 @@ impl Node for NodeService {
                 spec_encoder(&header)
             )));
         }
+        let ticket = self.inner.admission.admit(&header.job_id, header.input_size)?;
         let (tx, rx) = mpsc::channel(4);
         let inner = self.inner.clone();
         let span = info_span!("chunk", job = %header.job_id, chunk = header.chunk_index);
         tokio::spawn(
             async move {
                 let started = Instant::now();
-                match run_chunk(&inner, &header, spec, inbound, &tx).await {
+                let result = run_chunk(&inner, &header, spec, inbound, &tx).await;
+                drop(ticket);
+                match result {
                     Ok(()) => info!(seconds = started.elapsed().as_secs_f64(), "chunk done"),
                     Err(error) => {
                         warn!(%error, "chunk failed");
@@ -134,7 +150,8 @@ async fn run_chunk(
     let input = dir.path().join("in.nut");
     let output = dir.path().join("out.nut");
 
-    receive_input(&mut inbound, &input, header.input_size).await?;
+    let idle = inner.config.limits.idle_timeout;
+    receive_input(&mut inbound, &input, header.input_size, idle).await?;
 
     let permit = tokio::select! {
         permit = inner.slots.clone().acquire_owned() => permit.map_err(|_| NodeError::ShuttingDown)?,
@@ -151,9 +168,12 @@ async fn run_chunk(
                     out_time_us: block.out_time_us,
                     total_size: block.total_size,
                 };
-                let _ = tx
-                    .send(Ok(EncodeResponse { msg: Some(ResponseMsg::Progress(progress)) }))
-                    .await;
+                let reply = Ok(EncodeResponse { msg: Some(ResponseMsg::Progress(progress)) });
+                // A client that takes nothing gets no more progress; the
+                // encode goes on, and the download's own timeout ends it.
+                if tokio::time::timeout(idle, tx.send(reply)).await.is_err() {
+                    break;
+                }
             }
         }
     };
@@ -190,7 +210,7 @@ async fn run_chunk(
         let now = last.frame as f64 / encode_seconds.max(1e-3);
         *fps = if *fps == 0.0 { now } else { 0.7 * *fps + 0.3 * now };
     }
-    let (size, sha256) = send_output(&output, tx).await?;
+    let (size, sha256) = send_output(&output, tx, idle).await?;
     let summary = EncodeSummary {
         frames_kept: last.frames_in(),
         frames_encoded: last.frame,
@@ -207,14 +227,19 @@ async fn receive_input(
     inbound: &mut Streaming<EncodeRequest>,
     path: &PathBuf,
     expected: u64,
+    idle: Duration,
 ) -> Result<(), NodeError> {
     let mut file = tokio::fs::File::create(path)
         .await
         .map_err(|e| NodeError::io("creating the chunk input", e))?;
     let mut received = 0u64;
     loop {
-        let message =
-            inbound.message().await.map_err(|s| NodeError::Protocol(s.message().to_string()))?;
+        let message = tokio::time::timeout(idle, inbound.message())
+            .await
+            .map_err(|_| {
+                NodeError::Protocol(format!("the client sent nothing for {} s", idle.as_secs()))
+            })?
+            .map_err(|s| NodeError::Protocol(s.message().to_string()))?;
         match message {
             Some(EncodeRequest { msg: Some(RequestMsg::Data(data)) }) => {
                 received += data.len() as u64;
@@ -241,7 +266,11 @@ async fn receive_input(
 }
 
 /// Streams `path` back in pieces, hashing as it goes.
-async fn send_output(path: &PathBuf, tx: &mpsc::Sender<Reply>) -> Result<(u64, String), NodeError> {
+async fn send_output(
+    path: &PathBuf,
+    tx: &mpsc::Sender<Reply>,
+    idle: Duration,
+) -> Result<(u64, String), NodeError> {
     let mut file = tokio::fs::File::open(path)
         .await
         .map_err(|e| NodeError::io("opening the encoded chunk", e))?;
@@ -266,8 +295,16 @@ async fn send_output(path: &PathBuf, tx: &mpsc::Sender<Reply>) -> Result<(u64, S
         piece.truncate(filled);
         hasher.update(&piece);
         size += filled as u64;
-        if tx.send(Ok(EncodeResponse { msg: Some(ResponseMsg::Data(piece)) })).await.is_err() {
-            return Err(NodeError::Protocol("the client went away".into()));
+        let reply = Ok(EncodeResponse { msg: Some(ResponseMsg::Data(piece)) });
+        match tokio::time::timeout(idle, tx.send(reply)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err(NodeError::Protocol("the client went away".into())),
+            Err(_) => {
+                return Err(NodeError::Protocol(format!(
+                    "the client took nothing for {} s",
+                    idle.as_secs()
+                )));
+            }
         }
     }
     Ok((size, hex::encode(hasher.finalize())))
