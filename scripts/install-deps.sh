@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks: ffmpeg (with ffprobe) from Debian's
 # packages, bc for the demo's arithmetic, openssl for the TLS tests' certificates,
-# the wasm32 target for policies, and
-# the Python clients the tests use.
+# strace for the hostile-spec test, the wasm32 target for policies, and the
+# Python clients the tests use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
@@ -10,6 +10,8 @@ command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || missing+=(ffmpe
 command -v bc >/dev/null || missing+=(bc)
 # The TLS tests make their certificates with the openssl command.
 command -v openssl >/dev/null || missing+=(openssl)
+# The hostile-spec test watches the node's ffmpeg with strace.
+command -v strace >/dev/null || missing+=(strace)
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
   $SUDO apt-get update -qq

@@ -1,0 +1,399 @@
+//! Hostile encode specs, sent straight to a node over gRPC: whatever a spec
+//! holds, no ffmpeg the node starts reads or writes outside its chunk's
+//! directory (system libraries and /proc aside) or opens a network socket.
+//!
+//! The node's ffmpeg runs under `strace -f`, so the proof is what the
+//! processes did, not what their argv looked like. The specs are a valid one
+//! with one or more fields replaced by hostile values (paths, URLs, filter
+//! syntax, file-naming library parameters, extreme numbers), from a fixed
+//! seed so a failure reproduces. The test prints the number of attempts and
+//! of escapes, which must be 0.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use proto::v1::encode_request::Msg;
+use proto::v1::encode_response::Msg as Reply;
+use proto::v1::node_client::NodeClient;
+use proto::v1::{
+    ChunkFormat, CodecOption, EncodeHeader, EncodeRequest, EncodeSpec, Filter, FpsMode, Rational,
+};
+use tests::{Node, ffmpeg};
+
+/// Attempts per run.
+const ATTEMPTS: usize = 400;
+
+/// Values meant to name a file, a URL or a device, or to break out of the
+/// node's argv or filtergraph.
+const HOSTILE: &[&str] = &[
+    "/etc/passwd",
+    "../../../etc/passwd",
+    "../escape.txt",
+    "file:/etc/passwd",
+    "http://127.0.0.1:9/x",
+    "tcp://127.0.0.1:9",
+    "udp://127.0.0.1:9",
+    "concat:/etc/passwd|/etc/hosts",
+    "subfile,,start,0,end,0,,:/etc/passwd",
+    "pipe:1",
+    "/dev/tcp/127.0.0.1/9",
+    "a;movie=/etc/passwd",
+    "iw/2:-2,movie=/etc/passwd",
+    "[in]null[out]",
+    "w=iw:h=ih:eval=frame",
+    "'quoted'",
+    "$(touch /tmp/pwned)",
+    "`id`",
+    "-i",
+    "-y",
+    "stats=/tmp/dffmpeg-hostile.stats",
+    "crf=20:stats=../../pwn",
+    "qpfile=/etc/passwd",
+    "dump-yuv=/tmp/dffmpeg-hostile.yuv",
+    "csv=/tmp/dffmpeg-hostile.csv",
+    "analysis-save=/tmp/dffmpeg-hostile",
+    "fgs-table=/etc/passwd",
+    "fontfile=/etc/passwd",
+    "filename=/etc/passwd",
+    "23",
+    "medium",
+    "yuv420p",
+    "",
+];
+
+const OPTION_NAMES: &[&str] = &[
+    "crf",
+    "preset",
+    "x264-params",
+    "x265-params",
+    "svtav1-params",
+    "force_key_frames",
+    "i",
+    "f",
+    "report",
+    "passlogfile",
+    "stats",
+    "filter_complex",
+    "dump_attachment",
+    "attach",
+    "vstats_file",
+    "sdp_file",
+    "metadata",
+];
+
+const FILTER_NAMES: &[&str] = &[
+    "scale",
+    "crop",
+    "drawbox",
+    "lutyuv",
+    "movie",
+    "amovie",
+    "drawtext",
+    "subtitles",
+    "ass",
+    "lut3d",
+    "curves",
+    "sendcmd",
+    "zmq",
+    "select",
+    "null",
+];
+
+const ENCODER_NAMES: &[&str] =
+    &["libx264", "ffv1", "mjpeg", "libx264,movie=/etc/passwd", "../../bin/sh", "h264_vaapi"];
+
+/// xorshift64*: a fixed sequence, so a failing spec can be found again.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        from[(self.next() % from.len() as u64) as usize]
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+
+    fn extreme(&mut self) -> i64 {
+        [0, 1, -1, 10, i64::MAX, i64::MIN, 1 << 40][(self.next() % 7) as usize]
+    }
+}
+
+/// The chunk input's time base, as ffprobe reads it (NUT picks its own).
+fn time_base(path: &Path) -> (i64, i64) {
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "stream=time_base", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (num, den) = text.trim().split_once('/').expect("a time base");
+    (num.parse().unwrap(), den.parse().unwrap())
+}
+
+/// The valid spec every attempt starts from: ten frames at 25 fps, NUT,
+/// with timestamps in the input's time base `tb`.
+fn base(tb: (i64, i64)) -> EncodeSpec {
+    EncodeSpec {
+        encoder: "libx264".into(),
+        options: vec![CodecOption { name: "preset".into(), value: "ultrafast".into() }],
+        pix_fmt: String::new(),
+        filters: Vec::new(),
+        keep_start_pts: 0,
+        keep_end_pts: 10 * tb.1 / (25 * tb.0),
+        time_base: Some(Rational { num: tb.0, den: tb.1 }),
+        expected_frames: 10,
+        ts_offset_us: 0,
+        frame_rate: Some(Rational { num: 25, den: 1 }),
+        fps_mode: FpsMode::Vfr as i32,
+        chunk_format: ChunkFormat::Nut as i32,
+        timescale: 0,
+        passes: 0,
+        filtered_end_pts: None,
+    }
+}
+
+fn hostile(rng: &mut Rng, tb: (i64, i64)) -> EncodeSpec {
+    let mut spec = base(tb);
+    // At least one field, often several.
+    loop {
+        match rng.next() % 9 {
+            0 => spec.encoder = rng.pick(ENCODER_NAMES).into(),
+            1 => spec.options.push(CodecOption {
+                name: rng.pick(OPTION_NAMES).into(),
+                value: rng.pick(HOSTILE).into(),
+            }),
+            2 => spec.filters.push(Filter {
+                name: rng.pick(FILTER_NAMES).into(),
+                args: rng.pick(HOSTILE).into(),
+            }),
+            3 => spec.pix_fmt = rng.pick(HOSTILE).into(),
+            4 => {
+                spec.keep_start_pts = rng.extreme();
+                spec.keep_end_pts = rng.extreme();
+            }
+            5 => spec.time_base = Some(Rational { num: rng.extreme(), den: rng.extreme() }),
+            6 => spec.frame_rate = Some(Rational { num: rng.extreme(), den: rng.extreme() }),
+            7 => {
+                spec.chunk_format = (rng.next() % 5) as i32;
+                spec.fps_mode = (rng.next() % 6) as i32;
+                spec.passes = (rng.next() % 4) as u32;
+            }
+            _ => spec.filtered_end_pts = Some(rng.extreme()),
+        }
+        if !rng.chance(40) {
+            return spec;
+        }
+    }
+}
+
+/// How one attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Ended {
+    /// Refused before anything ran.
+    Refused,
+    /// ffmpeg ran and the chunk came back.
+    Encoded,
+    /// ffmpeg ran (or the node failed otherwise) and the chunk failed: why.
+    Failed(String),
+}
+
+async fn attempt(addr: &str, spec: EncodeSpec, input: &[u8]) -> Ended {
+    let mut client = NodeClient::connect(format!("http://{addr}")).await.unwrap();
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    let header = EncodeHeader {
+        job_id: "hostile".into(),
+        chunk_index: 0,
+        input_size: input.len() as u64,
+        spec: Some(spec),
+    };
+    tx.send(EncodeRequest { msg: Some(Msg::Header(header)) }).await.unwrap();
+    let data = input.to_vec();
+    tokio::spawn(async move {
+        let _ = tx.send(EncodeRequest { msg: Some(Msg::Data(data)) }).await;
+    });
+    let stream = client.encode(tokio_stream::wrappers::ReceiverStream::new(rx)).await;
+    let mut replies = match stream {
+        Ok(replies) => replies.into_inner(),
+        Err(status) if status.code() == tonic::Code::InvalidArgument => return Ended::Refused,
+        Err(status) => return Ended::Failed(status.message().to_string()),
+    };
+    loop {
+        match tokio::time::timeout(Duration::from_secs(60), replies.message()).await {
+            Ok(Ok(Some(reply))) => {
+                if let Some(Reply::Summary(_)) = reply.msg {
+                    return Ended::Encoded;
+                }
+            }
+            Ok(Ok(None)) => return Ended::Failed("the stream ended without a summary".into()),
+            Ok(Err(status)) if status.message().starts_with("refused encode spec") => {
+                return Ended::Refused;
+            }
+            Ok(Err(status)) => return Ended::Failed(status.message().to_string()),
+            Err(_) => panic!("a node took more than a minute over one attempt"),
+        }
+    }
+}
+
+/// Paths a process may touch outside its chunk directory: the dynamic
+/// loader's and the kernel's, and the ffmpeg executable.
+const SYSTEM: &[&str] = &[
+    "/lib/",
+    "/lib64/",
+    "/usr/lib/",
+    "/usr/lib64/",
+    "/usr/share/",
+    "/usr/bin/",
+    "/etc/ld.so.",
+    "/proc/",
+    "/sys/",
+    "/dev/null",
+    "/dev/urandom",
+];
+
+/// Every escape in one strace log: a file outside `root` (the node's temp
+/// dir) and the system paths, a relative path that climbs out, or a socket
+/// that is not a local one.
+fn escapes(trace: &str, root: &Path) -> Vec<String> {
+    let root = root.to_string_lossy();
+    let mut found = Vec::new();
+    for line in trace.lines() {
+        // A call the kernel refused touched nothing (the loader and the
+        // libraries probe many paths that do not exist).
+        if line.contains(" = -1 ") {
+            continue;
+        }
+        let call = line.split_whitespace().nth(1).unwrap_or_default();
+        if call.starts_with("socket(") {
+            if !call.contains("AF_UNIX")
+                && !call.contains("AF_NETLINK")
+                && !line.contains("AF_UNIX")
+            {
+                found.push(line.to_string());
+            }
+            continue;
+        }
+        if call.starts_with("connect(") || call.starts_with("bind(") {
+            if !line.contains("AF_UNIX") {
+                found.push(line.to_string());
+            }
+            continue;
+        }
+        let Some(start) = line.find('"') else { continue };
+        let Some(len) = line[start + 1..].find('"') else { continue };
+        let path = &line[start + 1..start + 1 + len];
+        let absolute = path.starts_with('/');
+        let allowed = if absolute {
+            path.starts_with(root.as_ref()) || SYSTEM.iter().any(|p| path.starts_with(p))
+        } else {
+            !path.split('/').any(|part| part == "..")
+        };
+        if !allowed {
+            found.push(line.to_string());
+        }
+    }
+    found
+}
+
+/// The watch can fail: an ffmpeg told to read /etc/passwd and to stream to
+/// a TCP port, traced the same way, shows both.
+#[test]
+fn the_trace_catches_a_real_escape() {
+    let dir = tempfile::tempdir().unwrap();
+    let traced = |name: &str, args: &[&str]| {
+        let trace = dir.path().join(name);
+        let status = std::process::Command::new("strace")
+            .args(["-f", "-qq", "-o"])
+            .arg(&trace)
+            .args(["-e", "trace=%file,%network", "ffmpeg", "-v", "quiet"])
+            .args(args)
+            .env_remove("LD_LIBRARY_PATH")
+            .status()
+            .unwrap();
+        assert!(!status.success(), "ffmpeg {args:?} should fail");
+        escapes(&std::fs::read_to_string(&trace).unwrap(), dir.path())
+    };
+    let read = traced("read", &["-i", "/etc/passwd", "-f", "null", "-"]);
+    assert!(read.iter().any(|l| l.contains("\"/etc/passwd\"")), "{read:?}");
+    let net = traced(
+        "net",
+        &["-f", "lavfi", "-i", "testsrc2=duration=0.1", "-f", "nut", "tcp://127.0.0.1:9"],
+    );
+    assert!(net.iter().any(|l| l.contains("AF_INET")), "{net:?}");
+    // And a chunk directory's own files are not escapes.
+    let inside =
+        format!("1 openat(AT_FDCWD, \"{}/chunk-0-x/out.nut\", O_WRONLY) = 3", dir.path().display());
+    assert!(escapes(&inside, dir.path()).is_empty());
+}
+
+#[test]
+fn hostile_specs_never_escape_the_chunk_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let traces = dir.path().join("traces");
+    std::fs::create_dir(&traces).unwrap();
+    let wrapper = dir.path().join("ffmpeg");
+    std::fs::write(
+        &wrapper,
+        format!(
+            // cargo's LD_LIBRARY_PATH would only send the loader searching.
+            "#!/bin/sh\nunset LD_LIBRARY_PATH\nexec strace -f -qq -o {}/trace.$$ -e trace=%file,%network ffmpeg \"$@\"\n",
+            traces.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .unwrap();
+    let input_path = dir.path().join("in.nut");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=64x48:rate=25:duration=0.4",
+        "-c:v",
+        "ffv1",
+        input_path.to_str().unwrap(),
+    ]);
+    let input = std::fs::read(&input_path).unwrap();
+    let tb = time_base(&input_path);
+    let node = Node::start_with_ffmpeg(1, &wrapper);
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut rng = Rng(0x5eed_d0ff_ee00_0001);
+    let (mut refused, mut encoded, mut failed) = (0, 0, 0);
+    runtime.block_on(async {
+        assert_eq!(attempt(&node.addr, base(tb), &input).await, Ended::Encoded, "the base spec");
+        for _ in 0..ATTEMPTS {
+            match attempt(&node.addr, hostile(&mut rng, tb), &input).await {
+                Ended::Refused => refused += 1,
+                Ended::Encoded => encoded += 1,
+                Ended::Failed(_) => failed += 1,
+            }
+        }
+    });
+
+    let root: PathBuf = node.temp.path().canonicalize().unwrap();
+    let mut logs = 0;
+    let mut escaped = Vec::new();
+    for entry in std::fs::read_dir(&traces).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        logs += 1;
+        escaped.extend(escapes(&text, &root));
+    }
+    println!(
+        "hostile specs: {ATTEMPTS} attempts ({refused} refused at validation, {encoded} encoded, {failed} failed in ffmpeg), {logs} ffmpeg processes traced, {} escapes",
+        escaped.len()
+    );
+    assert!(encoded + failed > 0, "no hostile spec reached ffmpeg: the test proves nothing");
+    assert!(escaped.is_empty(), "escapes:\n{}", escaped.join("\n"));
+    assert!(node.leftovers().is_empty(), "{:?}", node.leftovers());
+    for name in ["dffmpeg-hostile.stats", "dffmpeg-hostile.yuv", "dffmpeg-hostile.csv", "pwned"] {
+        assert!(!Path::new("/tmp").join(name).exists(), "/tmp/{name} was written");
+    }
+}
