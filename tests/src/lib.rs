@@ -252,3 +252,45 @@ pub fn assert_ok(out: &Output) -> String {
     assert!(out.status.success(), "dffmpeg failed ({}): {stderr}", out.status);
     stderr
 }
+
+/// A valid spec for tests that talk to a node's gRPC service directly: ten
+/// frames at 25 fps of a NUT input whose time base is `tb`, to libx264.
+pub fn ten_frame_spec(tb: (i64, i64)) -> proto::v1::EncodeSpec {
+    use proto::v1::{ChunkFormat, CodecOption, EncodeSpec, FpsMode, Rational};
+    EncodeSpec {
+        encoder: "libx264".into(),
+        options: vec![CodecOption { name: "preset".into(), value: "ultrafast".into() }],
+        pix_fmt: String::new(),
+        filters: Vec::new(),
+        keep_start_pts: 0,
+        keep_end_pts: 10 * tb.1 / (25 * tb.0),
+        time_base: Some(Rational { num: tb.0, den: tb.1 }),
+        expected_frames: 10,
+        ts_offset_us: 0,
+        frame_rate: Some(Rational { num: 25, den: 1 }),
+        fps_mode: FpsMode::Vfr as i32,
+        chunk_format: ChunkFormat::Nut as i32,
+        timescale: 0,
+        passes: 0,
+        filtered_end_pts: None,
+    }
+}
+
+/// A two-second 160x120 testsrc2 clip at 25 fps in H.264 (keyframes every 30
+/// frames) at `dir/src.mkv`: a small source for tests about nodes rather
+/// than about media.
+pub fn small_clip(dir: &Path) -> PathBuf {
+    let src = dir.join("src.mkv");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x120:rate=25:duration=2",
+        "-c:v",
+        "libx264",
+        "-g",
+        "30",
+        src.to_str().unwrap(),
+    ]);
+    src
+}

@@ -15,9 +15,7 @@ use std::time::Duration;
 use proto::v1::encode_request::Msg;
 use proto::v1::encode_response::Msg as Reply;
 use proto::v1::node_client::NodeClient;
-use proto::v1::{
-    ChunkFormat, CodecOption, EncodeHeader, EncodeRequest, EncodeSpec, Filter, FpsMode, Rational,
-};
+use proto::v1::{CodecOption, EncodeHeader, EncodeRequest, EncodeSpec, Filter, Rational};
 use tests::{Node, ffmpeg};
 
 /// Attempts per run.
@@ -138,26 +136,10 @@ fn time_base(path: &Path) -> (i64, i64) {
     (num.parse().unwrap(), den.parse().unwrap())
 }
 
-/// The valid spec every attempt starts from: ten frames at 25 fps, NUT,
-/// with timestamps in the input's time base `tb`.
+/// The valid spec every attempt starts from, with timestamps in the input's
+/// time base `tb`.
 fn base(tb: (i64, i64)) -> EncodeSpec {
-    EncodeSpec {
-        encoder: "libx264".into(),
-        options: vec![CodecOption { name: "preset".into(), value: "ultrafast".into() }],
-        pix_fmt: String::new(),
-        filters: Vec::new(),
-        keep_start_pts: 0,
-        keep_end_pts: 10 * tb.1 / (25 * tb.0),
-        time_base: Some(Rational { num: tb.0, den: tb.1 }),
-        expected_frames: 10,
-        ts_offset_us: 0,
-        frame_rate: Some(Rational { num: 25, den: 1 }),
-        fps_mode: FpsMode::Vfr as i32,
-        chunk_format: ChunkFormat::Nut as i32,
-        timescale: 0,
-        passes: 0,
-        filtered_end_pts: None,
-    }
+    tests::ten_frame_spec(tb)
 }
 
 fn hostile(rng: &mut Rng, tb: (i64, i64)) -> EncodeSpec {

@@ -3,40 +3,21 @@
 //! encode and then sends nothing loses its chunk after the idle timeout,
 //! leaving the slot to the next job.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use proto::v1::encode_request::Msg;
 use proto::v1::node_client::NodeClient;
-use proto::v1::{
-    ChunkFormat, EncodeHeader, EncodeRequest, EncodeSpec, FpsMode, Rational, ReportRequest,
-};
-use tests::{Node, dffmpeg, ffmpeg, framemd5, plain_encode};
+use proto::v1::{EncodeHeader, EncodeRequest, ReportRequest};
+use tests::{Node, dffmpeg, framemd5, plain_encode};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn source(dir: &Path) -> std::path::PathBuf {
-    let src = dir.join("src.mkv");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=160x120:rate=25:duration=2",
-        "-c:v",
-        "libx264",
-        "-g",
-        "30",
-        src.to_str().unwrap(),
-    ]);
-    src
-}
-
 #[test]
 fn a_chunk_over_a_nodes_size_limit_goes_elsewhere_or_fails_clearly() {
     let dir = tempfile::tempdir().unwrap();
-    let src = source(dir.path());
+    let src = tests::small_clip(dir.path());
     let plain = dir.path().join("plain.mkv");
     let encode = ["-c:v", "libx264", "-qp", "0"];
     plain_encode(&[], &src, &encode, &plain);
@@ -62,26 +43,6 @@ fn a_chunk_over_a_nodes_size_limit_goes_elsewhere_or_fails_clearly() {
     assert!(small.leftovers().is_empty() && big.leftovers().is_empty());
 }
 
-fn spec() -> EncodeSpec {
-    EncodeSpec {
-        encoder: "libx264".into(),
-        options: Vec::new(),
-        pix_fmt: String::new(),
-        filters: Vec::new(),
-        keep_start_pts: 0,
-        keep_end_pts: 10,
-        time_base: Some(Rational { num: 1, den: 25 }),
-        expected_frames: 10,
-        ts_offset_us: 0,
-        frame_rate: Some(Rational { num: 25, den: 1 }),
-        fps_mode: FpsMode::Vfr as i32,
-        chunk_format: ChunkFormat::Nut as i32,
-        timescale: 0,
-        passes: 0,
-        filtered_end_pts: None,
-    }
-}
-
 #[test]
 fn a_stalled_client_loses_its_chunk_and_frees_the_node() {
     // One admission: the second stall is admitted only if the first one's
@@ -96,7 +57,7 @@ fn a_stalled_client_loses_its_chunk_and_frees_the_node() {
                 job_id: "stalled".into(),
                 chunk_index: 0,
                 input_size: 1 << 20,
-                spec: Some(spec()),
+                spec: Some(tests::ten_frame_spec((1, 25))),
             };
             tx.send(EncodeRequest { msg: Some(Msg::Header(header)) }).await.unwrap();
             let started = Instant::now();

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use tests::{Node, dffmpeg_in, ffmpeg, framemd5, plain_encode};
+use tests::{Node, dffmpeg_in, framemd5, plain_encode};
 
 /// A CA, and a certificate it signed for localhost and 127.0.0.1.
 struct Pki {
@@ -102,18 +102,7 @@ fn tls_and_the_token_are_required_and_a_correct_client_gets_the_same_frames() {
     std::fs::write(&token, "correct horse battery staple\n").unwrap();
     let wrong = dir.path().join("wrong");
     std::fs::write(&wrong, "incorrect\n").unwrap();
-    let src = dir.path().join("src.mkv");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=160x120:rate=25:duration=2",
-        "-c:v",
-        "libx264",
-        "-g",
-        "30",
-        src.to_str().unwrap(),
-    ]);
+    let src = tests::small_clip(dir.path());
     let plain = dir.path().join("plain.mkv");
     let encode = ["-c:v", "libx264", "-qp", "0"];
     plain_encode(&[], &src, &encode, &plain);
