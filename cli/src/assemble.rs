@@ -33,10 +33,10 @@ pub async fn assemble(
     let video = &media.streams[selection.video];
     let lavc = ctx.tools.lavc_ident().await?;
     let list = ctx.dir.path().join("chunks.ffconcat");
-    std::fs::write(&list, concat_list(done)).context("writing the concat list")?;
+    std::fs::write(&list, concat_list(done, ctx.dir.path())).context("writing the concat list")?;
 
     let output = &ctx.job.output;
-    let temp = temp_name(output, &ctx.job_id);
+    let temp = temp_name(output, &ctx.dir.tag());
     let mut args: Vec<OsString> = Vec::new();
     let mut push = |s: &str| args.push(s.into());
     for a in &ctx.job.input_args {
@@ -282,10 +282,14 @@ impl Drop for RemoveOnDrop {
 
 /// An ffconcat script whose durations put every chunk exactly where its first
 /// timestamp says, whatever the chunk's own last frame duration.
-fn concat_list(done: &[ChunkDone]) -> String {
+/// The concat demuxer's list of the chunks, which lie under `base`, the
+/// list's own directory: their names relative to it are ours alone, so no
+/// character of the temp dir's path needs quoting.
+fn concat_list(done: &[ChunkDone], base: &Path) -> String {
     let mut text = String::from("ffconcat version 1.0\n");
     for (i, chunk) in done.iter().enumerate() {
-        let name = chunk.path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let relative = chunk.path.strip_prefix(base).unwrap_or(&chunk.path);
+        let name = relative.to_str().unwrap_or_default();
         let _ = writeln!(text, "file '{name}'");
         // The chunk's own first timestamp: NUT files may have no container start time.
         let _ = writeln!(text, "inpoint {}", seconds(chunk.start_time_us));
@@ -301,9 +305,9 @@ fn concat_list(done: &[ChunkDone]) -> String {
 }
 
 /// `dir/.name.dffmpeg-ID.part`: beside the output, so the rename is atomic.
-fn temp_name(output: &Path, job_id: &str) -> PathBuf {
+fn temp_name(output: &Path, tag: &str) -> PathBuf {
     let name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    output.with_file_name(format!(".{name}.dffmpeg-{}.part", &job_id[..8]))
+    output.with_file_name(format!(".{name}.dffmpeg-{tag}.part"))
 }
 
 #[cfg(test)]
@@ -321,7 +325,7 @@ mod tests {
             })
             .collect();
         assert_eq!(
-            concat_list(&done),
+            concat_list(&done, Path::new("/j")),
             "ffconcat version 1.0\nfile 'out-00000.nut'\ninpoint 0.000000\nduration 1.001000\nfile 'out-00001.nut'\ninpoint 1.001000\nduration 1.001000\nfile 'out-00002.nut'\ninpoint 2.002000\n"
         );
     }

@@ -19,6 +19,7 @@ use crate::job_context::JobContext;
 use crate::plan::Chunk;
 use crate::policy::SchedulingPolicy;
 use crate::remote::{ChunkError, Remote};
+use crate::resume::{Record, Reused};
 use crate::schedule::{NodeBook, Requeued, Schedule, Telemetry};
 use crate::split;
 use crate::stats::Stats;
@@ -99,23 +100,37 @@ pub async fn run(
     let total_slots: u32 = nodes.iter().map(|n| n.slots).sum();
     let lookahead = Arc::new(Semaphore::new(total_slots as usize + 2));
     let (ready_tx, mut ready_rx) = mpsc::channel::<anyhow::Result<Ready>>(64);
-    let planned = Arc::new(chunks);
-    let splitter = tokio::spawn(split_ahead(ctx.clone(), planned.clone(), lookahead, ready_tx));
+    // Chunks an earlier, killed run of this command verified are not cut
+    // or encoded again.
+    let reused: Vec<Option<ChunkDone>> = chunks.iter().map(|c| reuse(&ctx, c, &stats)).collect();
+    let to_cut: Vec<Chunk> =
+        chunks.iter().zip(&reused).filter(|(_, r)| r.is_none()).map(|(c, _)| c.clone()).collect();
+    if ctx.job.verbose() && reused.iter().any(Option::is_some) {
+        eprintln!(
+            "[dffmpeg] resuming: {} of {} chunks were verified by an earlier run",
+            reused.iter().flatten().count(),
+            chunks.len()
+        );
+    }
+    let splitter = tokio::spawn(split_ahead(ctx.clone(), Arc::new(to_cut), lookahead, ready_tx));
     let _abort_splitter = AbortOnDrop(splitter);
     let (report_tx, mut report_rx) = mpsc::channel(16);
     let remotes: Vec<Remote> = nodes.iter().map(|n| n.remote.clone()).collect();
     let _abort_reports = AbortOnDrop(tokio::spawn(poll_reports(remotes.clone(), report_tx)));
 
     // The plan's chunks, then the pieces of any chunk split after a failure.
-    let mut chunks: Vec<Chunk> = planned.to_vec();
+    let mut chunks = chunks;
     let n = chunks.len();
     let mut schedule = Schedule::new(
         chunks.iter().map(Chunk::frame_count).collect(),
         nodes.iter().map(|n| n.book(0)).collect(),
     );
     schedule.allow_splits(ctx.job.fps_filter.is_none());
+    for chunk in reused.iter().flatten() {
+        schedule.reused(chunk.index);
+    }
     let mut permits: Vec<Option<OwnedSemaphorePermit>> = (0..n).map(|_| None).collect();
-    let mut done: Vec<Option<ChunkDone>> = vec![None; n];
+    let mut done: Vec<Option<ChunkDone>> = reused;
     let mut time_bases = vec![(1i64, 1i64); n];
     let mut running: JoinSet<Outcome> = JoinSet::new();
     // Inputs of split chunks' pieces, cut as soon as the split is decided.
@@ -339,15 +354,15 @@ async fn encode_chunk(
         .await
         .map_err(|e| ChunkError::Local(format!("reading {}: {e}", input.display())))?
         .len();
+    let spec = ctx.spec_for(chunk, time_base).map_err(|e| ChunkError::Local(format!("{e:#}")))?;
+    let spec_bytes = prost::Message::encode_to_vec(&spec);
     let header = EncodeHeader {
         job_id: ctx.job_id.clone(),
         chunk_index: chunk.index,
         input_size,
-        spec: Some(
-            ctx.spec_for(chunk, time_base).map_err(|e| ChunkError::Local(format!("{e:#}")))?,
-        ),
+        spec: Some(spec),
     };
-    let part = ctx.dir.path().join(format!("out-{:05}.part", chunk.index));
+    let part = ctx.chunk_download(chunk.index);
     let summary = remote
         .encode(header, &input, &part, |p| stats.update(chunk.index, p.frames, p.total_size))
         .await?;
@@ -361,13 +376,40 @@ async fn encode_chunk(
     let start_time_us = crate::probe::start_time(&ctx.tools, &part)
         .await
         .map_err(|e| ChunkError::Invalid(format!("the encoded chunk does not probe: {e:#}")))?;
-    let path = ctx.chunk_output(chunk.index);
-    tokio::fs::rename(&part, &path)
-        .await
-        .map_err(|e| ChunkError::Local(format!("renaming {}: {e}", part.display())))?;
+    let record = Record {
+        time_base,
+        spec_sha256: String::new(),
+        size: summary.output_size,
+        sha256: summary.sha256.clone(),
+        frames_encoded: summary.frames_encoded,
+        start_time_us,
+    };
+    let path = ctx
+        .dir
+        .store(chunk, &part, &spec_bytes, record)
+        .map_err(|e| ChunkError::Local(format!("{e:#}")))?;
     stats.finish(chunk.index, summary.frames_encoded, summary.output_size);
     ctx.log_chunk(chunk, &remote.addr, started.elapsed());
     Ok(ChunkDone { index: chunk.index, path, start_time_us })
+}
+
+/// The verified result an earlier run of the same job left for `chunk`,
+/// counted as done.
+fn reuse(ctx: &JobContext, chunk: &Chunk, stats: &Stats) -> Option<ChunkDone> {
+    let spec_for =
+        |time_base| ctx.spec_for(chunk, time_base).map(|s| prost::Message::encode_to_vec(&s));
+    let Reused { path, record } = ctx.dir.reuse(chunk, spec_for)?;
+    tracing::info!(chunk = chunk.index, "chunk reused from an earlier run");
+    if ctx.job.verbose() {
+        eprintln!(
+            "[dffmpeg] chunk {} frames {}-{} reused",
+            chunk.index,
+            chunk.frames.start,
+            chunk.frames.end - 1
+        );
+    }
+    stats.finish(chunk.index, record.frames_encoded, record.size);
+    Some(ChunkDone { index: chunk.index, path, start_time_us: record.start_time_us })
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);

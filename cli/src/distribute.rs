@@ -448,7 +448,16 @@ async fn encode(
     if let Some(reporter) = reporter {
         reporter.abort();
     }
-    result?;
+    if let Err(error) = result {
+        let kept = ctx.dir.keep();
+        if kept == 0 {
+            return Err(error);
+        }
+        let dir = ctx.dir.path().display();
+        return Err(error.context(format!(
+            "{output} failed, and the same command run again resumes from the {kept} verified chunks kept in {dir}"
+        )));
+    }
     if verbose {
         eprintln!(
             "[dffmpeg] {output}: {chunk_count} chunks on {} nodes in {:.2}s (policy {}, {})",

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use proto::v1::{ChunkFormat, CodecOption, EncodeSpec, Filter, FpsMode, Rational};
 
-use crate::job::EncodeJob;
+use crate::job::{EncodeJob, InputKind};
 use crate::local::Tools;
 use crate::plan::{Chunk, to_chunk_time};
+use crate::resume::{Identity, JobDir};
 use crate::timeline::Timeline;
 
 /// One job's shared state.
@@ -20,8 +21,9 @@ pub struct JobContext {
     pub job: EncodeJob,
     /// Unique id, for logs and node directories.
     pub job_id: String,
-    /// The job directory, removed when the context is dropped.
-    pub dir: tempfile::TempDir,
+    /// The job directory: removed when the context is dropped, unless a
+    /// failed job keeps its verified chunks for a rerun (`resume`).
+    pub dir: JobDir,
     /// Index of the distributed video stream in the input.
     pub video_stream: usize,
     /// The first frame encoded, as an index into the timeline's frames.
@@ -51,14 +53,17 @@ impl JobContext {
         frame_rate: (i64, i64),
         media: &crate::probe::MediaInfo,
     ) -> anyhow::Result<Self> {
-        use anyhow::Context as _;
-        std::fs::create_dir_all(temp_dir)
-            .with_context(|| format!("creating {}", temp_dir.display()))?;
         let job_id = uuid::Uuid::new_v4().simple().to_string();
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("dffmpeg-{}-", &job_id[..8]))
-            .tempdir_in(temp_dir)
-            .with_context(|| format!("creating a job directory in {}", temp_dir.display()))?;
+        // Only a file has an identity a later run can recognise.
+        let identity = match job.input_kind {
+            InputKind::File => {
+                Identity::new(&job.input, &job.input_args, video_stream, &job.output)
+                    .map_err(|error| tracing::warn!(%error, "this job cannot be resumed"))
+                    .ok()
+            }
+            _ => None,
+        };
+        let dir = JobDir::open(temp_dir, identity)?;
         let fps_mode = job.fps_mode.unwrap_or(match job.output_format.as_str() {
             "mp4" | "mov" => FpsMode::Cfr,
             _ => FpsMode::Vfr,
@@ -89,9 +94,9 @@ impl JobContext {
         self.dir.path().join(format!("in-{index:05}.nut"))
     }
 
-    /// Where chunk `index`'s verified output lives.
-    pub fn chunk_output(&self, index: u32) -> PathBuf {
-        self.dir.path().join(format!("out-{index:05}.chunk"))
+    /// Where chunk `index`'s encoded output is downloaded to.
+    pub fn chunk_download(&self, index: u32) -> PathBuf {
+        self.dir.path().join(format!("out-{index:05}.part"))
     }
 
     /// The structured encode request for `chunk`, whose input has time base `chunk_tb`.

@@ -23,6 +23,7 @@ pub mod policy;
 pub mod probe;
 pub mod progress;
 pub mod remote;
+pub mod resume;
 pub mod route;
 pub mod scenes;
 pub mod schedule;

@@ -259,6 +259,17 @@ impl Schedule {
         }
     }
 
+    /// The chunk was verified by an earlier run of the job: it is done
+    /// without running anywhere.
+    pub fn reused(&mut self, chunk: u32) {
+        let index = chunk as usize;
+        if !self.done[index] {
+            self.done[index] = true;
+            self.ready.remove(&chunk);
+            self.finished += 1;
+        }
+    }
+
     /// Whether every chunk is verified.
     pub fn is_finished(&self) -> bool {
         self.finished == self.live
