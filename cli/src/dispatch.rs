@@ -163,7 +163,13 @@ pub async fn run(
 
         tokio::select! {
             Some((node, report)) = report_rx.recv() => {
-                schedule.nodes[node].telemetry = telemetry(&report, now_ms());
+                if schedule.answered(node, telemetry(&report, now_ms())) {
+                    let addr = &remotes[node].addr;
+                    tracing::info!(node = %addr, "a lost node answers again; it takes work");
+                    if ctx.job.verbose() {
+                        eprintln!("[dffmpeg] node {addr} is back");
+                    }
+                }
             }
             message = ready_rx.recv(), if splitting => match message {
                 Some(Ok(Ready { index, permit, time_base })) => {

@@ -160,14 +160,11 @@ pub async fn run(
         eprint!("{}", console::stream_mapping(&mappings));
     }
 
-    let embedded_dir;
     let mut embedded = None;
     let addrs: Vec<String> = if settings.nodes.is_empty() {
         let cores = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1);
-        std::fs::create_dir_all(&temp_root)
-            .with_context(|| format!("creating {}", temp_root.display()))?;
-        embedded_dir = tempfile::Builder::new().prefix("dffmpeg-node-").tempdir_in(&temp_root)?;
-        let mut config = node::NodeConfig::local(cores, embedded_dir.path().to_path_buf());
+        // The node takes a directory of its own under the temp root.
+        let mut config = node::NodeConfig::local(cores, temp_root.clone());
         config.ffmpeg = tools.ffmpeg.clone();
         let running = node::serve(config).await.context("starting the embedded node")?;
         let addr = running.addr.to_string();

@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use node::workdir::{WorkDir, lock, sweep_older_than};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
@@ -39,6 +40,9 @@ pub const STALE_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// The name prefix of resumable job directories.
 const PREFIX: &str = "dffmpeg-job-";
+
+/// The name prefix of job directories that cannot be resumed.
+const FRESH_PREFIX: &str = "dffmpeg-run-";
 
 /// What a job's chunks are made from, hashed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +101,8 @@ pub struct JobDir {
     lock: Option<File>,
     identity: Option<Identity>,
     keep: std::sync::atomic::AtomicBool,
+    /// A fresh directory, which removes itself.
+    fresh: Option<WorkDir>,
 }
 
 /// What was stored of a verified chunk.
@@ -130,7 +136,7 @@ impl JobDir {
     /// when there is one and no other run holds it, else a fresh one.
     pub fn open(root: &Path, identity: Option<Identity>) -> anyhow::Result<Self> {
         std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
-        sweep(root);
+        sweep_older_than(root, PREFIX, STALE_AFTER);
         if let Some(identity) = identity {
             match Self::resumable(root, identity) {
                 Ok(Some(dir)) => return Ok(dir),
@@ -138,11 +144,16 @@ impl JobDir {
                 Err(error) => tracing::warn!(%error, "no resumable job directory"),
             }
         }
-        let dir = tempfile::Builder::new()
-            .prefix("dffmpeg-")
-            .tempdir_in(root)
+        // `create` sweeps what killed runs left of these.
+        let fresh = WorkDir::create(root, FRESH_PREFIX)
             .with_context(|| format!("creating a job directory in {}", root.display()))?;
-        Ok(Self { path: dir.keep(), lock: None, identity: None, keep: false.into() })
+        Ok(Self {
+            path: fresh.path().to_path_buf(),
+            lock: None,
+            identity: None,
+            keep: false.into(),
+            fresh: Some(fresh),
+        })
     }
 
     /// The identity's directory, locked and emptied of anything that is not
@@ -172,7 +183,13 @@ impl JobDir {
                 remove(&entry.path())?;
             }
         }
-        Ok(Some(Self { path, lock: Some(lock), identity: Some(identity), keep: false.into() }))
+        Ok(Some(Self {
+            path,
+            lock: Some(lock),
+            identity: Some(identity),
+            keep: false.into(),
+            fresh: None,
+        }))
     }
 
     /// The directory.
@@ -190,7 +207,7 @@ impl JobDir {
     /// killed one left.
     pub fn tag(&self) -> String {
         let name = self.path.file_name().unwrap_or_default().to_string_lossy();
-        let tag = name.strip_prefix(PREFIX).or_else(|| name.strip_prefix("dffmpeg-"));
+        let tag = name.strip_prefix(PREFIX).or_else(|| name.strip_prefix(FRESH_PREFIX));
         tag.unwrap_or(&name).chars().take(8).collect()
     }
 
@@ -266,7 +283,7 @@ impl JobDir {
 
 impl Drop for JobDir {
     fn drop(&mut self) {
-        if !self.keep.load(std::sync::atomic::Ordering::Relaxed) {
+        if self.fresh.is_none() && !self.keep.load(std::sync::atomic::Ordering::Relaxed) {
             let _ = std::fs::remove_dir_all(&self.path);
         }
         // The lock goes after the directory, so no run takes over a
@@ -296,48 +313,6 @@ fn chunk_key(identity: &Identity, chunk: &Chunk) -> String {
     digest.update(identity.digest.as_bytes());
     digest.update(placed.as_bytes());
     hex::encode(digest.finalize())[..32].to_string()
-}
-
-/// Locks `dir/lock`, creating both; `None` if another process holds it.
-/// The lock file is checked to still be the one in the directory after
-/// locking: a run that removed the directory meanwhile leaves it unlinked.
-fn lock(dir: &Path) -> anyhow::Result<Option<File>> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join("lock");
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
-        Err(std::fs::TryLockError::Error(error)) => {
-            return Err(error).with_context(|| format!("locking {}", path.display()));
-        }
-    }
-    let held = file.metadata()?;
-    match std::fs::metadata(&path) {
-        Ok(now) if now.ino() == held.ino() && now.dev() == held.dev() => Ok(Some(file)),
-        _ => Ok(None),
-    }
-}
-
-/// Removes resumable job directories no run has held for [`STALE_AFTER`].
-fn sweep(root: &Path) {
-    let Ok(entries) = std::fs::read_dir(root) else { return };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let stale = entry.file_name().to_string_lossy().starts_with(PREFIX)
-            && std::fs::metadata(path.join("lock"))
-                .and_then(|m| m.modified())
-                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STALE_AFTER));
-        if stale && let Ok(Some(_held)) = lock(&path) {
-            tracing::info!(dir = %path.display(), "removing a stale job directory");
-            let _ = std::fs::remove_dir_all(&path);
-        }
-    }
 }
 
 /// Writes `bytes` to `path` through a synced temporary file and a rename,

@@ -94,8 +94,11 @@ pub struct NodeBook {
     /// Chunks running on it now.
     pub busy: u32,
     /// False once it failed to answer, or failed chunks repeatedly: it gets
-    /// no more work in this job.
+    /// no more work, unless it was lost and answers again.
     pub alive: bool,
+    /// It stopped answering (rather than failing chunks): a node restarted
+    /// under the same address takes work again once it reports.
+    pub lost: bool,
     /// Chunks failed since its last success.
     pub failures_in_a_row: u32,
     /// Its latest report.
@@ -112,6 +115,7 @@ impl NodeBook {
             slots,
             busy: 0,
             alive: true,
+            lost: false,
             failures_in_a_row: 0,
             telemetry,
             measured: Measured::default(),
@@ -416,6 +420,7 @@ impl Schedule {
         book.measured.failed += 1;
         if lost {
             book.alive = false;
+            book.lost = true;
         } else if book.failures_in_a_row >= MAX_NODE_FAILURES_IN_A_ROW && book.alive {
             warn!(node = %book.id, "the node keeps failing; no more work for it in this job");
             book.alive = false;
@@ -486,6 +491,22 @@ impl Schedule {
     /// end through [`Schedule::failed`]).
     pub fn lose(&mut self, node: usize) {
         self.nodes[node].alive = false;
+        self.nodes[node].lost = true;
+    }
+
+    /// The node sent a fresh report. A lost node is back (restarted, or its
+    /// network healed): it takes work again, with a clean failure count;
+    /// returns whether it came back. A node dropped for failing stays out.
+    pub fn answered(&mut self, node: usize, telemetry: Telemetry) -> bool {
+        let book = &mut self.nodes[node];
+        book.telemetry = telemetry;
+        if book.lost && !book.alive {
+            book.alive = true;
+            book.lost = false;
+            book.failures_in_a_row = 0;
+            return true;
+        }
+        false
     }
 }
 
@@ -552,6 +573,32 @@ mod tests {
         assert_eq!(again[0].node, starts[1].node);
         s.lose(starts[1].node);
         assert!(s.check_nodes("x").is_err());
+    }
+
+    #[test]
+    fn a_lost_node_that_answers_again_takes_work_and_a_failing_one_does_not() {
+        let mut policy = policy::native_default();
+        let mut s = schedule(4, &[1, 1]);
+        let starts = s.assign(policy.as_mut(), 0).unwrap();
+        let (lost, other) = (starts[0].node, starts[1].node);
+        let _ = s.failed(starts[0].chunk, lost, "gone", true, policy.as_mut(), 0).unwrap();
+        assert!(!s.nodes[lost].has_free_slot());
+        assert!(!s.answered(other, Telemetry::default()), "a live node does not come back");
+        assert!(s.answered(lost, Telemetry::default()));
+        let again = s.assign(policy.as_mut(), 0).unwrap();
+        assert!(again.iter().any(|start| start.node == lost), "{again:?}");
+        // Dropped for failing, a node stays out whatever it reports.
+        for start in again.iter().filter(|start| start.node == lost) {
+            let _ = s.failed(start.chunk, lost, "broken", false, policy.as_mut(), 0).unwrap();
+        }
+        for _ in 1..MAX_NODE_FAILURES_IN_A_ROW {
+            s.nodes[lost].busy += 1;
+            s.running += 1;
+            let _ = s.failed(1, lost, "broken", false, policy.as_mut(), 0);
+        }
+        assert!(!s.nodes[lost].alive);
+        assert!(!s.answered(lost, Telemetry::default()));
+        assert!(!s.nodes[lost].alive);
     }
 
     /// A policy that gives up on the first failure.

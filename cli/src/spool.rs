@@ -35,7 +35,7 @@ const LAVFI_MARGIN_US: i64 = 1_000_000;
 /// A spooled input; the files go when it is dropped.
 #[derive(Debug)]
 pub struct Spool {
-    dir: tempfile::TempDir,
+    dir: node::workdir::WorkDir,
     path: PathBuf,
     kind: InputKind,
     /// Per stream, the time base of the graph's own output, which NUT refines.
@@ -53,11 +53,8 @@ impl Spool {
         temp_root: &Path,
     ) -> anyhow::Result<Result<Self, String>> {
         let first = jobs.first().context("no job to spool the input of")?;
-        std::fs::create_dir_all(temp_root)
-            .with_context(|| format!("creating {}", temp_root.display()))?;
-        let dir = tempfile::Builder::new()
-            .prefix("dffmpeg-spool-")
-            .tempdir_in(temp_root)
+        // Also removes what killed runs spooled.
+        let dir = node::workdir::WorkDir::create(temp_root, "dffmpeg-spool-")
             .with_context(|| format!("creating a spool directory in {}", temp_root.display()))?;
         let kind = first.input_kind;
         let mut source_time_bases = Vec::new();

@@ -13,6 +13,7 @@ pub mod report;
 pub mod server;
 pub mod service;
 pub mod spec;
+pub mod workdir;
 
 pub use config::NodeConfig;
 pub use server::{RunningNode, serve};

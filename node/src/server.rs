@@ -16,6 +16,10 @@ use tracing::{info, warn};
 use crate::auth::TokenCheck;
 use crate::config::{NodeConfig, TlsFiles};
 use crate::service::NodeService;
+use crate::workdir::WorkDir;
+
+/// The name prefix of a node process's work directory in its temp dir.
+pub const WORK_PREFIX: &str = "dffmpeg-node-";
 
 /// A node serving in the background.
 #[derive(Debug)]
@@ -59,6 +63,11 @@ pub async fn serve(config: NodeConfig) -> anyhow::Result<RunningNode> {
     if let Some(tls) = &config.tls {
         builder = builder.tls_config(tls_config(tls)?).context("configuring TLS")?;
     }
+    // Chunks live in a directory of this process's own, which also removes
+    // what a killed node left in the same temp dir.
+    let work = WorkDir::create(&config.temp_dir, WORK_PREFIX)
+        .context("creating the node's work directory")?;
+    let config = NodeConfig { temp_dir: work.path().to_path_buf(), ..config };
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     let service = NodeService::new(config.clone()).await;
     let node = NodeServer::new(service)
@@ -69,6 +78,7 @@ pub async fn serve(config: NodeConfig) -> anyhow::Result<RunningNode> {
     health_reporter.set_serving::<NodeServer<NodeService>>().await;
     let (shutdown, shutdown_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
+        let _work = work;
         let signal = async move {
             let _ = shutdown_rx.await;
             info!("shutting down: not serving, finishing running chunks");

@@ -65,12 +65,25 @@ impl Node {
         Self::spawn(command, slots, Path::new("ffmpeg"))
     }
 
-    fn spawn(mut command: Command, slots: u32, ffmpeg: &Path) -> Self {
+    fn spawn(command: Command, slots: u32, ffmpeg: &Path) -> Self {
         let temp = tempfile::tempdir().unwrap();
+        let (child, addr) = Self::launch(command, slots, ffmpeg, "127.0.0.1:0", temp.path());
+        Self { child, addr, temp }
+    }
+
+    /// Starts `command` as a node listening on `listen` with temp dir
+    /// `temp`; returns the process and the address it reports.
+    fn launch(
+        mut command: Command,
+        slots: u32,
+        ffmpeg: &Path,
+        listen: &str,
+        temp: &Path,
+    ) -> (Child, String) {
         let mut child = command
             .env("DFFMPEG_FFMPEG", ffmpeg)
-            .args(["-n", "127.0.0.1:0", "--slots", &slots.to_string(), "-t"])
-            .arg(temp.path())
+            .args(["-n", listen, "--slots", &slots.to_string(), "-t"])
+            .arg(temp)
             .env("DFFMPEG_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -79,7 +92,20 @@ impl Node {
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let addr = line.trim().strip_prefix("listening on ").expect("a listening line").to_string();
-        Self { child, addr, temp }
+        (child, addr)
+    }
+
+    /// Kills the node with SIGKILL and starts a plain one with `slots` slots
+    /// on the same address and temp dir, as a machine that crashed and came
+    /// back; returns once it listens.
+    pub fn kill_and_restart(&mut self, slots: u32) {
+        self.signal(libc::SIGKILL);
+        let _ = self.child.wait();
+        let command = Command::new(bin("dffmpeg-node"));
+        let (child, addr) =
+            Self::launch(command, slots, Path::new("ffmpeg"), &self.addr, self.temp.path());
+        assert_eq!(addr, self.addr);
+        self.child = child;
     }
 
     /// The process id, for signals.
@@ -101,10 +127,33 @@ impl Node {
         self.child.wait().ok().and_then(|s| s.code())
     }
 
-    /// Files left in the node's temp dir.
+    /// Files left in the node's temp dir, but for the work directory the
+    /// running node holds there and its lock: chunks in progress or lost.
     pub fn leftovers(&self) -> Vec<PathBuf> {
-        std::fs::read_dir(self.temp.path()).unwrap().map(|e| e.unwrap().path()).collect()
+        leftovers(self.temp.path())
     }
+}
+
+/// What [`Node::leftovers`] lists, for a node's temp dir `dir`: its files,
+/// with each work directory (`dffmpeg-node-*`) stood in for by its contents
+/// other than the lock.
+pub fn leftovers(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy();
+        if name.starts_with("dffmpeg-node-") && path.is_dir() {
+            for inner in std::fs::read_dir(&path).into_iter().flatten() {
+                let inner = inner.unwrap().path();
+                if inner.file_name().is_some_and(|n| n != "lock") {
+                    found.push(inner);
+                }
+            }
+        } else {
+            found.push(path);
+        }
+    }
+    found
 }
 
 impl Drop for Node {
