@@ -418,12 +418,15 @@ impl Schedule {
         book.busy -= 1;
         book.failures_in_a_row += 1;
         book.measured.failed += 1;
-        if lost {
-            book.alive = false;
-            book.lost = true;
-        } else if book.failures_in_a_row >= MAX_NODE_FAILURES_IN_A_ROW && book.alive {
+        // Losses count too: a node that keeps vanishing mid-chunk is not
+        // taken back forever.
+        if book.failures_in_a_row >= MAX_NODE_FAILURES_IN_A_ROW && (book.alive || book.lost) {
             warn!(node = %book.id, "the node keeps failing; no more work for it in this job");
             book.alive = false;
+            book.lost = false;
+        } else if lost {
+            book.alive = false;
+            book.lost = true;
         }
         let id = book.id.clone();
         let index = chunk as usize;
@@ -495,15 +498,15 @@ impl Schedule {
     }
 
     /// The node sent a fresh report. A lost node is back (restarted, or its
-    /// network healed): it takes work again, with a clean failure count;
-    /// returns whether it came back. A node dropped for failing stays out.
+    /// network healed): it takes work again; returns whether it came back.
+    /// Its failures in a row still count until it verifies a chunk, and a
+    /// node dropped for failing stays out.
     pub fn answered(&mut self, node: usize, telemetry: Telemetry) -> bool {
         let book = &mut self.nodes[node];
         book.telemetry = telemetry;
         if book.lost && !book.alive {
             book.alive = true;
             book.lost = false;
-            book.failures_in_a_row = 0;
             return true;
         }
         false
@@ -587,16 +590,11 @@ mod tests {
         assert!(s.answered(lost, Telemetry::default()));
         let again = s.assign(policy.as_mut(), 0).unwrap();
         assert!(again.iter().any(|start| start.node == lost), "{again:?}");
-        // Dropped for failing, a node stays out whatever it reports.
-        for start in again.iter().filter(|start| start.node == lost) {
-            let _ = s.failed(start.chunk, lost, "broken", false, policy.as_mut(), 0).unwrap();
-        }
-        for _ in 1..MAX_NODE_FAILURES_IN_A_ROW {
-            s.nodes[lost].busy += 1;
-            s.running += 1;
-            let _ = s.failed(1, lost, "broken", false, policy.as_mut(), 0);
-        }
-        assert!(!s.nodes[lost].alive);
+        // Lost again before verifying anything, it failed twice in a row:
+        // dropped for failing, a node stays out whatever it reports.
+        let start = again.iter().find(|start| start.node == lost).unwrap();
+        let _ = s.failed(start.chunk, lost, "gone again", true, policy.as_mut(), 0).unwrap();
+        assert!(!s.nodes[lost].alive && !s.nodes[lost].lost);
         assert!(!s.answered(lost, Telemetry::default()));
         assert!(!s.nodes[lost].alive);
     }

@@ -103,3 +103,110 @@ fn a_node_restarted_mid_job_takes_work_again_and_its_leftovers_are_swept() {
     assert_like_ffmpeg(&src, &out);
     assert!(restarted.leftovers().is_empty() && steady.leftovers().is_empty());
 }
+
+/// A TCP proxy in front of a node that flips one byte in the middle of
+/// every large HTTP/2 DATA frame the node sends, keeping every frame header
+/// intact: results arrive damaged, as through a bad NIC, cable or disk,
+/// while the connection itself stays healthy.
+struct CorruptingProxy {
+    addr: String,
+    corrupted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// DATA frames at least this long are corrupted; reports and progress
+/// messages are shorter, chunk data comes in 16 KiB frames.
+const CORRUPT_FROM: usize = 8192;
+
+impl CorruptingProxy {
+    fn start(upstream: &str) -> Self {
+        use std::sync::Arc;
+        use std::sync::atomic::AtomicUsize;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let corrupted = Arc::new(AtomicUsize::new(0));
+        let (upstream, count) = (upstream.to_string(), corrupted.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let Ok(server) = std::net::TcpStream::connect(&upstream) else { continue };
+                let (mut to_server, mut from_client) =
+                    (server.try_clone().unwrap(), client.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from_client, &mut to_server);
+                    let _ = to_server.shutdown(std::net::Shutdown::Write);
+                });
+                let count = count.clone();
+                std::thread::spawn(move || {
+                    let _ = corrupt_frames(server, client, &count);
+                });
+            }
+        });
+        Self { addr, corrupted }
+    }
+}
+
+/// Copies HTTP/2 frames from `server` to `client`, damaging large DATA frames.
+fn corrupt_frames(
+    mut server: std::net::TcpStream,
+    mut client: std::net::TcpStream,
+    count: &std::sync::atomic::AtomicUsize,
+) -> std::io::Result<()> {
+    use std::io::{Read as _, Write as _};
+    loop {
+        let mut header = [0u8; 9];
+        server.read_exact(&mut header)?;
+        let length =
+            usize::from(header[0]) << 16 | usize::from(header[1]) << 8 | usize::from(header[2]);
+        let mut payload = vec![0u8; length];
+        server.read_exact(&mut payload)?;
+        // Type 0 is DATA; its payload is the gRPC message bytes.
+        if header[3] == 0 && length >= CORRUPT_FROM {
+            payload[length / 2] ^= 0x55;
+            count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        client.write_all(&header)?;
+        client.write_all(&payload)?;
+    }
+}
+
+#[test]
+fn a_node_whose_results_arrive_corrupted_is_caught_and_its_chunks_redone() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path(), 4);
+    let damaged = Node::start(1);
+    let proxy = CorruptingProxy::start(&damaged.addr);
+    let healthy = Node::start(1);
+    for compress in ["0", "1"] {
+        let out = dir.path().join(format!("out-{compress}.mkv"));
+        let before = proxy.corrupted.load(std::sync::atomic::Ordering::Relaxed);
+        let mut child = Command::new(bin("dffmpeg"));
+        child
+            .args(["--nodes", &proxy.addr, "--nodes", &healthy.addr])
+            .args(["--segment-duration", "0.5", "-y", "-nostats", "-loglevel", "verbose", "-i"])
+            .arg(&src)
+            .args(ENCODE)
+            .arg(&out)
+            .env_remove("DFFMPEG_NODES")
+            .env("XDG_CONFIG_HOME", "/nonexistent")
+            .env("DFFMPEG_COMPRESS", compress)
+            .env("DFFMPEG_LOG", "warn")
+            .stdin(Stdio::null());
+        let output = child.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        let damaged_frames = proxy.corrupted.load(std::sync::atomic::Ordering::Relaxed) - before;
+        assert!(damaged_frames > 0, "compress={compress}: nothing went through the proxy");
+        let caught = stderr.lines().filter(|l| l.contains("chunk failed")).count();
+        assert!(caught > 0, "compress={compress}: no corrupted chunk was caught:\n{stderr}");
+        if compress == "0" {
+            // Uncompressed, only the SHA-256 of the result can tell.
+            assert!(stderr.contains("SHA-256"), "{stderr}");
+        }
+        assert!(
+            !stderr.contains(&format!(" on {} in ", proxy.addr)),
+            "a chunk from the corrupting node was accepted:\n{stderr}"
+        );
+        eprintln!("compress={compress}: {damaged_frames} frames damaged, {caught} chunks caught");
+        assert_like_ffmpeg(&src, &out);
+    }
+}
