@@ -20,7 +20,7 @@ use crate::plan::Chunk;
 use crate::policy::SchedulingPolicy;
 use crate::remote::{ChunkError, Remote};
 use crate::resume::{Record, Reused};
-use crate::schedule::{NodeBook, Requeued, Schedule, Telemetry};
+use crate::schedule::{NodeBook, Requeued, Schedule, Telemetry, Verified};
 use crate::split;
 use crate::stats::Stats;
 use crate::timeline::Timeline;
@@ -81,8 +81,18 @@ pub struct ChunkDone {
 struct Outcome {
     index: u32,
     node: usize,
-    result: Result<ChunkDone, ChunkError>,
+    result: Result<Encoded, ChunkError>,
     took: std::time::Duration,
+}
+
+/// One attempt's verified result, not yet accepted as the chunk's.
+struct Encoded {
+    /// The downloaded chunk.
+    part: PathBuf,
+    /// The spec it was encoded with, as sent.
+    spec: Vec<u8>,
+    /// What is known of it.
+    record: Record,
 }
 
 /// Runs every chunk to a verified result, following the host's rules in
@@ -133,6 +143,10 @@ pub async fn run(
     let mut done: Vec<Option<ChunkDone>> = reused;
     let mut time_bases = vec![(1i64, 1i64); n];
     let mut running: JoinSet<Outcome> = JoinSet::new();
+    // Per attempt in flight (chunk, node): how to cancel it when a backup
+    // or the straggler it backs up wins.
+    let mut attempts: std::collections::HashMap<(u32, usize), tokio::task::AbortHandle> =
+        std::collections::HashMap::new();
     // Inputs of split chunks' pieces, cut as soon as the split is decided.
     let mut cutting: JoinSet<anyhow::Result<(u32, (i64, i64))>> = JoinSet::new();
     let mut splitting = true;
@@ -141,24 +155,43 @@ pub async fn run(
     while !schedule.is_finished() {
         schedule.check_nodes(&last_error)?;
         // A call may run for its whole deadline: off the async workers.
-        let starts = tokio::task::block_in_place(|| schedule.assign(policy, now_ms()))?;
+        let mut starts = tokio::task::block_in_place(|| schedule.assign(policy, now_ms()))?;
+        if !splitting && cutting.is_empty() {
+            starts.extend(schedule.backups(now_ms()));
+        }
         for start in starts {
             let index = start.chunk;
             let chunk = chunks[index as usize].clone();
             let remote = remotes[start.node].clone();
+            if start.backup {
+                tracing::info!(chunk = index, node = %remote.addr, "a straggling chunk runs again");
+                if ctx.job.verbose() {
+                    eprintln!(
+                        "[dffmpeg] chunk {index} straggles; running it on {} too",
+                        remote.addr
+                    );
+                }
+            }
             let ctx = ctx.clone();
             let stats = stats.clone();
             let time_base = time_bases[index as usize];
-            let span = info_span!("chunk", index, node = %remote.addr, attempt = start.attempt);
+            let span = info_span!(
+                "chunk",
+                index,
+                node = %remote.addr,
+                attempt = start.attempt,
+                backup = start.backup
+            );
             let node = start.node;
-            running.spawn(
+            let handle = running.spawn(
                 async move {
                     let started = Instant::now();
-                    let result = encode_chunk(&ctx, &chunk, time_base, &remote, &stats).await;
+                    let result = encode_chunk(&ctx, &chunk, node, time_base, &remote, &stats).await;
                     Outcome { index, node, result, took: started.elapsed() }
                 }
                 .instrument(span),
             );
+            attempts.insert((index, node), handle);
         }
 
         tokio::select! {
@@ -186,11 +219,45 @@ pub async fn run(
                 schedule.ready(index);
             }
             Some(joined) = running.join_next(), if !running.is_empty() => {
-                let outcome = joined.context("a chunk task panicked")?;
+                // A cancelled attempt was accounted for when it was cancelled.
+                let outcome = match joined {
+                    Ok(outcome) => outcome,
+                    Err(error) if error.is_cancelled() => continue,
+                    Err(error) => return Err(anyhow!("a chunk task panicked: {error}")),
+                };
                 let index = outcome.index as usize;
+                if attempts.remove(&(outcome.index, outcome.node)).is_none() {
+                    // Cancelled after it had finished: another attempt won.
+                    if let Ok(encoded) = &outcome.result {
+                        let _ = tokio::fs::remove_file(&encoded.part).await;
+                    }
+                    continue;
+                }
                 match outcome.result {
-                    Ok(result) => {
-                        schedule.succeeded(outcome.index, outcome.node, outcome.took.as_secs_f64());
+                    Ok(encoded) => {
+                        let seconds = outcome.took.as_secs_f64();
+                        let node = outcome.node;
+                        let cancel = match schedule.succeeded(outcome.index, node, seconds) {
+                            Verified::Won { cancel } => cancel,
+                            Verified::Late => {
+                                let _ = tokio::fs::remove_file(&encoded.part).await;
+                                continue;
+                            }
+                        };
+                        for other in cancel {
+                            if let Some(handle) = attempts.remove(&(outcome.index, other)) {
+                                handle.abort();
+                            }
+                            schedule.cancelled(outcome.index, other);
+                            let loser = &remotes[other].addr;
+                            tracing::info!(chunk = index, node = %loser, "attempt cancelled: another won");
+                            if ctx.job.verbose() {
+                                eprintln!("[dffmpeg] chunk {index}: the copy on {loser} is cancelled");
+                            }
+                        }
+                        let chunk = &chunks[index];
+                        let result = accept(&ctx, chunk, encoded, &stats)?;
+                        ctx.log_chunk(chunk, &remotes[node].addr, outcome.took);
                         permits[index] = None;
                         let _ = tokio::fs::remove_file(ctx.chunk_input(outcome.index)).await;
                         done[index] = Some(result);
@@ -199,7 +266,9 @@ pub async fn run(
                         let addr = &remotes[outcome.node].addr;
                         warn!(chunk = index, node = %addr, %error, "chunk failed");
                         last_error = format!("chunk {index} on node {addr}: {error}");
-                        stats.reset(outcome.index);
+                        if !schedule.is_done(outcome.index) {
+                            stats.reset(outcome.index);
+                        }
                         let lost = matches!(error, ChunkError::Unreachable(_));
                         let message = error.to_string();
                         let requeued = tokio::task::block_in_place(|| {
@@ -346,15 +415,30 @@ async fn cut(ctx: &JobContext, chunk: &Chunk) -> anyhow::Result<(i64, i64)> {
     .with_context(|| format!("cutting the input of chunk {}", chunk.index))
 }
 
-/// One attempt at one chunk on one node: upload, encode, download, verify.
+/// The chunk's winning result, stored (for a rerun, see `resume`) and counted.
+fn accept(
+    ctx: &JobContext,
+    chunk: &Chunk,
+    encoded: Encoded,
+    stats: &Stats,
+) -> anyhow::Result<ChunkDone> {
+    let Encoded { part, spec, record } = encoded;
+    let start_time_us = record.start_time_us;
+    stats.finish(chunk.index, record.frames_encoded, record.size);
+    let path = ctx.dir.store(chunk, &part, &spec, record)?;
+    Ok(ChunkDone { index: chunk.index, path, start_time_us })
+}
+
+/// One attempt at one chunk on one node (`node`, for its own download
+/// name): upload, encode, download, verify.
 async fn encode_chunk(
     ctx: &JobContext,
     chunk: &Chunk,
+    node: usize,
     time_base: (i64, i64),
     remote: &Remote,
     stats: &Stats,
-) -> Result<ChunkDone, ChunkError> {
-    let started = Instant::now();
+) -> Result<Encoded, ChunkError> {
     let input = ctx.chunk_input(chunk.index);
     let input_size = tokio::fs::metadata(&input)
         .await
@@ -368,7 +452,7 @@ async fn encode_chunk(
         input_size,
         spec: Some(spec),
     };
-    let part = ctx.chunk_download(chunk.index);
+    let part = ctx.chunk_download(chunk.index, node);
     let summary = remote
         .encode(header, &input, &part, |p| stats.update(chunk.index, p.frames, p.total_size))
         .await?;
@@ -386,17 +470,11 @@ async fn encode_chunk(
         time_base,
         spec_sha256: String::new(),
         size: summary.output_size,
-        sha256: summary.sha256.clone(),
+        sha256: summary.sha256,
         frames_encoded: summary.frames_encoded,
         start_time_us,
     };
-    let path = ctx
-        .dir
-        .store(chunk, &part, &spec_bytes, record)
-        .map_err(|e| ChunkError::Local(format!("{e:#}")))?;
-    stats.finish(chunk.index, summary.frames_encoded, summary.output_size);
-    ctx.log_chunk(chunk, &remote.addr, started.elapsed());
-    Ok(ChunkDone { index: chunk.index, path, start_time_us })
+    Ok(Encoded { part, spec: spec_bytes, record })
 }
 
 /// The verified result an earlier run of the same job left for `chunk`,

@@ -94,9 +94,10 @@ impl JobContext {
         self.dir.path().join(format!("in-{index:05}.nut"))
     }
 
-    /// Where chunk `index`'s encoded output is downloaded to.
-    pub fn chunk_download(&self, index: u32) -> PathBuf {
-        self.dir.path().join(format!("out-{index:05}.part"))
+    /// Where the attempt at chunk `index` on node `node` downloads its
+    /// result (a chunk may run on two nodes at once, see `Schedule::backups`).
+    pub fn chunk_download(&self, index: u32, node: usize) -> PathBuf {
+        self.dir.path().join(format!("out-{index:05}-{node}.part"))
     }
 
     /// The structured encode request for `chunk`, whose input has time base `chunk_tb`.

@@ -18,6 +18,13 @@ use crate::policy::{self, SchedulingPolicy};
 pub const MAX_ATTEMPTS: u32 = 3;
 /// Chunks a node may fail in a row before it is dropped from the job.
 pub const MAX_NODE_FAILURES_IN_A_ROW: u32 = 2;
+/// A chunk is run again on a free node (a backup) once it has run this many
+/// times as long as that node would take for the whole chunk, when nothing
+/// is known of the straggler's speed.
+pub const BACKUP_AFTER: f64 = 2.0;
+/// When the straggler's speed is measured: a backup starts only if the
+/// straggler would still need this many times what the backup takes.
+pub const BACKUP_GAIN: f64 = 1.5;
 
 /// The host's rule for a plan: from frame 0, strictly increasing, inside
 /// the `frames` of the input.
@@ -157,6 +164,9 @@ pub struct Start {
     pub node: usize,
     /// 1 for the first attempt.
     pub attempt: u32,
+    /// A second copy of a chunk that is still running elsewhere: the first
+    /// verified result wins, and the other attempt is cancelled.
+    pub backup: bool,
 }
 
 /// Every chunk's and node's state in one job.
@@ -171,6 +181,11 @@ pub struct Schedule {
     /// Chunks cut into others after a failure: no longer part of the job.
     replaced: Vec<bool>,
     ready: BTreeSet<u32>,
+    /// Per chunk, the nodes running it and since when (ms).
+    running_on: Vec<Vec<(usize, u64)>>,
+    /// Chunks that got a backup (one each at most).
+    backed_up: Vec<bool>,
+    can_back_up: bool,
     running: usize,
     finished: usize,
     live: usize,
@@ -188,6 +203,23 @@ pub enum Requeued {
     /// The policy cut it at these offsets from its first frame: the driver
     /// makes the pieces and registers them with [`Schedule::split`].
     Split(Vec<u64>),
+    /// Another attempt at it is still running, or already won: nothing waits.
+    Covered,
+}
+
+/// What a verified result means for its chunk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub enum Verified {
+    /// It is the chunk's result; the attempts on these nodes (backups, or
+    /// the straggler a backup beat) are to be cancelled with
+    /// [`Schedule::cancelled`].
+    Won {
+        /// Nodes still running the chunk.
+        cancel: Vec<usize>,
+    },
+    /// Another attempt won already: discard it.
+    Late,
 }
 
 impl Schedule {
@@ -203,6 +235,9 @@ impl Schedule {
             done: vec![false; n],
             replaced: vec![false; n],
             ready: BTreeSet::new(),
+            running_on: vec![Vec::new(); n],
+            backed_up: vec![false; n],
+            can_back_up: true,
             running: 0,
             finished: 0,
             live: n,
@@ -216,6 +251,16 @@ impl Schedule {
     /// `-vf fps`, whose chunks are planned on the filter's output grid).
     pub fn allow_splits(&mut self, allowed: bool) {
         self.can_split = allowed;
+    }
+
+    /// Whether a chunk that straggles may be run again on a free node.
+    pub fn allow_backups(&mut self, allowed: bool) {
+        self.can_back_up = allowed;
+    }
+
+    /// Whether the chunk is verified.
+    pub fn is_done(&self, chunk: u32) -> bool {
+        self.done[chunk as usize]
     }
 
     /// Whether the chunk was split, its pieces taking its place.
@@ -251,6 +296,8 @@ impl Schedule {
             self.failed_on.push(self.failed_on[parent].clone());
             self.done.push(false);
             self.replaced.push(false);
+            self.running_on.push(Vec::new());
+            self.backed_up.push(false);
             self.live += 1;
         }
         indices
@@ -376,17 +423,103 @@ impl Schedule {
             if !self.nodes[node].has_free_slot() || !self.ready.remove(&assignment.chunk) {
                 continue;
             }
-            self.nodes[node].busy += 1;
-            self.running += 1;
-            let attempts = &mut self.attempts[assignment.chunk as usize];
-            *attempts += 1;
-            starts.push(Start { chunk: assignment.chunk, node, attempt: *attempts });
+            starts.push(self.start(assignment.chunk, node, now_ms, false));
         }
         Ok(starts)
     }
 
-    /// The attempt's result is verified.
-    pub fn succeeded(&mut self, chunk: u32, node: usize, seconds: f64) {
+    fn start(&mut self, chunk: u32, node: usize, now_ms: u64, backup: bool) -> Start {
+        self.nodes[node].busy += 1;
+        self.running += 1;
+        let index = chunk as usize;
+        self.running_on[index].push((node, now_ms));
+        self.attempts[index] += 1;
+        Start { chunk, node, attempt: self.attempts[index], backup }
+    }
+
+    /// Backups for stragglers, once nothing is left to hand out (no chunk
+    /// waits or is still being cut). A chunk running on one node is started
+    /// on a node with a free slot too when that node, by its measured speed,
+    /// would finish it well before the straggler: in under 1/[`BACKUP_GAIN`]
+    /// of the time the straggler still needs by its own measured speed, or,
+    /// if the straggler has none yet, once the chunk has run [`BACKUP_AFTER`]
+    /// times what the free node would take. The largest gain goes first; a
+    /// chunk gets one backup at most.
+    pub fn backups(&mut self, now_ms: u64) -> Vec<Start> {
+        if !self.can_back_up || !self.ready.is_empty() {
+            return Vec::new();
+        }
+        let unstarted = (0..self.frames.len())
+            .any(|i| !self.done[i] && !self.replaced[i] && self.running_on[i].is_empty());
+        if unstarted {
+            return Vec::new();
+        }
+        let mut starts = Vec::new();
+        loop {
+            let mut best: Option<(f64, u32, usize)> = None;
+            for (chunk, on) in self.running_on.iter().enumerate() {
+                let [(straggler, since)] = on.as_slice() else { continue };
+                if self.done[chunk] || self.backed_up[chunk] {
+                    continue;
+                }
+                let ran = now_ms.saturating_sub(*since) as f64 / 1000.0;
+                let frames = self.frames[chunk] as f64;
+                let time_on = |m: &Measured| frames * m.seconds / m.frames as f64;
+                let slow = &self.nodes[*straggler].measured;
+                let remaining = (slow.frames > 0).then(|| (time_on(slow) - ran).max(0.0));
+                for (node, book) in self.nodes.iter().enumerate() {
+                    let m = &book.measured;
+                    if node == *straggler || !book.has_free_slot() || m.frames == 0 {
+                        continue;
+                    }
+                    let expected = time_on(m).max(1e-3);
+                    let gain = match remaining {
+                        Some(remaining) if remaining > BACKUP_GAIN * expected => {
+                            remaining / expected
+                        }
+                        None if ran > BACKUP_AFTER * expected => ran / expected,
+                        _ => continue,
+                    };
+                    if best.is_none_or(|(b, _, _)| gain > b) {
+                        best = Some((gain, chunk as u32, node));
+                    }
+                }
+            }
+            let Some((_, chunk, node)) = best else { break };
+            self.backed_up[chunk as usize] = true;
+            starts.push(self.start(chunk, node, now_ms, true));
+        }
+        starts
+    }
+
+    /// An attempt that dispatch cancelled (it lost to another): its slot is
+    /// free, and nothing counts against the node.
+    pub fn cancelled(&mut self, chunk: u32, node: usize) {
+        if self.stop_attempt(chunk, node) {
+            self.running -= 1;
+            self.nodes[node].busy -= 1;
+        }
+    }
+
+    /// Forgets the attempt at `chunk` on `node`; false if there was none.
+    fn stop_attempt(&mut self, chunk: u32, node: usize) -> bool {
+        let on = &mut self.running_on[chunk as usize];
+        match on.iter().position(|&(n, _)| n == node) {
+            Some(at) => {
+                on.remove(at);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The attempt's result is verified: the chunk's result, unless another
+    /// attempt won first.
+    pub fn succeeded(&mut self, chunk: u32, node: usize, seconds: f64) -> Verified {
+        // A cancelled attempt that finished before it could be stopped.
+        if !self.stop_attempt(chunk, node) {
+            return Verified::Late;
+        }
         self.running -= 1;
         let book = &mut self.nodes[node];
         book.busy -= 1;
@@ -394,8 +527,13 @@ impl Schedule {
         book.measured.done += 1;
         book.measured.frames += self.frames[chunk as usize];
         book.measured.seconds += seconds;
-        self.done[chunk as usize] = true;
+        let index = chunk as usize;
+        if self.done[index] {
+            return Verified::Late;
+        }
+        self.done[index] = true;
         self.finished += 1;
+        Verified::Won { cancel: self.running_on[index].iter().map(|&(n, _)| n).collect() }
     }
 
     /// The attempt failed with `error`; `lost` says the node itself is gone.
@@ -413,7 +551,14 @@ impl Schedule {
         policy: &mut dyn SchedulingPolicy,
         now_ms: u64,
     ) -> anyhow::Result<Requeued> {
+        if !self.stop_attempt(chunk, node) {
+            return Ok(Requeued::Covered);
+        }
         self.running -= 1;
+        if self.done[chunk as usize] {
+            self.nodes[node].busy -= 1;
+            return Ok(Requeued::Covered);
+        }
         let book = &mut self.nodes[node];
         book.busy -= 1;
         book.failures_in_a_row += 1;
@@ -431,6 +576,9 @@ impl Schedule {
         let id = book.id.clone();
         let index = chunk as usize;
         self.failed_on[index].push(id.clone());
+        if !self.running_on[index].is_empty() {
+            return Ok(Requeued::Covered);
+        }
         if self.attempts[index] >= MAX_ATTEMPTS {
             bail!("chunk {index} failed {MAX_ATTEMPTS} times; last on node {id}: {error}");
         }
@@ -537,11 +685,11 @@ mod tests {
         let starts = s.assign(policy.as_mut(), 0).unwrap();
         assert_eq!(starts.len(), 2);
         assert!(s.assign(policy.as_mut(), 0).unwrap().is_empty());
-        s.succeeded(starts[0].chunk, starts[0].node, 1.0);
+        let _ = s.succeeded(starts[0].chunk, starts[0].node, 1.0);
         let next = s.assign(policy.as_mut(), 0).unwrap();
-        assert_eq!(next, vec![Start { chunk: 2, node: starts[0].node, attempt: 1 }]);
-        s.succeeded(starts[1].chunk, starts[1].node, 1.0);
-        s.succeeded(2, next[0].node, 1.0);
+        assert_eq!(next, vec![Start { chunk: 2, node: starts[0].node, attempt: 1, backup: false }]);
+        let _ = s.succeeded(starts[1].chunk, starts[1].node, 1.0);
+        let _ = s.succeeded(2, next[0].node, 1.0);
         assert!(s.is_finished());
         assert_eq!(s.nodes[starts[0].node].view(0).measured_fps, 10.0);
     }
@@ -570,7 +718,7 @@ mod tests {
         let starts = s.assign(policy.as_mut(), 0).unwrap();
         let _ =
             s.failed(starts[0].chunk, starts[0].node, "gone", true, policy.as_mut(), 0).unwrap();
-        s.succeeded(starts[1].chunk, starts[1].node, 1.0);
+        let _ = s.succeeded(starts[1].chunk, starts[1].node, 1.0);
         let again = s.assign(policy.as_mut(), 0).unwrap();
         assert_eq!(again.len(), 1);
         assert_eq!(again[0].node, starts[1].node);
@@ -597,6 +745,54 @@ mod tests {
         assert!(!s.nodes[lost].alive && !s.nodes[lost].lost);
         assert!(!s.answered(lost, Telemetry::default()));
         assert!(!s.nodes[lost].alive);
+    }
+
+    #[test]
+    fn a_straggling_chunk_gets_one_backup_and_the_first_result_wins() {
+        let mut policy = policy::native_default();
+        let mut s = schedule(2, &[1, 1]);
+        let starts = s.assign(policy.as_mut(), 0).unwrap();
+        let (fast, slow) = (starts[0].node, starts[1].node);
+        let straggling = starts[1].chunk;
+        assert_eq!(s.succeeded(starts[0].chunk, fast, 1.0), Verified::Won { cancel: vec![] });
+        // Nothing is known of the slow node: twice the fast node's time first.
+        assert!(s.backups(1_500).is_empty());
+        let backup = s.backups(2_500);
+        assert_eq!(backup, vec![Start { chunk: straggling, node: fast, attempt: 2, backup: true }]);
+        assert!(s.backups(9_000).is_empty(), "one backup per chunk");
+        // The backup wins; the straggler is cancelled, and its result, should
+        // it come anyway, is late.
+        assert_eq!(s.succeeded(straggling, fast, 1.0), Verified::Won { cancel: vec![slow] });
+        s.cancelled(straggling, slow);
+        assert_eq!(s.succeeded(straggling, slow, 9.0), Verified::Late);
+        assert!(s.is_finished());
+        assert_eq!((s.running(), s.nodes[slow].busy, s.nodes[fast].busy), (0, 0, 0));
+        assert_eq!(s.nodes[slow].failures_in_a_row, 0, "losing a race is no failure");
+    }
+
+    #[test]
+    fn no_backup_while_work_waits_or_when_the_straggler_will_finish_first() {
+        let mut policy = policy::native_default();
+        let mut s = schedule(3, &[1, 1]);
+        let starts = s.assign(policy.as_mut(), 0).unwrap();
+        let (fast, slow) = (starts[0].node, starts[1].node);
+        assert_eq!(s.succeeded(starts[0].chunk, fast, 1.0), Verified::Won { cancel: vec![] });
+        assert!(s.backups(5_000).is_empty(), "a chunk still waits");
+        let third = s.assign(policy.as_mut(), 5_000).unwrap();
+        assert_eq!(third[0].node, fast);
+        assert_eq!(s.succeeded(third[0].chunk, fast, 1.0), Verified::Won { cancel: vec![] });
+        // The slow node is measured at 1.2 s a chunk: 0.2 s left is not
+        // worth a 1 s backup.
+        s.nodes[slow].measured = Measured { done: 1, failed: 0, frames: 10, seconds: 1.2 };
+        assert!(s.backups(1_000).is_empty());
+        // Measured at 10 s a chunk, with 9 s left, it is.
+        s.nodes[slow].measured.seconds = 10.0;
+        assert_eq!(s.backups(1_000).len(), 1);
+        // A failed backup leaves the straggler running: nothing is queued.
+        let requeued = s.failed(starts[1].chunk, fast, "x", false, policy.as_mut(), 2_000).unwrap();
+        assert_eq!(requeued, Requeued::Covered);
+        assert_eq!(s.waiting(), 0);
+        assert_eq!(s.running(), 1);
     }
 
     /// A policy that gives up on the first failure.
@@ -646,15 +842,15 @@ mod tests {
         // The pieces keep the attempt count and avoid the node that failed.
         assert!(starts.iter().all(|st| st.attempt == 2 && st.node != first.node));
         for st in &starts {
-            s.succeeded(st.chunk, st.node, 1.0);
+            let _ = s.succeeded(st.chunk, st.node, 1.0);
         }
         let rest = s.assign(&mut Splits(vec![1]), 0).unwrap();
         for st in &rest {
-            s.succeeded(st.chunk, st.node, 1.0);
+            let _ = s.succeeded(st.chunk, st.node, 1.0);
         }
         let last = s.assign(&mut Splits(vec![1]), 0).unwrap();
         for st in &last {
-            s.succeeded(st.chunk, st.node, 1.0);
+            let _ = s.succeeded(st.chunk, st.node, 1.0);
         }
         assert!(s.is_finished());
     }

@@ -210,3 +210,53 @@ fn a_node_whose_results_arrive_corrupted_is_caught_and_its_chunks_redone() {
         assert_like_ffmpeg(&src, &out);
     }
 }
+
+/// An ffmpeg for a node ten times slower than the others: a script that
+/// becomes the real ffmpeg (so the node's SIGKILL reaches it) while a helper
+/// stops it for 90 ms of every 100 ms, until it exits.
+fn ten_times_slower(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let script = dir.join("ffmpeg-slow");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\n\
+         case \"$*\" in *-progress*) ;; *) exec ffmpeg \"$@\";; esac\n\
+         pid=$$\n\
+         (while kill -STOP $pid 2>/dev/null; do sleep 0.09; kill -CONT $pid 2>/dev/null; sleep 0.01; done) \
+         </dev/null >/dev/null 2>&1 &\n\
+         exec ffmpeg \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+#[test]
+fn a_straggler_is_run_again_elsewhere_and_the_first_verified_result_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path(), 4);
+    let out = dir.path().join("out.mkv");
+    let fast = Node::start(1);
+    let slow = Node::start_with_ffmpeg(1, &ten_times_slower(dir.path()));
+    let started = Instant::now();
+    let child = start(&[&fast.addr, &slow.addr], &["--segment-duration", "0.5"], &src, &out);
+    let output = child.wait_with_output().unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let backups: Vec<&str> =
+        stderr.lines().filter(|l| l.contains("straggles; running it on")).collect();
+    assert!(!backups.is_empty(), "no straggler was run again:\n{stderr}");
+    assert!(
+        backups.iter().all(|l| l.ends_with(&format!("on {} too", fast.addr))),
+        "a backup went to the slow node:\n{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("the copy on {} is cancelled", slow.addr)),
+        "the straggler's attempt was not cancelled:\n{stderr}"
+    );
+    eprintln!("{} backup(s); the job took {:.1} s", backups.len(), took.as_secs_f64());
+    assert_like_ffmpeg(&src, &out);
+    // The cancelled attempt's directory and process are gone.
+    wait_until("the slow node cleans up", Duration::from_secs(10), || slow.leftovers().is_empty());
+}

@@ -24,7 +24,7 @@ use policy_sdk::{
 };
 
 use super::{PolicyModule, SchedulingPolicy};
-use crate::schedule::{NodeBook, Requeued, Schedule, Telemetry};
+use crate::schedule::{NodeBook, Requeued, Schedule, Telemetry, Verified};
 
 /// Memory each modelled node reports as available.
 const MODELLED_MEMORY: u64 = 16 << 30;
@@ -61,6 +61,9 @@ pub struct SimulateArgs {
     /// runs (repeatable). NODE is `nI` or `I`.
     #[arg(long = "fail", value_name = "NODE@SECONDS")]
     pub failures: Vec<String>,
+    /// Never run a straggling chunk again elsewhere (a real job does).
+    #[arg(long)]
+    pub no_backups: bool,
 }
 
 /// One modelled node.
@@ -122,10 +125,14 @@ pub struct NodeResult {
     pub failed: u32,
     /// Slot-seconds spent, lost work included.
     pub busy: f64,
-    /// Slot-seconds of attempts that were lost.
+    /// Slot-seconds of attempts that were lost, or lost to another.
     pub lost: f64,
     /// When it was lost, if it was.
     pub lost_at: Option<f64>,
+    /// Backups started on it for chunks straggling elsewhere.
+    pub backups: u32,
+    /// Its attempts cancelled because another attempt won.
+    pub cancelled: u32,
 }
 
 /// The outcome of a simulation.
@@ -204,6 +211,7 @@ pub fn simulate(
     let lengths: Vec<u64> =
         starts.iter().zip(starts.iter().skip(1).chain([&frames])).map(|(a, b)| b - a).collect();
     let mut schedule = Schedule::new(lengths.clone(), books);
+    schedule.allow_backups(!scenario.no_backups);
     for chunk in 0..lengths.len() as u32 {
         schedule.ready(chunk);
     }
@@ -219,23 +227,34 @@ pub fn simulate(
     for &(node, at) in &failures {
         push(&mut events, at, Event::Lost { node });
     }
-    // Attempts in flight: chunk -> (node, started at, attempt).
-    let mut running: BTreeMap<u32, (usize, f64, u32)> = BTreeMap::new();
+    // Attempts in flight: (chunk, node) -> (started at, attempt).
+    let mut running: BTreeMap<(u32, usize), (f64, u32)> = BTreeMap::new();
     let mut now = 0.0f64;
     let mut last_error = String::from("none");
+    // A clock tick is due (as a real job's reports come every second).
+    let mut ticking = false;
     while !schedule.is_finished() {
         schedule.check_nodes(&last_error)?;
         let now_ms = (now * 1000.0) as u64;
-        for start in schedule.assign(&mut timed, now_ms)? {
+        let mut starts = schedule.assign(&mut timed, now_ms)?;
+        starts.extend(schedule.backups(now_ms));
+        for start in starts {
             let model = nodes[start.node];
             let seconds = scenario.chunk_overhead
                 + schedule.frames(start.chunk) as f64 / (scenario.fps * model.speed);
-            running.insert(start.chunk, (start.node, now, start.attempt));
+            running.insert((start.chunk, start.node), (now, start.attempt));
+            if start.backup {
+                results[start.node].backups += 1;
+            }
             push(
                 &mut events,
                 now + seconds,
-                Event::Done { chunk: start.chunk, attempt: start.attempt },
+                Event::Done { chunk: start.chunk, node: start.node, attempt: start.attempt },
             );
+        }
+        if !ticking && !running.is_empty() {
+            ticking = true;
+            push(&mut events, now + 1.0, Event::Tick);
         }
         let Some(Reverse((at, _, event))) = events.pop() else {
             bail!(
@@ -246,19 +265,32 @@ pub fn simulate(
         now = at as f64 / 1e6;
         let now_ms = (now * 1000.0) as u64;
         match event {
-            Event::Done { chunk, attempt } => {
-                // A lost attempt's completion never comes.
-                let Some(&(node, started, running_attempt)) = running.get(&chunk) else {
+            Event::Tick => ticking = false,
+            Event::Done { chunk, node, attempt } => {
+                // A lost or cancelled attempt's completion never comes.
+                let Some(&(started, running_attempt)) = running.get(&(chunk, node)) else {
                     continue;
                 };
                 if running_attempt != attempt {
                     continue;
                 }
-                running.remove(&chunk);
+                running.remove(&(chunk, node));
                 let seconds = now - started;
                 results[node].busy += seconds;
-                results[node].chunks += 1;
-                schedule.succeeded(chunk, node, seconds);
+                match schedule.succeeded(chunk, node, seconds) {
+                    Verified::Won { cancel } => {
+                        results[node].chunks += 1;
+                        for other in cancel {
+                            if let Some((started, _)) = running.remove(&(chunk, other)) {
+                                results[other].busy += now - started;
+                                results[other].lost += now - started;
+                                results[other].cancelled += 1;
+                            }
+                            schedule.cancelled(chunk, other);
+                        }
+                    }
+                    Verified::Late => results[node].lost += seconds,
+                }
             }
             Event::Lost { node } => {
                 if results[node].lost_at.is_some() {
@@ -268,11 +300,11 @@ pub fn simulate(
                 schedule.lose(node);
                 let lost: Vec<(u32, f64)> = running
                     .iter()
-                    .filter(|(_, (n, _, _))| *n == node)
-                    .map(|(&chunk, &(_, started, _))| (chunk, started))
+                    .filter(|((_, n), _)| *n == node)
+                    .map(|(&(chunk, _), &(started, _))| (chunk, started))
                     .collect();
                 for (chunk, started) in lost {
-                    running.remove(&chunk);
+                    running.remove(&(chunk, node));
                     results[node].busy += now - started;
                     results[node].lost += now - started;
                     results[node].failed += 1;
@@ -323,8 +355,16 @@ pub fn simulate(
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Event {
-    Done { chunk: u32, attempt: u32 },
-    Lost { node: usize },
+    Done {
+        chunk: u32,
+        node: usize,
+        attempt: u32,
+    },
+    Lost {
+        node: usize,
+    },
+    /// Time passes with nothing done: stragglers may get backups.
+    Tick,
 }
 
 /// The figures a modelled node reports: its slots as CPUs, busy slots as
@@ -438,17 +478,21 @@ impl Simulation {
             self.calls,
             self.policy_time.as_secs_f64() * 1000.0
         );
-        let _ = writeln!(out, "node  slots  speed  chunks  failed  utilisation  lost");
+        let _ = writeln!(
+            out,
+            "node  slots  speed  chunks  failed  backups  cancelled  utilisation  lost"
+        );
         for (i, (node, r)) in self.nodes.iter().zip(&self.results).enumerate() {
             let utilisation = r.busy / (f64::from(node.slots) * self.makespan) * 100.0;
             let lost = match r.lost_at {
                 Some(at) => format!("at {at:.1} s ({:.1} slot-s of work)", r.lost),
+                None if r.lost > 0.0 => format!("{:.1} slot-s lost to backups", r.lost),
                 None => "-".into(),
             };
             let _ = writeln!(
                 out,
-                "n{i:<4}{:>5}  {:>5.2}  {:>6}  {:>6}  {:>10.1}%  {lost}",
-                node.slots, node.speed, r.chunks, r.failed, utilisation
+                "n{i:<4}{:>5}  {:>5.2}  {:>6}  {:>6}  {:>7}  {:>9}  {:>10.1}%  {lost}",
+                node.slots, node.speed, r.chunks, r.failed, r.backups, r.cancelled, utilisation
             );
         }
         out
@@ -481,7 +525,21 @@ mod tests {
             keyframe_interval: 10.0,
             seed: 1,
             failures: Vec::new(),
+            no_backups: false,
         }
+    }
+
+    #[test]
+    fn a_backup_beats_a_node_ten_times_slower_at_the_tail() {
+        let with =
+            simulate(native_default().as_mut(), "default", &scenario("1x1.0,1x0.1", 60.0)).unwrap();
+        let without = SimulateArgs { no_backups: true, ..scenario("1x1.0,1x0.1", 60.0) };
+        let without = simulate(native_default().as_mut(), "default", &without).unwrap();
+        // Without, the job waits 100 s for the slow node's 10 s chunk.
+        assert_eq!(without.makespan, 100.0);
+        assert!(with.makespan < 70.0, "{}", with.render());
+        assert_eq!(with.results[0].backups, 1);
+        assert_eq!(with.results[1].cancelled, 1);
     }
 
     #[test]
