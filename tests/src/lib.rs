@@ -95,6 +95,17 @@ impl Node {
         (child, addr)
     }
 
+    /// Starts a node with `slots` slots and `extra` options inside network
+    /// namespace `netns`, listening on `ip` (an address of that namespace).
+    pub fn start_in_netns(slots: u32, netns: &str, ip: &str, extra: &[&str]) -> Self {
+        let mut command = Command::new("ip");
+        command.args(["netns", "exec", netns]).arg(bin("dffmpeg-node")).args(extra);
+        let temp = tempfile::tempdir().unwrap();
+        let listen = format!("{ip}:0");
+        let (child, addr) = Self::launch(command, slots, Path::new("ffmpeg"), &listen, temp.path());
+        Self { child, addr, temp }
+    }
+
     /// Kills the node with SIGKILL and starts a plain one with `slots` slots
     /// on the same address and temp dir, as a machine that crashed and came
     /// back; returns once it listens.

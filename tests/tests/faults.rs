@@ -49,6 +49,7 @@ fn start(addrs: &[&str], extra: &[&str], src: &Path, out: &Path) -> std::process
         .arg(out)
         .env_remove("DFFMPEG_NODES")
         .env("XDG_CONFIG_HOME", "/nonexistent")
+        .env("DFFMPEG_LOG", "warn")
         .stdin(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -259,4 +260,134 @@ fn a_straggler_is_run_again_elsewhere_and_the_first_verified_result_wins() {
     assert_like_ffmpeg(&src, &out);
     // The cancelled attempt's directory and process are gone.
     wait_until("the slow node cleans up", Duration::from_secs(10), || slow.leftovers().is_empty());
+}
+
+/// A network namespace joined to this one by a veth pair: `10.213.N.1` here,
+/// `10.213.N.2` inside. Removed when dropped.
+struct Netns {
+    name: String,
+    inside: String,
+    outer_link: String,
+    inner_link: String,
+}
+
+fn ip(args: &[&str]) {
+    let status = Command::new("ip").args(args).status().unwrap();
+    assert!(status.success(), "ip {args:?} failed");
+}
+
+impl Netns {
+    fn new() -> Self {
+        let n = std::process::id() % 250 + 1;
+        let name = format!("dffmpeg-cut-{}", std::process::id());
+        let (outer_link, inner_link) = (format!("dfc{n}a"), format!("dfc{n}b"));
+        let (outside, inside) = (format!("10.213.{n}.1"), format!("10.213.{n}.2"));
+        ip(&["netns", "add", &name]);
+        let netns = Self { name, inside, outer_link, inner_link };
+        ip(&["link", "add", &netns.outer_link, "type", "veth", "peer", "name", &netns.inner_link]);
+        ip(&["link", "set", &netns.inner_link, "netns", &netns.name]);
+        ip(&["addr", "add", &format!("{outside}/24"), "dev", &netns.outer_link]);
+        ip(&["link", "set", &netns.outer_link, "up"]);
+        let inner = |args: &[&str]| {
+            let mut all = vec!["netns", "exec", &netns.name, "ip"];
+            all.extend(args);
+            ip(&all);
+        };
+        inner(&["addr", "add", &format!("{}/24", netns.inside), "dev", &netns.inner_link]);
+        inner(&["link", "set", &netns.inner_link, "up"]);
+        inner(&["link", "set", "lo", "up"]);
+        netns
+    }
+
+    /// Takes the namespace's end of the link down: packets to it are
+    /// dropped, with no reset or error to tell the sender.
+    fn cut(&self) {
+        ip(&["netns", "exec", &self.name, "ip", "link", "set", &self.inner_link, "down"]);
+    }
+}
+
+impl Netns {
+    /// Brings the link back.
+    fn heal(&self) {
+        ip(&["netns", "exec", &self.name, "ip", "link", "set", &self.inner_link, "up"]);
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["link", "del", &self.outer_link]).status();
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+    }
+}
+
+#[test]
+fn a_node_cut_off_the_network_mid_chunk_is_given_up_and_its_chunk_redone() {
+    // SAFETY: geteuid(2) has no preconditions.
+    #[allow(unsafe_code)]
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: network namespaces need root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path(), 8);
+    let out = dir.path().join("out.mkv");
+    let netns = Netns::new();
+    let remote = Node::start_in_netns(1, &netns.name, &netns.inside, &["--idle-timeout", "5"]);
+    let local = Node::start(1);
+    let started = Instant::now();
+    let child = start(&[&remote.addr, &local.addr], &["--segment-duration", "0.5"], &src, &out);
+    wait_until("a chunk is on the cut-off node", Duration::from_secs(60), || {
+        !remote.leftovers().is_empty()
+    });
+    netns.cut();
+    let cut_at = started.elapsed();
+    let output = child.wait_with_output().unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    eprintln!(
+        "cut at {:.1} s; the job finished at {:.1} s",
+        cut_at.as_secs_f64(),
+        took.as_secs_f64()
+    );
+    assert!(took < cut_at + Duration::from_secs(60), "the cut was noticed only after a minute");
+    // A free node backs the chunk up (or the connection's keep-alive
+    // gives up on the node, whichever comes first).
+    let noticed: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("chunk failed") || l.contains(&format!("copy on {}", remote.addr)))
+        .collect();
+    assert!(!noticed.is_empty(), "nothing noticed the cut:\n{stderr}");
+    eprintln!("{}", noticed.join("\n"));
+    assert_like_ffmpeg(&src, &out);
+    // The node gives up on the client that no longer reads within its idle
+    // timeout, and removes the chunk.
+    wait_until("the cut-off node drops its chunk", Duration::from_secs(30), || {
+        remote.leftovers().is_empty()
+    });
+
+    // Alone, the node cut off mid-chunk is given up by the connection's
+    // HTTP/2 keep-alive: a clear error within a bound, not a hang.
+    netns.heal();
+    let addr: std::net::SocketAddr = remote.addr.parse().unwrap();
+    wait_until("the node is reachable again", Duration::from_secs(30), || {
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+    });
+    let temp = tempfile::tempdir().unwrap();
+    let alone = dir.path().join("alone.mkv");
+    let extra = ["--segment-duration", "0.5", "--temp-dir", temp.path().to_str().unwrap()];
+    let child = start(&[&remote.addr], &extra, &src, &alone);
+    wait_until("a chunk is on the node", Duration::from_secs(60), || {
+        !remote.leftovers().is_empty()
+    });
+    netns.cut();
+    let cut_at = Instant::now();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    eprintln!("alone: {} {:.1} s after the cut", output.status, cut_at.elapsed().as_secs_f64());
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(cut_at.elapsed() < Duration::from_secs(60), "the cut took a minute to notice");
+    assert!(stderr.contains("no node is left to encode on"), "{stderr}");
+    assert!(!alone.exists());
+    assert!(std::fs::read_dir(temp.path()).unwrap().next().is_none(), "temp files left");
 }
