@@ -463,9 +463,16 @@ async fn encode_chunk(
             chunk.frame_count()
         )));
     }
-    let start_time_us = crate::probe::start_time(&ctx.tools, &part)
+    let packets = crate::probe::chunk_packets(&ctx.tools, &part)
         .await
         .map_err(|e| ChunkError::Invalid(format!("the encoded chunk does not probe: {e:#}")))?;
+    if packets.count != summary.frames_encoded {
+        return Err(ChunkError::Invalid(format!(
+            "the encoded chunk holds {} packets, the node encoded {} frames",
+            packets.count, summary.frames_encoded
+        )));
+    }
+    let start_time_us = packets.start_time_us;
     let record = Record {
         time_base,
         spec_sha256: String::new(),

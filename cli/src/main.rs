@@ -45,11 +45,14 @@ fn run() -> anyhow::Result<ExitCode> {
 
     let strings: Option<Vec<String>> =
         ffmpeg_argv.iter().map(|a| a.to_str().map(str::to_string)).collect();
-    let verbose = strings.as_ref().is_some_and(|argv| {
-        argv.windows(2).any(|w| {
-            (w[0] == "-loglevel" || w[0] == "-v")
-                && console::parse_level(&w[1]).is_some_and(|l| l >= console::level::VERBOSE)
-        })
+    // From the raw argv: a command that is not UTF-8 still says why it runs
+    // through ffmpeg.
+    let verbose = ffmpeg_argv.windows(2).any(|w| {
+        (w[0] == "-loglevel" || w[0] == "-v")
+            && w[1]
+                .to_str()
+                .and_then(console::parse_level)
+                .is_some_and(|l| l >= console::level::VERBOSE)
     }) || std::env::var("DFFMPEG_LOG").is_ok_and(|v| v.contains("info"));
     let decision = match &strings {
         None => Err("the command line is not UTF-8".to_string()),

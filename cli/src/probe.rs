@@ -231,17 +231,28 @@ pub fn seconds_to_us(text: &str) -> Option<i64> {
     crate::args::parse_duration(text)
 }
 
-/// The first presentation timestamp of an encoded chunk, in microseconds
-/// rounded as ffmpeg rounds (NUT files of one frame have no container start time).
-pub async fn start_time(tools: &Tools, path: &Path) -> anyhow::Result<i64> {
+/// What the coordinator reads back from an encoded chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkPackets {
+    /// The first presentation timestamp, in microseconds rounded as ffmpeg
+    /// rounds (NUT files of one frame have no container start time).
+    pub start_time_us: i64,
+    /// Video packets in the file: one per encoded frame, so a file cut
+    /// short (a full disk on the node) shows here.
+    pub count: u64,
+}
+
+/// The first timestamp and the packet count of an encoded chunk.
+pub async fn chunk_packets(tools: &Tools, path: &Path) -> anyhow::Result<ChunkPackets> {
     let tb = time_base(tools, path).await?;
     let text = first_stream_csv(tools, path, "packet=pts").await?;
-    let first = text
-        .lines()
-        .filter_map(|l| first_field(l).parse::<i64>().ok())
-        .min()
-        .with_context(|| format!("no packet timestamps in {}", path.display()))?;
-    Ok(crate::timeline::rescale(first, tb, (1, 1_000_000)))
+    let pts: Vec<i64> = text.lines().filter_map(|l| first_field(l).parse::<i64>().ok()).collect();
+    let first =
+        pts.iter().min().with_context(|| format!("no packet timestamps in {}", path.display()))?;
+    Ok(ChunkPackets {
+        start_time_us: crate::timeline::rescale(*first, tb, (1, 1_000_000)),
+        count: text.lines().filter(|l| !l.trim().is_empty()).count() as u64,
+    })
 }
 
 /// The time base of the first stream of a file.

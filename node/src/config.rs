@@ -36,18 +36,23 @@ pub struct Limits {
     /// How long a client may send nothing while uploading, or take nothing
     /// while downloading, before its chunk is dropped and its slot freed.
     pub idle_timeout: std::time::Duration,
+    /// Bytes of the temp dir's file system kept free: a chunk is admitted
+    /// only if twice its input (input and output) fits above this.
+    pub min_free_disk: u64,
 }
 
 impl Limits {
     /// Defaults for a node with `slots` slots: 16 GiB per chunk (ten seconds
     /// of raw 4K video is about 3 GB), 64 GiB per job, twice the slots plus
-    /// two admitted (a full lookahead from one coordinator), 60 s idle.
+    /// two admitted (a full lookahead from one coordinator), 60 s idle,
+    /// 256 MiB of disk kept free.
     pub fn for_slots(slots: u32) -> Self {
         Self {
             max_chunk_bytes: 16 << 30,
             max_job_bytes: 64 << 30,
             max_admitted: slots.saturating_mul(2).saturating_add(2),
             idle_timeout: std::time::Duration::from_secs(60),
+            min_free_disk: 256 << 20,
         }
     }
 }
@@ -91,6 +96,8 @@ pub struct NodeFile {
     pub max_admitted: Option<u32>,
     /// Seconds a client may stall.
     pub idle_timeout: Option<u64>,
+    /// Bytes of disk kept free.
+    pub min_free_disk: Option<u64>,
 }
 
 impl NodeFile {

@@ -58,7 +58,22 @@ pub async fn run_encode(
     if !status.success() {
         return Err(NodeError::FfmpegFailed { status: status.to_string(), stderr_tail });
     }
+    if let Some(error) = write_error(&stderr_tail) {
+        return Err(NodeError::FfmpegFailed {
+            status: format!("{status}, but its output is incomplete: {error}"),
+            stderr_tail,
+        });
+    }
     Ok(last)
+}
+
+/// ffmpeg 5.1 exits 0 when the output's trailer or close fails (a full disk,
+/// say): the messages it prints then, which mean the file is incomplete.
+const WRITE_ERRORS: &[&str] = &["Error writing trailer", "Error closing file"];
+
+/// The first line of `stderr` that says the output was not written whole.
+fn write_error(stderr: &str) -> Option<&str> {
+    stderr.lines().find(|line| WRITE_ERRORS.iter().any(|e| line.contains(e)))
 }
 
 /// `ffmpeg -version`'s first line, and the names of the video encoders.
@@ -101,5 +116,14 @@ mod tests {
     fn parses_encoder_list() {
         let text = "Encoders:\n V..... = Video\n ------\n V....D libx264 H.264\n A....D aac AAC\n";
         assert_eq!(super::parse_encoders(text), vec!["libx264"]);
+    }
+
+    #[test]
+    fn a_failed_trailer_or_close_is_an_incomplete_output() {
+        let full = "Error writing trailer of out.mkv: No space left on device\n\
+                    Error closing file out.mkv: No space left on device";
+        let first = "Error writing trailer of out.mkv: No space left on device";
+        assert_eq!(super::write_error(full), Some(first));
+        assert_eq!(super::write_error("[libx264 @ 0x1] frame I:1"), None);
     }
 }

@@ -20,7 +20,7 @@ struct Args {
     #[arg(short = 't', long = "temp-dir")]
     temp_dir: Option<PathBuf>,
     /// TOML config file (listen, slots, temp_dir, ffmpeg, tls_cert, tls_key,
-    /// tls_client_ca, token_file).
+    /// tls_client_ca, token_file, and the limits below in snake_case).
     #[arg(short = 'c', long = "config")]
     config: Option<PathBuf>,
     /// Serve TLS with this certificate chain (PEM); needs --tls-key.
@@ -49,6 +49,10 @@ struct Args {
     /// dropped (default 60).
     #[arg(long = "idle-timeout")]
     idle_timeout: Option<u64>,
+    /// Bytes of the temp dir's disk kept free; a chunk whose input, twice
+    /// over, does not fit above this is refused (default 256 MiB).
+    #[arg(long = "min-free-disk")]
+    min_free_disk: Option<u64>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -109,6 +113,7 @@ async fn run() -> anyhow::Result<()> {
             .or(file.idle_timeout)
             .map(std::time::Duration::from_secs)
             .unwrap_or(defaults.idle_timeout),
+        min_free_disk: args.min_free_disk.or(file.min_free_disk).unwrap_or(defaults.min_free_disk),
     };
     anyhow::ensure!(limits.max_admitted >= slots, "--max-admitted must be at least --slots");
     anyhow::ensure!(!limits.idle_timeout.is_zero(), "--idle-timeout must be at least 1 second");

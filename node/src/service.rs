@@ -26,7 +26,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::admission::Admission;
+use crate::admission::{self, Admission};
 use crate::config::NodeConfig;
 use crate::error::NodeError;
 use crate::ffmpeg;
@@ -98,7 +98,8 @@ impl Node for NodeService {
                 spec_encoder(&header)
             )));
         }
-        let ticket = self.inner.admission.admit(&header.job_id, header.input_size)?;
+        let free = admission::free_disk(&self.inner.config.temp_dir);
+        let ticket = self.inner.admission.admit(&header.job_id, header.input_size, free)?;
         let (tx, rx) = mpsc::channel(4);
         let inner = self.inner.clone();
         let span = info_span!("chunk", job = %header.job_id, chunk = header.chunk_index);

@@ -83,9 +83,13 @@ async fn serves_health_reports_and_refuses_hostile_specs() {
         let status = client.encode(request).await.expect_err(what);
         assert_eq!(status.code(), tonic::Code::InvalidArgument, "{what}: {status}");
     }
-    assert!(
-        std::fs::read_dir(temp.path()).unwrap().next().is_none(),
-        "a refused spec created files"
-    );
+    // Only the node's own work directory, holding its lock and nothing else.
+    let entries: Vec<std::path::PathBuf> =
+        std::fs::read_dir(temp.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let inside: Vec<_> =
+        std::fs::read_dir(&entries[0]).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(inside, ["lock"], "a refused spec created files");
     node.stop().await.unwrap();
+    assert!(std::fs::read_dir(temp.path()).unwrap().next().is_none(), "the work directory stayed");
 }

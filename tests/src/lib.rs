@@ -95,6 +95,17 @@ impl Node {
         (child, addr)
     }
 
+    /// Like [`Node::start_with_args`], with the temp dir made inside `root`
+    /// (a small disk, say).
+    pub fn start_on(slots: u32, root: &Path, extra: &[&str]) -> Self {
+        let mut command = Command::new(bin("dffmpeg-node"));
+        command.args(extra);
+        let temp = tempfile::tempdir_in(root).unwrap();
+        let (child, addr) =
+            Self::launch(command, slots, Path::new("ffmpeg"), "127.0.0.1:0", temp.path());
+        Self { child, addr, temp }
+    }
+
     /// Starts a node with `slots` slots and `extra` options inside network
     /// namespace `netns`, listening on `ip` (an address of that namespace).
     pub fn start_in_netns(slots: u32, netns: &str, ip: &str, extra: &[&str]) -> Self {
