@@ -1,5 +1,6 @@
 //! Bad inputs and hostile surroundings, each with a clear outcome: an empty
-//! or truncated input behaves as under ffmpeg, a node without the encoder
+//! or truncated input, or an encoder that cannot run here, behaves as under
+//! ffmpeg, a node without the encoder
 //! or without disk is skipped, and paths ffmpeg takes, dffmpeg takes.
 //! (A missing file, a file that is not media and an unknown encoder are in
 //! `behaviour.rs`.)
@@ -73,7 +74,7 @@ fn is_root() -> bool {
 }
 
 #[test]
-fn an_empty_file_fails_as_in_ffmpeg_and_a_truncated_one_encodes_what_is_there() {
+fn an_empty_file_or_an_encoder_that_cannot_run_fail_as_in_ffmpeg_and_a_truncated_file_encodes() {
     let dir = tempfile::tempdir().unwrap();
     let temp = tempfile::tempdir().unwrap();
     let node = Node::start(1);
@@ -108,6 +109,30 @@ fn an_empty_file_fails_as_in_ffmpeg_and_a_truncated_one_encodes_what_is_there() 
         "a truncated input gave other frames than under ffmpeg"
     );
     assert!(std::fs::read_dir(temp.path()).unwrap().next().is_none());
+
+    // An encoder this machine cannot run (no GPU): ffmpeg's own error, and
+    // whatever ffmpeg leaves (an empty file), we leave.
+    let (ours, theirs) = (dir.path().join("nvenc.mkv"), dir.path().join("nvenc-plain.mkv"));
+    let result = Command::new(bin("dffmpeg"))
+        .args(["--nodes", &node.addr, "-y", "-nostdin", "-v", "verbose", "-i"])
+        .arg(&whole)
+        .args(["-c:v", "h264_nvenc"])
+        .arg(&ours)
+        .env_remove("DFFMPEG_NODES")
+        .output()
+        .unwrap();
+    assert_eq!(result.status.code(), Some(1));
+    assert!(text(&result).contains("running with ffmpeg"), "{}", text(&result));
+    assert!(text(&result).contains("Error while opening encoder"), "{}", text(&result));
+    let plain = Command::new("ffmpeg")
+        .args(["-y", "-nostdin", "-v", "error", "-i"])
+        .arg(&whole)
+        .args(["-c:v", "h264_nvenc"])
+        .arg(&theirs)
+        .status()
+        .unwrap();
+    assert_eq!(plain.code(), Some(1));
+    assert_eq!(ours.exists(), theirs.exists());
 }
 
 /// An ffmpeg that hides libx264 from `-encoders`, as a build without it.
