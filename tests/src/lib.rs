@@ -365,3 +365,48 @@ pub fn small_clip(dir: &Path) -> PathBuf {
     ]);
     src
 }
+
+/// xorshift64*: a fixed sequence from a seed, so a failing random test can
+/// be replayed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next number.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// One of `from`.
+    pub fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        from[(self.next() % from.len() as u64) as usize]
+    }
+
+    /// True `percent` times in a hundred.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
+
+/// `SECONDS` of `SIZE` testsrc2 at 25 fps in H.264 with a keyframe every
+/// `gop` frames, and a sine tone in AAC when `audio`, at `path`: the
+/// sources of the fault tests.
+pub fn lavfi_clip(path: &Path, seconds: u32, size: &str, gop: u32, audio: bool) {
+    let video = format!("testsrc2=size={size}:rate=25:duration={seconds}");
+    let sine = format!("sine=duration={seconds}");
+    let gop = gop.to_string();
+    let mut args = vec!["-f", "lavfi", "-i", &video];
+    if audio {
+        args.extend(["-f", "lavfi", "-i", &sine, "-c:a", "aac"]);
+    }
+    args.extend(["-c:v", "libx264", "-g", &gop, path.to_str().unwrap()]);
+    ffmpeg(&args);
+}

@@ -10,23 +10,13 @@ use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use tests::{Node, bin, ffmpeg, framemd5};
+use tests::{Node, bin, framemd5, lavfi_clip};
 
 const ENCODE: [&str; 4] = ["-c:v", "libx264", "-qp", "0"];
 
 /// A four-second clip with a keyframe every 12 frames.
 fn clip(path: &Path) {
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=320x240:rate=25:duration=4",
-        "-c:v",
-        "libx264",
-        "-g",
-        "12",
-        path.to_str().unwrap(),
-    ]);
+    lavfi_clip(path, 4, "320x240", 12, false);
 }
 
 /// `dffmpeg [own] -y -v verbose -i INPUT ENCODE OUTPUT` on `nodes`.

@@ -9,27 +9,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tests::{Node, bin, ffmpeg, framemd5, plain_encode};
+use tests::{Node, Rng, bin, framemd5, lavfi_clip, plain_encode};
 
 /// Runs in the test.
 const RUNS: usize = 20;
-
-/// xorshift64*: enough randomness for kill times, and reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
 
 /// Waits up to five seconds for `listed` to list nothing.
 fn wait_empty(listed: impl Fn() -> Vec<std::path::PathBuf>) -> bool {
@@ -60,23 +43,7 @@ fn twenty_runs_with_a_node_killed_at_random_all_complete_frame_identical() {
 
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("src.mkv");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=320x240:rate=25:duration=4",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=duration=4",
-        "-c:v",
-        "libx264",
-        "-g",
-        "12",
-        "-c:a",
-        "aac",
-        src.to_str().unwrap(),
-    ]);
+    lavfi_clip(&src, 4, "320x240", 12, true);
     let encode = ["-c:v", "libx264", "-qp", "0", "-c:a", "copy"];
     let plain = dir.path().join("plain.mkv");
     plain_encode(&[], &src, &encode, &plain);

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tests::{Node, bin, ffmpeg, framemd5, plain_encode};
+use tests::{Node, bin, framemd5, lavfi_clip, plain_encode};
 
 /// A lossless encode, so that any damage shows in the frames.
 const ENCODE: [&str; 6] = ["-c:v", "libx264", "-qp", "0", "-c:a", "copy"];
@@ -15,23 +15,7 @@ const ENCODE: [&str; 6] = ["-c:v", "libx264", "-qp", "0", "-c:a", "copy"];
 /// A clip of `seconds` with a keyframe every 12 frames, and audio.
 fn clip(dir: &Path, seconds: u32) -> PathBuf {
     let src = dir.join("src.mkv");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        &format!("testsrc2=size=320x240:rate=25:duration={seconds}"),
-        "-f",
-        "lavfi",
-        "-i",
-        &format!("sine=duration={seconds}"),
-        "-c:v",
-        "libx264",
-        "-g",
-        "12",
-        "-c:a",
-        "aac",
-        src.to_str().unwrap(),
-    ]);
+    lavfi_clip(&src, seconds, "320x240", 12, true);
     src
 }
 
@@ -212,10 +196,12 @@ fn a_node_whose_results_arrive_corrupted_is_caught_and_its_chunks_redone() {
     }
 }
 
-/// An ffmpeg for a node ten times slower than the others: a script that
+/// An ffmpeg for a node many times slower than the others: a script that
 /// becomes the real ffmpeg (so the node's SIGKILL reaches it) while a helper
-/// stops it for 90 ms of every 100 ms, until it exits.
-fn ten_times_slower(dir: &Path) -> PathBuf {
+/// stops it for 95 ms of every 100 ms, until it exits. Twenty times slower
+/// when idle, it stays ten times slower on a machine busy enough to slow the
+/// other node's ffmpeg down by half.
+fn much_slower(dir: &Path) -> PathBuf {
     use std::os::unix::fs::PermissionsExt as _;
     let script = dir.join("ffmpeg-slow");
     std::fs::write(
@@ -223,7 +209,7 @@ fn ten_times_slower(dir: &Path) -> PathBuf {
         "#!/bin/sh\n\
          case \"$*\" in *-progress*) ;; *) exec ffmpeg \"$@\";; esac\n\
          pid=$$\n\
-         (while kill -STOP $pid 2>/dev/null; do sleep 0.09; kill -CONT $pid 2>/dev/null; sleep 0.01; done) \
+         (while kill -STOP $pid 2>/dev/null; do sleep 0.095; kill -CONT $pid 2>/dev/null; sleep 0.005; done) \
          </dev/null >/dev/null 2>&1 &\n\
          exec ffmpeg \"$@\"\n",
     )
@@ -235,10 +221,11 @@ fn ten_times_slower(dir: &Path) -> PathBuf {
 #[test]
 fn a_straggler_is_run_again_elsewhere_and_the_first_verified_result_wins() {
     let dir = tempfile::tempdir().unwrap();
-    let src = clip(dir.path(), 4);
+    // Four chunks: the slow node's first one is still running at the end.
+    let src = clip(dir.path(), 2);
     let out = dir.path().join("out.mkv");
     let fast = Node::start(1);
-    let slow = Node::start_with_ffmpeg(1, &ten_times_slower(dir.path()));
+    let slow = Node::start_with_ffmpeg(1, &much_slower(dir.path()));
     let started = Instant::now();
     let child = start(&[&fast.addr, &slow.addr], &["--segment-duration", "0.5"], &src, &out);
     let output = child.wait_with_output().unwrap();

@@ -16,7 +16,7 @@ use proto::v1::encode_request::Msg;
 use proto::v1::encode_response::Msg as Reply;
 use proto::v1::node_client::NodeClient;
 use proto::v1::{CodecOption, EncodeHeader, EncodeRequest, EncodeSpec, Filter, Rational};
-use tests::{Node, ffmpeg};
+use tests::{Node, Rng, ffmpeg};
 
 /// Attempts per run.
 const ATTEMPTS: usize = 400;
@@ -100,28 +100,9 @@ const FILTER_NAMES: &[&str] = &[
 const ENCODER_NAMES: &[&str] =
     &["libx264", "ffv1", "mjpeg", "libx264,movie=/etc/passwd", "../../bin/sh", "h264_vaapi"];
 
-/// xorshift64*: a fixed sequence, so a failing spec can be found again.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
-        from[(self.next() % from.len() as u64) as usize]
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-
-    fn extreme(&mut self) -> i64 {
-        [0, 1, -1, 10, i64::MAX, i64::MIN, 1 << 40][(self.next() % 7) as usize]
-    }
+/// A value from the edges of i64, for timestamps and counts.
+fn extreme(rng: &mut Rng) -> i64 {
+    [0, 1, -1, 10, i64::MAX, i64::MIN, 1 << 40][(rng.next() % 7) as usize]
 }
 
 /// The chunk input's time base, as ffprobe reads it (NUT picks its own).
@@ -158,17 +139,17 @@ fn hostile(rng: &mut Rng, tb: (i64, i64)) -> EncodeSpec {
             }),
             3 => spec.pix_fmt = rng.pick(HOSTILE).into(),
             4 => {
-                spec.keep_start_pts = rng.extreme();
-                spec.keep_end_pts = rng.extreme();
+                spec.keep_start_pts = extreme(rng);
+                spec.keep_end_pts = extreme(rng);
             }
-            5 => spec.time_base = Some(Rational { num: rng.extreme(), den: rng.extreme() }),
-            6 => spec.frame_rate = Some(Rational { num: rng.extreme(), den: rng.extreme() }),
+            5 => spec.time_base = Some(Rational { num: extreme(rng), den: extreme(rng) }),
+            6 => spec.frame_rate = Some(Rational { num: extreme(rng), den: extreme(rng) }),
             7 => {
                 spec.chunk_format = (rng.next() % 5) as i32;
                 spec.fps_mode = (rng.next() % 6) as i32;
                 spec.passes = (rng.next() % 4) as u32;
             }
-            _ => spec.filtered_end_pts = Some(rng.extreme()),
+            _ => spec.filtered_end_pts = Some(extreme(rng)),
         }
         if !rng.chance(40) {
             return spec;

@@ -7,28 +7,12 @@ use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use tests::{Node, bin, ffmpeg, framemd5, plain_encode};
+use tests::{Node, bin, framemd5, lavfi_clip, plain_encode};
 
 /// A twelve-second clip with a keyframe every second, and audio.
 fn clip(dir: &Path) -> std::path::PathBuf {
     let src = dir.join("src.mkv");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=320x240:rate=25:duration=12",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=duration=12",
-        "-c:v",
-        "libx264",
-        "-g",
-        "25",
-        "-c:a",
-        "aac",
-        src.to_str().unwrap(),
-    ]);
+    lavfi_clip(&src, 12, "320x240", 25, true);
     src
 }
 
