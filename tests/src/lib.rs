@@ -410,3 +410,13 @@ pub fn lavfi_clip(path: &Path, seconds: u32, size: &str, gop: u32, audio: bool) 
     args.extend(["-c:v", "libx264", "-g", &gop, path.to_str().unwrap()]);
     ffmpeg(&args);
 }
+
+/// An executable shell script `dir/name` with `body` (after `#!/bin/sh`):
+/// a stand-in ffmpeg for a node that misbehaves in a chosen way.
+pub fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}

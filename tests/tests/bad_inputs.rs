@@ -10,7 +10,7 @@ use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use tests::{Node, bin, framemd5, lavfi_clip};
+use tests::{Node, bin, framemd5, lavfi_clip, script};
 
 const ENCODE: [&str; 4] = ["-c:v", "libx264", "-qp", "0"];
 
@@ -127,16 +127,12 @@ fn an_empty_file_or_an_encoder_that_cannot_run_fail_as_in_ffmpeg_and_a_truncated
 
 /// An ffmpeg that hides libx264 from `-encoders`, as a build without it.
 fn ffmpeg_without_libx264(dir: &Path) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt as _;
-    let script = dir.join("ffmpeg-no-x264");
-    std::fs::write(
-        &script,
-        "#!/bin/sh\ncase \"$*\" in *-encoders*) ffmpeg \"$@\" | grep -v libx264; exit 0;; esac\n\
+    script(
+        dir,
+        "ffmpeg-no-x264",
+        "case \"$*\" in *-encoders*) ffmpeg \"$@\" | grep -v libx264; exit 0;; esac\n\
          exec ffmpeg \"$@\"\n",
     )
-    .unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    script
 }
 
 #[test]

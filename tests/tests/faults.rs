@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tests::{Node, bin, framemd5, lavfi_clip, plain_encode};
+use tests::{Node, bin, framemd5, lavfi_clip, plain_encode, script};
 
 /// A lossless encode, so that any damage shows in the frames.
 const ENCODE: [&str; 6] = ["-c:v", "libx264", "-qp", "0", "-c:a", "copy"];
@@ -202,20 +202,15 @@ fn a_node_whose_results_arrive_corrupted_is_caught_and_its_chunks_redone() {
 /// when idle, it stays ten times slower on a machine busy enough to slow the
 /// other node's ffmpeg down by half.
 fn much_slower(dir: &Path) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt as _;
-    let script = dir.join("ffmpeg-slow");
-    std::fs::write(
-        &script,
-        "#!/bin/sh\n\
-         case \"$*\" in *-progress*) ;; *) exec ffmpeg \"$@\";; esac\n\
+    script(
+        dir,
+        "ffmpeg-slow",
+        "case \"$*\" in *-progress*) ;; *) exec ffmpeg \"$@\";; esac\n\
          pid=$$\n\
          (while kill -STOP $pid 2>/dev/null; do sleep 0.095; kill -CONT $pid 2>/dev/null; sleep 0.005; done) \
          </dev/null >/dev/null 2>&1 &\n\
          exec ffmpeg \"$@\"\n",
     )
-    .unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    script
 }
 
 #[test]

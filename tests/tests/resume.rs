@@ -7,7 +7,7 @@ use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use tests::{Node, bin, framemd5, lavfi_clip, plain_encode};
+use tests::{Node, bin, framemd5, lavfi_clip, plain_encode, script};
 
 /// A twelve-second clip with a keyframe every second, and audio.
 fn clip(dir: &Path) -> std::path::PathBuf {
@@ -106,19 +106,12 @@ fn a_killed_run_resumes_and_no_verified_chunk_is_encoded_twice() {
 /// An ffmpeg for a node that encodes `good` chunks, then fails every one:
 /// a script around the real ffmpeg that counts the encodes it is given.
 fn failing_after(dir: &Path, good: u32) -> std::path::PathBuf {
-    use std::os::unix::fs::PermissionsExt as _;
-    let script = dir.join("ffmpeg-failing");
     let count = dir.join("encodes");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\ncase \"$*\" in *-progress*)\n  n=$(($(cat '{count}' 2>/dev/null || echo 0) + 1))\n  echo $n > '{count}'\n  if [ $n -gt {good} ]; then echo 'injected failure' >&2; exit 1; fi;;\nesac\nexec ffmpeg \"$@\"\n",
-            count = count.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    script
+    let body = format!(
+        "case \"$*\" in *-progress*)\n  n=$(($(cat '{count}' 2>/dev/null || echo 0) + 1))\n  echo $n > '{count}'\n  if [ $n -gt {good} ]; then echo 'injected failure' >&2; exit 1; fi;;\nesac\nexec ffmpeg \"$@\"\n",
+        count = count.display()
+    );
+    script(dir, "ffmpeg-failing", &body)
 }
 
 #[test]
