@@ -10,6 +10,7 @@
 //! full nodes are ignored.
 
 pub mod check;
+pub mod compiled;
 pub mod simulate;
 pub mod wasm;
 

@@ -191,8 +191,8 @@ impl WasmPolicy {
         let mut config = Config::new();
         config.consume_fuel(true).epoch_interruption(true);
         let engine = Engine::new(&config).map_err(|e| LoadError::Instantiate(format!("{e:#}")))?;
-        let module =
-            Module::new(&engine, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+        let module = super::compiled::load(&engine, bytes, super::compiled::dir().as_deref())
+            .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
         check_imports(&module)?;
         let has_on_failure = check_exports(&module)?;
         let mut linker = Linker::<Call>::new(&engine);
