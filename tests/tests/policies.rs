@@ -202,7 +202,13 @@ fn policy_check_runs_a_module_on_the_fixtures() {
 
     let bad = check(&fixture("endless_loop.wat"));
     assert_eq!(bad.status.code(), Some(1));
-    assert!(text(&bad.stderr).contains("ran out of fuel"), "{}", text(&bad.stderr));
+    // Its fuel lasts about a second here; on a loaded machine the 2 s
+    // deadline can stop it first. Either way the loop is stopped.
+    let stopped = text(&bad.stderr);
+    assert!(
+        stopped.contains("ran out of fuel") || stopped.contains("ran past its deadline"),
+        "{stopped}"
+    );
     let refused = check(&fixture("wasi_import.wat"));
     assert_eq!(refused.status.code(), Some(1));
     assert!(text(&refused.stderr).contains("wasi_snapshot_preview1.fd_write"));
