@@ -44,6 +44,8 @@ pub struct Console {
     pub progress: Option<ProgressTarget>,
     /// ffmpeg reads stdin (for `q` and the overwrite prompt) unless `-nostdin`.
     pub interactive: bool,
+    /// `-benchmark`: the closing `bench:` lines (see `benchmark`).
+    pub benchmark: bool,
 }
 
 impl Default for Console {
@@ -55,6 +57,7 @@ impl Default for Console {
             stats_period: Duration::from_millis(500),
             progress: None,
             interactive: true,
+            benchmark: false,
         }
     }
 }
@@ -83,6 +86,7 @@ impl Console {
                     console.stats_period = Duration::from_micros(us as u64);
                 }
                 "progress" => console.progress = Some(ProgressTarget::parse(value)?),
+                "benchmark" => console.benchmark = opt.enabled(),
                 _ => {}
             }
         }

@@ -376,18 +376,38 @@ struct Ready {
     time_base: (i64, i64),
 }
 
-/// Cuts chunk inputs in order, at most `lookahead` ahead of the encodes.
+/// How many chunk inputs are cut at once: a cut is mostly an ffmpeg start
+/// and a copy, so two overlap well even on two cores, and the first chunks
+/// of a run reach their slots together rather than one cut after another.
+const CONCURRENT_CUTS: usize = 2;
+
+/// Cuts chunk inputs in plan order, [`CONCURRENT_CUTS`] at a time and at
+/// most `lookahead` ahead of the encodes.
 async fn split_ahead(
     ctx: Arc<JobContext>,
     chunks: Arc<Vec<Chunk>>,
     lookahead: Arc<Semaphore>,
     ready: mpsc::Sender<anyhow::Result<Ready>>,
 ) {
-    for chunk in chunks.iter() {
-        let Ok(permit) = lookahead.clone().acquire_owned().await else { return };
-        let result = cut(&ctx, chunk).await;
-        let failed = result.is_err();
-        let message = result.map(|time_base| Ready { index: chunk.index, permit, time_base });
+    use futures::StreamExt as _;
+    let cuts = futures::stream::iter(chunks.iter().cloned())
+        .then(|chunk| {
+            let lookahead = lookahead.clone();
+            async move { lookahead.acquire_owned().await.ok().map(|permit| (chunk, permit)) }
+        })
+        .take_while(|next| std::future::ready(next.is_some()))
+        .filter_map(std::future::ready)
+        .map(|(chunk, permit)| {
+            let ctx = ctx.clone();
+            async move {
+                let time_base = cut(&ctx, &chunk).await?;
+                Ok(Ready { index: chunk.index, permit, time_base })
+            }
+        })
+        .buffer_unordered(CONCURRENT_CUTS);
+    let mut cuts = std::pin::pin!(cuts);
+    while let Some(message) = cuts.next().await {
+        let failed = message.is_err();
         if ready.send(message).await.is_err() || failed {
             return;
         }
@@ -453,9 +473,17 @@ async fn encode_chunk(
         spec: Some(spec),
     };
     let part = ctx.chunk_download(chunk.index, node);
-    let summary = remote
+    let (summary, transfer) = remote
         .encode(header, &input, &part, |p| stats.update(chunk.index, p.frames, p.total_size))
         .await?;
+    tracing::debug!(
+        input_bytes = input_size,
+        upload_s = transfer.upload.as_secs_f64(),
+        output_bytes = summary.output_size,
+        download_s = transfer.download.as_secs_f64(),
+        encode_s = summary.encode_seconds,
+        "chunk transferred"
+    );
     if summary.frames_kept != chunk.frame_count() {
         return Err(ChunkError::Invalid(format!(
             "the node kept {} frames, the chunk has {}",

@@ -8,6 +8,7 @@ use policy_sdk::{ChunkBounds, JobInfo, PlanRequest};
 use tracing::warn;
 
 use crate::dispatch::{self, NodeState};
+use crate::embedded::EmbeddedNode;
 use crate::job::{EncodeJob, InputKind};
 use crate::job_context::JobContext;
 use crate::local::Tools;
@@ -15,7 +16,7 @@ use crate::overwrite::{self, Refusal};
 use crate::policy::PolicyModule;
 use crate::probe::{self, StreamInfo};
 use crate::progress::ProgressWriter;
-use crate::remote::Remote;
+use crate::remote::{Remote, Zstd};
 use crate::settings::Settings;
 use crate::spool::{self, Spool};
 use crate::stats::Stats;
@@ -62,6 +63,8 @@ pub async fn run(
     tools: Tools,
 ) -> anyhow::Result<Outcome> {
     let started = Instant::now();
+    // ffmpeg's -benchmark times count from the start of the encode.
+    let usage_at_start = crate::benchmark::usage();
     let mut jobs = jobs;
     let Some(first) = jobs.first() else { bail!("no output to encode") };
     let console = first.console.clone();
@@ -103,133 +106,160 @@ pub async fn run(
         reason,
         stdin: spool.as_ref().and_then(Spool::replay),
     };
-
-    let first = &jobs[0];
-    let mut media = match probe::probe(&tools, &first.input, &first.input_args).await {
-        Ok(media) => media,
-        Err(error) => return Ok(fallback(format!("{error:#}"))),
-    };
-    if let Some(spool) = &spool {
-        spool.restore_time_bases(&mut media);
+    // The input is a file from here on. What does not need its probe runs
+    // beside it: each of these starts an ffmpeg or ffprobe, about 0.1 s of
+    // this ffmpeg's library loading alone, or the embedded node.
+    let mut embedded = EmbeddedNode::start(settings.nodes.is_empty(), &tools, &temp_root);
+    let describing = info.then(|| {
+        let (tools, stdin) = (tools.clone(), spool.as_ref().and_then(Spool::replay));
+        tokio::spawn(async move { tools.describe_input(&described, stdin).await })
+    });
+    {
+        // The banner's text and the encoder tag `assemble` writes, which
+        // `Tools` keeps once asked for.
+        let tools = tools.clone();
+        drop(tokio::spawn(async move { tools.version().await.map(drop) }));
     }
-    if input_kind == InputKind::Stdin && !spool::reads_like_a_pipe(&media.format_name) {
-        return Ok(fallback(format!("a pipe of {} is not distributable", media.format_name)));
-    }
-    let mut prepared = Vec::new();
-    for job in jobs {
-        match prepare(job, &media, &tools).await? {
-            Ok(ready) => prepared.push(ready),
-            Err(reason) => return Ok(fallback(reason)),
-        }
-    }
-    // ffmpeg opens -progress while it reads its options; opened here, after
-    // the last reason to fall back, a listener sees one connection only.
-    let progress = match &console.progress {
-        Some(target) => match ProgressWriter::open(target.clone()) {
-            Ok(writer) => Some(Arc::new(Mutex::new(writer))),
-            Err(error) => {
-                return Ok(fallback(format!("-progress {target:?} could not be opened: {error}")));
-            }
-        },
-        None => None,
-    };
-    if input_kind == InputKind::Stdin && !settings.nodes.is_empty() {
-        // The pipe is spent: without a node, ffmpeg gets it back, not an error.
-        if let Err(error) = connect(&settings.nodes, settings, &prepared[0].job.encoder).await {
-            return Ok(fallback(format!("{error:#}")));
-        }
-    }
-    let policy_module = match policy_module {
-        Some(module) => module,
-        None => policy_loaded(&mut loading).await?,
-    };
-    if info && !console.hide_banner {
-        eprint!("{}", console::banner(&tools).await?);
-    }
-    if info {
-        let stdin = spool.as_ref().and_then(Spool::replay);
-        eprint!("{}", tools.describe_input(&described, stdin).await?);
-    }
-    let ready_jobs: Vec<&EncodeJob> = prepared.iter().map(|p| &p.job).collect();
-    if !confirmed && let Err(refusal) = confirm_all(ready_jobs, console.interactive).await? {
-        return Ok(Outcome::Refused(refusal));
-    }
-    if info {
-        let mappings: Vec<Vec<console::Mapped>> =
-            prepared.iter().map(|p| mapping(&p.job, &p.selection, &media)).collect();
-        eprint!("{}", console::stream_mapping(&mappings));
-    }
-
-    let mut embedded = None;
-    let addrs: Vec<String> = if settings.nodes.is_empty() {
-        let cores = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1);
-        // The node takes a directory of its own under the temp root.
-        let mut config = node::NodeConfig::local(cores, temp_root.clone());
-        config.ffmpeg = tools.ffmpeg.clone();
-        let running = node::serve(config).await.context("starting the embedded node")?;
-        let addr = running.addr.to_string();
-        embedded = Some(running);
-        vec![addr]
-    } else {
-        settings.nodes.clone()
-    };
-
-    let last = prepared.len() - 1;
-    let outputs: Vec<std::path::PathBuf> = prepared.iter().map(|p| p.job.output.clone()).collect();
-    let mut result = Ok(());
-    for (index, ready) in prepared.into_iter().enumerate() {
-        let cluster = Cluster {
-            settings,
-            tools: &tools,
-            addrs: &addrs,
-            temp_root: &temp_root,
-            policy: &policy_module,
+    let outcome = async {
+        let first = &jobs[0];
+        // Most outputs encode the input's first video stream: its packets
+        // are listed beside the probe that says which stream that is.
+        let mut first_video = Some({
+            let (tools, input, input_args) =
+                (tools.clone(), first.input.clone(), first.input_args.clone());
+            tokio::spawn(async move { probe::packets(&tools, &input, &input_args, "v:0").await })
+        });
+        let mut media = match probe::probe(&tools, &first.input, &first.input_args).await {
+            Ok(media) => media,
+            Err(error) => return Ok(fallback(format!("{error:#}"))),
         };
-        let encoded = encode(ready, &media, &cluster, progress.clone()).await;
-        let stats = match encoded {
-            Ok(stats) => stats,
-            Err(error) => {
-                if console.running_stats() {
-                    eprintln!();
+        if let Some(spool) = &spool {
+            spool.restore_time_bases(&mut media);
+        }
+        if input_kind == InputKind::Stdin && !spool::reads_like_a_pipe(&media.format_name) {
+            return Ok(fallback(format!("a pipe of {} is not distributable", media.format_name)));
+        }
+        let mut prepared = Vec::new();
+        for job in jobs {
+            match prepare(job, &media, &tools, &mut first_video).await? {
+                Ok(ready) => prepared.push(ready),
+                Err(reason) => return Ok(fallback(reason)),
+            }
+        }
+        // ffmpeg opens -progress while it reads its options; opened here, after
+        // the last reason to fall back, a listener sees one connection only.
+        let progress = match &console.progress {
+            Some(target) => match ProgressWriter::open(target.clone()) {
+                Ok(writer) => Some(Arc::new(Mutex::new(writer))),
+                Err(error) => {
+                    return Ok(fallback(format!(
+                        "-progress {target:?} could not be opened: {error}"
+                    )));
                 }
-                result = Err(error);
-                break;
-            }
+            },
+            None => None,
         };
-        if index < last {
-            continue;
-        }
-        // The last report counts the whole of the first output, as
-        // ffmpeg's Lsize= does; its closing line sums every output's streams.
-        let mut end = stats.snapshot();
-        end.total_size = std::fs::metadata(&outputs[0]).ok().map(|m| m.len());
-        if console.last_stats() {
-            eprintln!("{}", crate::stats::format_line(&end, true));
-        }
-        if info && let Some(total) = end.total_size {
-            match closing_sizes(&tools, &outputs).await {
-                Ok(sizes) => eprintln!("{}", crate::summary::line(&sizes, total)),
-                Err(error) => warn!(%error, "no closing summary"),
+        if input_kind == InputKind::Stdin && !settings.nodes.is_empty() {
+            // The pipe is spent: without a node, ffmpeg gets it back, not an error.
+            if let Err(error) = connect(&settings.nodes, settings, &prepared[0].job.encoder).await {
+                return Ok(fallback(format!("{error:#}")));
             }
         }
-        if let Some(progress) = &progress {
-            let mut writer = progress.lock().unwrap_or_else(|p| p.into_inner());
-            writer.write(&end, true).context("writing -progress")?;
+        let policy_module = match policy_module {
+            Some(module) => module,
+            None => policy_loaded(&mut loading).await?,
+        };
+        if info && !console.hide_banner {
+            eprint!("{}", console::banner(&tools).await?);
         }
+        if let Some(describing) = describing {
+            eprint!("{}", describing.await.context("describing the input panicked")??);
+        }
+        let ready_jobs: Vec<&EncodeJob> = prepared.iter().map(|p| &p.job).collect();
+        if !confirmed && let Err(refusal) = confirm_all(ready_jobs, console.interactive).await? {
+            return Ok(Outcome::Refused(refusal));
+        }
+        if info {
+            let mappings: Vec<Vec<console::Mapped>> =
+                prepared.iter().map(|p| mapping(&p.job, &p.selection, &media)).collect();
+            eprint!("{}", console::stream_mapping(&mappings));
+        }
+
+        let addrs: Vec<String> = match embedded.addr().await? {
+            Some(addr) => vec![addr],
+            None => settings.nodes.clone(),
+        };
+
+        let last = prepared.len() - 1;
+        let outputs: Vec<std::path::PathBuf> =
+            prepared.iter().map(|p| p.job.output.clone()).collect();
+        let mut result = Ok(());
+        for (index, ready) in prepared.into_iter().enumerate() {
+            let cluster = Cluster {
+                settings,
+                tools: &tools,
+                addrs: &addrs,
+                temp_root: &temp_root,
+                policy: &policy_module,
+            };
+            let encoded = encode(ready, &media, &cluster, progress.clone()).await;
+            let stats = match encoded {
+                Ok(stats) => stats,
+                Err(error) => {
+                    if console.running_stats() {
+                        eprintln!();
+                    }
+                    result = Err(error);
+                    break;
+                }
+            };
+            if index < last {
+                continue;
+            }
+            // The last report counts the whole of the first output, as
+            // ffmpeg's Lsize= does; its closing line sums every output's streams.
+            let mut end = stats.snapshot();
+            end.total_size = std::fs::metadata(&outputs[0]).ok().map(|m| m.len());
+            if console.last_stats() {
+                eprintln!("{}", crate::stats::format_line(&end, true));
+            }
+            if info && let Some(total) = end.total_size {
+                match closing_sizes(&tools, &outputs).await {
+                    Ok(sizes) => eprintln!("{}", crate::summary::line(&sizes, total)),
+                    Err(error) => warn!(%error, "no closing summary"),
+                }
+            }
+            if let Some(progress) = &progress {
+                let mut writer = progress.lock().unwrap_or_else(|p| p.into_inner());
+                writer.write(&end, true).context("writing -progress")?;
+            }
+        }
+        result?;
+        if console.shows(console::level::VERBOSE) {
+            eprintln!(
+                "[dffmpeg] {} output(s) on {} node(s) in {:.2}s",
+                last + 1,
+                addrs.len(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+        Ok(Outcome::Done)
     }
-    if let Some(node) = embedded {
-        node.stop().await.ok();
+    .await;
+    embedded.stop().await;
+    if console.benchmark
+        && info
+        && matches!(outcome, Ok(Outcome::Done))
+        && let (Some(before), Some(now)) = (usage_at_start, crate::benchmark::usage())
+    {
+        let spent = crate::benchmark::Usage {
+            user: now.user.saturating_sub(before.user),
+            system: now.system.saturating_sub(before.system),
+            max_rss_kb: now.max_rss_kb,
+        };
+        eprint!("{}", crate::benchmark::lines(&spent, started.elapsed()));
     }
-    result?;
-    if console.shows(console::level::VERBOSE) {
-        eprintln!(
-            "[dffmpeg] {} output(s) on {} node(s) in {:.2}s",
-            last + 1,
-            addrs.len(),
-            started.elapsed().as_secs_f64()
-        );
-    }
-    Ok(Outcome::Done)
+    outcome
 }
 
 /// Every output's streams, summed as ffmpeg's closing line counts them.
@@ -284,6 +314,7 @@ async fn prepare(
     job: EncodeJob,
     media: &probe::MediaInfo,
     tools: &Tools,
+    first_video: &mut Option<FirstVideoPackets>,
 ) -> anyhow::Result<Result<Prepared, String>> {
     let selection = match streams::select(&job, media) {
         Ok(selection) => selection,
@@ -305,7 +336,14 @@ async fn prepare(
     }
     let video = media.streams[selection.video].clone();
     // What ffmpeg would report itself is left for it to report.
-    let packets = match probe::packets(tools, &job.input, &job.input_args, video.index).await {
+    let first_index = media.streams.iter().find(|s| s.codec_type == "video").map(|s| s.index);
+    let listed = match first_video.take() {
+        Some(listing) if first_index == Some(video.index) => {
+            listing.await.context("listing the first video stream's packets panicked")?
+        }
+        _ => probe::packets(tools, &job.input, &job.input_args, &video.index.to_string()).await,
+    };
+    let packets = match listed {
         Ok(packets) => packets,
         Err(error) => return Ok(Err(format!("{error:#}"))),
     };
@@ -332,6 +370,9 @@ async fn prepare(
     }
     Ok(Ok(Prepared { job, selection, video, timeline, frame_rate }))
 }
+
+/// The packets of the input's first video stream (`v:0`), being listed.
+type FirstVideoPackets = tokio::task::JoinHandle<anyhow::Result<Vec<probe::Packet>>>;
 
 /// What every output of a run shares.
 #[derive(Clone, Copy)]
@@ -503,7 +544,8 @@ async fn connect(
     let mut nodes = Vec::new();
     let mut errors = Vec::new();
     for (i, addr) in addrs.iter().enumerate() {
-        let remote = Remote::new(addr, settings.compress, &settings.security)?;
+        let zstd = Zstd { upload: settings.compress, download: settings.compress };
+        let remote = Remote::new(addr, zstd, &settings.security)?;
         match remote.report().await {
             Ok(report)
                 if !report.encoders.is_empty() && !report.encoders.iter().any(|e| e == encoder) =>

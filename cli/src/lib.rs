@@ -11,9 +11,11 @@
 
 pub mod args;
 pub mod assemble;
+pub mod benchmark;
 pub mod console;
 pub mod dispatch;
 pub mod distribute;
+pub mod embedded;
 pub mod job;
 pub mod job_context;
 pub mod local;

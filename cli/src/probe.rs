@@ -150,17 +150,19 @@ pub async fn probe(
     })
 }
 
-/// Reads every packet of stream `index`, in decode order.
+/// Reads every packet of one stream, in decode order; `stream` is
+/// ffprobe's specifier for it (an index, or `v:0` before the probe says
+/// which index that is).
 pub async fn packets(
     tools: &Tools,
     input: &Path,
     input_args: &[String],
-    index: usize,
+    stream: &str,
 ) -> anyhow::Result<Vec<Packet>> {
     let mut args: Vec<String> = vec!["-v".into(), "error".into()];
     args.extend(ffprobe_input_args(input_args));
     args.extend(genpts_args(input));
-    args.extend(["-select_streams".into(), index.to_string()]);
+    args.extend(["-select_streams".into(), stream.to_string()]);
     args.extend(
         ["-show_entries", "packet=pts,dts,duration,flags", "-of", "csv=p=0"].map(String::from),
     );
@@ -242,17 +244,48 @@ pub struct ChunkPackets {
     pub count: u64,
 }
 
-/// The first timestamp and the packet count of an encoded chunk.
+/// The first timestamp and the packet count of an encoded chunk, from one
+/// ffprobe run: this runs on every chunk's way to being verified.
 pub async fn chunk_packets(tools: &Tools, path: &Path) -> anyhow::Result<ChunkPackets> {
-    let tb = time_base(tools, path).await?;
-    let text = first_stream_csv(tools, path, "packet=pts").await?;
-    let pts: Vec<i64> = text.lines().filter_map(|l| first_field(l).parse::<i64>().ok()).collect();
-    let first =
-        pts.iter().min().with_context(|| format!("no packet timestamps in {}", path.display()))?;
-    Ok(ChunkPackets {
-        start_time_us: crate::timeline::rescale(*first, tb, (1, 1_000_000)),
-        count: text.lines().filter(|l| !l.trim().is_empty()).count() as u64,
-    })
+    let mut args: Vec<String> = [
+        "-v",
+        "error",
+        "-select_streams",
+        "0",
+        "-show_entries",
+        "stream=time_base:packet=pts",
+        "-of",
+        "csv=p=1",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.push(path.to_string_lossy().into_owned());
+    let text = String::from_utf8_lossy(&tools.ffprobe(&args).await?).into_owned();
+    parse_chunk_packets(&text).with_context(|| format!("probing {}", path.display()))
+}
+
+/// Parses `packet,PTS` and `stream,TIME_BASE` lines (ffprobe appends side
+/// data as further fields; a packet without a timestamp counts but has none).
+fn parse_chunk_packets(text: &str) -> anyhow::Result<ChunkPackets> {
+    let mut time_base = None;
+    let mut first: Option<i64> = None;
+    let mut count = 0;
+    for line in text.lines() {
+        let mut fields = line.split(',').map(str::trim);
+        match (fields.next(), fields.next()) {
+            (Some("packet"), pts) => {
+                count += 1;
+                if let Some(pts) = pts.and_then(|p| p.parse::<i64>().ok()) {
+                    first = Some(first.map_or(pts, |f| f.min(pts)));
+                }
+            }
+            (Some("stream"), Some(tb)) if time_base.is_none() => time_base = Some(rational(tb)),
+            _ => {}
+        }
+    }
+    let tb = time_base.filter(|tb| tb.0 > 0 && tb.1 > 0).context("no time base")?;
+    let first = first.context("no packet timestamps")?;
+    Ok(ChunkPackets { start_time_us: crate::timeline::rescale(first, tb, (1, 1_000_000)), count })
 }
 
 /// The time base of the first stream of a file.
@@ -282,6 +315,15 @@ async fn first_stream_csv(tools: &Tools, path: &Path, entries: &str) -> anyhow::
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn chunk_packets_from_one_probe() {
+        let text = "packet,1024\npacket,512,side\npacket,N/A\nstream,1/12800\n";
+        let got = super::parse_chunk_packets(text).unwrap();
+        assert_eq!((got.start_time_us, got.count), (40_000, 3));
+        assert!(super::parse_chunk_packets("stream,1/12800\n").is_err());
+        assert!(super::parse_chunk_packets("packet,5\n").is_err());
+    }
+
     #[test]
     fn raw_input_options_in_ffprobes_spelling() {
         let args: Vec<String> =

@@ -2,7 +2,7 @@
 //! and download, streamed from and to disk in 1 MiB pieces.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use proto::v1::encode_request::Msg as RequestMsg;
@@ -77,6 +77,15 @@ impl Interceptor for Bearer {
     }
 }
 
+/// Which way chunks travel zstd-compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Zstd {
+    /// Chunk inputs to the node.
+    pub upload: bool,
+    /// Encoded chunks from the node.
+    pub download: bool,
+}
+
 /// A connection to one node.
 #[derive(Debug, Clone)]
 pub struct Remote {
@@ -88,7 +97,7 @@ pub struct Remote {
 impl Remote {
     /// Prepares a lazy connection to `addr` (`host:port`, `http://host:port`,
     /// or `https://host:port`, which needs `security.tls_ca`).
-    pub fn new(addr: &str, compress: bool, security: &Security) -> anyhow::Result<Self> {
+    pub fn new(addr: &str, zstd: Zstd, security: &Security) -> anyhow::Result<Self> {
         let url = if addr.contains("://") { addr.to_string() } else { format!("http://{addr}") };
         let mut endpoint = Endpoint::from_shared(url.clone())
             .map_err(|e| anyhow::anyhow!("invalid node address {addr}: {e}"))?
@@ -110,10 +119,13 @@ impl Remote {
             None => None,
         };
         let mut client = NodeClient::with_interceptor(endpoint.connect_lazy(), Bearer(bearer))
-            .max_decoding_message_size(4 * proto::PIECE_SIZE)
-            .accept_compressed(CompressionEncoding::Zstd);
-        if compress {
+            .max_decoding_message_size(4 * proto::PIECE_SIZE);
+        if zstd.upload {
             client = client.send_compressed(CompressionEncoding::Zstd);
+        }
+        if zstd.download {
+            // The node compresses its replies only for a client that accepts it.
+            client = client.accept_compressed(CompressionEncoding::Zstd);
         }
         Ok(Self { addr: addr.to_string(), client })
     }
@@ -137,7 +149,8 @@ impl Remote {
         input: &Path,
         output: &Path,
         mut on_progress: impl FnMut(EncodeProgress),
-    ) -> Result<EncodeSummary, ChunkError> {
+    ) -> Result<(EncodeSummary, Transfer), ChunkError> {
+        let started = Instant::now();
         let mut file = tokio::fs::File::open(input)
             .await
             .map_err(|e| ChunkError::Local(format!("opening {}: {e}", input.display())))?;
@@ -157,12 +170,12 @@ impl Remote {
                     }
                 }
                 if filled == 0 {
-                    return Ok(());
+                    return Ok(started.elapsed());
                 }
                 piece.truncate(filled);
                 if tx.send(EncodeRequest { msg: Some(RequestMsg::Data(piece)) }).await.is_err() {
                     // The node ended the call; its status tells why.
-                    return Ok(());
+                    return Ok(started.elapsed());
                 }
             }
         });
@@ -174,11 +187,13 @@ impl Remote {
             .map_err(|e| ChunkError::Local(format!("creating {}: {e}", output.display())))?;
         let mut hasher = Sha256::new();
         let mut size = 0u64;
+        let mut first_byte = None;
         let summary = loop {
             match inbound.message().await.map_err(classify)? {
                 Some(message) => match message.msg {
                     Some(ResponseMsg::Progress(p)) => on_progress(p),
                     Some(ResponseMsg::Data(data)) => {
+                        first_byte.get_or_insert_with(Instant::now);
                         hasher.update(&data);
                         size += data.len() as u64;
                         out.write_all(&data).await.map_err(|e| {
@@ -196,11 +211,12 @@ impl Remote {
         out.flush()
             .await
             .map_err(|e| ChunkError::Local(format!("writing {}: {e}", output.display())))?;
-        match upload.await {
-            Ok(Ok(())) => {}
+        let upload = match upload.await {
+            Ok(Ok(took)) => took,
             Ok(Err(e)) => return Err(ChunkError::Local(e)),
             Err(e) => return Err(ChunkError::Local(format!("upload task: {e}"))),
-        }
+        };
+        let download = first_byte.map(|t| t.elapsed()).unwrap_or_default();
         let digest = hex::encode(hasher.finalize());
         if size != summary.output_size || digest != summary.sha256 {
             return Err(ChunkError::Invalid(format!(
@@ -208,8 +224,19 @@ impl Remote {
                 summary.output_size, summary.sha256
             )));
         }
-        Ok(summary)
+        Ok((summary, Transfer { upload, download }))
     }
+}
+
+/// How long one chunk's bytes took to move, as the coordinator saw it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Transfer {
+    /// From the call's start until the last input piece was handed to the
+    /// connection (what is still in flight then is a few MiB at most: the
+    /// piece queue and the HTTP/2 window).
+    pub upload: Duration,
+    /// From the first byte of the result to the node's summary.
+    pub download: Duration,
 }
 
 /// Transport failures make a node unreachable; everything else fails the chunk.

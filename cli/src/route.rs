@@ -58,6 +58,7 @@ const GLOBALS: &[&str] = &[
     "stats_period",
     "progress",
     "vsync",
+    "benchmark",
 ];
 
 /// Decides whether `command` can be distributed, as one job per output (each
