@@ -13,8 +13,8 @@
 #   ENCODER is x264 (libx264 -preset medium) or x265 (libx265 -preset
 #   medium); the default is x264. The input is SECONDS of 1280x720 testsrc2
 #   at 25 fps with a sine tone (AAC), keyframes every 250 frames.
-# The binaries are the workspace's debug build (the encode work is ffmpeg's
-# either way; dffmpeg's own start-up is slower in debug).
+# The binaries are the release build, as a user would install them (dffmpeg's
+# own start-up is slower in debug; the encode work is ffmpeg's either way).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
@@ -22,8 +22,8 @@ secs=${2:-16}
 shift $(( $# > 2 ? 2 : $# )) || true
 encoders=("$@")
 [ ${#encoders[@]} -gt 0 ] || encoders=(x264)
-cargo build --workspace --locked -q
-B=$PWD/target/debug
+cargo build --release --locked -q -p cli -p node
+B=$PWD/target/release
 work=$(mktemp -d)
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT

@@ -3,12 +3,17 @@
 //! path: `Remote::encode` against a node serving gRPC on 127.0.0.1, with
 //! every byte read from and written to disk as in a job.
 //!
-//! Two payloads, each a real chunk input in NUT: raw frames (rawvideo
-//! yuv420p, what an unseekable input sends) and compressed ones (MJPEG at
-//! q 2, which zstd cannot shrink). The node encodes each back to the same
-//! kind (rawvideo, MJPEG), so the download is as large as the upload. Both
-//! directions run with zstd on and off. A plain TCP stream over the same
-//! loopback, measured in the same run, is the ceiling the ratios refer to.
+//! Two payloads, each a real chunk input in NUT:
+//! - raw frames (720p testsrc2, rawvideo yuv420p): what an unseekable input
+//!   sends, and what zstd shrinks well;
+//! - compressed frames (1080p testsrc2 under heavy noise, MJPEG at q 2):
+//!   bytes zstd cannot shrink, like any encoded chunk.
+//!
+//! The node decodes each and writes it back as rawvideo, so the download is
+//! at least as large as the upload (the noisy frames stay incompressible
+//! raw). Both directions run with zstd on and off. A plain TCP stream over
+//! the same loopback, measured in the same run, is the ceiling the ratios
+//! refer to.
 //!
 //! Run: `cargo bench -p cli --bench transfer [-- RUNS]` (5 runs by default).
 
@@ -19,17 +24,13 @@ use std::time::{Duration, Instant};
 use cli::local::Tools;
 use cli::remote::{Remote, Zstd};
 use cli::settings::Security;
-use proto::v1::{ChunkFormat, CodecOption, EncodeHeader, EncodeSpec, FpsMode, Rational};
+use proto::v1::{ChunkFormat, EncodeHeader, EncodeSpec, FpsMode, Rational};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-
-/// Frames per payload: 200 frames of 720p yuv420p are 276 MB raw.
-const FRAMES: u64 = 200;
 
 struct Payload {
     name: &'static str,
     path: PathBuf,
-    encoder: &'static str,
-    options: Vec<CodecOption>,
+    frames: u64,
     time_base: (i64, i64),
 }
 
@@ -42,11 +43,10 @@ fn ffmpeg(args: &[&str]) {
     assert!(status.success(), "ffmpeg {args:?} failed");
 }
 
-fn make(dir: &Path, name: &str, codec: &[&str]) -> PathBuf {
+fn make(dir: &Path, name: &str, frames: u64, source: &str, codec: &[&str]) -> PathBuf {
     let path = dir.join(format!("{name}.nut"));
-    let frames = FRAMES.to_string();
-    let mut args = vec!["-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25"];
-    args.extend(["-frames:v", &frames]);
+    let frames = frames.to_string();
+    let mut args = vec!["-f", "lavfi", "-i", source, "-frames:v", &frames];
     args.extend(codec);
     let out = path.to_string_lossy().into_owned();
     args.push(&out);
@@ -57,14 +57,14 @@ fn make(dir: &Path, name: &str, codec: &[&str]) -> PathBuf {
 fn spec(payload: &Payload) -> EncodeSpec {
     let (num, den) = payload.time_base;
     EncodeSpec {
-        encoder: payload.encoder.into(),
-        options: payload.options.clone(),
+        encoder: "rawvideo".into(),
+        options: Vec::new(),
         pix_fmt: String::new(),
         filters: Vec::new(),
         keep_start_pts: 0,
-        keep_end_pts: FRAMES as i64 * den / (25 * num),
+        keep_end_pts: payload.frames as i64 * den / (25 * num),
         time_base: Some(Rational { num, den }),
-        expected_frames: FRAMES,
+        expected_frames: payload.frames,
         ts_offset_us: 0,
         frame_rate: Some(Rational { num: 25, den: 1 }),
         fps_mode: FpsMode::Vfr as i32,
@@ -121,18 +121,23 @@ fn main() {
     runtime.block_on(async {
         let tools = Tools::find(None).expect("ffmpeg on PATH");
         let mut payloads = Vec::new();
-        for (name, codec, encoder, options) in [
-            ("raw", &["-c:v", "rawvideo", "-pix_fmt", "yuv420p"][..], "rawvideo", vec![]),
+        for (name, frames, source, codec) in [
+            (
+                "raw",
+                200,
+                "testsrc2=size=1280x720:rate=25",
+                &["-c:v", "rawvideo", "-pix_fmt", "yuv420p"][..],
+            ),
             (
                 "compressed",
+                100,
+                "testsrc2=size=1920x1080:rate=25,noise=alls=60:allf=t",
                 &["-c:v", "mjpeg", "-q:v", "2"][..],
-                "mjpeg",
-                vec![CodecOption { name: "q".into(), value: "2".into() }],
             ),
         ] {
-            let path = make(dir.path(), name, codec);
+            let path = make(dir.path(), name, frames, source, codec);
             let time_base = cli::probe::time_base(&tools, &path).await.expect("a time base");
-            payloads.push(Payload { name, path, encoder, options, time_base });
+            payloads.push(Payload { name, path, frames, time_base });
         }
         let node_dir = dir.path().join("node");
         std::fs::create_dir(&node_dir).unwrap();

@@ -505,7 +505,7 @@ async fn encode_chunk(
         time_base,
         spec_sha256: String::new(),
         size: summary.output_size,
-        sha256: summary.sha256,
+        blake3: summary.blake3,
         frames_encoded: summary.frames_encoded,
         start_time_us,
     };

@@ -161,7 +161,10 @@ pub async fn run(
         };
         if input_kind == InputKind::Stdin && !settings.nodes.is_empty() {
             // The pipe is spent: without a node, ffmpeg gets it back, not an error.
-            if let Err(error) = connect(&settings.nodes, settings, &prepared[0].job.encoder).await {
+            let zstd = zstd_for(settings, &prepared[0].video);
+            if let Err(error) =
+                connect(&settings.nodes, settings, zstd, &prepared[0].job.encoder).await
+            {
                 return Ok(fallback(format!("{error:#}")));
             }
         }
@@ -371,6 +374,15 @@ async fn prepare(
     Ok(Ok(Prepared { job, selection, video, timeline, frame_rate }))
 }
 
+/// Which way chunks travel zstd-compressed (`cli/benches/transfer.rs` has
+/// the figures): chunk inputs of raw frames, which zstd shrinks, unless
+/// `compress` is off; never coded video, which it cannot shrink (on loopback
+/// zstd halves the rate of such a transfer for nothing), and so never a
+/// node's encoded result.
+fn zstd_for(settings: &Settings, video: &StreamInfo) -> Zstd {
+    Zstd { upload: settings.compress && video.codec_name == "rawvideo", download: false }
+}
+
 /// The packets of the input's first video stream (`v:0`), being listed.
 type FirstVideoPackets = tokio::task::JoinHandle<anyhow::Result<Vec<probe::Packet>>>;
 
@@ -394,7 +406,7 @@ async fn encode(
     let Cluster { settings, tools, addrs, temp_root, policy: module } = *cluster;
     let Prepared { job, selection, video, timeline, frame_rate } = ready;
     let started = Instant::now();
-    let nodes = connect(addrs, settings, &job.encoder).await?;
+    let nodes = connect(addrs, settings, zstd_for(settings, &video), &job.encoder).await?;
     let console = job.console.clone();
     let mut policy: Box<dyn policy::SchedulingPolicy> =
         Box::new(module.for_job(console.shows(console::level::WARNING)));
@@ -539,12 +551,12 @@ fn mapping(
 async fn connect(
     addrs: &[String],
     settings: &Settings,
+    zstd: Zstd,
     encoder: &str,
 ) -> anyhow::Result<Vec<NodeState>> {
     let mut nodes = Vec::new();
     let mut errors = Vec::new();
     for (i, addr) in addrs.iter().enumerate() {
-        let zstd = Zstd { upload: settings.compress, download: settings.compress };
         let remote = Remote::new(addr, zstd, &settings.security)?;
         match remote.report().await {
             Ok(report)

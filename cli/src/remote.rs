@@ -11,8 +11,6 @@ use proto::v1::node_client::NodeClient;
 use proto::v1::{
     EncodeHeader, EncodeProgress, EncodeRequest, EncodeSummary, ReportRequest, ReportResponse,
 };
-use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
@@ -104,7 +102,10 @@ impl Remote {
             .connect_timeout(Duration::from_secs(5))
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(10))
-            .keep_alive_timeout(Duration::from_secs(20));
+            .keep_alive_timeout(Duration::from_secs(20))
+            .initial_stream_window_size(proto::STREAM_WINDOW)
+            .initial_connection_window_size(proto::CONNECTION_WINDOW)
+            .max_frame_size(proto::MAX_FRAME);
         if url.starts_with("https://") {
             endpoint = endpoint
                 .tls_config(client_tls(security).with_context(|| format!("node {addr}"))?)
@@ -142,7 +143,7 @@ impl Remote {
     }
 
     /// Uploads `input`, lets the node encode it, and downloads the result to
-    /// `output`, checking its size and SHA-256 against the node's summary.
+    /// `output`, checking its size and BLAKE3 against the node's summary.
     pub async fn encode(
         &self,
         header: EncodeHeader,
@@ -151,42 +152,28 @@ impl Remote {
         mut on_progress: impl FnMut(EncodeProgress),
     ) -> Result<(EncodeSummary, Transfer), ChunkError> {
         let started = Instant::now();
-        let mut file = tokio::fs::File::open(input)
-            .await
+        let mut file = node::pieces::Reader::open(input, false)
             .map_err(|e| ChunkError::Local(format!("opening {}: {e}", input.display())))?;
         let (tx, rx) = mpsc::channel::<EncodeRequest>(4);
         tx.send(EncodeRequest { msg: Some(RequestMsg::Header(header)) })
             .await
             .map_err(|_| ChunkError::Local("request stream closed".into()))?;
         let upload = tokio::spawn(async move {
-            loop {
-                let mut piece = vec![0u8; proto::PIECE_SIZE];
-                let mut filled = 0;
-                while filled < piece.len() {
-                    match file.read(&mut piece[filled..]).await {
-                        Ok(0) => break,
-                        Ok(n) => filled += n,
-                        Err(e) => return Err(format!("reading the chunk input: {e}")),
-                    }
-                }
-                if filled == 0 {
-                    return Ok(started.elapsed());
-                }
-                piece.truncate(filled);
+            while let Some(piece) = file.next().await {
+                let piece = piece.map_err(|e| format!("reading the chunk input: {e}"))?;
                 if tx.send(EncodeRequest { msg: Some(RequestMsg::Data(piece)) }).await.is_err() {
                     // The node ended the call; its status tells why.
-                    return Ok(started.elapsed());
+                    break;
                 }
             }
+            Ok::<_, String>(started.elapsed())
         });
         let mut client = self.client.clone();
         let mut inbound =
             client.encode(ReceiverStream::new(rx)).await.map_err(classify)?.into_inner();
-        let mut out = tokio::fs::File::create(output)
-            .await
-            .map_err(|e| ChunkError::Local(format!("creating {}: {e}", output.display())))?;
-        let mut hasher = Sha256::new();
-        let mut size = 0u64;
+        let writing =
+            |e: std::io::Error| ChunkError::Local(format!("writing {}: {e}", output.display()));
+        let mut out = node::pieces::Writer::create(output, true).map_err(writing)?;
         let mut first_byte = None;
         let summary = loop {
             match inbound.message().await.map_err(classify)? {
@@ -194,11 +181,7 @@ impl Remote {
                     Some(ResponseMsg::Progress(p)) => on_progress(p),
                     Some(ResponseMsg::Data(data)) => {
                         first_byte.get_or_insert_with(Instant::now);
-                        hasher.update(&data);
-                        size += data.len() as u64;
-                        out.write_all(&data).await.map_err(|e| {
-                            ChunkError::Local(format!("writing {}: {e}", output.display()))
-                        })?;
+                        out.write(data).await.map_err(writing)?;
                     }
                     Some(ResponseMsg::Summary(summary)) => break summary,
                     None => {}
@@ -208,20 +191,22 @@ impl Remote {
                 }
             }
         };
-        out.flush()
-            .await
-            .map_err(|e| ChunkError::Local(format!("writing {}: {e}", output.display())))?;
+        let written = out.finish().await.map_err(writing)?;
         let upload = match upload.await {
             Ok(Ok(took)) => took,
             Ok(Err(e)) => return Err(ChunkError::Local(e)),
             Err(e) => return Err(ChunkError::Local(format!("upload task: {e}"))),
         };
         let download = first_byte.map(|t| t.elapsed()).unwrap_or_default();
-        let digest = hex::encode(hasher.finalize());
-        if size != summary.output_size || digest != summary.sha256 {
+        if summary.blake3.is_empty() {
+            return Err(ChunkError::Invalid(
+                "the node sent no BLAKE3 hash of the chunk (is it an older dffmpeg-node?)".into(),
+            ));
+        }
+        if written.size != summary.output_size || written.blake3 != summary.blake3 {
             return Err(ChunkError::Invalid(format!(
-                "received {size} bytes with SHA-256 {digest}, the node sent {} bytes with {}",
-                summary.output_size, summary.sha256
+                "received {} bytes with BLAKE3 {}, the node sent {} bytes with {}",
+                written.size, written.blake3, summary.output_size, summary.blake3
             )));
         }
         Ok((summary, Transfer { upload, download }))

@@ -14,7 +14,8 @@
 //! renamed, the chunk first, so a record always describes a complete chunk.
 //! The record also holds the SHA-256 of the encode spec the node was sent: a
 //! rerun reuses a chunk only if its spec would be the same (same encoder,
-//! options, filters, timestamps) and its bytes still hash as recorded.
+//! options, filters, timestamps) and its bytes still hash (BLAKE3) as the
+//! node reported them.
 //!
 //! The directory is removed when the job ends, unless it failed with
 //! verified chunks, which are then kept for the rerun ([`JobDir::keep`]).
@@ -112,10 +113,10 @@ pub struct Record {
     pub time_base: (i64, i64),
     /// SHA-256 of the encoded spec the node ran.
     pub spec_sha256: String,
-    /// The encoded chunk's size and SHA-256.
+    /// The encoded chunk's size and BLAKE3 (as the node reported them).
     pub size: u64,
     /// See `size`.
-    pub sha256: String,
+    pub blake3: String,
     /// Frames the node encoded.
     pub frames_encoded: u64,
     /// Its first timestamp as the concat demuxer reads it, in microseconds.
@@ -246,7 +247,7 @@ impl JobDir {
         let intact = spec_for(record.time_base)
             .is_ok_and(|spec| hex::encode(Sha256::digest(spec)) == record.spec_sha256)
             && file_digest(&path)
-                .is_ok_and(|(size, sha)| size == record.size && sha == record.sha256);
+                .is_ok_and(|(size, hash)| size == record.size && hash == record.blake3);
         if !intact {
             tracing::info!(chunk = chunk.index, "a stored chunk does not match; encoding it again");
             let _ = std::fs::remove_file(&record_path);
@@ -333,12 +334,12 @@ fn remove(path: &Path) -> std::io::Result<()> {
     if path.is_dir() { std::fs::remove_dir_all(path) } else { std::fs::remove_file(path) }
 }
 
-/// The size and SHA-256 of a file, read in pieces.
+/// The size and BLAKE3 of a file, read in pieces.
 fn file_digest(path: &Path) -> std::io::Result<(u64, String)> {
     let mut file = File::open(path)?;
-    let mut hasher = Sha256::new();
+    let mut hasher = blake3::Hasher::new();
     let size = std::io::copy(&mut file, &mut hasher)?;
-    Ok((size, hex::encode(hasher.finalize())))
+    Ok((size, hasher.finalize().to_hex().to_string()))
 }
 
 #[cfg(test)]
@@ -364,7 +365,7 @@ mod tests {
             time_base: (1, 25),
             spec_sha256: String::new(),
             size: 0,
-            sha256: String::new(),
+            blake3: String::new(),
             frames_encoded: 10,
             start_time_us: 0,
         }
@@ -383,8 +384,8 @@ mod tests {
     fn store(dir: &JobDir, chunk: &Chunk, bytes: &[u8], spec: &[u8]) -> PathBuf {
         let encoded = dir.path().join("out.part");
         std::fs::write(&encoded, bytes).unwrap();
-        let (size, sha256) = file_digest(&encoded).unwrap();
-        dir.store(chunk, &encoded, spec, Record { size, sha256, ..record() }).unwrap()
+        let (size, blake3) = file_digest(&encoded).unwrap();
+        dir.store(chunk, &encoded, spec, Record { size, blake3, ..record() }).unwrap()
     }
 
     #[test]

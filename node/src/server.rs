@@ -59,7 +59,11 @@ pub async fn serve(config: NodeConfig) -> anyhow::Result<RunningNode> {
     }
     // HTTP/2 streams per connection: every admitted chunk, reports and slack.
     let streams = config.limits.max_admitted.saturating_mul(2).saturating_add(16);
-    let mut builder = tonic::transport::Server::builder().max_concurrent_streams(Some(streams));
+    let mut builder = tonic::transport::Server::builder()
+        .max_concurrent_streams(Some(streams))
+        .initial_stream_window_size(proto::STREAM_WINDOW)
+        .initial_connection_window_size(proto::CONNECTION_WINDOW)
+        .max_frame_size(proto::MAX_FRAME);
     if let Some(tls) = &config.tls {
         builder = builder.tls_config(tls_config(tls)?).context("configuring TLS")?;
     }

@@ -8,7 +8,7 @@
 //! (`admission`), and a client that stalls while uploading or downloading
 //! loses its chunk after the idle timeout, so it cannot hold a slot.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,8 +19,6 @@ use proto::v1::{
     EncodeHeader, EncodeProgress, EncodeRequest, EncodeResponse, EncodeSummary, ReportRequest,
     ReportResponse,
 };
-use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
@@ -211,13 +209,14 @@ async fn run_chunk(
         let now = last.frame as f64 / encode_seconds.max(1e-3);
         *fps = if *fps == 0.0 { now } else { 0.7 * *fps + 0.3 * now };
     }
-    let (size, sha256) = send_output(&output, tx, idle).await?;
+    let (size, blake3) = send_output(&output, tx, idle).await?;
     let summary = EncodeSummary {
         frames_kept: last.frames_in(),
         frames_encoded: last.frame,
         output_size: size,
-        sha256,
+        sha256: String::new(),
         encode_seconds,
+        blake3,
     };
     let _ = tx.send(Ok(EncodeResponse { msg: Some(ResponseMsg::Summary(summary)) })).await;
     Ok(())
@@ -226,12 +225,11 @@ async fn run_chunk(
 /// Writes the data messages to `path`, checking the announced size.
 async fn receive_input(
     inbound: &mut Streaming<EncodeRequest>,
-    path: &PathBuf,
+    path: &Path,
     expected: u64,
     idle: Duration,
 ) -> Result<(), NodeError> {
-    let mut file = tokio::fs::File::create(path)
-        .await
+    let mut file = crate::pieces::Writer::create(path, false)
         .map_err(|e| NodeError::io("creating the chunk input", e))?;
     let mut received = 0u64;
     loop {
@@ -249,15 +247,13 @@ async fn receive_input(
                         "input exceeds the announced {expected} bytes"
                     )));
                 }
-                file.write_all(&data)
-                    .await
-                    .map_err(|e| NodeError::io("writing the chunk input", e))?;
+                file.write(data).await.map_err(|e| NodeError::io("writing the chunk input", e))?;
             }
             Some(_) => return Err(NodeError::Protocol("a header after the first message".into())),
             None => break,
         }
     }
-    file.flush().await.map_err(|e| NodeError::io("writing the chunk input", e))?;
+    file.finish().await.map_err(|e| NodeError::io("writing the chunk input", e))?;
     if received != expected {
         return Err(NodeError::Protocol(format!(
             "input ended after {received} of {expected} bytes"
@@ -268,34 +264,14 @@ async fn receive_input(
 
 /// Streams `path` back in pieces, hashing as it goes.
 async fn send_output(
-    path: &PathBuf,
+    path: &Path,
     tx: &mpsc::Sender<Reply>,
     idle: Duration,
 ) -> Result<(u64, String), NodeError> {
-    let mut file = tokio::fs::File::open(path)
-        .await
+    let mut file = crate::pieces::Reader::open(path, true)
         .map_err(|e| NodeError::io("opening the encoded chunk", e))?;
-    let mut hasher = Sha256::new();
-    let mut size = 0u64;
-    loop {
-        let mut piece = vec![0u8; proto::PIECE_SIZE];
-        let mut filled = 0;
-        while filled < piece.len() {
-            let n = file
-                .read(&mut piece[filled..])
-                .await
-                .map_err(|e| NodeError::io("reading the encoded chunk", e))?;
-            if n == 0 {
-                break;
-            }
-            filled += n;
-        }
-        if filled == 0 {
-            break;
-        }
-        piece.truncate(filled);
-        hasher.update(&piece);
-        size += filled as u64;
+    while let Some(piece) = file.next().await {
+        let piece = piece.map_err(|e| NodeError::io("reading the encoded chunk", e))?;
         let reply = Ok(EncodeResponse { msg: Some(ResponseMsg::Data(piece)) });
         match tokio::time::timeout(idle, tx.send(reply)).await {
             Ok(Ok(())) => {}
@@ -308,5 +284,6 @@ async fn send_output(
             }
         }
     }
-    Ok((size, hex::encode(hasher.finalize())))
+    let totals = file.finish().await.map_err(|e| NodeError::io("reading the encoded chunk", e))?;
+    Ok((totals.size, totals.blake3))
 }

@@ -12,3 +12,16 @@ pub mod v1 {
 
 /// Size of one data message in an encode stream, in both directions.
 pub const PIECE_SIZE: usize = 1 << 20;
+
+/// HTTP/2 receive window of one stream, on both sides: room for several
+/// pieces in flight. hyper's defaults (1 MiB at the server, 2 MiB at the
+/// client) are one or two pieces, so a sender stalls on every window update
+/// (about 120 MB/s on loopback; `cli/benches/transfer.rs`).
+pub const STREAM_WINDOW: u32 = 16 << 20;
+
+/// HTTP/2 receive window of a whole connection: two streams' worth.
+pub const CONNECTION_WINDOW: u32 = 2 * STREAM_WINDOW;
+
+/// The largest HTTP/2 frame either side accepts: a quarter of a piece, so a
+/// piece is four frames rather than 64 of the default 16 KiB.
+pub const MAX_FRAME: u32 = (PIECE_SIZE / 4) as u32;

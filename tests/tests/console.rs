@@ -1,7 +1,7 @@
 //! The console of a distributed run reads like ffmpeg's: banner, input
 //! description and stream mapping unless -hide_banner, the overwrite prompt
-//! and its answers, -progress blocks, and exit 255 with nothing left behind
-//! on Ctrl-C.
+//! and its answers, -progress blocks, -benchmark's closing lines, and exit
+//! 255 with nothing left behind on Ctrl-C.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -84,6 +84,42 @@ fn banner_input_and_stream_mapping_unless_hidden() {
         run(&node, &[&["-v", "error", "-stats"], &args[..], &[out.to_str().unwrap()]].concat(), "");
     assert!(text(&forced.stderr).contains(" Lsize="), "-stats shows the stats line at any level");
     assert!(!text(&forced.stderr).contains("muxing overhead"), "the closing line is info level");
+}
+
+#[test]
+fn benchmark_ends_with_ffmpegs_bench_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path(), 2);
+    let out = dir.path().join("out.mkv");
+    let node = Node::start(2);
+    let (src, out) = (src.to_str().unwrap(), out.to_str().unwrap());
+    let args = ["-y", "-benchmark", "-v", "verbose", "-i", src, "-c:v", "libx264", "-c:a", "copy"];
+    let ran = run(&node, &[&args[..], &[out]].concat(), "");
+    let err = text(&ran.stderr);
+    assert!(ran.status.success(), "{err}");
+    assert!(err.contains(" chunks on 1 nodes"), "-benchmark is distributed: {err}");
+    let lines: Vec<&str> = err.lines().rev().take(2).collect();
+    let (times, rss) = (lines[1], lines[0]);
+    let field = |line: &str, name: &str, unit: &str| -> f64 {
+        let at = line.find(&format!("{name}=")).unwrap_or_else(|| panic!("{name} in {line}"));
+        let value = &line[at + name.len() + 1..];
+        value[..value.find(unit).unwrap()].parse().unwrap()
+    };
+    assert!(times.starts_with("bench: utime="), "{err}");
+    // Wall time covers the whole encode; this process's own CPU time is a
+    // fraction of it (the encode runs in ffmpegs on the node).
+    let (user, system, real) =
+        (field(times, "utime", "s"), field(times, "stime", "s"), field(times, "rtime", "s"));
+    assert!(real > 0.2 && user + system < real * 2.0, "{times}");
+    assert!(rss.starts_with("bench: maxrss=") && rss.ends_with("kB"), "{err}");
+    let kb = field(rss, "maxrss", "kB");
+    assert!((5_000.0..200_000.0).contains(&kb), "a coordinator's peak memory: {rss}");
+    let quiet = run(
+        &node,
+        &[&["-y", "-benchmark", "-v", "error", "-i", src], &args[6..], &[out]].concat(),
+        "",
+    );
+    assert!(!text(&quiet.stderr).contains("bench:"), "the bench lines are info level");
 }
 
 #[test]

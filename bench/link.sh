@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# A node behind a shaped link: how chunk transfer adds to the encode, and at
+# what link speed sending raw frames (an unseekable input: a pipe, a lavfi
+# graph) stops paying.
+#
+# The node runs in a network namespace joined to this one by a veth pair,
+# pinned to core 1 with one slot; dffmpeg runs here. Each link rate shapes
+# both directions with tc's token bucket (tbf). This kernel's tc has no
+# netem, so no delay or loss is added: with 16 MiB HTTP/2 windows a round
+# trip of 40 ms would hold 100 Mbit/s in flight many times over, so delay
+# costs about one round trip per chunk, not throughput.
+#
+# Two inputs of the same SECONDS of 640x360 testsrc2 with film-like noise
+# (so zstd shrinks raw frames about as much as it would a camera's, not a
+# hundredfold): a file of H.264 (chunks travel coded), and the same frames as
+# a lavfi graph (chunks travel raw, zstd-compressed). The encode is libx264
+# -preset medium, one thread, as ffmpeg pinned to one core runs it here for
+# reference. Per run the script prints the wall time, the ratio to that
+# ffmpeg, and from the chunks' own timing (DFFMPEG_LOG debug) the seconds
+# spent uploading and encoding and the bytes sent, and from those the link
+# rate at which uploading raw frames would take as long as encoding them.
+#
+# Usage: sudo bash bench/link.sh [SECONDS] [RATE...]  (default 12 s; unshaped 1gbit 100mbit)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "network namespaces need root" >&2; exit 1; }
+secs=${1:-12}
+shift $(( $# > 0 ? 1 : 0 )) || true
+rates=("$@")
+[ ${#rates[@]} -gt 0 ] || rates=(unshaped 1gbit 100mbit)
+cargo build --release --locked -q -p cli -p node
+B=$PWD/target/release
+work=$(mktemp -d)
+ns=dffmpeg-link-$$
+outer=dfl$$a; inner=dfl$$b
+node_pid=
+cleanup() {
+  [ -n "$node_pid" ] && kill "$node_pid" 2>/dev/null
+  ip link del "$outer" 2>/dev/null || true
+  ip netns del "$ns" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+ip netns add "$ns"
+ip link add "$outer" type veth peer name "$inner"
+ip link set "$inner" netns "$ns"
+ip addr add 10.214.1.1/24 dev "$outer"; ip link set "$outer" up
+ip netns exec "$ns" ip addr add 10.214.1.2/24 dev "$inner"
+ip netns exec "$ns" ip link set "$inner" up
+ip netns exec "$ns" ip link set lo up
+
+shape() {
+  tc qdisc del dev "$outer" root 2>/dev/null || true
+  ip netns exec "$ns" tc qdisc del dev "$inner" root 2>/dev/null || true
+  [ "$1" = unshaped ] && return
+  tc qdisc add dev "$outer" root tbf rate "$1" burst 1mbit latency 100ms
+  ip netns exec "$ns" tc qdisc add dev "$inner" root tbf rate "$1" burst 1mbit latency 100ms
+}
+
+graph="testsrc2=size=640x360:rate=25:duration=$secs,noise=alls=12:allf=t"
+ffmpeg -v error -f lavfi -i "$graph" -c:v libx264 -preset ultrafast -qp 10 -g 250 "$work/in.mkv"
+encode=(-c:v libx264 -preset medium -crf 23 -x264-params threads=1)
+
+mkdir -p "$work/node"
+ip netns exec "$ns" taskset -c 1 "$B/dffmpeg-node" -n 10.214.1.2:0 --slots 1 -t "$work/node" \
+  > "$work/node.out" 2>/dev/null &
+node_pid=$!
+until grep -q '^listening on ' "$work/node.out"; do sleep 0.05; done
+addr=$(sed -n 's/^listening on //p' "$work/node.out")
+
+t() { local s; s=$(date +%s.%N); "$@"; echo "$(date +%s.%N) - $s" | bc; }
+alone=$(t taskset -c 0 ffmpeg -v error -y -nostdin -i "$work/in.mkv" "${encode[@]}" "$work/o.mkv")
+printf 'ffmpeg alone on one core: %.2f s for %d s of 640x360\n' "$alone" "$secs"
+
+# Sums the chunks' upload and encode seconds and input bytes from the log.
+sums() {
+  python3 - "$1" <<'PY'
+import re, sys
+up = enc = sent = 0.0
+for line in open(sys.argv[1], errors="replace"):
+    if "chunk transferred" not in line:
+        continue
+    line = re.sub(r"\x1b\[[0-9;]*m", "", line)
+    f = dict(re.findall(r"(\w+)=([0-9.e+-]+)", line))
+    up += float(f["upload_s"]); enc += float(f["encode_s"]); sent += float(f["input_bytes"])
+print(f"{up:.2f} {enc:.2f} {sent / 1e6:.1f}")
+PY
+}
+
+for rate in "${rates[@]}"; do
+  shape "$rate"
+  for kind in coded raw; do
+    if [ "$kind" = coded ]; then input=(-i "$work/in.mkv"); else input=(-f lavfi -i "$graph"); fi
+    took=$(t env DFFMPEG_LOG=cli=debug taskset -c 0 "$B/dffmpeg" --nodes "$addr" -y -nostdin \
+      -nostats -v verbose "${input[@]}" "${encode[@]}" "$work/o.mkv" 2> "$work/log")
+    grep -q ' chunks on ' "$work/log" || { echo "not distributed: $(tail -3 "$work/log")" >&2; exit 1; }
+    read -r up enc mb < <(sums "$work/log")
+    even=$(echo "$mb * 8 / $enc" | bc -l)
+    printf '%-8s %-5s: %6.2f s = %.2fx ffmpeg alone; uploads %5.2f s of %6.1f MB, encodes %5.2f s; break-even link %.0f Mbit/s\n' \
+      "$rate" "$kind" "$took" "$(echo "$took / $alone" | bc -l)" "$up" "$mb" "$enc" "$even"
+  done
+done
