@@ -9,7 +9,8 @@ use proto::v1::encode_request::Msg as RequestMsg;
 use proto::v1::encode_response::Msg as ResponseMsg;
 use proto::v1::node_client::NodeClient;
 use proto::v1::{
-    EncodeHeader, EncodeProgress, EncodeRequest, EncodeSummary, ReportRequest, ReportResponse,
+    EncodeHeader, EncodeProgress, EncodeRequest, EncodeSummary, InputEnd, ReportRequest,
+    ReportResponse,
 };
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -152,7 +153,7 @@ impl Remote {
         mut on_progress: impl FnMut(EncodeProgress),
     ) -> Result<(EncodeSummary, Transfer), ChunkError> {
         let started = Instant::now();
-        let mut file = node::pieces::Reader::open(input, false)
+        let mut file = node::pieces::Reader::open(input, true)
             .map_err(|e| ChunkError::Local(format!("opening {}: {e}", input.display())))?;
         let (tx, rx) = mpsc::channel::<EncodeRequest>(4);
         tx.send(EncodeRequest { msg: Some(RequestMsg::Header(header)) })
@@ -163,9 +164,12 @@ impl Remote {
                 let piece = piece.map_err(|e| format!("reading the chunk input: {e}"))?;
                 if tx.send(EncodeRequest { msg: Some(RequestMsg::Data(piece)) }).await.is_err() {
                     // The node ended the call; its status tells why.
-                    break;
+                    return Ok(started.elapsed());
                 }
             }
+            let read = file.finish().await.map_err(|e| format!("reading the chunk input: {e}"))?;
+            let end = InputEnd { blake3: read.blake3 };
+            let _ = tx.send(EncodeRequest { msg: Some(RequestMsg::End(end)) }).await;
             Ok::<_, String>(started.elapsed())
         });
         let mut client = self.client.clone();

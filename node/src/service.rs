@@ -222,16 +222,18 @@ async fn run_chunk(
     Ok(())
 }
 
-/// Writes the data messages to `path`, checking the announced size.
+/// Writes the data messages to `path`, checking the announced size and the
+/// BLAKE3 the client sends after the last of them.
 async fn receive_input(
     inbound: &mut Streaming<EncodeRequest>,
     path: &Path,
     expected: u64,
     idle: Duration,
 ) -> Result<(), NodeError> {
-    let mut file = crate::pieces::Writer::create(path, false)
+    let mut file = crate::pieces::Writer::create(path, true)
         .map_err(|e| NodeError::io("creating the chunk input", e))?;
     let mut received = 0u64;
+    let mut announced = None;
     loop {
         let message = tokio::time::timeout(idle, inbound.message())
             .await
@@ -247,16 +249,28 @@ async fn receive_input(
                         "input exceeds the announced {expected} bytes"
                     )));
                 }
+                if announced.is_some() {
+                    return Err(NodeError::Protocol("data after the input's end".into()));
+                }
                 file.write(data).await.map_err(|e| NodeError::io("writing the chunk input", e))?;
             }
+            Some(EncodeRequest { msg: Some(RequestMsg::End(end)) }) => announced = Some(end.blake3),
             Some(_) => return Err(NodeError::Protocol("a header after the first message".into())),
             None => break,
         }
     }
-    file.finish().await.map_err(|e| NodeError::io("writing the chunk input", e))?;
+    let written = file.finish().await.map_err(|e| NodeError::io("writing the chunk input", e))?;
     if received != expected {
         return Err(NodeError::Protocol(format!(
             "input ended after {received} of {expected} bytes"
+        )));
+    }
+    if let Some(announced) = announced
+        && announced != written.blake3
+    {
+        return Err(NodeError::Protocol(format!(
+            "the chunk input arrived damaged: its BLAKE3 is {}, the client sent {announced}",
+            written.blake3
         )));
     }
     Ok(())

@@ -1,5 +1,5 @@
 //! Node faults, each with the output checked frame by frame against plain
-//! ffmpeg: a node restarted mid-job, a node whose results arrive corrupted,
+//! ffmpeg: a node restarted mid-job, a node whose results or inputs arrive corrupted,
 //! and a straggler. (A node killed for good is in `behaviour.rs`; twenty
 //! random kills in `chaos.rs`.)
 
@@ -90,20 +90,32 @@ fn a_node_restarted_mid_job_takes_work_again_and_its_leftovers_are_swept() {
 }
 
 /// A TCP proxy in front of a node that flips one byte in the middle of
-/// every large HTTP/2 DATA frame the node sends, keeping every frame header
-/// intact: results arrive damaged, as through a bad NIC, cable or disk,
+/// every large HTTP/2 DATA frame going one way, keeping every frame header
+/// intact: chunks arrive damaged, as through a bad NIC, cable or disk,
 /// while the connection itself stays healthy.
 struct CorruptingProxy {
     addr: String,
     corrupted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
+/// Which way a [`CorruptingProxy`] damages frames.
+#[derive(Clone, Copy, PartialEq)]
+enum Damaged {
+    /// Frames from the node: results.
+    Results,
+    /// Frames to the node: chunk inputs.
+    Inputs,
+}
+
 /// DATA frames at least this long are corrupted; reports and progress
-/// messages are shorter, chunk data comes in 16 KiB frames.
+/// messages are shorter, chunk data comes in frames of up to 256 KiB.
 const CORRUPT_FROM: usize = 8192;
 
+/// The client's connection preface, which precedes its first frame.
+const PREFACE: usize = 24;
+
 impl CorruptingProxy {
-    fn start(upstream: &str) -> Self {
+    fn start(upstream: &str, damaged: Damaged) -> Self {
         use std::sync::Arc;
         use std::sync::atomic::AtomicUsize;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -114,15 +126,23 @@ impl CorruptingProxy {
             for client in listener.incoming() {
                 let Ok(client) = client else { return };
                 let Ok(server) = std::net::TcpStream::connect(&upstream) else { continue };
-                let (mut to_server, mut from_client) =
+                let (to_server, from_client) =
                     (server.try_clone().unwrap(), client.try_clone().unwrap());
-                std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut from_client, &mut to_server);
-                    let _ = to_server.shutdown(std::net::Shutdown::Write);
-                });
+                let (to_client, from_server) = (client, server);
                 let count = count.clone();
+                let (plain, damaging) = match damaged {
+                    Damaged::Results => ((from_client, to_server), (from_server, to_client)),
+                    Damaged::Inputs => ((from_server, to_client), (from_client, to_server)),
+                };
+                let skip = if damaged == Damaged::Inputs { PREFACE } else { 0 };
                 std::thread::spawn(move || {
-                    let _ = corrupt_frames(server, client, &count);
+                    let (mut from, mut to) = plain;
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(std::net::Shutdown::Write);
+                });
+                std::thread::spawn(move || {
+                    let (from, to) = damaging;
+                    let _ = corrupt_frames(from, to, skip, &count);
                 });
             }
         });
@@ -130,27 +150,32 @@ impl CorruptingProxy {
     }
 }
 
-/// Copies HTTP/2 frames from `server` to `client`, damaging large DATA frames.
+/// Copies HTTP/2 frames from `from` to `to` (after `skip` bytes copied as
+/// they are), damaging large DATA frames.
 fn corrupt_frames(
-    mut server: std::net::TcpStream,
-    mut client: std::net::TcpStream,
+    mut from: std::net::TcpStream,
+    mut to: std::net::TcpStream,
+    skip: usize,
     count: &std::sync::atomic::AtomicUsize,
 ) -> std::io::Result<()> {
     use std::io::{Read as _, Write as _};
+    let mut preface = vec![0u8; skip];
+    from.read_exact(&mut preface)?;
+    to.write_all(&preface)?;
     loop {
         let mut header = [0u8; 9];
-        server.read_exact(&mut header)?;
+        from.read_exact(&mut header)?;
         let length =
             usize::from(header[0]) << 16 | usize::from(header[1]) << 8 | usize::from(header[2]);
         let mut payload = vec![0u8; length];
-        server.read_exact(&mut payload)?;
+        from.read_exact(&mut payload)?;
         // Type 0 is DATA; its payload is the gRPC message bytes.
         if header[3] == 0 && length >= CORRUPT_FROM {
             payload[length / 2] ^= 0x55;
             count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
-        client.write_all(&header)?;
-        client.write_all(&payload)?;
+        to.write_all(&header)?;
+        to.write_all(&payload)?;
     }
 }
 
@@ -159,7 +184,7 @@ fn a_node_whose_results_arrive_corrupted_is_caught_and_its_chunks_redone() {
     let dir = tempfile::tempdir().unwrap();
     let src = clip(dir.path(), 4);
     let damaged = Node::start(1);
-    let proxy = CorruptingProxy::start(&damaged.addr);
+    let proxy = CorruptingProxy::start(&damaged.addr, Damaged::Results);
     let healthy = Node::start(1);
     // Results travel uncompressed (coded video does not shrink), so only
     // the BLAKE3 of what arrived can tell.
@@ -189,6 +214,39 @@ fn a_node_whose_results_arrive_corrupted_is_caught_and_its_chunks_redone() {
     );
     eprintln!("{damaged_frames} frames damaged, {caught} chunks caught");
     assert_like_ffmpeg(&src, &out);
+}
+
+#[test]
+fn a_node_whose_inputs_arrive_corrupted_refuses_them_and_the_chunks_are_redone() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path(), 4);
+    let damaged = Node::start(1);
+    let proxy = CorruptingProxy::start(&damaged.addr, Damaged::Inputs);
+    let healthy = Node::start(1);
+    let out = dir.path().join("out.mkv");
+    let output = Command::new(bin("dffmpeg"))
+        .args(["--nodes", &proxy.addr, "--nodes", &healthy.addr])
+        .args(["--segment-duration", "0.5", "-y", "-nostats", "-loglevel", "verbose", "-i"])
+        .arg(&src)
+        .args(ENCODE)
+        .arg(&out)
+        .env_remove("DFFMPEG_NODES")
+        .env("XDG_CONFIG_HOME", "/nonexistent")
+        .env("DFFMPEG_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let damaged_frames = proxy.corrupted.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(damaged_frames > 0, "nothing went through the proxy");
+    assert!(stderr.contains("the chunk input arrived damaged"), "{stderr}");
+    assert!(
+        !stderr.contains(&format!(" on {} in ", proxy.addr)),
+        "a chunk encoded from a damaged input was accepted:\n{stderr}"
+    );
+    assert_like_ffmpeg(&src, &out);
+    assert!(damaged.leftovers().is_empty());
 }
 
 /// An ffmpeg for a node many times slower than the others: a script that
