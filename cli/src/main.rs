@@ -17,6 +17,7 @@ const EXIT_FAILURE: u8 = 1;
 const EXIT_INTERRUPTED: u8 = 255;
 
 fn main() -> ExitCode {
+    node::malloc::bound_arenas();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("DFFMPEG_LOG")

@@ -56,6 +56,7 @@ struct Args {
 }
 
 fn main() -> std::process::ExitCode {
+    node::malloc::bound_arenas();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("DFFMPEG_LOG")
