@@ -96,7 +96,8 @@ fn fill(file: &mut std::fs::File) -> std::io::Result<Vec<u8>> {
 #[derive(Debug)]
 pub struct Writer {
     pieces: Option<mpsc::Sender<Vec<u8>>>,
-    done: JoinHandle<std::io::Result<Totals>>,
+    /// The writing thread; taken once it has been waited for.
+    done: Option<JoinHandle<std::io::Result<Totals>>>,
 }
 
 impl Writer {
@@ -120,7 +121,7 @@ impl Writer {
                 blake3: hasher.map(|h| h.finalize().to_hex().to_string()).unwrap_or_default(),
             })
         });
-        Ok(Self { pieces: Some(pieces), done })
+        Ok(Self { pieces: Some(pieces), done: Some(done) })
     }
 
     /// Queues `piece`; fails with the write error if an earlier piece failed.
@@ -133,18 +134,24 @@ impl Writer {
             return Ok(());
         }
         // The writer stopped: only an error stops it early.
-        self.pieces = None;
-        match (&mut self.done).await {
-            Ok(Err(error)) => Err(error),
-            Ok(Ok(_)) => Err(std::io::Error::other("the writer stopped")),
-            Err(error) => Err(std::io::Error::other(error)),
+        match self.finish_writing().await {
+            Ok(_) => Err(std::io::Error::other("the writer stopped")),
+            Err(error) => Err(error),
         }
     }
 
     /// Writes what is queued, flushes, and returns the totals.
     pub async fn finish(mut self) -> std::io::Result<Totals> {
+        self.finish_writing().await
+    }
+
+    /// Closes the queue and waits for the thread, once; later calls fail.
+    async fn finish_writing(&mut self) -> std::io::Result<Totals> {
         self.pieces = None;
-        self.done.await.map_err(std::io::Error::other)?
+        match self.done.take() {
+            Some(done) => done.await.map_err(std::io::Error::other)?,
+            None => Err(std::io::Error::other("the writer failed earlier")),
+        }
     }
 }
 
@@ -186,7 +193,10 @@ mod tests {
             }
         }
         let error = match failed {
-            Some(error) => error,
+            Some(error) => {
+                assert!(writer.finish().await.is_err(), "a failed writer does not finish");
+                error
+            }
             None => writer.finish().await.unwrap_err(),
         };
         assert_eq!(error.raw_os_error(), Some(libc::ENOSPC), "{error}");
