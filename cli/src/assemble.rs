@@ -22,10 +22,13 @@ use crate::probe::{MediaInfo, genpts_args};
 use crate::streams::{Selection, Source, encoder_for};
 use crate::timeline::seconds;
 
-/// Writes the output file from the chunks.
+/// Writes the output file from the chunks. After a stop (`q`), the chunks
+/// end at `stopped_at_us` on the input's timeline, and so do the other
+/// streams.
 pub async fn assemble(
     ctx: &JobContext,
     done: &[ChunkDone],
+    stopped_at_us: Option<i64>,
     selection: &Selection,
     media: &MediaInfo,
 ) -> anyhow::Result<()> {
@@ -75,10 +78,17 @@ pub async fn assemble(
         }
     }
     for pair in option_pairs(&ctx.job.mux_args) {
-        // Through tee, the muxer's own options go to the second run.
-        if !(tee && is_muxer_option(&pair[0])) {
+        // Through tee, the muxer's own options go to the second run; after
+        // a stop, the output's end is the stop's.
+        let moved = tee && is_muxer_option(&pair[0]);
+        let ended = stopped_at_us.is_some() && matches!(pair[0].as_str(), "-t" | "-to");
+        if !moved && !ended {
             pair.iter().for_each(|a| push(a));
         }
+    }
+    if let Some(at) = stopped_at_us {
+        push("-t");
+        push(&seconds(stopped_duration_us(&ctx.job.output_window, at)));
     }
     push("-c:v");
     push("copy");
@@ -247,6 +257,14 @@ fn encoder_tags(
     args
 }
 
+/// The output's `-t` after a stop at `at_us`: the user's own end if it comes
+/// first, counted from the output's `-ss` as ffmpeg counts `-t`.
+fn stopped_duration_us(window: &crate::job::Window, at_us: i64) -> i64 {
+    let start = window.start.unwrap_or(0);
+    let end = window.end().map_or(at_us, |end| end.min(at_us));
+    (end - start).max(0)
+}
+
 /// The user's output options as `[flag, value]` pairs (every option the
 /// router passes to the mux takes one value).
 fn option_pairs(args: &[String]) -> Vec<&[String]> {
@@ -328,5 +346,18 @@ mod tests {
             concat_list(&done, Path::new("/j")),
             "ffconcat version 1.0\nfile 'out-00000.nut'\ninpoint 0.000000\nduration 1.001000\nfile 'out-00001.nut'\ninpoint 1.001000\nduration 1.001000\nfile 'out-00002.nut'\ninpoint 2.002000\n"
         );
+    }
+
+    #[test]
+    fn a_stop_ends_the_output_unless_the_users_end_comes_first() {
+        use crate::job::Window;
+        let none = Window::default();
+        assert_eq!(stopped_duration_us(&none, 4_000_000), 4_000_000);
+        // -ss 1 -t 10: the stop at 4 s leaves 3 s after the start.
+        let window = Window { start: Some(1_000_000), duration: Some(10_000_000), to: None };
+        assert_eq!(stopped_duration_us(&window, 4_000_000), 3_000_000);
+        // -to 2.5 ends before the stop.
+        let window = Window { start: None, duration: None, to: Some(2_500_000) };
+        assert_eq!(stopped_duration_us(&window, 4_000_000), 2_500_000);
     }
 }

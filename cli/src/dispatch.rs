@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 use tracing::{Instrument, info_span, warn};
 
 use crate::job_context::JobContext;
+use crate::keyboard::Stop;
 use crate::plan::Chunk;
 use crate::policy::SchedulingPolicy;
 use crate::remote::{ChunkError, Remote};
@@ -95,8 +96,20 @@ struct Encoded {
     record: Record,
 }
 
+/// The verified chunks of a dispatch, in output order.
+#[derive(Debug)]
+pub struct Dispatched {
+    /// Every chunk, or after a stop the ones from the start up to the first
+    /// that was not finished.
+    pub done: Vec<ChunkDone>,
+    /// After a stop: where the kept chunks end, in microseconds on the
+    /// input's timeline (after its start offset, as ffmpeg's `-t` counts).
+    pub stopped_at_us: Option<i64>,
+}
+
 /// Runs every chunk to a verified result, following the host's rules in
-/// [`Schedule`].
+/// [`Schedule`]; or, once `stop` comes, only until the chunks from the start
+/// of the output up to some point are verified (at least the first chunk).
 pub async fn run(
     ctx: Arc<JobContext>,
     chunks: Vec<Chunk>,
@@ -104,7 +117,8 @@ pub async fn run(
     nodes: &[NodeState],
     policy: &mut dyn SchedulingPolicy,
     stats: Arc<Stats>,
-) -> anyhow::Result<Vec<ChunkDone>> {
+    mut stop: Stop,
+) -> anyhow::Result<Dispatched> {
     let clock = Instant::now();
     let now_ms = || clock.elapsed().as_millis() as u64;
     let total_slots: u32 = nodes.iter().map(|n| n.slots).sum();
@@ -151,8 +165,15 @@ pub async fn run(
     let mut cutting: JoinSet<anyhow::Result<(u32, (i64, i64))>> = JoinSet::new();
     let mut splitting = true;
     let mut last_error = String::new();
+    let mut stopped_before = None;
 
     while !schedule.is_finished() {
+        if stop.requested()
+            && let Some(missing) = first_missing(&chunks, &done, &schedule)
+        {
+            stopped_before = Some(missing);
+            break;
+        }
         schedule.check_nodes(&last_error)?;
         // A call may run for its whole deadline: off the async workers.
         let mut starts = tokio::task::block_in_place(|| schedule.assign(policy, now_ms()))?;
@@ -195,6 +216,7 @@ pub async fn run(
         }
 
         tokio::select! {
+            () = stop.wait(), if !stop.requested() => {}
             Some((node, report)) = report_rx.recv() => {
                 if schedule.answered(node, telemetry(&report, now_ms())) {
                     let addr = &remotes[node].addr;
@@ -315,16 +337,54 @@ pub async fn run(
         }
     }
     // In output order: split chunks' pieces stand where the chunk stood.
+    let end = stopped_before.map(|i| chunks[i].frames.start);
     let mut verified: Vec<ChunkDone> = Vec::with_capacity(schedule.live());
     for (i, result) in done.into_iter().enumerate() {
+        let kept = end.is_none_or(|end| chunks[i].frames.start < end);
         match result {
-            Some(result) => verified.push(result),
-            None if schedule.is_replaced(i as u32) => {}
+            Some(result) if kept => verified.push(result),
+            None if schedule.is_replaced(i as u32) || !kept => {}
             None => return Err(anyhow!("chunk {i} has no result")),
+            // Verified after the first gap: not in the output, nor in its stats.
+            Some(_) => {}
+        }
+        if !kept {
+            stats.reset(i as u32);
         }
     }
     verified.sort_by_key(|d| chunks[d.index as usize].frames.start);
-    Ok(verified)
+    let stopped_at_us =
+        stopped_before.map(|i| stop_time_us(timeline, &chunks[i], ctx.job.fps_filter));
+    if let Some(at) = stopped_at_us {
+        tracing::info!(chunks = verified.len(), at_us = at, "stopped on request");
+    }
+    Ok(Dispatched { done: verified, stopped_at_us })
+}
+
+/// After a stop: the first live chunk in output order without a verified
+/// result, if at least one chunk before it has one. `None` while even the
+/// first chunk is unfinished: a stopped output still gets that one.
+fn first_missing(
+    chunks: &[Chunk],
+    done: &[Option<ChunkDone>],
+    schedule: &Schedule,
+) -> Option<usize> {
+    let mut live: Vec<usize> =
+        (0..chunks.len()).filter(|&i| !schedule.is_replaced(i as u32)).collect();
+    live.sort_by_key(|&i| chunks[i].frames.start);
+    let missing = live.iter().position(|&i| done[i].is_none())?;
+    (missing > 0).then(|| live[missing])
+}
+
+/// Where `chunk`, the first one left out after a stop, would have begun: on
+/// the fps filter's grid when there is one, else at its first frame.
+fn stop_time_us(timeline: &Timeline, chunk: &Chunk, fps: Option<(i64, i64)>) -> i64 {
+    match (&chunk.grid, fps) {
+        (Some(slots), Some(rate)) => {
+            crate::timeline::rescale(slots.start, (rate.1, rate.0), (1, 1_000_000))
+        }
+        _ => timeline.shifted_us(chunk.frames.start),
+    }
 }
 
 /// The pieces of `parent` cut at the offsets `at`, registered with the

@@ -11,6 +11,7 @@ use crate::dispatch::{self, NodeState};
 use crate::embedded::EmbeddedNode;
 use crate::job::{EncodeJob, InputKind};
 use crate::job_context::JobContext;
+use crate::keyboard::{self, Keyboard, Stop};
 use crate::local::Tools;
 use crate::overwrite::{self, Refusal};
 use crate::policy::PolicyModule;
@@ -187,6 +188,14 @@ pub async fn run(
                 prepared.iter().map(|p| mapping(&p.job, &p.selection, &media)).collect();
             eprint!("{}", console::stream_mapping(&mappings));
         }
+        // From here on the command is distributed: stdin is ours to read.
+        let keyboard = console.interactive.then(|| {
+            if info {
+                eprint!("{}", keyboard::PRESS_Q);
+            }
+            Keyboard::listen(info)
+        });
+        let stop = keyboard.as_ref().map_or_else(Stop::never, Keyboard::stop);
 
         let addrs: Vec<String> = match embedded.addr().await? {
             Some(addr) => vec![addr],
@@ -205,7 +214,7 @@ pub async fn run(
                 temp_root: &temp_root,
                 policy: &policy_module,
             };
-            let encoded = encode(ready, &media, &cluster, progress.clone()).await;
+            let encoded = encode(ready, &media, &cluster, progress.clone(), stop.clone()).await;
             let stats = match encoded {
                 Ok(stats) => stats,
                 Err(error) => {
@@ -402,6 +411,7 @@ async fn encode(
     media: &probe::MediaInfo,
     cluster: &Cluster<'_>,
     progress: Option<Arc<Mutex<ProgressWriter>>>,
+    stop: Stop,
 ) -> anyhow::Result<Arc<Stats>> {
     let Cluster { settings, tools, addrs, temp_root, policy: module } = *cluster;
     let Prepared { job, selection, video, timeline, frame_rate } = ready;
@@ -489,28 +499,44 @@ async fn encode(
     let reporting = line || progress.is_some();
     let reporter = reporting.then(|| stats.spawn_reporter(line, console.stats_period, progress));
     let result = async {
-        let done =
-            dispatch::run(ctx.clone(), chunks, &timeline, &nodes, policy.as_mut(), stats.clone())
-                .await?;
-        assemble::assemble(&ctx, &done, &selection, media).await
+        let dispatched = dispatch::run(
+            ctx.clone(),
+            chunks,
+            &timeline,
+            &nodes,
+            policy.as_mut(),
+            stats.clone(),
+            stop,
+        )
+        .await?;
+        let (done, stopped_at) = (&dispatched.done, dispatched.stopped_at_us);
+        assemble::assemble(&ctx, done, stopped_at, &selection, media).await?;
+        anyhow::Ok(stopped_at.map(|_| done.len()))
     }
     .await;
     if let Some(reporter) = reporter {
         reporter.abort();
     }
-    if let Err(error) = result {
-        let kept = ctx.dir.keep();
-        if kept == 0 {
-            return Err(error);
+    let stopped = match result {
+        Ok(stopped) => stopped,
+        Err(error) => {
+            let kept = ctx.dir.keep();
+            if kept == 0 {
+                return Err(error);
+            }
+            let dir = ctx.dir.path().display();
+            return Err(error.context(format!(
+                "{output} failed, and the same command run again resumes from the {kept} verified chunks kept in {dir}"
+            )));
         }
-        let dir = ctx.dir.path().display();
-        return Err(error.context(format!(
-            "{output} failed, and the same command run again resumes from the {kept} verified chunks kept in {dir}"
-        )));
-    }
+    };
     if verbose {
+        let chunks = match stopped {
+            Some(kept) => format!("the first {kept} of {chunk_count} chunks (stopped)"),
+            None => format!("{chunk_count} chunks"),
+        };
         eprintln!(
-            "[dffmpeg] {output}: {chunk_count} chunks on {} nodes in {:.2}s (policy {}, {})",
+            "[dffmpeg] {output}: {chunks} on {} nodes in {:.2}s (policy {}, {})",
             nodes.len(),
             started.elapsed().as_secs_f64(),
             module.name(),

@@ -18,6 +18,7 @@ pub mod distribute;
 pub mod embedded;
 pub mod job;
 pub mod job_context;
+pub mod keyboard;
 pub mod local;
 pub mod overwrite;
 pub mod plan;

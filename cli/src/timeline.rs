@@ -101,6 +101,13 @@ impl Timeline {
         rescale(shifted, self.source_tb, (rate.1, rate.0))
     }
 
+    /// Frame `i` (of `all`)'s timestamp after the input's start offset, as
+    /// ffmpeg's output `-t` and `-to` count time, in microseconds.
+    pub fn shifted_us(&self, i: usize) -> i64 {
+        let shifted = rescale(self.all[i].pts, self.time_base, self.source_tb) + self.source_offset;
+        rescale(shifted, self.source_tb, (1, 1_000_000))
+    }
+
     /// The slot where the fps filter stops: the end of the last selected
     /// frame (its timestamp plus its packet's duration, else one frame at
     /// `frame_rate`), rounded as the filter rounds the end of its input.

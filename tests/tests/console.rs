@@ -312,3 +312,83 @@ fn ctrl_c_exits_255_and_leaves_nothing() {
     }
     assert!(node.leftovers().is_empty(), "the node kept {:?}", node.leftovers());
 }
+
+/// Frames' checksums alone, one line per frame, from `framemd5`'s output.
+fn frame_hashes(framemd5: &str) -> Vec<String> {
+    framemd5
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit(',').next().map(|h| h.trim().to_string()))
+        .collect()
+}
+
+#[test]
+fn q_on_stdin_stops_and_keeps_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path(), 40);
+    let out = dir.path().join("out.mkv");
+    let node = Node::start(2);
+    let mut child = Command::new(bin("dffmpeg"))
+        .args(["--nodes", &node.addr, "--segment-duration", "1"])
+        .args(["-y", "-v", "verbose", "-i", src.to_str().unwrap(), "-c:v", "libx264"])
+        .args(["-qp", "0", "-preset", "slow", "-c:a", "copy", out.to_str().unwrap()])
+        .env_remove("DFFMPEG_NODES")
+        .env("XDG_CONFIG_HOME", "/nonexistent")
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    // Stderr, read on a thread; `q` goes in once the second chunk is verified.
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        use std::io::Read as _;
+        let (mut all, mut buf, mut told) = (Vec::new(), [0u8; 4096], false);
+        while let Ok(n @ 1..) = stderr.read(&mut buf) {
+            all.extend_from_slice(&buf[..n]);
+            if !told && String::from_utf8_lossy(&all).matches("[dffmpeg] chunk ").count() >= 2 {
+                told = true;
+                let _ = seen_tx.send(());
+            }
+        }
+        String::from_utf8_lossy(&all).into_owned()
+    });
+    assert!(seen_rx.recv_timeout(Duration::from_secs(120)).is_ok(), "no chunk was verified");
+    stdin.write_all(b"q").unwrap();
+    let status = child.wait().unwrap();
+    let err = reader.join().unwrap();
+    assert!(status.success(), "{err}");
+    assert!(err.contains("Press [q] to stop, [?] for help\n"), "{err}");
+    assert!(err.contains("\n\n[q] command received. Exiting.\n\n"), "{err}");
+
+    // The output is the source's first frames, whole chunks of them, and
+    // its audio ends where its video does.
+    let got = frame_hashes(&tests::framemd5(&out, "0:v", false));
+    let source = frame_hashes(&tests::framemd5(&src, "0:v", false));
+    assert!(got.len() >= 50 && got.len() < 1000, "{} frames of 1000", got.len());
+    assert_eq!(got.len() % 25, 0, "whole one-second chunks: {} frames", got.len());
+    assert_eq!(got, source[..got.len()], "the kept frames are the source's first");
+    let probed = tests::probe(&out);
+    let video_end = got.len() as f64 / 25.0;
+    let duration = tests::seconds(&probed["format"]["duration"]);
+    assert!((duration - video_end).abs() < 0.1, "{duration} s for {video_end} s of video");
+    assert!(
+        err.contains(&format!("frame={:5}", got.len())),
+        "the last stats line counts the kept frames"
+    );
+}
+
+#[test]
+fn nostdin_leaves_q_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path(), 4);
+    let out = dir.path().join("out.mkv");
+    let node = Node::start(2);
+    let args = ["-y", "-nostdin", "-i", src.to_str().unwrap(), "-c:v", "libx264", "-c:a", "copy"];
+    let ran = run(&node, &[&args[..], &[out.to_str().unwrap()]].concat(), "q");
+    let err = text(&ran.stderr);
+    assert!(ran.status.success(), "{err}");
+    assert!(!err.contains("Press [q]") && !err.contains("[q] command"), "{err}");
+    assert_eq!(frame_hashes(&tests::framemd5(&out, "0:v", false)).len(), 100);
+}
