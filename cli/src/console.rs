@@ -46,6 +46,8 @@ pub struct Console {
     pub interactive: bool,
     /// `-benchmark`: the closing `bench:` lines (see `benchmark`).
     pub benchmark: bool,
+    /// `-report` or `FFREPORT`: the log file (see `report`).
+    pub report: Option<crate::report::ReportRequest>,
 }
 
 impl Default for Console {
@@ -58,6 +60,7 @@ impl Default for Console {
             progress: None,
             interactive: true,
             benchmark: false,
+            report: None,
         }
     }
 }
@@ -67,6 +70,7 @@ impl Console {
     /// one of them cannot be honoured here.
     pub fn from_command(command: &Command) -> Result<Self, String> {
         let mut console = Self::default();
+        let mut report = false;
         for opt in &command.globals {
             let value = opt.value.as_deref().unwrap_or_default();
             match opt.name.as_str() {
@@ -87,9 +91,16 @@ impl Console {
                 }
                 "progress" => console.progress = Some(ProgressTarget::parse(value)?),
                 "benchmark" => console.benchmark = opt.enabled(),
+                // Like -hide_banner, ffmpeg 5.1 looks for the name alone.
+                "report" => report = true,
                 _ => {}
             }
         }
+        let env = match std::env::var_os("FFREPORT") {
+            None => None,
+            Some(value) => Some(value.into_string().map_err(|_| "FFREPORT is not UTF-8")?),
+        };
+        console.report = crate::report::ReportRequest::from(report, env.as_deref())?;
         // ffmpeg turns stdin interaction off when an input reads stdin.
         if command.inputs.iter().any(|i| InputKind::reads_stdin(&i.url)) {
             console.interactive = false;

@@ -64,6 +64,7 @@ pub async fn run(
     tools: Tools,
 ) -> anyhow::Result<Outcome> {
     let started = Instant::now();
+    let started_wall = crate::report::LocalTime::now();
     // ffmpeg's -benchmark times count from the start of the encode.
     let usage_at_start = crate::benchmark::usage();
     let mut jobs = jobs;
@@ -173,6 +174,16 @@ pub async fn run(
             Some(module) => module,
             None => policy_loaded(&mut loading).await?,
         };
+        // ffmpeg starts its report first of all; ours waits for the last
+        // fallback, after which the command is dffmpeg's to log.
+        if let Some(request) = &console.report {
+            let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+            if let Err(error) = crate::report::start(request, &argv, &started_wall, info)
+                && console.shows(console::level::ERROR)
+            {
+                eprintln!("{error:#}");
+            }
+        }
         if info && !console.hide_banner {
             eprint!("{}", console::banner(&tools).await?);
         }

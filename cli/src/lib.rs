@@ -26,6 +26,7 @@ pub mod policy;
 pub mod probe;
 pub mod progress;
 pub mod remote;
+pub mod report;
 pub mod resume;
 pub mod route;
 pub mod scenes;

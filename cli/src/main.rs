@@ -18,21 +18,32 @@ const EXIT_INTERRUPTED: u8 = 255;
 
 fn main() -> ExitCode {
     node::malloc::bound_arenas();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("DFFMPEG_LOG")
-                .unwrap_or_else(|_| "error".into()),
-        )
+    use tracing_subscriber::prelude::*;
+    let console = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)
-        .init();
-    match run() {
+        .with_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DFFMPEG_LOG")
+                .unwrap_or_else(|_| "error".into()),
+        );
+    // The -report file's own trace, at the report's level (off without one).
+    let report = tracing_subscriber::fmt::layer()
+        .with_writer(cli::report::TraceWriter)
+        .with_ansi(false)
+        // Dynamic: asked at every event, as a report starts mid-run.
+        .with_filter(tracing_subscriber::filter::dynamic_filter_fn(|meta, _| {
+            cli::report::records(meta)
+        }));
+    tracing_subscriber::registry().with(console).with(report).init();
+    let code = match run() {
         Ok(code) => code,
         Err(error) => {
             eprintln!("dffmpeg: {error:#}");
             ExitCode::from(EXIT_FAILURE)
         }
-    }
+    };
+    cli::report::finish();
+    code
 }
 
 fn run() -> anyhow::Result<ExitCode> {
@@ -137,5 +148,7 @@ fn passthrough(
     if verbose {
         eprintln!("[dffmpeg] running with ffmpeg: {reason}");
     }
+    // ffmpeg writes its own report; standard error is the real one for it.
+    cli::report::finish();
     tools.exec(argv, stdin)
 }

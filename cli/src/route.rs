@@ -59,6 +59,7 @@ const GLOBALS: &[&str] = &[
     "progress",
     "vsync",
     "benchmark",
+    "report",
 ];
 
 /// Decides whether `command` can be distributed, as one job per output (each

@@ -392,3 +392,74 @@ fn nostdin_leaves_q_unread() {
     assert!(!err.contains("Press [q]") && !err.contains("[q] command"), "{err}");
     assert_eq!(frame_hashes(&tests::framemd5(&out, "0:v", false)).len(), 100);
 }
+
+/// dffmpeg on `node` in `cwd` with `args` and `FFREPORT=ffreport` if given.
+fn run_in(node: &Node, cwd: &Path, args: &[&str], ffreport: Option<&str>) -> Output {
+    let mut command = Command::new(bin("dffmpeg"));
+    command
+        .args(["--nodes", &node.addr, "--segment-duration", "1"])
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("DFFMPEG_NODES")
+        .env_remove("FFREPORT")
+        .env("XDG_CONFIG_HOME", "/nonexistent");
+    if let Some(value) = ffreport {
+        command.env("FFREPORT", value);
+    }
+    command.output().unwrap()
+}
+
+#[test]
+fn report_writes_ffmpegs_log_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path(), 3);
+    let node = Node::start(2);
+    let cwd = tempfile::tempdir().unwrap();
+    let src = src.to_str().unwrap();
+    let args = ["-y", "-report", "-v", "verbose", "-i", src, "-c:v", "libx264", "-c:a", "copy"];
+    let ran = run_in(&node, cwd.path(), &[&args[..], &["out file.mkv"]].concat(), None);
+    let err = text(&ran.stderr);
+    assert!(ran.status.success(), "{err}");
+    assert!(err.contains(" chunks on 1 nodes"), "-report is distributed: {err}");
+    assert!(err.starts_with("ffmpeg started on "), "{err}");
+    let logs: Vec<PathBuf> = std::fs::read_dir(cwd.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    assert_eq!(logs.len(), 1, "one report: {logs:?}");
+    let name = logs[0].file_name().unwrap().to_str().unwrap().to_string();
+    // ffmpeg-YYYYMMDD-HHMMSS.log
+    assert!(name.starts_with("ffmpeg-") && name.len() == "ffmpeg-20261201-090507.log".len());
+    let report = std::fs::read_to_string(&logs[0]).unwrap();
+    let mut lines = report.lines();
+    assert!(lines.next().unwrap().starts_with("ffmpeg started on "), "{report}");
+    assert_eq!(lines.next().unwrap(), format!("Report written to \"{name}\""));
+    assert_eq!(lines.next().unwrap(), "Log level: 48");
+    assert_eq!(lines.next().unwrap(), "Command line:");
+    let command = lines.next().unwrap();
+    assert!(command.ends_with(" -c:a copy \"out file.mkv\""), "{command}");
+    assert!(command.contains(" -report -v verbose -i "), "{command}");
+    // What the console showed, and dffmpeg's own trace at debug level.
+    assert!(report.contains("Stream mapping:\n"), "{report}");
+    assert!(report.contains(" Lsize="), "{report}");
+    assert!(report.contains("chunk verified"), "{report}");
+    assert!(report.contains(" DEBUG "), "{report}");
+    assert!(!report.contains("h2::"), "only dffmpeg's own trace: {report}");
+
+    // FFREPORT names the file and the level, -report or not.
+    let cwd = tempfile::tempdir().unwrap();
+    let ran = run_in(
+        &node,
+        cwd.path(),
+        &[&args[..1], &args[2..], &["out.mkv"]].concat(),
+        Some("file=%p-custom-%%.log:level=32"),
+    );
+    assert!(ran.status.success(), "{}", text(&ran.stderr));
+    let report = std::fs::read_to_string(cwd.path().join("ffmpeg-custom-%.log")).unwrap();
+    assert!(report.contains("\nLog level: 32\n") && report.contains("Stream mapping:"), "{report}");
+    assert!(
+        !report.contains(" DEBUG ") && !report.contains(" INFO "),
+        "level 32 has no trace: {report}"
+    );
+}
