@@ -35,8 +35,9 @@ pub enum Outcome {
     Fallback {
         /// Why the command is not distributed.
         reason: String,
-        /// The spooled pipe, for ffmpeg's stdin.
-        stdin: Option<std::fs::File>,
+        /// The spooled pipe (and what is left of the real one), for
+        /// ffmpeg's stdin.
+        stdin: Option<std::process::Stdio>,
     },
     /// The output exists and may not be overwritten: ffmpeg's message, exit 1.
     Refused(Refusal),
@@ -96,17 +97,23 @@ pub async fn run(
                 return Ok(Outcome::Refused(refusal));
             }
         }
-        match Spool::capture(&tools, &jobs, &temp_root).await? {
+        let limit = match settings.spool_limit {
+            Some(limit) => limit,
+            None => spool::default_limit(&temp_root),
+        };
+        match Spool::capture(&tools, &jobs, &temp_root, limit).await? {
             Ok(spooled) => {
                 spooled.redirect(&mut jobs);
                 spool = Some(spooled);
             }
-            Err(reason) => return Ok(Outcome::Fallback { reason, stdin: None }),
+            Err(unspooled) => {
+                return Ok(Outcome::Fallback { reason: unspooled.reason, stdin: unspooled.stdin });
+            }
         }
     }
     let fallback = |reason: String| Outcome::Fallback {
         reason,
-        stdin: spool.as_ref().and_then(Spool::replay),
+        stdin: spool.as_ref().and_then(Spool::replay).map(std::process::Stdio::from),
     };
     // The input is a file from here on. What does not need its probe runs
     // beside it: each of these starts an ffmpeg or ffprobe, about 0.1 s of

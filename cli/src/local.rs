@@ -127,12 +127,12 @@ impl Tools {
     /// stdin, stdout, stderr, the exit code and signals are ffmpeg's own.
     /// `stdin` replaces standard input when dffmpeg already read it (the
     /// spooled bytes of a pipe, replayed from the start).
-    pub fn exec(&self, argv: &[OsString], stdin: Option<std::fs::File>) -> anyhow::Error {
+    pub fn exec(&self, argv: &[OsString], stdin: Option<Stdio>) -> anyhow::Error {
         use std::os::unix::process::CommandExt as _;
         let mut command = std::process::Command::new(&self.ffmpeg);
         command.args(argv);
-        if let Some(file) = stdin {
-            command.stdin(file);
+        if let Some(stdin) = stdin {
+            command.stdin(stdin);
         }
         let error = command.exec();
         anyhow::Error::new(error).context(format!("running {}", self.ffmpeg.display()))

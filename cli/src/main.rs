@@ -143,7 +143,7 @@ fn passthrough(
     argv: &[OsString],
     reason: &str,
     verbose: bool,
-    stdin: Option<std::fs::File>,
+    stdin: Option<std::process::Stdio>,
 ) -> anyhow::Error {
     if verbose {
         eprintln!("[dffmpeg] running with ffmpeg: {reason}");

@@ -19,6 +19,9 @@ pub struct Settings {
     pub temp_dir: Option<PathBuf>,
     /// Target chunk duration in seconds.
     pub segment_duration: f64,
+    /// The most a pipe or lavfi graph is spooled before ffmpeg takes the
+    /// command over (see `spool`); `None` for half the temp dir's free space.
+    pub spool_limit: Option<u64>,
     /// The real ffmpeg, if configured.
     pub ffmpeg: Option<PathBuf>,
     /// Compress chunk uploads with zstd.
@@ -50,6 +53,7 @@ pub struct OwnArgs {
     config_file: Option<PathBuf>,
     temp_dir: Option<PathBuf>,
     segment_duration: Option<f64>,
+    spool_limit: Option<u64>,
     input_file: Option<OsString>,
     output_file: Option<OsString>,
     encoder_params: Option<String>,
@@ -69,6 +73,7 @@ struct FileSettings {
     slots: Option<Vec<u32>>,
     temp_dir: Option<PathBuf>,
     segment_duration: Option<f64>,
+    spool_limit: Option<u64>,
     ffmpeg: Option<PathBuf>,
     compress: Option<bool>,
     policy: Option<PathBuf>,
@@ -104,6 +109,7 @@ pub fn split_own_args(argv: Vec<OsString>) -> anyhow::Result<(OwnArgs, Vec<OsStr
             "config-file",
             "temp-dir",
             "segment-duration",
+            "spool-limit",
             "input-file",
             "output-file",
             "encoder-params",
@@ -141,6 +147,7 @@ pub fn split_own_args(argv: Vec<OsString>) -> anyhow::Result<(OwnArgs, Vec<OsStr
             "config-file" => own.config_file = Some(value.into()),
             "temp-dir" => own.temp_dir = Some(value.into()),
             "segment-duration" => own.segment_duration = Some(parse_seconds(&text()?)?),
+            "spool-limit" => own.spool_limit = Some(parse_bytes(&text()?)?),
             "input-file" => own.input_file = Some(value),
             "output-file" => own.output_file = Some(value),
             "encoder-params" => own.encoder_params = Some(text()?),
@@ -213,6 +220,10 @@ impl Settings {
             .transpose()
             .context("DFFMPEG_SLOTS")?;
         let env_segment = env("DFFMPEG_SEGMENT_DURATION").map(|v| parse_seconds(&v)).transpose()?;
+        let env_spool = env("DFFMPEG_SPOOL_LIMIT")
+            .map(|v| parse_bytes(&v))
+            .transpose()
+            .context("DFFMPEG_SPOOL_LIMIT")?;
         let nodes = if own.nodes.is_empty() {
             env_nodes.or(file.nodes).unwrap_or_default()
         } else {
@@ -258,6 +269,7 @@ impl Settings {
                 .or(env_segment)
                 .or(file.segment_duration)
                 .unwrap_or(DEFAULT_SEGMENT_SECONDS),
+            spool_limit: own.spool_limit.or(env_spool).or(file.spool_limit),
             ffmpeg: file.ffmpeg,
             compress: env("DFFMPEG_COMPRESS")
                 .map(|v| v != "0" && v != "false")
@@ -280,12 +292,45 @@ impl Settings {
     }
 }
 
+/// A byte count: digits, optionally followed by `K`, `M`, `G` or `T`
+/// (powers of 1024, either case).
+fn parse_bytes(text: &str) -> anyhow::Result<u64> {
+    let text = text.trim();
+    let (digits, shift) = match text.char_indices().last() {
+        Some((at, unit)) if unit.is_ascii_alphabetic() => {
+            let shift = match unit.to_ascii_uppercase() {
+                'K' => 10,
+                'M' => 20,
+                'G' => 30,
+                'T' => 40,
+                _ => bail!("{text:?} is not a byte count (a number, or with K, M, G or T)"),
+            };
+            (&text[..at], shift)
+        }
+        _ => (text, 0),
+    };
+    let n: u64 = digits.parse().with_context(|| {
+        format!("{text:?} is not a byte count (a number, or with K, M, G or T)")
+    })?;
+    n.checked_mul(1 << shift).with_context(|| format!("{text} bytes is too many"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn os(s: &str) -> Vec<OsString> {
         s.split_whitespace().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn byte_counts_take_binary_suffixes() {
+        assert_eq!(parse_bytes("1000").unwrap(), 1000);
+        assert_eq!(parse_bytes("200K").unwrap(), 204_800);
+        assert_eq!(parse_bytes("3g").unwrap(), 3 << 30);
+        assert!(parse_bytes("2X").is_err());
+        assert!(parse_bytes("-1").is_err());
+        assert!(parse_bytes("99999999999T").is_err());
     }
 
     #[test]

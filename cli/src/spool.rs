@@ -13,6 +13,15 @@
 //! - a lavfi graph, by stream copy with its timestamps unchanged, into NUT:
 //!   the generated raw frames and samples, which then travel to the nodes as
 //!   raw frames, zstd-compressed like every chunk.
+//!
+//! A spool is bounded (`--spool-limit`, by default half the free space where
+//! it is written): a live pipe or an endless graph would otherwise fill the
+//! disk before a frame is encoded. Past the limit, ffmpeg takes the command
+//! over and encodes as the input comes. A graph is simply run again by
+//! ffmpeg. A pipe cannot be: ffmpeg reads the spooled bytes and then the
+//! rest of the real pipe, through a `cat` started before the exec, so no
+//! byte is lost or read twice. Standard input is read without a buffer for
+//! this: not a byte past the limit leaves the pipe.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -32,6 +41,38 @@ pub const PIPE_FORMATS: &[&str] =
 /// that audio packets straddling the end are spooled whole.
 const LAVFI_MARGIN_US: i64 = 1_000_000;
 
+/// Why an input was not spooled, and what ffmpeg then reads as its stdin.
+#[derive(Debug)]
+pub struct Unspooled {
+    /// Why the command runs through ffmpeg.
+    pub reason: String,
+    /// The bytes read so far followed by the rest of the pipe, when stdin
+    /// was being spooled; `None` leaves ffmpeg the real stdin.
+    pub stdin: Option<std::process::Stdio>,
+}
+
+impl From<String> for Unspooled {
+    fn from(reason: String) -> Self {
+        Self { reason, stdin: None }
+    }
+}
+
+/// Half the space free to this user under `dir`: the default spool limit.
+#[allow(unsafe_code)]
+pub fn default_limit(dir: &Path) -> u64 {
+    use std::os::unix::ffi::OsStrExt as _;
+    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else { return u64::MAX };
+    // SAFETY: statvfs writes only the struct we own, given a valid C string.
+    let free = unsafe {
+        let mut stat: libc::statvfs = std::mem::zeroed();
+        if libc::statvfs(path.as_ptr(), &mut stat) != 0 {
+            return u64::MAX;
+        }
+        stat.f_bavail.saturating_mul(stat.f_frsize)
+    };
+    free / 2
+}
+
 /// A spooled input; the files go when it is dropped.
 #[derive(Debug)]
 pub struct Spool {
@@ -44,14 +85,16 @@ pub struct Spool {
 
 impl Spool {
     /// Spools the input that every job of `jobs` reads (they share one) into
-    /// a new directory under `temp_root`. The inner error is why the input
-    /// cannot be spooled, for a fallback to ffmpeg; the outer one is a
-    /// failure after which nothing can be replayed (stdin half read).
+    /// a new directory under `temp_root`, up to `limit` bytes. The inner
+    /// error is why the input is not spooled, for a fallback to ffmpeg; the
+    /// outer one is a failure after which nothing can be replayed (stdin
+    /// half read).
     pub async fn capture(
         tools: &Tools,
         jobs: &[EncodeJob],
         temp_root: &Path,
-    ) -> anyhow::Result<Result<Self, String>> {
+        limit: u64,
+    ) -> anyhow::Result<Result<Self, Unspooled>> {
         let first = jobs.first().context("no job to spool the input of")?;
         // Also removes what killed runs spooled.
         let dir = node::workdir::WorkDir::create(temp_root, "dffmpeg-spool-")
@@ -59,10 +102,18 @@ impl Spool {
         let kind = first.input_kind;
         let mut source_time_bases = Vec::new();
         let path = match kind {
-            InputKind::File => return Ok(Err("a file needs no spooling".into())),
+            InputKind::File => return Ok(Err("a file needs no spooling".to_string().into())),
             InputKind::Stdin => {
                 let path = dir.path().join("stdin");
-                copy_stdin(&path).await?;
+                if let Spooled::Cut = copy_stdin(&path, limit).await? {
+                    let stdin = replay_then_rest(&path).context("handing the pipe to ffmpeg")?;
+                    return Ok(Err(Unspooled {
+                        reason: format!(
+                            "the pipe is longer than the spool limit ({limit} bytes); ffmpeg reads it as it comes"
+                        ),
+                        stdin: Some(stdin),
+                    }));
+                }
                 path
             }
             InputKind::Lavfi => {
@@ -70,12 +121,20 @@ impl Spool {
                     Ok(graph) => {
                         source_time_bases = graph.streams.iter().map(|s| s.time_base).collect();
                     }
-                    Err(error) => return Ok(Err(format!("{error:#}"))),
+                    Err(error) => return Ok(Err(format!("{error:#}").into())),
                 }
                 let path = dir.path().join("lavfi.nut");
-                let args = lavfi_args(first, lavfi_bound(jobs), &path);
+                let args = lavfi_args(first, lavfi_bound(jobs), limit, &path);
                 if let Err(error) = tools.ffmpeg(&args).await {
-                    return Ok(Err(format!("the lavfi graph could not be spooled: {error:#}")));
+                    let reason = format!("the lavfi graph could not be spooled: {error:#}");
+                    return Ok(Err(reason.into()));
+                }
+                // -fs stops the spool at the limit; the graph may go on.
+                if std::fs::metadata(&path).is_ok_and(|m| m.len() >= limit) {
+                    let reason = format!(
+                        "the lavfi graph is longer than the spool limit ({limit} bytes); ffmpeg runs it"
+                    );
+                    return Ok(Err(reason.into()));
                 }
                 path
             }
@@ -131,17 +190,33 @@ pub fn reads_like_a_pipe(format_name: &str) -> bool {
     format_name.split(',').any(|name| PIPE_FORMATS.contains(&name))
 }
 
-/// Copies all of standard input to `path`. On a thread of its own rather
-/// than the runtime's blocking pool, so that Ctrl-C need not wait for a
-/// writer that never closes the pipe.
-async fn copy_stdin(path: &Path) -> anyhow::Result<()> {
+/// How much of standard input a spool took.
+enum Spooled {
+    /// All of it, to its end.
+    Whole,
+    /// `limit` bytes; the pipe may go on.
+    Cut,
+}
+
+/// Copies standard input to `path`, up to `limit` bytes and not one more
+/// (from the fd itself, not through std's buffered stdin). On a thread of
+/// its own rather than the runtime's blocking pool, so that Ctrl-C need not
+/// wait for a writer that never closes the pipe.
+async fn copy_stdin(path: &Path, limit: u64) -> anyhow::Result<Spooled> {
+    use std::io::Read as _;
+    use std::os::fd::AsFd as _;
     let mut file = std::fs::File::create(path)
         .with_context(|| format!("creating {} to spool stdin", path.display()))?;
+    let stdin = std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .context("opening standard input to spool it")?;
     let (done, copied) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("stdin-spool".into())
         .spawn(move || {
-            let result = std::io::copy(&mut std::io::stdin().lock(), &mut file);
+            let mut reader = std::fs::File::from(stdin).take(limit);
+            let result = std::io::copy(&mut reader, &mut file);
             let _ = done.send(result);
         })
         .context("starting the thread that spools stdin")?;
@@ -149,8 +224,38 @@ async fn copy_stdin(path: &Path) -> anyhow::Result<()> {
         .await
         .context("the thread spooling stdin died")?
         .with_context(|| format!("spooling stdin to {}", path.display()))?;
-    tracing::debug!(bytes, "stdin spooled");
-    Ok(())
+    tracing::debug!(bytes, limit, "stdin spooled");
+    Ok(if bytes >= limit { Spooled::Cut } else { Spooled::Whole })
+}
+
+/// A pipe that yields the spooled bytes at `path`, then the rest of the real
+/// standard input: the stdout of `cat /dev/fd/3 -`, with the spool open as
+/// its fd 3 (so the file may be removed at once) and our stdin as its own.
+#[allow(unsafe_code)]
+fn replay_then_rest(path: &Path) -> anyhow::Result<std::process::Stdio> {
+    use std::os::fd::AsRawFd as _;
+    use std::os::unix::process::CommandExt as _;
+    let spooled = std::fs::File::open(path)
+        .with_context(|| format!("reopening the spooled pipe {}", path.display()))?;
+    let fd = spooled.as_raw_fd();
+    let mut cat = std::process::Command::new("cat");
+    cat.args(["/dev/fd/3", "-"]).stdout(std::process::Stdio::piped());
+    // SAFETY: between fork and exec the closure only calls dup2, which is
+    // async-signal-safe; `spooled` outlives the spawn.
+    unsafe {
+        cat.pre_exec(move || {
+            if libc::dup2(fd, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cat.spawn().context("starting cat to replay the spooled pipe")?;
+    drop(spooled);
+    let stdout = child.stdout.take().context("cat's stdout")?;
+    // cat outlives this process's image: ffmpeg, exec'd next, inherits it.
+    std::mem::forget(child);
+    Ok(std::process::Stdio::from(stdout))
 }
 
 /// The end, in microseconds of the graph's timeline, past which no output
@@ -170,8 +275,8 @@ fn lavfi_bound(jobs: &[EncodeJob]) -> Option<i64> {
 }
 
 /// `ffmpeg -f lavfi [-t BOUND] -i GRAPH`, every stream copied into NUT with
-/// its timestamps unchanged.
-fn lavfi_args(job: &EncodeJob, bound: Option<i64>, out: &Path) -> Vec<OsString> {
+/// its timestamps unchanged, stopping at `limit` bytes.
+fn lavfi_args(job: &EncodeJob, bound: Option<i64>, limit: u64, out: &Path) -> Vec<OsString> {
     let mut args: Vec<OsString> = job.input_args.iter().map(OsString::from).collect();
     if let Some(end) = bound {
         let end = end + LAVFI_MARGIN_US;
@@ -185,6 +290,8 @@ fn lavfi_args(job: &EncodeJob, bound: Option<i64>, out: &Path) -> Vec<OsString> 
     {
         args.push(a.into());
     }
+    args.push("-fs".into());
+    args.push(limit.to_string().into());
     args.push(out.into());
     args
 }
@@ -217,12 +324,13 @@ mod tests {
         let args = lavfi_args(
             &job(&format!("-t 2 {graph} -c:v ffv1 a.mkv")),
             Some(2_000_000),
+            1 << 30,
             Path::new("s.nut"),
         );
         let args: Vec<&str> = args.iter().map(|a| a.to_str().unwrap()).collect();
         assert_eq!(
             args.join(" "),
-            "-f lavfi -t 3.000000 -i testsrc2 -map 0 -c copy -copyts -avoid_negative_ts disabled -f nut -y s.nut"
+            "-f lavfi -t 3.000000 -i testsrc2 -map 0 -c copy -copyts -avoid_negative_ts disabled -f nut -y -fs 1073741824 s.nut"
         );
     }
 

@@ -330,3 +330,69 @@ fn a_pipe_with_no_reachable_node_is_replayed_to_ffmpeg() {
         framemd5(&theirs.join("o.mkv"), "0", true)
     );
 }
+
+#[test]
+fn a_pipe_longer_than_the_spool_limit_goes_to_ffmpeg_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let graph = "testsrc2=d=2:s=160x120:r=25";
+    let reference = dir.path().join("reference.mkv");
+    ffmpeg(&["-f", "lavfi", "-i", graph, "-c:v", "ffv1", reference.to_str().unwrap()]);
+    let temp = tempfile::tempdir().unwrap();
+    // A live writer: 50 frames of 28.8 kB in YUV4MPEG, far past a 200 kB spool.
+    let mut writer = Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i", graph, "-f", "yuv4mpegpipe", "-"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pipe = writer.stdout.take().unwrap();
+    let child = dffmpeg(&[], temp.path())
+        .args(["--spool-limit", "200K", "-v", "verbose", "-f", "yuv4mpegpipe", "-i", "pipe:0"])
+        .args(["-c:v", "ffv1", "o.mkv"])
+        .current_dir(dir.path())
+        .env("XDG_CONFIG_HOME", "/nonexistent")
+        .env_remove("DFFMPEG_NODES")
+        .stdin(Stdio::from(pipe))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = finish(child, "dffmpeg past its spool limit");
+    assert!(writer.wait().unwrap().success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "running with ffmpeg: the pipe is longer than the spool limit (204800 bytes)"
+        ),
+        "{stderr}"
+    );
+    // Every frame reached ffmpeg once: the spooled ones, then the rest.
+    assert_eq!(framemd5(&dir.path().join("o.mkv"), "0", false), framemd5(&reference, "0", false));
+    assert!(std::fs::read_dir(temp.path()).unwrap().next().is_none(), "spool left behind");
+
+    // A graph past the limit: ffmpeg runs it from its start.
+    let out = run(
+        dffmpeg(&[], temp.path()),
+        &[
+            "--spool-limit",
+            "200K",
+            "-v",
+            "verbose",
+            "-f",
+            "lavfi",
+            "-i",
+            graph,
+            "-c:v",
+            "ffv1",
+            "g.mkv",
+        ],
+        dir.path(),
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("the lavfi graph is longer than the spool limit"), "{stderr}");
+    assert_eq!(framemd5(&dir.path().join("g.mkv"), "0", false), framemd5(&reference, "0", false));
+    assert!(std::fs::read_dir(temp.path()).unwrap().next().is_none(), "spool left behind");
+}
