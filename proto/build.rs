@@ -3,6 +3,8 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");
     let fds = protox::compile(["dffmpeg/v1/node.proto"], ["proto"])?;
-    tonic_prost_build::configure().compile_fds(fds)?;
+    // Chunk data as `Bytes`: a received piece is then a slice of the
+    // receive buffer rather than a copy of it.
+    tonic_prost_build::configure().bytes(".").compile_fds(fds)?;
     Ok(())
 }

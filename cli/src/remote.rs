@@ -162,7 +162,8 @@ impl Remote {
         let upload = tokio::spawn(async move {
             while let Some(piece) = file.next().await {
                 let piece = piece.map_err(|e| format!("reading the chunk input: {e}"))?;
-                if tx.send(EncodeRequest { msg: Some(RequestMsg::Data(piece)) }).await.is_err() {
+                let data = RequestMsg::Data(piece.into());
+                if tx.send(EncodeRequest { msg: Some(data) }).await.is_err() {
                     // The node ended the call; its status tells why.
                     return Ok(started.elapsed());
                 }

@@ -95,7 +95,7 @@ fn fill(file: &mut std::fs::File) -> std::io::Result<Vec<u8>> {
 /// A file being written piece by piece.
 #[derive(Debug)]
 pub struct Writer {
-    pieces: Option<mpsc::Sender<Vec<u8>>>,
+    pieces: Option<mpsc::Sender<proto::Bytes>>,
     /// The writing thread; taken once it has been waited for.
     done: Option<JoinHandle<std::io::Result<Totals>>>,
 }
@@ -104,7 +104,7 @@ impl Writer {
     /// Creates `path` (failing here if it cannot) and starts a writer.
     pub fn create(path: &Path, hash: bool) -> std::io::Result<Self> {
         let mut file = std::fs::File::create(path)?;
-        let (pieces, mut rx) = mpsc::channel::<Vec<u8>>(QUEUE);
+        let (pieces, mut rx) = mpsc::channel::<proto::Bytes>(QUEUE);
         let done = tokio::task::spawn_blocking(move || {
             let mut hasher = hash.then(blake3::Hasher::new);
             let mut size = 0u64;
@@ -124,10 +124,11 @@ impl Writer {
         Ok(Self { pieces: Some(pieces), done: Some(done) })
     }
 
-    /// Queues `piece`; fails with the write error if an earlier piece failed.
-    pub async fn write(&mut self, piece: Vec<u8>) -> std::io::Result<()> {
+    /// Queues `piece` (a `Vec` becomes `Bytes` without a copy); fails with
+    /// the write error if an earlier piece failed.
+    pub async fn write(&mut self, piece: impl Into<proto::Bytes>) -> std::io::Result<()> {
         let sent = match &self.pieces {
-            Some(pieces) => pieces.send(piece).await.is_ok(),
+            Some(pieces) => pieces.send(piece.into()).await.is_ok(),
             None => false,
         };
         if sent {

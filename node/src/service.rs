@@ -286,7 +286,7 @@ async fn send_output(
         .map_err(|e| NodeError::io("opening the encoded chunk", e))?;
     while let Some(piece) = file.next().await {
         let piece = piece.map_err(|e| NodeError::io("reading the encoded chunk", e))?;
-        let reply = Ok(EncodeResponse { msg: Some(ResponseMsg::Data(piece)) });
+        let reply = Ok(EncodeResponse { msg: Some(ResponseMsg::Data(piece.into())) });
         match tokio::time::timeout(idle, tx.send(reply)).await {
             Ok(Ok(())) => {}
             Ok(Err(_)) => return Err(NodeError::Protocol("the client went away".into())),

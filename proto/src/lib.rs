@@ -10,6 +10,10 @@ pub mod v1 {
     tonic::include_proto!("dffmpeg.v1");
 }
 
+/// The type of chunk data in messages (prost's `bytes` as `Bytes`): a
+/// received piece shares the receive buffer instead of being copied out.
+pub use prost::bytes::Bytes;
+
 /// Size of one data message in an encode stream, in both directions.
 pub const PIECE_SIZE: usize = 1 << 20;
 

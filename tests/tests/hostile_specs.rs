@@ -180,7 +180,7 @@ async fn attempt(addr: &str, spec: EncodeSpec, input: &[u8]) -> Ended {
     tx.send(EncodeRequest { msg: Some(Msg::Header(header)) }).await.unwrap();
     let data = input.to_vec();
     tokio::spawn(async move {
-        let _ = tx.send(EncodeRequest { msg: Some(Msg::Data(data)) }).await;
+        let _ = tx.send(EncodeRequest { msg: Some(Msg::Data(data.into())) }).await;
     });
     let stream = client.encode(tokio_stream::wrappers::ReceiverStream::new(rx)).await;
     let mut replies = match stream {
