@@ -25,13 +25,18 @@ use crate::timeline::seconds;
 /// Writes the output file from the chunks. After a stop (`q`), the chunks
 /// end at `stopped_at_us` on the input's timeline, and so do the other
 /// streams.
+///
+/// Returns the closing line (`video:..kB audio:..kB ... muxing overhead`)
+/// of the ffmpeg that wrote the file, when that run wrote nothing else: it
+/// counted the output's packets as ffmpeg alone counts them, as it wrote
+/// them, so the line needs no probe of the output afterwards.
 pub async fn assemble(
     ctx: &JobContext,
     done: &[ChunkDone],
     stopped_at_us: Option<i64>,
     selection: &Selection,
     media: &MediaInfo,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<String>> {
     ensure!(!done.is_empty(), "no chunks to assemble");
     let video = &media.streams[selection.video];
     let lavc = ctx.tools.lavc_ident().await?;
@@ -114,6 +119,7 @@ pub async fn assemble(
     let mp4 = matches!(ctx.job.output_format.as_str(), "mp4" | "mov");
     let timescale = ctx.timescale().to_string();
     let guard = RemoveOnDrop(temp.clone());
+    let closing;
     if needs_tee(ctx, selection) {
         let staged = ctx.dir.path().join(format!("staged.{}", ctx.job.output_format));
         let spec = format!(
@@ -126,7 +132,8 @@ pub async fn assemble(
         }
         args.extend(keep_source_video(ctx, selection));
         ctx.tools.ffmpeg(&args).await.context("muxing the output")?;
-        restore(ctx, &staged, selection, media, &lavc, &temp).await?;
+        let log = restore(ctx, &staged, selection, media, &lavc, &temp).await?;
+        closing = closing_line(&log);
     } else {
         if mp4 {
             push("-video_track_timescale");
@@ -136,13 +143,26 @@ pub async fn assemble(
             push(a);
         }
         args.push(temp.clone().into());
-        args.extend(keep_source_video(ctx, selection));
-        ctx.tools.ffmpeg(&args).await.context("muxing the output")?;
+        let throwaway = keep_source_video(ctx, selection);
+        // A second output's streams would count in the line too.
+        let alone = throwaway.is_empty();
+        args.extend(throwaway);
+        let log = ctx.tools.ffmpeg_log("info", &args).await.context("muxing the output")?;
+        closing = closing_line(&log).filter(|_| alone);
     }
     std::fs::rename(&temp, output)
         .with_context(|| format!("renaming the finished output to {}", output.display()))?;
     std::mem::forget(guard);
-    Ok(())
+    Ok(closing)
+}
+
+/// The last closing line (`print_final_stats`) in an ffmpeg's info log.
+fn closing_line(log: &[u8]) -> Option<String> {
+    String::from_utf8_lossy(log)
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("video:") && l.contains(" muxing overhead: "))
+        .map(str::to_string)
 }
 
 /// Whether this output needs the tee muxer (see the module comment).
@@ -164,7 +184,7 @@ async fn restore(
     media: &MediaInfo,
     lavc: &str,
     temp: &Path,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<u8>> {
     let mut args: Vec<OsString> = Vec::new();
     let mut push = |s: &str| args.push(s.into());
     push("-i");
@@ -192,7 +212,7 @@ async fn restore(
         push(a);
     }
     args.push(temp.into());
-    ctx.tools.ffmpeg(&args).await.context("restoring chapters and tags")
+    ctx.tools.ffmpeg_log("info", &args).await.context("restoring chapters and tags")
 }
 
 /// After an input seek, the Matroska demuxer drops the packets of discarded

@@ -233,8 +233,8 @@ pub async fn run(
                 policy: &policy_module,
             };
             let encoded = encode(ready, &media, &cluster, progress.clone(), stop.clone()).await;
-            let stats = match encoded {
-                Ok(stats) => stats,
+            let (stats, closing) = match encoded {
+                Ok(encoded) => encoded,
                 Err(error) => {
                     if console.running_stats() {
                         eprintln!();
@@ -253,7 +253,10 @@ pub async fn run(
             if console.last_stats() {
                 eprintln!("{}", crate::stats::format_line(&end, true));
             }
-            if info && let Some(total) = end.total_size {
+            // One output: its mux's own line; several: every output summed.
+            if info && let Some(line) = closing.filter(|_| last == 0) {
+                eprintln!("{line}");
+            } else if info && let Some(total) = end.total_size {
                 match closing_sizes(&tools, &outputs).await {
                     Ok(sizes) => eprintln!("{}", crate::summary::line(&sizes, total)),
                     Err(error) => warn!(%error, "no closing summary"),
@@ -430,7 +433,7 @@ async fn encode(
     cluster: &Cluster<'_>,
     progress: Option<Arc<Mutex<ProgressWriter>>>,
     stop: Stop,
-) -> anyhow::Result<Arc<Stats>> {
+) -> anyhow::Result<(Arc<Stats>, Option<String>)> {
     let Cluster { settings, tools, addrs, temp_root, policy: module } = *cluster;
     let Prepared { job, selection, video, timeline, frame_rate } = ready;
     let started = Instant::now();
@@ -528,15 +531,15 @@ async fn encode(
         )
         .await?;
         let (done, stopped_at) = (&dispatched.done, dispatched.stopped_at_us);
-        assemble::assemble(&ctx, done, stopped_at, &selection, media).await?;
-        anyhow::Ok(stopped_at.map(|_| done.len()))
+        let closing = assemble::assemble(&ctx, done, stopped_at, &selection, media).await?;
+        anyhow::Ok((stopped_at.map(|_| done.len()), closing))
     }
     .await;
     if let Some(reporter) = reporter {
         reporter.abort();
     }
-    let stopped = match result {
-        Ok(stopped) => stopped,
+    let (stopped, closing) = match result {
+        Ok(ended) => ended,
         Err(error) => {
             let kept = ctx.dir.keep();
             if kept == 0 {
@@ -561,7 +564,7 @@ async fn encode(
             module.origin
         );
     }
-    Ok(stats)
+    Ok((stats, closing))
 }
 
 /// Per output stream: the input stream and how it is coded, for the

@@ -463,3 +463,28 @@ fn report_writes_ffmpegs_log_file() {
         "level 32 has no trace: {report}"
     );
 }
+
+#[test]
+fn the_closing_line_counts_what_ffmpeg_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path(), 3);
+    let node = Node::start(2);
+    // FFV1 with -g 1 codes every frame alone, so chunks hold the packets ffmpeg
+    // alone writes, and the line's stream sizes must agree to the kB.
+    let (ours, theirs) = (dir.path().join("ours.mkv"), dir.path().join("theirs.mkv"));
+    let args = ["-y", "-i", src.to_str().unwrap(), "-c:v", "ffv1", "-g", "1", "-c:a", "copy"];
+    let ran = run(&node, &[&args[..], &[ours.to_str().unwrap()]].concat(), "");
+    assert!(ran.status.success(), "{}", text(&ran.stderr));
+    let reference =
+        Command::new("ffmpeg").args(args).arg(&theirs).stdin(Stdio::null()).output().unwrap();
+    let last = |bytes: &[u8]| text(bytes).lines().last().unwrap_or_default().to_string();
+    let (line, expected) = (last(&ran.stderr), last(&reference.stderr));
+    let split = |l: &str| -> (String, f64) {
+        let (sizes, overhead) = l.split_once(" muxing overhead: ").unwrap();
+        (sizes.to_string(), overhead.trim_end_matches('%').parse().unwrap())
+    };
+    let ((sizes, overhead), (expected_sizes, expected_overhead)) = (split(&line), split(&expected));
+    assert_eq!(sizes, expected_sizes, "{line}\n{expected}");
+    // The containers differ only by tags and layout: a few hundred bytes.
+    assert!((overhead - expected_overhead).abs() < 0.01, "{line}\n{expected}");
+}
