@@ -488,8 +488,7 @@ async fn cut(ctx: &JobContext, chunk: &Chunk) -> anyhow::Result<(i64, i64)> {
             chunk,
             &out,
         )
-        .await?;
-        crate::probe::time_base(&ctx.tools, &out).await
+        .await
     }
     .await
     .with_context(|| format!("cutting the input of chunk {}", chunk.index))

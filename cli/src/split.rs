@@ -8,7 +8,14 @@ use crate::plan::Chunk;
 use crate::probe::genpts_args;
 
 /// Writes the packets of `chunk` (from its keyframe on) to `out` as NUT, with
-/// the source's timestamps unchanged.
+/// the source's timestamps unchanged; returns the time base the NUT muxer
+/// chose for them.
+///
+/// The muxer picks its own time base (finer than the source's), which the
+/// chunk's spec needs. The cut's own log says it: at debug level ffmpeg's
+/// output description shows every stream's exact time base
+/// (`Stream #0:0, 0, 1/64000: Video: ...`), so no probe of the file has to
+/// start after the cut, on the way to the first encode.
 pub async fn extract(
     tools: &Tools,
     input: &Path,
@@ -17,7 +24,7 @@ pub async fn extract(
     time_base: (i64, i64),
     chunk: &Chunk,
     out: &Path,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<(i64, i64)> {
     let mut args: Vec<OsString> = Vec::new();
     args.extend(input_args.iter().map(OsString::from));
     args.extend(genpts_args(input).into_iter().map(OsString::from));
@@ -56,7 +63,20 @@ pub async fn extract(
         args.push(a.into());
     }
     args.push(out.into());
-    tools.ffmpeg(&args).await
+    let log = tools.ffmpeg_log("debug", &args).await?;
+    output_time_base(&String::from_utf8_lossy(&log))
+        .ok_or_else(|| anyhow::anyhow!("the cut's log names no output time base"))
+}
+
+/// The time base of output stream `#0:0` in an ffmpeg debug log: from the
+/// line `  Stream #0:0, N, NUM/DEN: ...` after `Output #0, `.
+fn output_time_base(log: &str) -> Option<(i64, i64)> {
+    let output = &log[log.find("Output #0, ")?..];
+    let line = output.lines().find_map(|l| l.trim_start().strip_prefix("Stream #0:0, "))?;
+    let (_, rest) = line.split_once(", ")?;
+    let (num, den) = rest.split_once(':')?.0.split_once('/')?;
+    let (num, den) = (num.parse().ok()?, den.parse().ok()?);
+    (num > 0 && den > 0).then_some((num, den))
 }
 
 /// `pts * tb` in seconds, rounded down to the microsecond, as text.
@@ -69,6 +89,17 @@ fn seconds_floor(pts: i64, tb: (i64, i64)) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_time_base_is_read_from_the_output_description() {
+        let log = "Input #0, matroska,webm, from 'in.mkv':\n  Stream #0:0, 8, 1/1000: Video: h264, 1k tbn\n\
+                   Output #0, nut, to 'c.nut':\n  Metadata:\n    encoder         : Lavf59.27.100\n\
+                   \x20 Stream #0:0, 0, 1/64000: Video: h264 (High), 1280x720, 25 fps, 64k tbn\n";
+        assert_eq!(super::output_time_base(log), Some((1, 64000)));
+        assert_eq!(super::output_time_base("Output #0, nut, to 'c.nut':\n"), None);
+        let input_only = "Input #0, nut, from 'x':\n  Stream #0:0, 1, 1/25: Video: rawvideo\n";
+        assert_eq!(super::output_time_base(input_only), None);
+    }
+
     #[test]
     fn floors_to_microseconds() {
         assert_eq!(super::seconds_floor(3003, (1, 90000)), "0.033366");
