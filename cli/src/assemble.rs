@@ -26,17 +26,14 @@ use crate::timeline::seconds;
 /// end at `stopped_at_us` on the input's timeline, and so do the other
 /// streams.
 ///
-/// Returns the closing line (`video:..kB audio:..kB ... muxing overhead`)
-/// of the ffmpeg that wrote the file, when that run wrote nothing else: it
-/// counted the output's packets as ffmpeg alone counts them, as it wrote
-/// them, so the line needs no probe of the output afterwards.
+/// Returns what the ffmpeg that wrote the file said about it (see [`Muxed`]).
 pub async fn assemble(
     ctx: &JobContext,
     done: &[ChunkDone],
     stopped_at_us: Option<i64>,
     selection: &Selection,
     media: &MediaInfo,
-) -> anyhow::Result<Option<String>> {
+) -> anyhow::Result<Muxed> {
     ensure!(!done.is_empty(), "no chunks to assemble");
     let video = &media.streams[selection.video];
     let lavc = ctx.tools.lavc_ident().await?;
@@ -119,7 +116,7 @@ pub async fn assemble(
     let mp4 = matches!(ctx.job.output_format.as_str(), "mp4" | "mov");
     let timescale = ctx.timescale().to_string();
     let guard = RemoveOnDrop(temp.clone());
-    let closing;
+    let (closing, log);
     if needs_tee(ctx, selection) {
         let staged = ctx.dir.path().join(format!("staged.{}", ctx.job.output_format));
         let spec = format!(
@@ -132,7 +129,7 @@ pub async fn assemble(
         }
         args.extend(keep_source_video(ctx, selection));
         ctx.tools.ffmpeg(&args).await.context("muxing the output")?;
-        let log = restore(ctx, &staged, selection, media, &lavc, &temp).await?;
+        log = restore(ctx, &staged, selection, media, &lavc, &temp).await?;
         closing = closing_line(&log);
     } else {
         if mp4 {
@@ -147,13 +144,45 @@ pub async fn assemble(
         // A second output's streams would count in the line too.
         let alone = throwaway.is_empty();
         args.extend(throwaway);
-        let log = ctx.tools.ffmpeg_log("info", &args).await.context("muxing the output")?;
+        log = ctx.tools.ffmpeg_log("info", &args).await.context("muxing the output")?;
         closing = closing_line(&log).filter(|_| alone);
     }
     std::fs::rename(&temp, output)
         .with_context(|| format!("renaming the finished output to {}", output.display()))?;
     std::mem::forget(guard);
-    Ok(closing)
+    let description = output_description(&log, &temp, output);
+    Ok(Muxed { closing, description })
+}
+
+/// What the ffmpeg that wrote an output said about it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Muxed {
+    /// Its closing line (`video:..kB audio:..kB ... muxing overhead`), when
+    /// that run wrote nothing else: it counted the output's packets as
+    /// ffmpeg alone counts them, as it wrote them, so the line needs no
+    /// probe of the output afterwards.
+    pub closing: Option<String>,
+    /// Its `Output #0, FORMAT, to 'OUTPUT':` block, naming the output rather
+    /// than the temporary file it wrote: ffmpeg's own description of the
+    /// streams as muxed (the video as copied, so without the encoder's
+    /// side data).
+    pub description: Option<String>,
+}
+
+/// The `Output #0` block of an ffmpeg's info log, its indented lines
+/// included, with `temp` replaced by `output`.
+fn output_description(log: &[u8], temp: &Path, output: &Path) -> Option<String> {
+    let log = String::from_utf8_lossy(log);
+    let mut lines = log.lines().skip_while(|l| !l.starts_with("Output #0, "));
+    let first = lines.next()?;
+    let from = format!("to '{}':", temp.display());
+    let first = first.replace(&from, &format!("to '{}':", output.display()));
+    let mut block = first + "\n";
+    for line in lines.take_while(|l| l.starts_with(' ')) {
+        block.push_str(line);
+        block.push('\n');
+    }
+    Some(block)
 }
 
 /// The last closing line (`print_final_stats`) in an ffmpeg's info log.
@@ -379,5 +408,22 @@ mod tests {
         // -to 2.5 ends before the stop.
         let window = Window { start: None, duration: None, to: Some(2_500_000) };
         assert_eq!(stopped_duration_us(&window, 4_000_000), 2_500_000);
+    }
+
+    #[test]
+    fn the_output_block_names_the_output() {
+        let log = b"Input #0, matroska,webm, from 'in.mkv':\n  Stream #0:0: Video: h264\n\
+Output #0, matroska, to '/d/.o.mkv.dffmpeg-1.part':\n  Metadata:\n    encoder         : Lavf59.27.100\n\
+\x20 Stream #0:0: Video: h264 (High), 25 fps, 1k tbn\n\
+frame=  750 fps=0.0 q=-1.0 Lsize=   12796kB\n";
+        let got =
+            output_description(log, Path::new("/d/.o.mkv.dffmpeg-1.part"), Path::new("o.mkv"));
+        assert_eq!(
+            got.as_deref(),
+            Some(
+                "Output #0, matroska, to 'o.mkv':\n  Metadata:\n    encoder         : Lavf59.27.100\n  Stream #0:0: Video: h264 (High), 25 fps, 1k tbn\n"
+            )
+        );
+        assert_eq!(output_description(b"Input #0\n", Path::new("t"), Path::new("o")), None);
     }
 }

@@ -233,7 +233,7 @@ pub async fn run(
                 policy: &policy_module,
             };
             let encoded = encode(ready, &media, &cluster, progress.clone(), stop.clone()).await;
-            let (stats, closing) = match encoded {
+            let (stats, muxed) = match encoded {
                 Ok(encoded) => encoded,
                 Err(error) => {
                     if console.running_stats() {
@@ -243,6 +243,14 @@ pub async fn run(
                     break;
                 }
             };
+            // ffmpeg describes each output as it opens it; the description
+            // comes from its mux, so here once it is written.
+            if info && let Some(block) = &muxed.description {
+                if console.running_stats() {
+                    eprintln!();
+                }
+                eprint!("{}", renumber(block, index));
+            }
             if index < last {
                 continue;
             }
@@ -254,7 +262,7 @@ pub async fn run(
                 eprintln!("{}", crate::stats::format_line(&end, true));
             }
             // One output: its mux's own line; several: every output summed.
-            if info && let Some(line) = closing.filter(|_| last == 0) {
+            if info && let Some(line) = muxed.closing.filter(|_| last == 0) {
                 eprintln!("{line}");
             } else if info && let Some(total) = end.total_size {
                 match closing_sizes(&tools, &outputs).await {
@@ -293,6 +301,13 @@ pub async fn run(
         eprint!("{}", crate::benchmark::lines(&spent, started.elapsed()));
     }
     outcome
+}
+
+/// An output's `Output #0` block as output `index` of the command.
+fn renumber(block: &str, index: usize) -> String {
+    block
+        .replacen("Output #0, ", &format!("Output #{index}, "), 1)
+        .replace("  Stream #0:", &format!("  Stream #{index}:"))
 }
 
 /// Every output's streams, summed as ffmpeg's closing line counts them.
@@ -433,7 +448,7 @@ async fn encode(
     cluster: &Cluster<'_>,
     progress: Option<Arc<Mutex<ProgressWriter>>>,
     stop: Stop,
-) -> anyhow::Result<(Arc<Stats>, Option<String>)> {
+) -> anyhow::Result<(Arc<Stats>, assemble::Muxed)> {
     let Cluster { settings, tools, addrs, temp_root, policy: module } = *cluster;
     let Prepared { job, selection, video, timeline, frame_rate } = ready;
     let started = Instant::now();
@@ -531,14 +546,14 @@ async fn encode(
         )
         .await?;
         let (done, stopped_at) = (&dispatched.done, dispatched.stopped_at_us);
-        let closing = assemble::assemble(&ctx, done, stopped_at, &selection, media).await?;
-        anyhow::Ok((stopped_at.map(|_| done.len()), closing))
+        let muxed = assemble::assemble(&ctx, done, stopped_at, &selection, media).await?;
+        anyhow::Ok((stopped_at.map(|_| done.len()), muxed))
     }
     .await;
     if let Some(reporter) = reporter {
         reporter.abort();
     }
-    let (stopped, closing) = match result {
+    let (stopped, muxed) = match result {
         Ok(ended) => ended,
         Err(error) => {
             let kept = ctx.dir.keep();
@@ -564,7 +579,7 @@ async fn encode(
             module.origin
         );
     }
-    Ok((stats, closing))
+    Ok((stats, muxed))
 }
 
 /// Per output stream: the input stream and how it is coded, for the

@@ -62,6 +62,12 @@ fn banner_input_and_stream_mapping_unless_hidden() {
         "Stream mapping:\n  Stream #0:0 -> #0:0 (h264 (native) -> h264 (libx264))\n  Stream #0:1 -> #0:1 (copy)\n"
     ));
     assert!(err.contains("frame=   50 "), "{err}");
+    // The output's description, from the mux, naming the output itself.
+    let described = err.find(&format!("Output #0, matroska, to '{}':\n", out.display()));
+    let described = described.unwrap_or_else(|| panic!("no Output #0 block: {err}"));
+    assert!(err[described..].contains("\n  Stream #0:0: Video: h264 "), "{err}");
+    assert!(err[described..].contains("\n  Stream #0:1: Audio: aac "), "{err}");
+    assert!(err[described..].contains(" Lsize="), "the block precedes the last stats line");
     // ffmpeg's closing line, after the last stats line.
     let closing = err.lines().last().unwrap_or_default();
     assert!(closing.starts_with("video:") && closing.contains("kB audio:"), "{err}");

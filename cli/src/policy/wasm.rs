@@ -98,11 +98,13 @@ pub enum LoadError {
 /// How one call failed. Whatever the class, the store is gone and the host
 /// decides with its built-in default.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{kind} (fuel used {fuel_used}, {wall_ms} ms){}", logs_suffix(.logs))]
+#[error("{kind} ({}{wall_ms} ms){}", fuel_spent(.kind, *.fuel_used), logs_suffix(.logs))]
 pub struct CallError {
     /// What went wrong.
     pub kind: CallErrorKind,
-    /// Fuel spent before it went wrong.
+    /// Fuel spent before it went wrong. Not a measure after the deadline:
+    /// compiled code keeps the fuel counter in a register and the epoch
+    /// trap leaves before writing it back, so the store reads a stale count.
     pub fuel_used: u64,
     /// Wall time of the call.
     pub wall_ms: u64,
@@ -145,6 +147,16 @@ pub enum CallErrorKind {
     /// The host failed around the call.
     #[error("{0}")]
     Host(String),
+}
+
+/// `fuel used N, ` for the message, unless the deadline stopped the call
+/// (see [`CallError::fuel_used`]).
+fn fuel_spent(kind: &CallErrorKind, fuel_used: u64) -> String {
+    if *kind == CallErrorKind::Deadline {
+        String::new()
+    } else {
+        format!("fuel used {fuel_used}, ")
+    }
 }
 
 fn logs_suffix(logs: &[String]) -> String {
@@ -447,5 +459,20 @@ fn spawn_ticker(engine: Engine, ticking: Arc<AtomicBool>) {
     });
     if let Err(error) = spawned {
         tracing::warn!(%error, "no epoch ticker: policy calls are bounded by fuel only");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deadline_does_not_quote_a_stale_fuel_count() {
+        let error = |kind| CallError { kind, fuel_used: 7, wall_ms: 2001, logs: Vec::new() };
+        assert_eq!(error(CallErrorKind::Deadline).to_string(), "ran past its deadline (2001 ms)");
+        assert_eq!(
+            error(CallErrorKind::OutOfFuel).to_string(),
+            "ran out of fuel (fuel used 7, 2001 ms)"
+        );
     }
 }
