@@ -336,6 +336,11 @@ pub async fn run(
             }
         }
     }
+    if stopped_before.is_some() {
+        // Attempts still running are cancelled, and waited for, so that none
+        // counts frames in the stats after its chunk is left out below.
+        running.shutdown().await;
+    }
     // In output order: split chunks' pieces stand where the chunk stood.
     let end = stopped_before.map(|i| chunks[i].frames.start);
     let mut verified: Vec<ChunkDone> = Vec::with_capacity(schedule.live());
