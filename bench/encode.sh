@@ -4,7 +4,12 @@
 #   arguments, both free to use every core;
 # - scaling: two dffmpeg-node processes pinned to one core each against
 #   ffmpeg pinned to one core (taskset), the encoder limited to one thread
-#   per process in both so that a "core" means the same thing on each side.
+#   per process in both so that a "core" means the same thing on each side;
+# - the machine's own ceiling for that scaling: two ffmpegs pinned to one
+#   core each, each encoding half of the input at the same time. On a VM
+#   whose two vCPUs share caches, memory bandwidth or a physical core, two
+#   encodes at once run slower than one alone, and no distribution can beat
+#   what two independent ffmpegs get.
 # Each configuration runs RUNS times, interleaved, so that the machine's
 # noise falls on all of them alike; the script prints the median, min and
 # max of each and the ratio of the medians.
@@ -82,6 +87,17 @@ for name in "${encoders[@]}"; do
     fi
   done
   : > "$work/plain" ; : > "$work/embedded" ; : > "$work/pinned" ; : > "$work/two"
+  : > "$work/halves"
+  half=$(echo "$secs / 2" | bc -l)
+  # Two pinned ffmpegs, each on half of the input, at the same time.
+  halves() {
+    taskset -c 0 ffmpeg -y -nostdin -t "$half" -i "$work/in.mkv" "${one_thread[@]}" -an \
+      "$work/h0.mkv" &
+    local first=$!
+    taskset -c 1 ffmpeg -y -nostdin -ss "$half" -i "$work/in.mkv" "${one_thread[@]}" -an \
+      "$work/h1.mkv"
+    wait "$first"
+  }
   for run in $(seq "$runs"); do
     t ffmpeg -y -nostdin -i "$work/in.mkv" "${codec[@]}" -c:a copy "$work/o.mkv" >> "$work/plain"
     t "$B/dffmpeg" -y -nostdin -nostats -i "$work/in.mkv" "${codec[@]}" -c:a copy "$work/o.mkv" \
@@ -90,15 +106,19 @@ for name in "${encoders[@]}"; do
       >> "$work/pinned"
     t "$B/dffmpeg" "${nodes[@]}" -y -nostdin -nostats -i "$work/in.mkv" "${one_thread[@]}" \
       -c:a copy "$work/o.mkv" >> "$work/two"
+    t halves >> "$work/halves"
     echo "run $run of $runs ($name) done" >&2
   done
   read -r p pmin pmax < <(stats "$work/plain")
   read -r e emin emax < <(stats "$work/embedded")
   read -r q qmin qmax < <(stats "$work/pinned")
   read -r w wmin wmax < <(stats "$work/two")
+  read -r h hmin hmax < <(stats "$work/halves")
   echo "$name, ${secs} s of 720p, $runs runs (median, min to max):"
   printf '  overhead: ffmpeg %.2f s (%.2f to %.2f), dffmpeg embedded %.2f s (%.2f to %.2f): %.3fx\n' \
     "$p" "$pmin" "$pmax" "$e" "$emin" "$emax" "$(echo "$e / $p" | bc -l)"
   printf '  scaling: ffmpeg on one core %.2f s (%.2f to %.2f), two pinned nodes %.2f s (%.2f to %.2f): %.3fx\n' \
     "$q" "$qmin" "$qmax" "$w" "$wmin" "$wmax" "$(echo "$q / $w" | bc -l)"
+  printf '  ceiling: two pinned ffmpegs on halves at once %.2f s (%.2f to %.2f): %.3fx; dffmpeg reaches %.0f%% of it\n' \
+    "$h" "$hmin" "$hmax" "$(echo "$q / $h" | bc -l)" "$(echo "100 * $h / $w" | bc -l)"
 done
