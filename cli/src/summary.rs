@@ -6,9 +6,11 @@
 //! video:62kB audio:4kB subtitle:0kB other streams:0kB global headers:3kB muxing overhead: 7.515168%
 //! ```
 //!
-//! ffmpeg counts the packets as it writes them; dffmpeg reads them back from
-//! the finished output, so a muxer that changes packet sizes can move the
-//! overhead's last decimals (one or two bytes in Matroska and MP4 here).
+//! ffmpeg counts the packets as it writes them. For one output, so does the
+//! final mux, and its own line is printed (`assemble::Muxed`); this module
+//! is for several outputs, whose streams one line sums: it reads them back
+//! from the finished outputs, so a muxer that changes packet sizes can move
+//! the overhead's last decimals (one or two bytes in Matroska and MP4 here).
 
 use std::path::Path;
 
