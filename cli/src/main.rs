@@ -30,10 +30,18 @@ fn main() -> ExitCode {
     let report = tracing_subscriber::fmt::layer()
         .with_writer(cli::report::TraceWriter)
         .with_ansi(false)
-        // Dynamic: asked at every event, as a report starts mid-run.
-        .with_filter(tracing_subscriber::filter::dynamic_filter_fn(|meta, _| {
-            cli::report::records(meta)
-        }));
+        // Dynamic for dffmpeg's own callsites, as a report starts mid-run;
+        // never for the libraries'.
+        .with_filter(
+            tracing_subscriber::filter::dynamic_filter_fn(|meta, _| cli::report::records(meta))
+                .with_callsite_filter(|meta| {
+                    if cli::report::may_record(meta) {
+                        tracing::subscriber::Interest::sometimes()
+                    } else {
+                        tracing::subscriber::Interest::never()
+                    }
+                }),
+        );
     tracing_subscriber::registry().with(console).with(report).init();
     let code = match run() {
         Ok(code) => code,

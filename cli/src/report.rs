@@ -281,10 +281,17 @@ fn trace_level(level: i32) -> Option<tracing::Level> {
 /// (h2 alone logs every HTTP/2 frame at debug level).
 const OWN_CRATES: &[&str] = &["cli", "dffmpeg", "node", "dffmpeg_node", "proto"];
 
+/// True for dffmpeg's own events and spans, the only ones a report may
+/// record: as a callsite filter it leaves every library's callsite (h2's
+/// per-frame ones) disabled once and for all, not asked at every event.
+pub fn may_record(meta: &tracing::Metadata<'_>) -> bool {
+    OWN_CRATES.contains(&meta.target().split("::").next().unwrap_or_default())
+}
+
 /// True when a running report records this event or span.
 pub fn records(meta: &tracing::Metadata<'_>) -> bool {
-    let own = OWN_CRATES.contains(&meta.target().split("::").next().unwrap_or_default());
-    own && trace_level(LEVEL.load(Ordering::Relaxed)).is_some_and(|max| *meta.level() <= max)
+    may_record(meta)
+        && trace_level(LEVEL.load(Ordering::Relaxed)).is_some_and(|max| *meta.level() <= max)
 }
 
 /// A `tracing` writer into the running report (nothing when none runs).
