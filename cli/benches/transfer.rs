@@ -16,6 +16,10 @@
 //! refer to.
 //!
 //! Run: `cargo bench -p cli --bench transfer [-- RUNS]` (5 runs by default).
+//! With `DFFMPEG_BENCH_NODE=HOST:PORT` the encodes go to that node instead
+//! of the in-process one: a `dffmpeg-node` under `taskset -c 1`, with the
+//! bench under `taskset -c 0`, gives each end a core of its own, as two
+//! machines would.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -142,7 +146,7 @@ fn main() {
         let node_dir = dir.path().join("node");
         std::fs::create_dir(&node_dir).unwrap();
         let node = node::serve(node::NodeConfig::local(1, node_dir)).await.expect("a node");
-        let addr = node.addr.to_string();
+        let addr = std::env::var("DFFMPEG_BENCH_NODE").unwrap_or_else(|_| node.addr.to_string());
 
         let tcp_bytes = 2u64 << 30;
         let mut tcp = Vec::new();
