@@ -113,6 +113,48 @@ impl Console {
         self.level >= level
     }
 
+    /// True when a message of `level` goes anywhere, to the console or to
+    /// the report asked for (started or not yet): whether it is worth
+    /// composing.
+    pub fn logs(&self, level: i32) -> bool {
+        self.shows(level) || self.report.as_ref().is_some_and(|r| r.level >= level)
+    }
+
+    /// Logs `text` at `level` as ffmpeg's log callback does: on standard
+    /// error when the console shows the level (a report copies it from
+    /// there), else into the report alone when it records the level.
+    pub fn print(&self, level: i32, text: &str) {
+        if self.shows(level) {
+            eprint!("{text}");
+        } else {
+            crate::report::unseen(level, text);
+        }
+    }
+
+    /// Where the running stats line goes (ffmpeg 5.1's `print_report`):
+    /// `-stats` prints it on the console whatever the level, `-nostats`
+    /// nowhere; by default it is an info message, so below info level it
+    /// goes to the report alone.
+    pub fn running_stats_sink(&self) -> Option<Sink> {
+        match self.stats {
+            Some(true) => Some(Sink::Console),
+            Some(false) => None,
+            None if self.shows(level::INFO) => Some(Sink::Console),
+            None if self.logs(level::INFO) => Some(Sink::Report),
+            None => None,
+        }
+    }
+
+    /// The last stats line, which `-nostats` does not turn off: on the
+    /// console with `-stats`, else an info message.
+    pub fn print_last_stats(&self, line: &str) {
+        if self.stats == Some(true) {
+            eprintln!("{line}");
+        } else {
+            self.print(level::INFO, &format!("{line}\n"));
+        }
+    }
+
     /// The running stats line (`print_report` in ffmpeg 5.1): printed
     /// whatever the log level with an explicit `-stats`, at info level by
     /// default, never with `-nostats`.
@@ -123,6 +165,29 @@ impl Console {
     /// The last report: also printed with `-nostats`, at info level.
     pub fn last_stats(&self) -> bool {
         self.stats == Some(true) || self.shows(level::INFO)
+    }
+}
+
+/// Where a running stats line is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sink {
+    /// Standard error (and, from there, a report if one runs).
+    Console,
+    /// The report alone: the console's level hides the line.
+    Report,
+}
+
+impl Sink {
+    /// Writes `text`, as is, where this sink points.
+    pub fn write(self, text: &str) {
+        match self {
+            Self::Console => {
+                let mut err = std::io::stderr().lock();
+                let _ = std::io::Write::write_all(&mut err, text.as_bytes());
+                let _ = std::io::Write::flush(&mut err);
+            }
+            Self::Report => crate::report::unseen(level::INFO, text),
+        }
     }
 }
 

@@ -130,11 +130,11 @@ pub async fn run(
     let to_cut: Vec<Chunk> =
         chunks.iter().zip(&reused).filter(|(_, r)| r.is_none()).map(|(c, _)| c.clone()).collect();
     if ctx.job.verbose() && reused.iter().any(Option::is_some) {
-        eprintln!(
+        ctx.job.verbose_line(format_args!(
             "[dffmpeg] resuming: {} of {} chunks were verified by an earlier run",
             reused.iter().flatten().count(),
             chunks.len()
-        );
+        ));
     }
     let splitter = tokio::spawn(split_ahead(ctx.clone(), Arc::new(to_cut), lookahead, ready_tx));
     let _abort_splitter = AbortOnDrop(splitter);
@@ -187,10 +187,10 @@ pub async fn run(
             if start.backup {
                 tracing::info!(chunk = index, node = %remote.addr, "a straggling chunk runs again");
                 if ctx.job.verbose() {
-                    eprintln!(
+                    ctx.job.verbose_line(format_args!(
                         "[dffmpeg] chunk {index} straggles; running it on {} too",
                         remote.addr
-                    );
+                    ));
                 }
             }
             let ctx = ctx.clone();
@@ -222,7 +222,7 @@ pub async fn run(
                     let addr = &remotes[node].addr;
                     tracing::info!(node = %addr, "a lost node answers again; it takes work");
                     if ctx.job.verbose() {
-                        eprintln!("[dffmpeg] node {addr} is back");
+                        ctx.job.verbose_line(format_args!("[dffmpeg] node {addr} is back"));
                     }
                 }
             }
@@ -274,7 +274,9 @@ pub async fn run(
                             let loser = &remotes[other].addr;
                             tracing::info!(chunk = index, node = %loser, "attempt cancelled: another won");
                             if ctx.job.verbose() {
-                                eprintln!("[dffmpeg] chunk {index}: the copy on {loser} is cancelled");
+                                ctx.job.verbose_line(format_args!(
+                                    "[dffmpeg] chunk {index}: the copy on {loser} is cancelled"
+                                ));
                             }
                         }
                         let chunk = &chunks[index];
@@ -303,11 +305,11 @@ pub async fn run(
                             if ctx.job.verbose() {
                                 let first: Vec<String> =
                                     pieces.iter().map(|p| p.frames.start.to_string()).collect();
-                                eprintln!(
+                                ctx.job.verbose_line(format_args!(
                                     "[dffmpeg] chunk {index} split into {} at frames {}",
                                     pieces.len(),
                                     first.join(", ")
-                                );
+                                ));
                             }
                             permits[index] = None;
                             let _ = tokio::fs::remove_file(ctx.chunk_input(outcome.index)).await;
@@ -584,12 +586,12 @@ fn reuse(ctx: &JobContext, chunk: &Chunk, stats: &Stats) -> Option<ChunkDone> {
     let Reused { path, record } = ctx.dir.reuse(chunk, spec_for)?;
     tracing::info!(chunk = chunk.index, "chunk reused from an earlier run");
     if ctx.job.verbose() {
-        eprintln!(
+        ctx.job.verbose_line(format_args!(
             "[dffmpeg] chunk {} frames {}-{} reused",
             chunk.index,
             chunk.frames.start,
             chunk.frames.end - 1
-        );
+        ));
     }
     stats.finish(chunk.index, record.frames_encoded, record.size);
     Some(ChunkDone { index: chunk.index, path, start_time_us: record.start_time_us })

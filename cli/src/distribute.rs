@@ -7,6 +7,7 @@ use anyhow::{Context as _, bail};
 use policy_sdk::{ChunkBounds, JobInfo, PlanRequest};
 use tracing::warn;
 
+use crate::console::level::{INFO, VERBOSE, WARNING};
 use crate::dispatch::{self, NodeState};
 use crate::embedded::EmbeddedNode;
 use crate::job::{EncodeJob, InputKind};
@@ -119,7 +120,7 @@ pub async fn run(
     // beside it: each of these starts an ffmpeg or ffprobe, about 0.1 s of
     // this ffmpeg's library loading alone, or the embedded node.
     let mut embedded = EmbeddedNode::start(settings.nodes.is_empty(), &tools, &temp_root);
-    let describing = info.then(|| {
+    let describing = console.logs(INFO).then(|| {
         let (tools, stdin) = (tools.clone(), spool.as_ref().and_then(Spool::replay));
         tokio::spawn(async move { tools.describe_input(&described, stdin).await })
     });
@@ -191,26 +192,24 @@ pub async fn run(
                 eprintln!("{error:#}");
             }
         }
-        if info && !console.hide_banner {
-            eprint!("{}", console::banner(&tools).await?);
+        if console.logs(INFO) && !console.hide_banner {
+            console.print(INFO, &console::banner(&tools).await?);
         }
         if let Some(describing) = describing {
-            eprint!("{}", describing.await.context("describing the input panicked")??);
+            console.print(INFO, &describing.await.context("describing the input panicked")??);
         }
         let ready_jobs: Vec<&EncodeJob> = prepared.iter().map(|p| &p.job).collect();
         if !confirmed && let Err(refusal) = confirm_all(ready_jobs, console.interactive).await? {
             return Ok(Outcome::Refused(refusal));
         }
-        if info {
+        if console.logs(INFO) {
             let mappings: Vec<Vec<console::Mapped>> =
                 prepared.iter().map(|p| mapping(&p.job, &p.selection, &media)).collect();
-            eprint!("{}", console::stream_mapping(&mappings));
+            console.print(INFO, &console::stream_mapping(&mappings));
         }
         // From here on the command is distributed: stdin is ours to read.
         let keyboard = console.interactive.then(|| {
-            if info {
-                eprint!("{}", keyboard::PRESS_Q);
-            }
+            console.print(INFO, keyboard::PRESS_Q);
             Keyboard::listen(info)
         });
         let stop = keyboard.as_ref().map_or_else(Stop::never, Keyboard::stop);
@@ -245,11 +244,11 @@ pub async fn run(
             };
             // ffmpeg describes each output as it opens it; the description
             // comes from its mux, so here once it is written.
-            if info && let Some(block) = &muxed.description {
-                if console.running_stats() {
+            if let Some(block) = &muxed.description {
+                if info && console.running_stats() {
                     eprintln!();
                 }
-                eprint!("{}", renumber(block, index));
+                console.print(INFO, &renumber(block, index));
             }
             if index < last {
                 continue;
@@ -258,15 +257,17 @@ pub async fn run(
             // ffmpeg's Lsize= does; its closing line sums every output's streams.
             let mut end = stats.snapshot();
             end.total_size = std::fs::metadata(&outputs[0]).ok().map(|m| m.len());
-            if console.last_stats() {
-                eprintln!("{}", crate::stats::format_line(&end, true));
-            }
+            console.print_last_stats(&crate::stats::format_line(&end, true));
             // One output: its mux's own line; several: every output summed.
-            if info && let Some(line) = muxed.closing.filter(|_| last == 0) {
-                eprintln!("{line}");
-            } else if info && let Some(total) = end.total_size {
+            if let Some(line) = muxed.closing.filter(|_| last == 0) {
+                console.print(INFO, &format!("{line}\n"));
+            } else if console.logs(INFO)
+                && let Some(total) = end.total_size
+            {
                 match closing_sizes(&tools, &outputs).await {
-                    Ok(sizes) => eprintln!("{}", crate::summary::line(&sizes, total)),
+                    Ok(sizes) => {
+                        console.print(INFO, &format!("{}\n", crate::summary::line(&sizes, total)));
+                    }
                     Err(error) => warn!(%error, "no closing summary"),
                 }
             }
@@ -276,20 +277,21 @@ pub async fn run(
             }
         }
         result?;
-        if console.shows(console::level::VERBOSE) {
-            eprintln!(
-                "[dffmpeg] {} output(s) on {} node(s) in {:.2}s",
+        console.print(
+            VERBOSE,
+            &format!(
+                "[dffmpeg] {} output(s) on {} node(s) in {:.2}s\n",
                 last + 1,
                 addrs.len(),
                 started.elapsed().as_secs_f64()
-            );
-        }
+            ),
+        );
         Ok(Outcome::Done)
     }
     .await;
     embedded.stop().await;
     if console.benchmark
-        && info
+        && console.logs(INFO)
         && matches!(outcome, Ok(Outcome::Done))
         && let (Some(before), Some(now)) = (usage_at_start, crate::benchmark::usage())
     {
@@ -298,7 +300,7 @@ pub async fn run(
             system: now.system.saturating_sub(before.system),
             max_rss_kb: now.max_rss_kb,
         };
-        eprint!("{}", crate::benchmark::lines(&spent, started.elapsed()));
+        console.print(INFO, &crate::benchmark::lines(&spent, started.elapsed()));
     }
     outcome
 }
@@ -462,13 +464,14 @@ async fn encode(
             let found = Instant::now();
             match scenes::detect(tools, &job, video.index, &timeline, threshold).await {
                 Ok(cuts) => {
-                    if console.shows(console::level::VERBOSE) {
-                        eprintln!(
-                            "[dffmpeg] {} scene changes (score above {threshold}) found in {:.2}s",
+                    console.print(
+                        VERBOSE,
+                        &format!(
+                            "[dffmpeg] {} scene changes (score above {threshold}) found in {:.2}s\n",
                             cuts.len(),
                             found.elapsed().as_secs_f64()
-                        );
-                    }
+                        ),
+                    );
                     cuts
                 }
                 Err(error) if policy.strict() => {
@@ -476,9 +479,10 @@ async fn encode(
                 }
                 Err(error) => {
                     warn!(%error, "no scene changes for the policy");
-                    if console.shows(console::level::WARNING) {
-                        eprintln!("[dffmpeg] no scene changes for the policy: {error:#}");
-                    }
+                    console.print(
+                        WARNING,
+                        &format!("[dffmpeg] no scene changes for the policy: {error:#}\n"),
+                    );
                     Vec::new()
                 }
             }
@@ -507,10 +511,13 @@ async fn encode(
     // A call may run for its whole deadline: off the async workers.
     let (starts, refused) =
         tokio::task::block_in_place(|| crate::schedule::plan(policy.as_mut(), &request))?;
-    if let Some(error) = refused
-        && console.shows(console::level::WARNING)
-    {
-        eprintln!("[dffmpeg] the policy's plan was refused ({error:#}); using the default plan");
+    if let Some(error) = refused {
+        console.print(
+            WARNING,
+            &format!(
+                "[dffmpeg] the policy's plan was refused ({error:#}); using the default plan\n"
+            ),
+        );
     }
     // The rate the encoder runs at: an fps filter's, else the input's.
     let output_rate = job.fps_filter.unwrap_or(frame_rate);
@@ -519,7 +526,6 @@ async fn encode(
         None => plan::chunks(&timeline, &starts)?,
     };
     let chunk_count = chunks.len();
-    let verbose = job.verbose();
     let output = job.output.display().to_string();
     let ctx = Arc::new(JobContext::new(
         tools.clone(),
@@ -531,8 +537,8 @@ async fn encode(
         media,
     )?);
     let stats = Arc::new(Stats::new(chunk_count, output_rate.0 as f64 / output_rate.1 as f64));
-    let line = console.running_stats();
-    let reporting = line || progress.is_some();
+    let line = console.running_stats_sink();
+    let reporting = line.is_some() || progress.is_some();
     let reporter = reporting.then(|| stats.spawn_reporter(line, console.stats_period, progress));
     let result = async {
         let dispatched = dispatch::run(
@@ -566,18 +572,19 @@ async fn encode(
             )));
         }
     };
-    if verbose {
+    if console.logs(VERBOSE) {
         let chunks = match stopped {
             Some(kept) => format!("the first {kept} of {chunk_count} chunks (stopped)"),
             None => format!("{chunk_count} chunks"),
         };
-        eprintln!(
-            "[dffmpeg] {output}: {chunks} on {} nodes in {:.2}s (policy {}, {})",
+        let line = format!(
+            "[dffmpeg] {output}: {chunks} on {} nodes in {:.2}s (policy {}, {})\n",
             nodes.len(),
             started.elapsed().as_secs_f64(),
             module.name(),
             module.origin
         );
+        console.print(VERBOSE, &line);
     }
     Ok((stats, muxed))
 }

@@ -106,9 +106,16 @@ pub struct EncodeJob {
 }
 
 impl EncodeJob {
-    /// `-loglevel verbose` or more: dffmpeg's own lines are shown.
+    /// `-loglevel verbose` or more, or a report that records as much:
+    /// dffmpeg's own lines are worth composing.
     pub fn verbose(&self) -> bool {
-        self.console.shows(crate::console::level::VERBOSE)
+        self.console.logs(crate::console::level::VERBOSE)
+    }
+
+    /// One of dffmpeg's own verbose lines, on the console or in the report
+    /// (`Console::print`).
+    pub fn verbose_line(&self, line: std::fmt::Arguments<'_>) {
+        self.console.print(crate::console::level::VERBOSE, &format!("{line}\n"));
     }
 }
 

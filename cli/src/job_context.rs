@@ -183,14 +183,14 @@ impl JobContext {
     pub fn log_chunk(&self, chunk: &Chunk, node: &str, took: Duration) {
         tracing::info!(chunk = chunk.index, node, seconds = took.as_secs_f64(), "chunk verified");
         if self.job.verbose() {
-            eprintln!(
+            self.job.verbose_line(format_args!(
                 "[dffmpeg] chunk {} frames {}-{} on {} in {:.2}s",
                 chunk.index,
                 chunk.frames.start,
                 chunk.frames.end - 1,
                 node,
                 took.as_secs_f64()
-            );
+            ));
         }
     }
 }

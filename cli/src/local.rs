@@ -106,6 +106,9 @@ impl Tools {
         let mut child = Command::new(&self.ffmpeg)
             .args(["-hide_banner", "-nostdin", "-nostats", "-loglevel", loglevel])
             .args(args)
+            // The user's FFREPORT names dffmpeg's report; an ffmpeg of ours
+            // that inherited it would write its own log over that file.
+            .env_remove("FFREPORT")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -152,6 +155,7 @@ where
 {
     Command::new(program)
         .args(args)
+        .env_remove("FFREPORT") // see `Tools::ffmpeg_log`
         .stdin(stdin)
         .kill_on_drop(true)
         .output()

@@ -13,7 +13,11 @@
 //! line, then everything dffmpeg writes to standard error (the fd itself is
 //! redirected through a pipe, so messages of any origin are caught), and
 //! dffmpeg's own trace (chunks, nodes, transfers) up to the report's level.
-//! What the nodes' ffmpegs log stays on the nodes. A report is started only
+//! Messages the console's level hides but the report's does not (the
+//! banner, the stream mapping and the stats under `-v error`) are written to
+//! the file alone (`unseen`, through `Console::print`). What the nodes'
+//! ffmpegs log stays on the nodes, and no ffmpeg that dffmpeg starts
+//! inherits `FFREPORT`: it would write its own log over this one. A report is started only
 //! once the command is certain to be distributed; before that, a fallback
 //! hands `-report` and `FFREPORT` to ffmpeg, which writes its own.
 
@@ -292,6 +296,25 @@ pub fn may_record(meta: &tracing::Metadata<'_>) -> bool {
 pub fn records(meta: &tracing::Metadata<'_>) -> bool {
     may_record(meta)
         && trace_level(LEVEL.load(Ordering::Relaxed)).is_some_and(|max| *meta.level() <= max)
+}
+
+/// True when a running report records messages of ffmpeg's `level`.
+pub fn records_level(level: i32) -> bool {
+    LEVEL.load(Ordering::Relaxed) >= level
+}
+
+/// Writes `text`, a message of `level` that the console does not show, into
+/// the running report if it records that level. ffmpeg's log callback
+/// writes every message to its report whatever the console's level, so
+/// `-v error -report` still finds the banner, the stream mapping and the
+/// stats in the file.
+pub fn unseen(level: i32, text: &str) {
+    if !records_level(level) {
+        return;
+    }
+    if let Some(file) = FILE.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        let _ = file.lock().unwrap_or_else(|p| p.into_inner()).write_all(text.as_bytes());
+    }
 }
 
 /// A `tracing` writer into the running report (nothing when none runs).

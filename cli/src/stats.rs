@@ -1,6 +1,5 @@
 //! The `frame= ... fps= ... time= ... speed=` line, aggregated over all nodes.
 
-use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -65,12 +64,12 @@ impl Stats {
         format_line(&self.snapshot(), false)
     }
 
-    /// Every `period` until aborted: the stats line on stderr (if `line`) and
+    /// Every `period` until aborted: the stats line into `line`'s sink and
     /// a `-progress` block (if `progress`). The first report is immediate, as
     /// ffmpeg's is.
     pub fn spawn_reporter(
         self: &Arc<Self>,
-        line: bool,
+        line: Option<crate::console::Sink>,
         period: Duration,
         progress: Option<Arc<Mutex<ProgressWriter>>>,
     ) -> tokio::task::JoinHandle<()> {
@@ -79,10 +78,8 @@ impl Stats {
             let mut tick = tokio::time::interval(period);
             loop {
                 tick.tick().await;
-                if line {
-                    let mut err = std::io::stderr().lock();
-                    let _ = write!(err, "{}\r", stats.line());
-                    let _ = err.flush();
+                if let Some(sink) = line {
+                    sink.write(&format!("{}\r", stats.line()));
                 }
                 if let Some(progress) = &progress {
                     let mut writer = progress.lock().unwrap_or_else(|p| p.into_inner());

@@ -24,6 +24,10 @@ pub async fn run_encode(
 ) -> Result<ProgressBlock, NodeError> {
     let mut child = Command::new(ffmpeg)
         .args(&args)
+        // A chunk's ffmpeg writes no report: an inherited FFREPORT (the
+        // embedded node shares dffmpeg's environment) would write over the
+        // user's report file, and a chunk's log goes back in its error.
+        .env_remove("FFREPORT")
         // Anything an encoder writes by a relative name stays in the chunk's
         // directory, which is removed with the chunk.
         .current_dir(dir)
@@ -85,6 +89,7 @@ fn write_error(stderr: &str) -> Option<&str> {
 pub async fn describe(ffmpeg: &Path) -> (String, Vec<String>) {
     let Ok(output) = Command::new(ffmpeg)
         .arg("-encoders")
+        .env_remove("FFREPORT") // see `run_encode`
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)
         .output()

@@ -468,6 +468,30 @@ fn report_writes_ffmpegs_log_file() {
         !report.contains(" DEBUG ") && !report.contains(" INFO "),
         "level 32 has no trace: {report}"
     );
+
+    // Below the console's level the report still logs every message up to
+    // its own, as ffmpeg's does.
+    let quiet = ["-y", "-v", "error", "-i", src, "-c:v", "libx264", "-c:a", "copy", "out.mkv"];
+    let ffreport = "file=quiet.log:level=40";
+    let cwd = tempfile::tempdir().unwrap();
+    let mut ffmpeg = Command::new("ffmpeg");
+    ffmpeg.args(quiet).current_dir(cwd.path()).env("FFREPORT", ffreport);
+    let theirs = ffmpeg.output().unwrap();
+    let their_report = std::fs::read_to_string(cwd.path().join("quiet.log")).unwrap();
+    let ran = run_in(&node, cwd.path(), &quiet, Some(ffreport));
+    let err = text(&ran.stderr);
+    assert!(ran.status.success(), "{err}");
+    assert_eq!(err, text(&theirs.stderr), "-v error: the same silent console");
+    let report = std::fs::read_to_string(cwd.path().join("quiet.log")).unwrap();
+    for line in ["Input #0", "Stream mapping:\n", "Output #0", "frame=", " Lsize="] {
+        assert!(their_report.contains(line), "ffmpeg's report has {line:?}: {their_report}");
+        assert!(report.contains(line), "the report has {line:?}: {report}");
+    }
+    assert!(report.contains(" chunks on 1 nodes"), "verbose lines too: {report}");
+    // dffmpeg's own ffmpegs do not inherit FFREPORT and write over it.
+    let command = report.lines().nth(4).unwrap();
+    assert!(command.ends_with(" -c:a copy out.mkv"), "{report}");
+    assert!(!report.contains("-nostats"), "only dffmpeg's report: {report}");
 }
 
 #[test]
