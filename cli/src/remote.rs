@@ -2,6 +2,7 @@
 //! and download, streamed from and to disk in 1 MiB pieces.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -12,7 +13,7 @@ use proto::v1::{
     EncodeHeader, EncodeProgress, EncodeRequest, EncodeSummary, InputEnd, ReportRequest,
     ReportResponse,
 };
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 use tonic::codec::CompressionEncoding;
@@ -91,6 +92,12 @@ pub struct Remote {
     /// The node's address as the user gave it.
     pub addr: String,
     client: NodeClient<InterceptedService<Channel, Bearer>>,
+    /// One upload at a time to this node, shared by the clones. Every
+    /// stream to a node shares one HTTP/2 connection, so two uploads at
+    /// once only halve each other's rate: the first chunk would start
+    /// encoding later, and a chunk uploading ahead into a queue place would
+    /// delay the one a slot waits for.
+    uploads: Arc<Semaphore>,
 }
 
 impl Remote {
@@ -129,7 +136,7 @@ impl Remote {
             // The node compresses its replies only for a client that accepts it.
             client = client.accept_compressed(CompressionEncoding::Zstd);
         }
-        Ok(Self { addr: addr.to_string(), client })
+        Ok(Self { addr: addr.to_string(), client, uploads: Arc::new(Semaphore::new(1)) })
     }
 
     /// Asks the node for its report.
@@ -145,6 +152,8 @@ impl Remote {
 
     /// Uploads `input`, lets the node encode it, and downloads the result to
     /// `output`, checking its size and BLAKE3 against the node's summary.
+    /// The call opens once no other upload to the node runs (the node would
+    /// time out a stream that sends nothing while it waits).
     pub async fn encode(
         &self,
         header: EncodeHeader,
@@ -152,6 +161,12 @@ impl Remote {
         output: &Path,
         mut on_progress: impl FnMut(EncodeProgress),
     ) -> Result<(EncodeSummary, Transfer), ChunkError> {
+        let turn = self
+            .uploads
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ChunkError::Local("the upload queue is closed".into()))?;
         let started = Instant::now();
         let mut file = node::pieces::Reader::open(input, true)
             .map_err(|e| ChunkError::Local(format!("opening {}: {e}", input.display())))?;
@@ -160,6 +175,8 @@ impl Remote {
             .await
             .map_err(|_| ChunkError::Local("request stream closed".into()))?;
         let upload = tokio::spawn(async move {
+            // Held until the last piece is handed over, or the call ends.
+            let _turn = turn;
             while let Some(piece) = file.next().await {
                 let piece = piece.map_err(|e| format!("reading the chunk input: {e}"))?;
                 let data = RequestMsg::Data(piece.into());
@@ -221,9 +238,9 @@ impl Remote {
 /// How long one chunk's bytes took to move, as the coordinator saw it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Transfer {
-    /// From the call's start until the last input piece was handed to the
-    /// connection (what is still in flight then is a few MiB at most: the
-    /// piece queue and the HTTP/2 window).
+    /// From the call's start, once its turn to upload came, until the last
+    /// input piece was handed to the connection (what is still in flight
+    /// then is a few MiB at most: the piece queue and the HTTP/2 window).
     pub upload: Duration,
     /// From the first byte of the result to the node's summary.
     pub download: Duration,
