@@ -19,9 +19,14 @@
 # ffmpeg, and from the chunks' own timing (DFFMPEG_LOG debug) the seconds
 # spent uploading and encoding and the chunk inputs' bytes (before zstd),
 # and from those the link rate at which uploading a chunk takes as long as
-# encoding it. One run per row.
+# encoding it. *Idle* is the wall time less the encodes: what the node's one
+# slot spent not encoding (start-up, uploads not overlapped with an encode,
+# the last download, the mux), the figure that uploading ahead
+# (`--upload-ahead`, the AHEAD variable: `0 1` by default, each rate and
+# input run with each) is to shrink, and one that the machine's noise in
+# encode speed does not move. One run per row.
 #
-# Usage: sudo bash bench/link.sh [SECONDS] [RATE...]  (default 12 s; unshaped 1gbit 100mbit)
+# Usage: sudo [AHEAD="0 1"] bash bench/link.sh [SECONDS] [RATE...]  (default 12 s; unshaped 1gbit 100mbit)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "network namespaces need root" >&2; exit 1; }
@@ -29,6 +34,7 @@ secs=${1:-12}
 shift $(( $# > 0 ? 1 : 0 )) || true
 rates=("$@")
 [ ${#rates[@]} -gt 0 ] || rates=(unshaped 1gbit 100mbit)
+read -r -a aheads <<< "${AHEAD:-0 1}"
 cargo build --release --locked -q -p cli -p node
 B=$PWD/target/release
 work=$(mktemp -d)
@@ -92,12 +98,16 @@ for rate in "${rates[@]}"; do
   shape "$rate"
   for kind in coded raw; do
     if [ "$kind" = coded ]; then input=(-i "$work/in.mkv"); else input=(-f lavfi -i "$graph"); fi
-    took=$(t env DFFMPEG_LOG=cli=debug taskset -c 0 "$B/dffmpeg" --nodes "$addr" -y -nostdin \
-      -nostats -v verbose "${input[@]}" "${encode[@]}" "$work/o.mkv" 2> "$work/log")
-    grep -q ' chunks on ' "$work/log" || { echo "not distributed: $(tail -3 "$work/log")" >&2; exit 1; }
-    read -r up enc mb < <(sums "$work/log")
-    even=$(echo "$mb * 8 / $enc" | bc -l)
-    printf '%-8s %-5s: %6.2f s = %.2fx ffmpeg alone; uploads %5.2f s of %6.1f MB, encodes %5.2f s; break-even link %.0f Mbit/s (before zstd)\n' \
-      "$rate" "$kind" "$took" "$(echo "$took / $alone" | bc -l)" "$up" "$mb" "$enc" "$even"
+    for ahead in "${aheads[@]}"; do
+      took=$(t env DFFMPEG_LOG=cli=debug taskset -c 0 "$B/dffmpeg" --nodes "$addr" \
+        --upload-ahead "$ahead" -y -nostdin -nostats -v verbose "${input[@]}" "${encode[@]}" \
+        "$work/o.mkv" 2> "$work/log")
+      grep -q ' chunks on ' "$work/log" || { echo "not distributed: $(tail -3 "$work/log")" >&2; exit 1; }
+      read -r up enc mb < <(sums "$work/log")
+      even=$(echo "$mb * 8 / $enc" | bc -l)
+      printf '%-8s %-5s ahead %s: %6.2f s = %.2fx ffmpeg alone; idle %5.2f s; uploads %5.2f s of %6.1f MB, encodes %5.2f s; break-even link %.0f Mbit/s (before zstd)\n' \
+        "$rate" "$kind" "$ahead" "$took" "$(echo "$took / $alone" | bc -l)" "$(echo "$took - $enc" | bc -l)" \
+        "$up" "$mb" "$enc" "$even"
+    done
   done
 done

@@ -33,14 +33,17 @@ pub struct NodeState {
     pub remote: Remote,
     /// Chunks this job runs on it at once.
     pub slots: u32,
+    /// Chunks it may be handed beyond its slots, to upload while they are
+    /// busy (`NodeBook::queue`).
+    pub queue: u32,
     /// Its first report (sysinfo figures).
     pub report: proto::v1::ReportResponse,
 }
 
 impl NodeState {
     /// A node as it first reported, before any work.
-    pub fn new(remote: Remote, slots: u32, report: proto::v1::ReportResponse) -> Self {
-        Self { remote, slots, report }
+    pub fn new(remote: Remote, slots: u32, queue: u32, report: proto::v1::ReportResponse) -> Self {
+        Self { remote, slots, queue, report }
     }
 
     /// The node as policies see it before any work.
@@ -49,7 +52,10 @@ impl NodeState {
     }
 
     fn book(&self, now_ms: u64) -> NodeBook {
-        NodeBook::new(self.remote.addr.clone(), self.slots, telemetry(&self.report, now_ms))
+        let mut book =
+            NodeBook::new(self.remote.addr.clone(), self.slots, telemetry(&self.report, now_ms));
+        book.queue = self.queue;
+        book
     }
 }
 
@@ -121,7 +127,8 @@ pub async fn run(
 ) -> anyhow::Result<Dispatched> {
     let clock = Instant::now();
     let now_ms = || clock.elapsed().as_millis() as u64;
-    let total_slots: u32 = nodes.iter().map(|n| n.slots).sum();
+    // A chunk handed to a queue place needs its input cut as well.
+    let total_slots: u32 = nodes.iter().map(|n| n.slots + n.queue).sum();
     let lookahead = Arc::new(Semaphore::new(total_slots as usize + 2));
     let (ready_tx, mut ready_rx) = mpsc::channel::<anyhow::Result<Ready>>(64);
     // Chunks an earlier, killed run of this command verified are not cut
@@ -259,7 +266,7 @@ pub async fn run(
                     Ok(encoded) => {
                         let seconds = outcome.took.as_secs_f64();
                         let node = outcome.node;
-                        let cancel = match schedule.succeeded(outcome.index, node, seconds) {
+                        let cancel = match schedule.succeeded(outcome.index, node, seconds, now_ms()) {
                             Verified::Won { cancel } => cancel,
                             Verified::Late => {
                                 let _ = tokio::fs::remove_file(&encoded.part).await;
@@ -270,7 +277,7 @@ pub async fn run(
                             if let Some(handle) = attempts.remove(&(outcome.index, other)) {
                                 handle.abort();
                             }
-                            schedule.cancelled(outcome.index, other);
+                            schedule.cancelled(outcome.index, other, now_ms());
                             let loser = &remotes[other].addr;
                             tracing::info!(chunk = index, node = %loser, "attempt cancelled: another won");
                             if ctx.job.verbose() {

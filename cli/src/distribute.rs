@@ -173,7 +173,7 @@ pub async fn run(
             // The pipe is spent: without a node, ffmpeg gets it back, not an error.
             let zstd = zstd_for(settings, &prepared[0].video);
             if let Err(error) =
-                connect(&settings.nodes, settings, zstd, &prepared[0].job.encoder).await
+                connect(&settings.nodes, settings, 0, zstd, &prepared[0].job.encoder).await
             {
                 return Ok(fallback(format!("{error:#}")));
             }
@@ -214,9 +214,9 @@ pub async fn run(
         });
         let stop = keyboard.as_ref().map_or_else(Stop::never, Keyboard::stop);
 
-        let addrs: Vec<String> = match embedded.addr().await? {
-            Some(addr) => vec![addr],
-            None => settings.nodes.clone(),
+        let (addrs, upload_ahead) = match embedded.addr().await? {
+            Some(addr) => (vec![addr], settings.upload_ahead.unwrap_or(0)),
+            None => (settings.nodes.clone(), settings.upload_ahead.unwrap_or(1)),
         };
 
         let last = prepared.len() - 1;
@@ -230,6 +230,7 @@ pub async fn run(
                 addrs: &addrs,
                 temp_root: &temp_root,
                 policy: &policy_module,
+                upload_ahead,
             };
             let encoded = encode(ready, &media, &cluster, progress.clone(), stop.clone()).await;
             let (stats, muxed) = match encoded {
@@ -441,6 +442,8 @@ struct Cluster<'a> {
     addrs: &'a [String],
     temp_root: &'a std::path::Path,
     policy: &'a PolicyModule,
+    /// Chunks each node may take beyond its slots (`Settings::upload_ahead`).
+    upload_ahead: u32,
 }
 
 /// Plans, dispatches and assembles one output; returns its stats.
@@ -451,10 +454,11 @@ async fn encode(
     progress: Option<Arc<Mutex<ProgressWriter>>>,
     stop: Stop,
 ) -> anyhow::Result<(Arc<Stats>, assemble::Muxed)> {
-    let Cluster { settings, tools, addrs, temp_root, policy: module } = *cluster;
+    let Cluster { settings, tools, addrs, temp_root, policy: module, upload_ahead } = *cluster;
     let Prepared { job, selection, video, timeline, frame_rate } = ready;
     let started = Instant::now();
-    let nodes = connect(addrs, settings, zstd_for(settings, &video), &job.encoder).await?;
+    let zstd = zstd_for(settings, &video);
+    let nodes = connect(addrs, settings, upload_ahead, zstd, &job.encoder).await?;
     let console = job.console.clone();
     let mut policy: Box<dyn policy::SchedulingPolicy> =
         Box::new(module.for_job(console.shows(console::level::WARNING)));
@@ -620,6 +624,7 @@ fn mapping(
 async fn connect(
     addrs: &[String],
     settings: &Settings,
+    upload_ahead: u32,
     zstd: Zstd,
     encoder: &str,
 ) -> anyhow::Result<Vec<NodeState>> {
@@ -636,7 +641,7 @@ async fn connect(
             }
             Ok(report) => {
                 let slots = settings.slots.get(i).copied().unwrap_or(report.slots_total.max(1));
-                nodes.push(NodeState::new(remote, slots, report));
+                nodes.push(NodeState::new(remote, slots, upload_ahead, report));
             }
             Err(error) => {
                 warn!(node = %addr, %error, "node unreachable; leaving it out");

@@ -98,7 +98,12 @@ pub struct NodeBook {
     pub id: String,
     /// Chunks this job runs on it at once.
     pub slots: u32,
-    /// Chunks running on it now.
+    /// Places beyond its slots: chunks handed to it while every slot is
+    /// busy, which upload while the others encode and wait on the node for
+    /// a slot (`--upload-ahead`). The upload then no longer adds to the
+    /// job's time, at the price of binding the chunk to the node early.
+    pub queue: u32,
+    /// Chunks running on it now, or waiting on it in a queue place.
     pub busy: u32,
     /// False once it failed to answer, or failed chunks repeatedly: it gets
     /// no more work, unless it was lost and answers again.
@@ -120,6 +125,7 @@ impl NodeBook {
         Self {
             id,
             slots,
+            queue: 0,
             busy: 0,
             alive: true,
             lost: false,
@@ -129,8 +135,25 @@ impl NodeBook {
         }
     }
 
+    /// A chunk given to it now would start at once or, in a queue place,
+    /// upload while the slots are busy.
     fn has_free_slot(&self) -> bool {
+        self.alive && self.busy < self.slots + self.queue
+    }
+
+    /// A chunk given to it now would start at once: what a backup needs.
+    fn has_idle_slot(&self) -> bool {
         self.alive && self.busy < self.slots
+    }
+
+    /// What policies see as free: the idle slots or, once every slot is
+    /// busy, the free queue places (never more than `slots_total`).
+    fn slots_free(&self) -> u32 {
+        if self.busy < self.slots {
+            self.slots - self.busy
+        } else {
+            (self.slots + self.queue).saturating_sub(self.busy).min(self.slots)
+        }
     }
 
     /// The node as policies see it at `now_ms`: capacity, the latest load
@@ -140,7 +163,7 @@ impl NodeBook {
         NodeView {
             id: self.id.clone(),
             slots_total: self.slots,
-            slots_free: self.slots.saturating_sub(self.busy),
+            slots_free: self.slots_free(),
             cpu_count: t.cpu_count,
             load_1: t.load_1,
             cpu_usage: t.cpu_usage,
@@ -169,6 +192,18 @@ pub struct Start {
     pub backup: bool,
 }
 
+/// One attempt in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Attempt {
+    /// The node running it.
+    node: usize,
+    /// When it was handed out (ms).
+    since: u64,
+    /// When it took one of the node's slots; `None` while it waits in a
+    /// queue place.
+    slot_at: Option<u64>,
+}
+
 /// Every chunk's and node's state in one job.
 #[derive(Debug)]
 pub struct Schedule {
@@ -181,8 +216,8 @@ pub struct Schedule {
     /// Chunks cut into others after a failure: no longer part of the job.
     replaced: Vec<bool>,
     ready: BTreeSet<u32>,
-    /// Per chunk, the nodes running it and since when (ms).
-    running_on: Vec<Vec<(usize, u64)>>,
+    /// Per chunk, its attempts in flight.
+    running_on: Vec<Vec<Attempt>>,
     /// Chunks that got a backup (one each at most).
     backed_up: Vec<bool>,
     can_back_up: bool,
@@ -357,9 +392,12 @@ impl Schedule {
         !self.ready.is_empty() && self.nodes.iter().any(NodeBook::has_free_slot)
     }
 
-    /// An error once no node is left to encode on.
+    /// An error once no node is left to encode on and no attempt is left
+    /// to finish: a node dropped for failing may still deliver the chunk it
+    /// encoded before (with a queue place, its next chunk can fail while
+    /// this one downloads), and that chunk is kept for a rerun.
     pub fn check_nodes(&self, last_error: &str) -> anyhow::Result<()> {
-        if !self.nodes.iter().any(|node| node.alive) {
+        if self.running == 0 && !self.nodes.iter().any(|node| node.alive) {
             bail!("no node is left to encode on; the last failure: {last_error}");
         }
         Ok(())
@@ -369,11 +407,29 @@ impl Schedule {
         self.nodes.iter().filter(|node| node.alive).map(|node| node.view(now_ms)).collect()
     }
 
+    /// Scheduling rounds until one starts nothing: idle slots fill in the
+    /// first, queue places (which policies see as free once every slot is
+    /// busy) in the next.
+    pub fn assign(
+        &mut self,
+        policy: &mut dyn SchedulingPolicy,
+        now_ms: u64,
+    ) -> anyhow::Result<Vec<Start>> {
+        let mut starts = Vec::new();
+        loop {
+            let round = self.assign_round(policy, now_ms)?;
+            if round.is_empty() {
+                return Ok(starts);
+            }
+            starts.extend(round);
+        }
+    }
+
     /// One scheduling round: the policy proposes, the host keeps what is
     /// usable (a waiting chunk, a live node with a free slot), and the
     /// default decides a round in which nothing runs and nothing usable was
     /// proposed, so a policy cannot stall a job.
-    pub fn assign(
+    fn assign_round(
         &mut self,
         policy: &mut dyn SchedulingPolicy,
         now_ms: u64,
@@ -429,10 +485,12 @@ impl Schedule {
     }
 
     fn start(&mut self, chunk: u32, node: usize, now_ms: u64, backup: bool) -> Start {
-        self.nodes[node].busy += 1;
+        let book = &mut self.nodes[node];
+        let slot_at = (book.busy < book.slots).then_some(now_ms);
+        book.busy += 1;
         self.running += 1;
         let index = chunk as usize;
-        self.running_on[index].push((node, now_ms));
+        self.running_on[index].push(Attempt { node, since: now_ms, slot_at });
         self.attempts[index] += 1;
         Start { chunk, node, attempt: self.attempts[index], backup }
     }
@@ -458,7 +516,10 @@ impl Schedule {
         loop {
             let mut best: Option<(f64, u32, usize)> = None;
             for (chunk, on) in self.running_on.iter().enumerate() {
-                let [(straggler, since)] = on.as_slice() else { continue };
+                // A chunk still queued on its node is not straggling yet.
+                let [Attempt { node: straggler, slot_at: Some(since), .. }] = on.as_slice() else {
+                    continue;
+                };
                 if self.done[chunk] || self.backed_up[chunk] {
                     continue;
                 }
@@ -469,7 +530,7 @@ impl Schedule {
                 let remaining = (slow.frames > 0).then(|| (time_on(slow) - ran).max(0.0));
                 for (node, book) in self.nodes.iter().enumerate() {
                     let m = &book.measured;
-                    if node == *straggler || !book.has_free_slot() || m.frames == 0 {
+                    if node == *straggler || !book.has_idle_slot() || m.frames == 0 {
                         continue;
                     }
                     let expected = time_on(m).max(1e-3);
@@ -494,32 +555,43 @@ impl Schedule {
 
     /// An attempt that dispatch cancelled (it lost to another): its slot is
     /// free, and nothing counts against the node.
-    pub fn cancelled(&mut self, chunk: u32, node: usize) {
-        if self.stop_attempt(chunk, node) {
+    pub fn cancelled(&mut self, chunk: u32, node: usize, now_ms: u64) {
+        if self.stop_attempt(chunk, node, now_ms).is_some() {
             self.running -= 1;
             self.nodes[node].busy -= 1;
         }
     }
 
-    /// Forgets the attempt at `chunk` on `node`; false if there was none.
-    fn stop_attempt(&mut self, chunk: u32, node: usize) -> bool {
+    /// Forgets the attempt at `chunk` on `node`, and returns it; `None` if
+    /// there was none. A slot it held goes to the chunk queued longest on
+    /// that node, which the node starts next.
+    fn stop_attempt(&mut self, chunk: u32, node: usize, now_ms: u64) -> Option<Attempt> {
         let on = &mut self.running_on[chunk as usize];
-        match on.iter().position(|&(n, _)| n == node) {
-            Some(at) => {
-                on.remove(at);
-                true
+        let stopped = on.remove(on.iter().position(|a| a.node == node)?);
+        if stopped.slot_at.is_some() {
+            let next = self
+                .running_on
+                .iter_mut()
+                .flatten()
+                .filter(|a| a.node == node && a.slot_at.is_none())
+                .min_by_key(|a| a.since);
+            if let Some(next) = next {
+                next.slot_at = Some(now_ms);
             }
-            None => false,
         }
+        Some(stopped)
     }
 
-    /// The attempt's result is verified: the chunk's result, unless another
-    /// attempt won first.
-    pub fn succeeded(&mut self, chunk: u32, node: usize, seconds: f64) -> Verified {
+    /// The attempt's result is verified after `seconds` from its hand-out:
+    /// the chunk's result, unless another attempt won first. The time it
+    /// waited in a queue place does not count against the node's speed.
+    pub fn succeeded(&mut self, chunk: u32, node: usize, seconds: f64, now_ms: u64) -> Verified {
         // A cancelled attempt that finished before it could be stopped.
-        if !self.stop_attempt(chunk, node) {
+        let Some(attempt) = self.stop_attempt(chunk, node, now_ms) else {
             return Verified::Late;
-        }
+        };
+        let queued = attempt.slot_at.map_or(0, |at| at.saturating_sub(attempt.since));
+        let seconds = (seconds - queued as f64 / 1000.0).max(1e-3);
         self.running -= 1;
         let book = &mut self.nodes[node];
         book.busy -= 1;
@@ -533,7 +605,7 @@ impl Schedule {
         }
         self.done[index] = true;
         self.finished += 1;
-        Verified::Won { cancel: self.running_on[index].iter().map(|&(n, _)| n).collect() }
+        Verified::Won { cancel: self.running_on[index].iter().map(|a| a.node).collect() }
     }
 
     /// The attempt failed with `error`; `lost` says the node itself is gone.
@@ -551,7 +623,7 @@ impl Schedule {
         policy: &mut dyn SchedulingPolicy,
         now_ms: u64,
     ) -> anyhow::Result<Requeued> {
-        if !self.stop_attempt(chunk, node) {
+        if self.stop_attempt(chunk, node, now_ms).is_none() {
             return Ok(Requeued::Covered);
         }
         self.running -= 1;
@@ -685,13 +757,39 @@ mod tests {
         let starts = s.assign(policy.as_mut(), 0).unwrap();
         assert_eq!(starts.len(), 2);
         assert!(s.assign(policy.as_mut(), 0).unwrap().is_empty());
-        let _ = s.succeeded(starts[0].chunk, starts[0].node, 1.0);
+        let _ = s.succeeded(starts[0].chunk, starts[0].node, 1.0, 0);
         let next = s.assign(policy.as_mut(), 0).unwrap();
         assert_eq!(next, vec![Start { chunk: 2, node: starts[0].node, attempt: 1, backup: false }]);
-        let _ = s.succeeded(starts[1].chunk, starts[1].node, 1.0);
-        let _ = s.succeeded(2, next[0].node, 1.0);
+        let _ = s.succeeded(starts[1].chunk, starts[1].node, 1.0, 0);
+        let _ = s.succeeded(2, next[0].node, 1.0, 0);
         assert!(s.is_finished());
         assert_eq!(s.nodes[starts[0].node].view(0).measured_fps, 10.0);
+    }
+
+    #[test]
+    fn a_queue_place_takes_a_chunk_while_the_slot_is_busy_and_its_wait_is_not_counted() {
+        let mut policy = policy::native_default();
+        let mut s = schedule(4, &[1, 1]);
+        for node in &mut s.nodes {
+            node.queue = 1;
+        }
+        let first = s.assign(policy.as_mut(), 0).unwrap();
+        assert_eq!(first.len(), 4, "a slot and a queue place on each node: {first:?}");
+        assert!(s.nodes.iter().all(|n| n.view(0).slots_free == 0 && n.busy == 2));
+        let (node, queued) = (first[0].node, first.iter().rfind(|st| st.node == first[0].node));
+        let queued = queued.unwrap().chunk;
+        // Its slot frees at 5 s: the queued chunk starts then, and the 5 s it
+        // waited (uploading, then queued) do not slow the node's measure.
+        let _ = s.succeeded(first[0].chunk, node, 5.0, 5000);
+        assert_eq!(s.nodes[node].view(5000).slots_free, 1, "the queue place is free again");
+        let _ = s.succeeded(queued, node, 8.0, 8000);
+        assert_eq!(s.nodes[node].measured.seconds, 5.0 + 3.0);
+        // The other node's chunks straggle. Room for two backups, but the
+        // chunk queued there is not straggling: it has not started.
+        s.nodes[node].slots = 2;
+        let running = first.iter().find(|st| st.node != node).unwrap().chunk;
+        let backups = s.backups(60_000);
+        assert_eq!(backups, vec![Start { chunk: running, node, attempt: 2, backup: true }]);
     }
 
     #[test]
@@ -718,11 +816,13 @@ mod tests {
         let starts = s.assign(policy.as_mut(), 0).unwrap();
         let _ =
             s.failed(starts[0].chunk, starts[0].node, "gone", true, policy.as_mut(), 0).unwrap();
-        let _ = s.succeeded(starts[1].chunk, starts[1].node, 1.0);
+        let _ = s.succeeded(starts[1].chunk, starts[1].node, 1.0, 0);
         let again = s.assign(policy.as_mut(), 0).unwrap();
         assert_eq!(again.len(), 1);
         assert_eq!(again[0].node, starts[1].node);
         s.lose(starts[1].node);
+        assert!(s.check_nodes("x").is_ok(), "its running attempt may still deliver");
+        let _ = s.failed(again[0].chunk, again[0].node, "gone", true, policy.as_mut(), 0).unwrap();
         assert!(s.check_nodes("x").is_err());
     }
 
@@ -754,7 +854,7 @@ mod tests {
         let starts = s.assign(policy.as_mut(), 0).unwrap();
         let (fast, slow) = (starts[0].node, starts[1].node);
         let straggling = starts[1].chunk;
-        assert_eq!(s.succeeded(starts[0].chunk, fast, 1.0), Verified::Won { cancel: vec![] });
+        assert_eq!(s.succeeded(starts[0].chunk, fast, 1.0, 0), Verified::Won { cancel: vec![] });
         // Nothing is known of the slow node: twice the fast node's time first.
         assert!(s.backups(1_500).is_empty());
         let backup = s.backups(2_500);
@@ -762,9 +862,9 @@ mod tests {
         assert!(s.backups(9_000).is_empty(), "one backup per chunk");
         // The backup wins; the straggler is cancelled, and its result, should
         // it come anyway, is late.
-        assert_eq!(s.succeeded(straggling, fast, 1.0), Verified::Won { cancel: vec![slow] });
-        s.cancelled(straggling, slow);
-        assert_eq!(s.succeeded(straggling, slow, 9.0), Verified::Late);
+        assert_eq!(s.succeeded(straggling, fast, 1.0, 0), Verified::Won { cancel: vec![slow] });
+        s.cancelled(straggling, slow, 0);
+        assert_eq!(s.succeeded(straggling, slow, 9.0, 0), Verified::Late);
         assert!(s.is_finished());
         assert_eq!((s.running(), s.nodes[slow].busy, s.nodes[fast].busy), (0, 0, 0));
         assert_eq!(s.nodes[slow].failures_in_a_row, 0, "losing a race is no failure");
@@ -776,11 +876,11 @@ mod tests {
         let mut s = schedule(3, &[1, 1]);
         let starts = s.assign(policy.as_mut(), 0).unwrap();
         let (fast, slow) = (starts[0].node, starts[1].node);
-        assert_eq!(s.succeeded(starts[0].chunk, fast, 1.0), Verified::Won { cancel: vec![] });
+        assert_eq!(s.succeeded(starts[0].chunk, fast, 1.0, 0), Verified::Won { cancel: vec![] });
         assert!(s.backups(5_000).is_empty(), "a chunk still waits");
         let third = s.assign(policy.as_mut(), 5_000).unwrap();
         assert_eq!(third[0].node, fast);
-        assert_eq!(s.succeeded(third[0].chunk, fast, 1.0), Verified::Won { cancel: vec![] });
+        assert_eq!(s.succeeded(third[0].chunk, fast, 1.0, 0), Verified::Won { cancel: vec![] });
         // The slow node is measured at 1.2 s a chunk: 0.2 s left is not
         // worth a 1 s backup.
         s.nodes[slow].measured = Measured { done: 1, failed: 0, frames: 10, seconds: 1.2 };
@@ -842,15 +942,15 @@ mod tests {
         // The pieces keep the attempt count and avoid the node that failed.
         assert!(starts.iter().all(|st| st.attempt == 2 && st.node != first.node));
         for st in &starts {
-            let _ = s.succeeded(st.chunk, st.node, 1.0);
+            let _ = s.succeeded(st.chunk, st.node, 1.0, 0);
         }
         let rest = s.assign(&mut Splits(vec![1]), 0).unwrap();
         for st in &rest {
-            let _ = s.succeeded(st.chunk, st.node, 1.0);
+            let _ = s.succeeded(st.chunk, st.node, 1.0, 0);
         }
         let last = s.assign(&mut Splits(vec![1]), 0).unwrap();
         for st in &last {
-            let _ = s.succeeded(st.chunk, st.node, 1.0);
+            let _ = s.succeeded(st.chunk, st.node, 1.0, 0);
         }
         assert!(s.is_finished());
     }

@@ -22,6 +22,10 @@ pub struct Settings {
     /// The most a pipe or lavfi graph is spooled before ffmpeg takes the
     /// command over (see `spool`); `None` for half the temp dir's free space.
     pub spool_limit: Option<u64>,
+    /// Chunks handed to a node beyond its slots, to upload while they
+    /// encode (`schedule::NodeBook::queue`); `None` for the default: 1 with
+    /// `--nodes`, 0 on the embedded node, whose loopback upload hides nothing.
+    pub upload_ahead: Option<u32>,
     /// The real ffmpeg, if configured.
     pub ffmpeg: Option<PathBuf>,
     /// Compress chunk uploads with zstd.
@@ -54,6 +58,7 @@ pub struct OwnArgs {
     temp_dir: Option<PathBuf>,
     segment_duration: Option<f64>,
     spool_limit: Option<u64>,
+    upload_ahead: Option<u32>,
     input_file: Option<OsString>,
     output_file: Option<OsString>,
     encoder_params: Option<String>,
@@ -74,6 +79,7 @@ struct FileSettings {
     temp_dir: Option<PathBuf>,
     segment_duration: Option<f64>,
     spool_limit: Option<u64>,
+    upload_ahead: Option<u32>,
     ffmpeg: Option<PathBuf>,
     compress: Option<bool>,
     policy: Option<PathBuf>,
@@ -110,6 +116,7 @@ pub fn split_own_args(argv: Vec<OsString>) -> anyhow::Result<(OwnArgs, Vec<OsStr
             "temp-dir",
             "segment-duration",
             "spool-limit",
+            "upload-ahead",
             "input-file",
             "output-file",
             "encoder-params",
@@ -148,6 +155,9 @@ pub fn split_own_args(argv: Vec<OsString>) -> anyhow::Result<(OwnArgs, Vec<OsStr
             "temp-dir" => own.temp_dir = Some(value.into()),
             "segment-duration" => own.segment_duration = Some(parse_seconds(&text()?)?),
             "spool-limit" => own.spool_limit = Some(parse_bytes(&text()?)?),
+            "upload-ahead" => {
+                own.upload_ahead = Some(parse_count(&text()?).context("--upload-ahead")?);
+            }
             "input-file" => own.input_file = Some(value),
             "output-file" => own.output_file = Some(value),
             "encoder-params" => own.encoder_params = Some(text()?),
@@ -188,6 +198,11 @@ fn parse_slots(text: &str) -> anyhow::Result<u32> {
     Ok(n)
 }
 
+/// A count of chunks, 0 allowed (`--upload-ahead 0` turns uploading ahead off).
+fn parse_count(text: &str) -> anyhow::Result<u32> {
+    text.trim().parse().with_context(|| format!("{text} is not a whole number"))
+}
+
 fn parse_seconds(text: &str) -> anyhow::Result<f64> {
     let s: f64 =
         text.trim().parse().with_context(|| format!("segment duration {text} is not a number"))?;
@@ -224,6 +239,10 @@ impl Settings {
             .map(|v| parse_bytes(&v))
             .transpose()
             .context("DFFMPEG_SPOOL_LIMIT")?;
+        let env_ahead = env("DFFMPEG_UPLOAD_AHEAD")
+            .map(|v| parse_count(&v))
+            .transpose()
+            .context("DFFMPEG_UPLOAD_AHEAD")?;
         let nodes = if own.nodes.is_empty() {
             env_nodes.or(file.nodes).unwrap_or_default()
         } else {
@@ -270,6 +289,7 @@ impl Settings {
                 .or(file.segment_duration)
                 .unwrap_or(DEFAULT_SEGMENT_SECONDS),
             spool_limit: own.spool_limit.or(env_spool).or(file.spool_limit),
+            upload_ahead: own.upload_ahead.or(env_ahead).or(file.upload_ahead),
             ffmpeg: file.ffmpeg,
             compress: env("DFFMPEG_COMPRESS")
                 .map(|v| v != "0" && v != "false")

@@ -30,7 +30,7 @@ pub struct NodeView {
     pub id: String,
     /// Chunks the node runs at once.
     pub slots_total: u32,
-    /// Slots the host has not filled yet in this job.
+    /// Slots not filled yet; once all are busy, its free queue places (`--upload-ahead`).
     pub slots_free: u32,
     /// Logical CPUs on the node.
     pub cpu_count: u32,

@@ -433,3 +433,50 @@ fn fps_mode_and_vsync_are_honoured_on_a_variable_frame_rate_source() {
         );
     }
 }
+
+/// A node's ffmpeg that, as each chunk's encode ends (two seconds later, so an
+/// upload under way can land), logs how many chunk inputs the node holds.
+fn input_counting_ffmpeg(dir: &Path) -> (PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let log = dir.join("held.log");
+    let script = dir.join("counting-ffmpeg");
+    let body = format!(
+        "#!/bin/sh\nffmpeg \"$@\"; rc=$?\ncase \"$PWD\" in */chunk-*)\n  sleep 2\n  ls -d ../chunk-*/in.nut | wc -l >> '{}';;\nesac\nexit $rc\n",
+        log.display()
+    );
+    std::fs::write(&script, body).unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (script, log)
+}
+
+#[test]
+fn a_busy_node_receives_the_next_chunk_while_it_encodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path(), "src.mkv", 4, "320x240");
+    let (counting, log) = input_counting_ffmpeg(dir.path());
+    let node = Node::start_with_ffmpeg(1, &counting);
+    let encode = ["-c:v", "ffv1", "-an"];
+    let plain = dir.path().join("plain.mkv");
+    plain_encode(&[], &src, &encode, &plain);
+    for ahead in ["0", "1"] {
+        let _ = std::fs::remove_file(&log);
+        let out = dir.path().join(format!("ahead-{ahead}.mkv"));
+        let extra = ["--segment-duration", "1", "--upload-ahead", ahead];
+        distributed_encode(&[&node], &extra, &[], &src, &encode, &out);
+        assert_eq!(framemd5(&out, "0:v", false), framemd5(&plain, "0:v", false), "ahead {ahead}");
+        let held: Vec<u32> = std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .map(|line| line.trim().parse().unwrap())
+            .collect();
+        assert!(held.len() >= 3, "a chunk per second: {held:?}");
+        if ahead == "0" {
+            // The next chunk is handed out only once this one is verified.
+            assert!(held.iter().all(|&n| n == 1), "{held:?}");
+        } else {
+            // It uploads into the queue place while the slot encodes.
+            assert!(held[..held.len() - 1].iter().all(|&n| n == 2), "{held:?}");
+            assert_eq!(held.last(), Some(&1), "nothing is left after the last: {held:?}");
+        }
+    }
+}

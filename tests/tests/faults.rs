@@ -389,6 +389,12 @@ fn a_node_cut_off_the_network_mid_chunk_is_given_up_and_its_chunk_redone() {
     // Alone, the node cut off mid-chunk is given up by the connection's
     // HTTP/2 keep-alive: a clear error within a bound, not a hang.
     netns.heal();
+    // A node of its own for this part: streams the first job had queued
+    // behind the cut still reach the old one once the link is back (the
+    // exited client's kernel retransmits them), and would pass for this
+    // job's chunks.
+    drop(remote);
+    let remote = Node::start_in_netns(1, &netns.name, &netns.inside, &["--idle-timeout", "5"]);
     let addr: std::net::SocketAddr = remote.addr.parse().unwrap();
     wait_until("the node is reachable again", Duration::from_secs(30), || {
         std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()

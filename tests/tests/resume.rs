@@ -140,7 +140,8 @@ fn a_failed_job_keeps_its_verified_chunks_for_the_rerun() {
     assert_eq!(failed.status.code(), Some(1), "{stderr}");
     assert!(!out.exists());
     assert!(
-        stderr.contains("the same command run again resumes from the 4 verified chunks kept in")
+        stderr.contains("the same command run again resumes from the 4 verified chunks kept in"),
+        "{stderr}"
     );
     drop(failing);
 

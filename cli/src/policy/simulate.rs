@@ -277,7 +277,7 @@ pub fn simulate(
                 running.remove(&(chunk, node));
                 let seconds = now - started;
                 results[node].busy += seconds;
-                match schedule.succeeded(chunk, node, seconds) {
+                match schedule.succeeded(chunk, node, seconds, now_ms) {
                     Verified::Won { cancel } => {
                         results[node].chunks += 1;
                         for other in cancel {
@@ -286,7 +286,7 @@ pub fn simulate(
                                 results[other].lost += now - started;
                                 results[other].cancelled += 1;
                             }
-                            schedule.cancelled(chunk, other);
+                            schedule.cancelled(chunk, other, now_ms);
                         }
                     }
                     Verified::Late => results[node].lost += seconds,
