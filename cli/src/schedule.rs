@@ -501,8 +501,10 @@ impl Schedule {
     /// would finish it well before the straggler: in under 1/[`BACKUP_GAIN`]
     /// of the time the straggler still needs by its own measured speed, or,
     /// if the straggler has none yet, once the chunk has run [`BACKUP_AFTER`]
-    /// times what the free node would take. The largest gain goes first; a
-    /// chunk gets one backup at most.
+    /// times what the free node would take. A chunk still queued behind a
+    /// node's busy slots goes to an idle slot at once (and first), so an
+    /// early hand-out never makes the tail wait. The largest gain goes
+    /// first; a chunk gets one backup at most.
     pub fn backups(&mut self, now_ms: u64) -> Vec<Start> {
         if !self.can_back_up || !self.ready.is_empty() {
             return Vec::new();
@@ -516,18 +518,22 @@ impl Schedule {
         loop {
             let mut best: Option<(f64, u32, usize)> = None;
             for (chunk, on) in self.running_on.iter().enumerate() {
-                // A chunk still queued on its node is not straggling yet.
-                let [Attempt { node: straggler, slot_at: Some(since), .. }] = on.as_slice() else {
-                    continue;
-                };
+                let [Attempt { node: straggler, slot_at, .. }] = on.as_slice() else { continue };
                 if self.done[chunk] || self.backed_up[chunk] {
                     continue;
                 }
-                let ran = now_ms.saturating_sub(*since) as f64 / 1000.0;
                 let frames = self.frames[chunk] as f64;
                 let time_on = |m: &Measured| frames * m.seconds / m.frames as f64;
                 let slow = &self.nodes[*straggler].measured;
-                let remaining = (slow.frames > 0).then(|| (time_on(slow) - ran).max(0.0));
+                let (ran, remaining) = match slot_at {
+                    // Queued behind its node's busy slots, it has not
+                    // started: an idle slot elsewhere starts it now.
+                    None => (0.0, Some(f64::INFINITY)),
+                    Some(since) => {
+                        let ran = now_ms.saturating_sub(*since) as f64 / 1000.0;
+                        (ran, (slow.frames > 0).then(|| (time_on(slow) - ran).max(0.0)))
+                    }
+                };
                 for (node, book) in self.nodes.iter().enumerate() {
                     let m = &book.measured;
                     if node == *straggler || !book.has_idle_slot() || m.frames == 0 {
@@ -784,12 +790,15 @@ mod tests {
         assert_eq!(s.nodes[node].view(5000).slots_free, 1, "the queue place is free again");
         let _ = s.succeeded(queued, node, 8.0, 8000);
         assert_eq!(s.nodes[node].measured.seconds, 5.0 + 3.0);
-        // The other node's chunks straggle. Room for two backups, but the
-        // chunk queued there is not straggling: it has not started.
-        s.nodes[node].slots = 2;
+        // Nothing waits, and the other node still holds two chunks: the one
+        // queued there moves to the idle slot at once, before the one
+        // running there straggles.
         let running = first.iter().find(|st| st.node != node).unwrap().chunk;
-        let backups = s.backups(60_000);
-        assert_eq!(backups, vec![Start { chunk: running, node, attempt: 2, backup: true }]);
+        let queued = first.iter().rfind(|st| st.node != node).unwrap().chunk;
+        let backup = |chunk| Start { chunk, node, attempt: 2, backup: true };
+        assert_eq!(s.backups(8000), vec![backup(queued)]);
+        s.nodes[node].slots = 2;
+        assert_eq!(s.backups(60_000), vec![backup(running)], "it straggles later");
     }
 
     #[test]
