@@ -210,7 +210,7 @@ pub async fn run(
         // From here on the command is distributed: stdin is ours to read.
         let keyboard = console.interactive.then(|| {
             console.print(INFO, keyboard::PRESS_Q);
-            Keyboard::listen(info)
+            Keyboard::listen(console.clone())
         });
         let stop = keyboard.as_ref().map_or_else(Stop::never, Keyboard::stop);
 

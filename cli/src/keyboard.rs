@@ -32,9 +32,9 @@ pub struct Keyboard {
 }
 
 impl Keyboard {
-    /// Starts reading standard input on a thread of its own; `announce`
-    /// prints ffmpeg's message when `q` arrives.
-    pub fn listen(announce: bool) -> Self {
+    /// Starts reading standard input on a thread of its own; ffmpeg's
+    /// message when `q` arrives is logged through `console` at info level.
+    pub fn listen(console: crate::console::Console) -> Self {
         let (tx, stop) = watch::channel(false);
         let terminal = TerminalMode::keys_without_echo();
         let spawned = std::thread::Builder::new().name("keyboard".into()).spawn(move || {
@@ -43,9 +43,7 @@ impl Keyboard {
             // End of input or an error ends the listening, not the encode.
             while let Ok(1) = stdin.read(&mut byte) {
                 if byte[0] == b'q' {
-                    if announce {
-                        eprint!("{STOP_MESSAGE}");
-                    }
+                    console.print(crate::console::level::INFO, STOP_MESSAGE);
                     tracing::info!("q on standard input: stopping the encode");
                     let _ = tx.send(true);
                     return;
