@@ -155,14 +155,13 @@ impl Console {
         }
     }
 
-    /// The running stats line (`print_report` in ffmpeg 5.1): printed
-    /// whatever the log level with an explicit `-stats`, at info level by
-    /// default, never with `-nostats`.
+    /// The running stats line shows on the console (`running_stats_sink`).
     pub fn running_stats(&self) -> bool {
-        self.stats.unwrap_or_else(|| self.shows(level::INFO))
+        self.running_stats_sink() == Some(Sink::Console)
     }
 
-    /// The last report: also printed with `-nostats`, at info level.
+    /// The last report shows on the console: also with `-nostats`, at info
+    /// level (`print_last_stats`).
     pub fn last_stats(&self) -> bool {
         self.stats == Some(true) || self.shows(level::INFO)
     }

@@ -17,9 +17,10 @@
 //! banner, the stream mapping and the stats under `-v error`) are written to
 //! the file alone (`unseen`, through `Console::print`). What the nodes'
 //! ffmpegs log stays on the nodes, and no ffmpeg that dffmpeg starts
-//! inherits `FFREPORT`: it would write its own log over this one. A report is started only
-//! once the command is certain to be distributed; before that, a fallback
-//! hands `-report` and `FFREPORT` to ffmpeg, which writes its own.
+//! inherits `FFREPORT`: it would write its own log over this one. A report
+//! is started only once the command is certain to be distributed; before
+//! that, a fallback hands `-report` and `FFREPORT` to ffmpeg, which writes
+//! its own.
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -299,7 +300,7 @@ pub fn records(meta: &tracing::Metadata<'_>) -> bool {
 }
 
 /// True when a running report records messages of ffmpeg's `level`.
-pub fn records_level(level: i32) -> bool {
+fn records_level(level: i32) -> bool {
     LEVEL.load(Ordering::Relaxed) >= level
 }
 

@@ -1,7 +1,7 @@
 //! Chunk files read and written in [`proto::PIECE_SIZE`] pieces on a
 //! blocking thread of their own, hashed (BLAKE3) there on the way.
 //!
-//! The disk and SHA-256 then overlap the network instead of taking turns
+//! The disk and the hash then overlap the network instead of taking turns
 //! with it in one loop on an async worker: on loopback that loop ran at
 //! about 400 MB/s (`cli/benches/transfer.rs`). Used on both ends of an
 //! encode stream: the node's input and output, dffmpeg's upload and download.
