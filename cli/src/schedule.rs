@@ -639,7 +639,11 @@ impl Schedule {
         }
         let book = &mut self.nodes[node];
         book.busy -= 1;
-        book.failures_in_a_row += 1;
+        // The other attempts a lost node held (a queue place's too) die
+        // with it: one loss, counted once, so it can still come back.
+        if !(lost && book.lost) {
+            book.failures_in_a_row += 1;
+        }
         book.measured.failed += 1;
         // Losses count too: a node that keeps vanishing mid-chunk is not
         // taken back forever.
@@ -799,6 +803,21 @@ mod tests {
         assert_eq!(s.backups(8000), vec![backup(queued)]);
         s.nodes[node].slots = 2;
         assert_eq!(s.backups(60_000), vec![backup(running)], "it straggles later");
+    }
+
+    #[test]
+    fn a_lost_node_that_held_a_queued_chunk_too_is_lost_once_and_comes_back() {
+        let mut policy = policy::native_default();
+        let mut s = schedule(4, &[1, 1]);
+        s.nodes[0].queue = 1;
+        let starts = s.assign(policy.as_mut(), 0).unwrap();
+        let on_lost: Vec<&Start> = starts.iter().filter(|st| st.node == 0).collect();
+        assert_eq!(on_lost.len(), 2, "{starts:?}");
+        for st in on_lost {
+            let _ = s.failed(st.chunk, 0, "gone", true, policy.as_mut(), 0).unwrap();
+        }
+        assert!(s.nodes[0].lost && s.nodes[0].failures_in_a_row == 1);
+        assert!(s.answered(0, Telemetry::default()), "a restarted node takes work again");
     }
 
     #[test]
