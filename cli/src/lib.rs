@@ -38,3 +38,4 @@ pub mod stats;
 pub mod streams;
 pub mod summary;
 pub mod timeline;
+pub mod vsync;
