@@ -149,9 +149,22 @@ pub async fn run(
         if input_kind == InputKind::Stdin && !spool::reads_like_a_pipe(&media.format_name) {
             return Ok(fallback(format!("a pipe of {} is not distributable", media.format_name)));
         }
+        // ffmpeg reads only the streams some output uses, which may move
+        // the input's start (`MediaInfo::start_used_us`).
+        let mut used: Vec<usize> = Vec::new();
+        for job in &jobs {
+            if let Ok(selection) = streams::select(job, &media) {
+                used.push(selection.video);
+                used.extend(selection.streams.iter().filter_map(|s| match s {
+                    streams::Source::Input(i) => Some(*i),
+                    streams::Source::Video => None,
+                }));
+            }
+        }
         let mut prepared = Vec::new();
         for job in jobs {
-            match prepare(job, &media, &tools, &mut first_video).await? {
+            let start_us = media.start_used_us(&used, job.input_window.start.is_some());
+            match prepare(job, &media, start_us, &tools, &mut first_video).await? {
                 Ok(ready) => prepared.push(ready),
                 Err(reason) => return Ok(fallback(reason)),
             }
@@ -364,6 +377,7 @@ async fn confirm_all<'a>(
 async fn prepare(
     job: EncodeJob,
     media: &probe::MediaInfo,
+    start_time_us: i64,
     tools: &Tools,
     first_video: &mut Option<FirstVideoPackets>,
 ) -> anyhow::Result<Result<Prepared, String>> {
@@ -402,7 +416,7 @@ async fn prepare(
         packets,
         video.time_base,
         video.source_time_base,
-        media.start_time_us,
+        start_time_us,
         job.input_window,
         job.output_window,
     ) {

@@ -43,6 +43,8 @@ pub struct StreamInfo {
     pub tags: BTreeMap<String, String>,
     /// The container's stream id (MPEG-TS PID, as ffprobe prints it: `0x100`).
     pub id: Option<String>,
+    /// The stream's first timestamp, in `time_base`, when the container has one.
+    pub start_pts: Option<i64>,
 }
 
 /// The input as a whole.
@@ -50,12 +52,44 @@ pub struct StreamInfo {
 pub struct MediaInfo {
     /// Demuxer names, such as `matroska,webm`.
     pub format_name: String,
-    /// The container's start time in microseconds, as ffmpeg subtracts it.
+    /// The container's start time in microseconds (ffmpeg subtracts it, or
+    /// [`MediaInfo::start_used_us`] where the streams it uses start later).
     pub start_time_us: i64,
     /// Duration in seconds.
     pub duration: f64,
     /// Streams in input order.
     pub streams: Vec<StreamInfo>,
+}
+
+/// Demuxers whose timestamps may jump (`AVFMT_TS_DISCONT` in ffmpeg 5.1).
+const DISCONTINUOUS: &[&str] =
+    &["mpegts", "mpegtsraw", "mpeg", "live_flv", "hls", "ogg", "dhav", "ty"];
+
+impl MediaInfo {
+    /// The start time ffmpeg 5.1 subtracts from this input's timestamps when
+    /// it reads the streams `used` (every output's), in microseconds: the
+    /// container's, except that for a demuxer whose timestamps may jump
+    /// (MPEG-TS and PS, Ogg, HLS...), and with no input `-ss` (`seeked`),
+    /// its first packet moves the start to the earliest start of the used
+    /// streams ("Correcting start time", `process_input`). With `-an` on a
+    /// transport stream whose audio starts first, the video then starts at 0.
+    pub fn start_used_us(&self, used: &[usize], seeked: bool) -> i64 {
+        let discontinuous = self.format_name.split(',').any(|name| DISCONTINUOUS.contains(&name));
+        if !discontinuous || seeked {
+            return self.start_time_us;
+        }
+        let earliest = used
+            .iter()
+            .filter_map(|&i| self.streams.get(i))
+            .filter_map(|s| {
+                s.start_pts.map(|pts| crate::timeline::rescale(pts, s.time_base, (1, 1_000_000)))
+            })
+            .min();
+        match earliest {
+            Some(start) if start > self.start_time_us => start,
+            _ => self.start_time_us,
+        }
+    }
 }
 
 /// One video packet, in decode order.
@@ -101,6 +135,7 @@ struct RawStream {
     disposition: BTreeMap<String, i64>,
     tags: BTreeMap<String, String>,
     id: Option<String>,
+    start_pts: Option<i64>,
 }
 
 /// Probes streams and format.
@@ -140,6 +175,7 @@ pub async fn probe(
                 .collect(),
             tags: s.tags,
             id: s.id,
+            start_pts: s.start_pts,
         })
         .collect();
     Ok(MediaInfo {
