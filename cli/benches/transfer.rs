@@ -76,6 +76,7 @@ fn spec(payload: &Payload) -> EncodeSpec {
         timescale: 0,
         passes: 0,
         filtered_end_pts: None,
+        frame_map: None,
     }
 }
 

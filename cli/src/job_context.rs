@@ -146,6 +146,7 @@ impl JobContext {
             passes: self.job.passes,
             filtered_end_pts: chunk.filtered_end,
             timescale: if self.chunk_format() == ChunkFormat::Mov { self.timescale() } else { 0 },
+            frame_map: None,
         })
     }
 

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod ffmpeg;
+pub mod frame_map;
 pub mod malloc;
 pub mod pieces;
 pub mod progress;

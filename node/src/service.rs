@@ -176,6 +176,12 @@ async fn run_chunk(
             }
         }
     };
+    if let Some(graph) = spec.filter_script() {
+        let script = dir.path().join(crate::spec::FILTER_SCRIPT);
+        tokio::fs::write(&script, graph)
+            .await
+            .map_err(|e| NodeError::io("writing the filter script", e))?;
+    }
     let args = if spec.passes == 2 {
         // Pass 1 analyses the chunk into a log in its own directory; its
         // progress is not forwarded (the client counts the frames of pass 2).

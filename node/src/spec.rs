@@ -11,6 +11,23 @@ use std::path::Path;
 
 use proto::v1::{ChunkFormat, EncodeSpec, FpsMode};
 
+use crate::frame_map::FrameMap;
+
+/// The largest frame-rate denominator a frame map may use. `settb` reads its
+/// time base as a double and turns it back into a fraction with `av_d2q`,
+/// which gives back exactly `den/num` only while `den` is this small (the
+/// double's error is then far below the fraction's next approximation).
+pub const MAX_MAP_RATE_DEN: i64 = 1_000_000;
+
+/// Above this many bytes the filter graph goes to ffmpeg in a file
+/// ([`FILTER_SCRIPT`]) rather than as an argument: Linux refuses a single
+/// argument over 128 KiB, and a frame map's lookups grow with the chunk.
+const INLINE_GRAPH_MAX: usize = 64 * 1024;
+
+/// The file, in the directory ffmpeg runs in, that holds a long filter graph
+/// (see [`ValidSpec::filter_script`]).
+pub const FILTER_SCRIPT: &str = "filters.txt";
+
 /// Software video encoders a node runs.
 pub const ENCODERS: &[&str] = &[
     "libx264",
@@ -167,6 +184,9 @@ pub enum SpecError {
     /// The trim range, time base or frame rate make no sense.
     #[error("invalid {0}")]
     Range(&'static str),
+    /// The frame map is one the node's filters cannot carry out.
+    #[error("invalid frame map: {0}")]
+    FrameMap(String),
 }
 
 /// A spec that passed validation.
@@ -188,6 +208,8 @@ pub struct ValidSpec {
     timescale: u32,
     /// 1 or 2.
     pub passes: u32,
+    /// The coordinator's frame-rate decision, when the output has a rate.
+    frame_map: Option<FrameMap>,
 }
 
 /// Checks a spec against the allowlists.
@@ -238,6 +260,15 @@ pub fn validate(spec: &EncodeSpec) -> Result<ValidSpec, SpecError> {
         2 if TWO_PASS_ENCODERS.contains(&spec.encoder.as_str()) => 2,
         _ => return Err(SpecError::Range("number of passes")),
     };
+    let frame_map = match &spec.frame_map {
+        None => None,
+        // A map decides every frame itself: no fps filter, no end after it.
+        Some(_) if spec.filtered_end_pts.is_some() || filters.iter().any(|(n, _)| n == "fps") => {
+            return Err(SpecError::Range("frame map with an fps filter"));
+        }
+        Some(_) if fr.den > MAX_MAP_RATE_DEN => return Err(SpecError::Range("frame rate")),
+        Some(map) => Some(FrameMap::validate(map, spec.expected_frames)?),
+    };
     Ok(ValidSpec {
         encoder: spec.encoder.clone(),
         options,
@@ -253,6 +284,7 @@ pub fn validate(spec: &EncodeSpec) -> Result<ValidSpec, SpecError> {
         chunk_format,
         timescale: spec.timescale,
         passes,
+        frame_map,
     })
 }
 
@@ -343,6 +375,39 @@ impl ValidSpec {
         self.pass_args(input, output, Some((pass, log)))
     }
 
+    /// The video filter graph: the trim to the chunk's frames, the user's
+    /// frame-local filters, then the fps filter's end or the frame map.
+    fn graph(&self) -> String {
+        let mut graph =
+            format!("trim=start_pts={}:end_pts={}", self.keep_start_pts, self.keep_end_pts);
+        for (name, filter_args) in &self.filters {
+            graph.push(',');
+            graph.push_str(name);
+            if !filter_args.is_empty() {
+                graph.push('=');
+                graph.push_str(filter_args);
+            }
+        }
+        if let Some(end) = self.filtered_end_pts {
+            graph.push_str(&format!(",trim=end_pts={end}"));
+        }
+        if let Some(map) = &self.frame_map {
+            for filter in map.filters(self.frame_rate) {
+                graph.push(',');
+                graph.push_str(&filter);
+            }
+        }
+        graph
+    }
+
+    /// The filter graph when it is too long for an argument: the caller
+    /// writes it to [`FILTER_SCRIPT`] in the directory ffmpeg runs in, and
+    /// the arguments name that file instead.
+    pub fn filter_script(&self) -> Option<String> {
+        let graph = self.graph();
+        (graph.len() > INLINE_GRAPH_MAX).then_some(graph)
+    }
+
     fn pass_args(&self, input: &Path, output: &Path, pass: Option<(u32, &Path)>) -> Vec<OsString> {
         let mut args: Vec<OsString> = Vec::new();
         let mut push = |s: &str| args.push(s.into());
@@ -371,21 +436,14 @@ impl ValidSpec {
         {
             push(a);
         }
-        let mut graph =
-            format!("trim=start_pts={}:end_pts={}", self.keep_start_pts, self.keep_end_pts);
-        for (name, filter_args) in &self.filters {
-            graph.push(',');
-            graph.push_str(name);
-            if !filter_args.is_empty() {
-                graph.push('=');
-                graph.push_str(filter_args);
-            }
+        let graph = self.graph();
+        if graph.len() > INLINE_GRAPH_MAX {
+            push("-filter_script:v");
+            push(FILTER_SCRIPT);
+        } else {
+            push("-filter:v");
+            push(&graph);
         }
-        if let Some(end) = self.filtered_end_pts {
-            graph.push_str(&format!(",trim=end_pts={end}"));
-        }
-        push("-filter:v");
-        push(&graph);
         push("-c:v");
         push(&self.encoder);
         for (name, value) in &self.options {
@@ -401,6 +459,8 @@ impl ValidSpec {
             push(&number.to_string());
         }
         let mode = match self.fps_mode {
+            // The frame map has made every decision: timestamps pass as set.
+            _ if self.frame_map.is_some() => Some("passthrough"),
             FpsMode::Cfr => Some("cfr"),
             FpsMode::Passthrough => Some("passthrough"),
             FpsMode::Vfr => Some("vfr"),
@@ -459,6 +519,7 @@ mod tests {
             timescale: 0,
             passes: 0,
             filtered_end_pts: None,
+            frame_map: None,
         }
     }
 
@@ -501,6 +562,40 @@ mod tests {
                 .windows(2)
                 .any(|w| w == ["-filter:v", "trim=start_pts=0:end_pts=10,fps=24,trim=end_pts=9"])
         );
+    }
+
+    #[test]
+    fn a_long_frame_map_goes_to_ffmpeg_in_a_file() {
+        // 30 to 24 fps: every fifth frame dropped. One chunk of 11 minutes
+        // has thousands of runs, past what one argument may hold.
+        let map = |frames: usize| {
+            let copies: Vec<u32> = (0..frames).map(|i| u32::from(i % 5 != 4)).collect();
+            let shown = copies.iter().filter(|&&c| c > 0).count() as i64;
+            let mut spec = spec();
+            spec.expected_frames = shown as u64;
+            spec.frame_map =
+                Some(proto::v1::FrameMap { copies, slots: (0..shown).collect(), end_slot: shown });
+            validate(&spec).unwrap()
+        };
+        let args = |valid: &ValidSpec| -> Vec<String> {
+            valid
+                .ffmpeg_args(Path::new("/j/in"), Path::new("/j/out"))
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect()
+        };
+        let short = map(250);
+        assert!(short.filter_script().is_none());
+        let inline = args(&short);
+        let graph = inline.iter().position(|a| a == "-filter:v").map(|i| &inline[i + 1]).unwrap();
+        assert!(graph.contains(",select='if(lt(n,"), "{graph}");
+        assert!(graph.ends_with(",settb=1/25,setpts='if(lt(N,200),N,200)'"), "{graph}");
+        assert!(inline.windows(2).any(|w| w == ["-fps_mode", "passthrough"]));
+
+        let long = map(20_000);
+        let script = long.filter_script().expect("too long for an argument");
+        assert!(script.len() > INLINE_GRAPH_MAX && script.starts_with("trim="));
+        assert!(args(&long).windows(2).any(|w| w == ["-filter_script:v", FILTER_SCRIPT]));
     }
 
     #[test]

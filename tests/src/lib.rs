@@ -344,6 +344,7 @@ pub fn ten_frame_spec(tb: (i64, i64)) -> proto::v1::EncodeSpec {
         timescale: 0,
         passes: 0,
         filtered_end_pts: None,
+        frame_map: None,
     }
 }
 
