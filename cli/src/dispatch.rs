@@ -156,7 +156,9 @@ pub async fn run(
         chunks.iter().map(Chunk::frame_count).collect(),
         nodes.iter().map(|n| n.book(0)).collect(),
     );
-    schedule.allow_splits(ctx.job.fps_filter.is_none());
+    // Chunks on an output grid (-vf fps, an output rate) end where the next
+    // one's output begins, which a split cannot keep.
+    schedule.allow_splits(chunks.iter().all(|c| c.grid.is_none()));
     for chunk in reused.iter().flatten() {
         schedule.reused(chunk.index);
     }
@@ -367,8 +369,7 @@ pub async fn run(
         }
     }
     verified.sort_by_key(|d| chunks[d.index as usize].frames.start);
-    let stopped_at_us =
-        stopped_before.map(|i| stop_time_us(timeline, &chunks[i], ctx.job.fps_filter));
+    let stopped_at_us = stopped_before.map(|i| stop_time_us(timeline, &chunks[i], &ctx));
     if let Some(at) = stopped_at_us {
         tracing::info!(chunks = verified.len(), at_us = at, "stopped on request");
     }
@@ -390,14 +391,18 @@ fn first_missing(
     (missing > 0).then(|| live[missing])
 }
 
-/// Where `chunk`, the first one left out after a stop, would have begun: on
-/// the fps filter's grid when there is one, else at its first frame.
-fn stop_time_us(timeline: &Timeline, chunk: &Chunk, fps: Option<(i64, i64)>) -> i64 {
-    match (&chunk.grid, fps) {
-        (Some(slots), Some(rate)) => {
+/// Where `chunk`, the first one left out after a stop, would have begun, on
+/// the input's timeline: on the output grid when chunks have one (`-vf fps`,
+/// an output rate), else at its first frame.
+fn stop_time_us(timeline: &Timeline, chunk: &Chunk, ctx: &JobContext) -> i64 {
+    let rate = ctx.frame_rate;
+    let output_start = if ctx.from_output_start { ctx.job.output_window.start } else { None };
+    match &chunk.grid {
+        Some(slots) => {
             crate::timeline::rescale(slots.start, (rate.1, rate.0), (1, 1_000_000))
+                + output_start.unwrap_or(0)
         }
-        _ => timeline.shifted_us(chunk.frames.start),
+        None => timeline.shifted_us(chunk.frames.start),
     }
 }
 

@@ -51,6 +51,8 @@ struct Prepared {
     video: StreamInfo,
     timeline: Timeline,
     frame_rate: (i64, i64),
+    /// With an output rate: what the output shows of each frame.
+    retimed: Option<crate::retime::Retimed>,
 }
 
 /// Runs `jobs` (one per output of the command, all reading the same input)
@@ -433,7 +435,11 @@ async fn prepare(
             return Ok(Err("-vf fps leaves no frame to encode".into()));
         }
     }
-    Ok(Ok(Prepared { job, selection, video, timeline, frame_rate }))
+    let retimed = match crate::retime::retime(&job, &timeline, &video, media, frame_rate) {
+        Ok(retimed) => retimed,
+        Err(reason) => return Ok(Err(reason)),
+    };
+    Ok(Ok(Prepared { job, selection, video, timeline, frame_rate, retimed }))
 }
 
 /// Which way chunks travel zstd-compressed (`cli/benches/transfer.rs` has
@@ -469,7 +475,7 @@ async fn encode(
     stop: Stop,
 ) -> anyhow::Result<(Arc<Stats>, assemble::Muxed)> {
     let Cluster { settings, tools, addrs, temp_root, policy: module, upload_ahead } = *cluster;
-    let Prepared { job, selection, video, timeline, frame_rate } = ready;
+    let Prepared { job, selection, video, timeline, frame_rate, retimed } = ready;
     let started = Instant::now();
     let zstd = zstd_for(settings, &video);
     let nodes = connect(addrs, settings, upload_ahead, zstd, &job.encoder).await?;
@@ -537,23 +543,20 @@ async fn encode(
             ),
         );
     }
-    // The rate the encoder runs at: an fps filter's, else the input's.
-    let output_rate = job.fps_filter.unwrap_or(frame_rate);
-    let chunks = match job.fps_filter {
-        Some(rate) => plan::fps_chunks(&timeline, &starts, rate, frame_rate)?,
-        None => plan::chunks(&timeline, &starts)?,
+    // The rate the encoder runs at: an fps filter's, the output's, else the input's.
+    let (output_rate, chunks) = match (job.fps_filter, &retimed) {
+        (Some(rate), _) => (rate, plan::fps_chunks(&timeline, &starts, rate, frame_rate)?),
+        (None, Some(retimed)) => {
+            (retimed.rate, plan::rate_chunks(&timeline, &starts, &retimed.shown)?)
+        }
+        (None, None) => (frame_rate, plan::chunks(&timeline, &starts)?),
     };
     let chunk_count = chunks.len();
     let output = job.output.display().to_string();
-    let ctx = Arc::new(JobContext::new(
-        tools.clone(),
-        job,
-        temp_root,
-        video.index,
-        &timeline,
-        output_rate,
-        media,
-    )?);
+    let ctx = Arc::new(
+        JobContext::new(tools.clone(), job, temp_root, video.index, &timeline, output_rate, media)?
+            .retimed(retimed.is_some()),
+    );
     let stats = Arc::new(Stats::new(chunk_count, output_rate.0 as f64 / output_rate.1 as f64));
     let line = console.running_stats_sink();
     let reporting = line.is_some() || progress.is_some();

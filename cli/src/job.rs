@@ -103,6 +103,9 @@ pub struct EncodeJob {
     pub passlogfile: Option<String>,
     /// `-fps_mode`/`-vsync` when given and not `auto`: how frames are synchronised.
     pub fps_mode: Option<proto::v1::FpsMode>,
+    /// The output's `-r`: frames are dropped and repeated to this rate, as
+    /// ffmpeg decides it for the whole run (see `retime`).
+    pub output_rate: Option<(i64, i64)>,
 }
 
 impl EncodeJob {

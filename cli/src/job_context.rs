@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use proto::v1::{ChunkFormat, CodecOption, EncodeSpec, Filter, FpsMode, Rational};
+use proto::v1::{ChunkFormat, CodecOption, EncodeSpec, Filter, FpsMode, FrameMap, Rational};
 
 use crate::job::{EncodeJob, InputKind};
 use crate::local::Tools;
@@ -40,6 +40,10 @@ pub struct JobContext {
     pub input_is_matroska: bool,
     /// Indices of the input's audio streams.
     pub audio_streams: Vec<usize>,
+    /// Chunk timestamps count from the output's `-ss`, as ffmpeg's
+    /// frame-rate conversion counts them (an output rate), rather than from
+    /// the input's start.
+    pub from_output_start: bool,
 }
 
 impl JobContext {
@@ -86,7 +90,14 @@ impl JobContext {
                 .filter(|s| s.codec_type == "audio")
                 .map(|s| s.index)
                 .collect(),
+            from_output_start: false,
         })
+    }
+
+    /// For an output rate: chunk timestamps count from the output's `-ss`.
+    pub fn retimed(mut self, retimed: bool) -> Self {
+        self.from_output_start = retimed;
+        self
     }
 
     /// Where chunk `index`'s input is cut to.
@@ -146,7 +157,7 @@ impl JobContext {
             passes: self.job.passes,
             filtered_end_pts: chunk.filtered_end,
             timescale: if self.chunk_format() == ChunkFormat::Mov { self.timescale() } else { 0 },
-            frame_map: None,
+            frame_map: frame_map(chunk),
         })
     }
 
@@ -194,6 +205,17 @@ impl JobContext {
             ));
         }
     }
+}
+
+/// The chunk's frame map as the node takes it: copies per frame, the first
+/// output timestamp of each shown frame, and where the chunk's output ends.
+fn frame_map(chunk: &Chunk) -> Option<FrameMap> {
+    let (shown, grid) = (chunk.frame_map.as_ref()?, chunk.grid.as_ref()?);
+    Some(FrameMap {
+        copies: shown.iter().map(|s| s.copies).collect(),
+        slots: shown.iter().filter(|s| s.copies > 0).map(|s| s.first).collect(),
+        end_slot: grid.end,
+    })
 }
 
 /// The `-force_key_frames` times after `start_us` (the chunk's first frame,

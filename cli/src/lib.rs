@@ -28,6 +28,7 @@ pub mod progress;
 pub mod remote;
 pub mod report;
 pub mod resume;
+pub mod retime;
 pub mod route;
 pub mod scenes;
 pub mod schedule;

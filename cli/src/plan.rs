@@ -8,6 +8,7 @@
 use anyhow::{bail, ensure};
 
 use crate::timeline::Timeline;
+use crate::vsync::Shown;
 
 /// One chunk of the encode.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,19 +29,25 @@ pub struct Chunk {
     /// (the frame after the chunk, or after the fps lookahead frame); `None`
     /// at the end of the input.
     pub next_pts: Option<i64>,
-    /// With `-vf fps=rate`: the chunk's slots on the filter's output grid.
+    /// With `-vf fps=rate` or an output rate: the chunk's output timestamps,
+    /// in frames of that rate.
     pub grid: Option<std::ops::Range<i64>>,
     /// With `-vf fps=rate`, for every chunk but the last: the slot where the
     /// next chunk begins, before which the node drops the filter's output.
     pub filtered_end: Option<i64>,
+    /// With an output rate: per frame of `frames`, what the output shows of
+    /// it, as ffmpeg alone decided over the whole input (see `retime`).
+    pub frame_map: Option<Vec<Shown>>,
 }
 
 impl Chunk {
     /// Frames the node must encode.
     pub fn frame_count(&self) -> u64 {
-        match &self.grid {
-            Some(slots) => (slots.end - slots.start).max(0) as u64,
-            None => self.frames.len() as u64,
+        match (&self.frame_map, &self.grid) {
+            // Variable timing leaves gaps in the grid: count the copies.
+            (Some(shown), _) => shown.iter().map(|s| u64::from(s.copies)).sum(),
+            (None, Some(slots)) => (slots.end - slots.start).max(0) as u64,
+            (None, None) => self.frames.len() as u64,
         }
     }
 }
@@ -94,6 +101,7 @@ pub fn chunk(
         next_pts,
         grid: None,
         filtered_end: None,
+        frame_map: None,
     })
 }
 
@@ -135,6 +143,44 @@ pub fn fps_chunks(
             chunk.filtered_end = Some(end);
         }
         out[i].grid = Some(first..end);
+    }
+    Ok(out)
+}
+
+/// Chunks for an output retimed to a rate (`shown` has an entry per selected
+/// frame). A chunk starts at a frame the output shows, at the first one at
+/// or after each of the policy's starts, so every chunk's output timestamps
+/// are its own and run up to the next chunk's first one; frames dropped
+/// before a chunk's first shown frame belong to the chunk before.
+pub fn rate_chunks(
+    timeline: &Timeline,
+    starts: &[u64],
+    shown: &[Shown],
+) -> anyhow::Result<Vec<Chunk>> {
+    ensure!(shown.len() == timeline.len(), "the frame map does not cover the frames");
+    let Some(first_shown) = shown.iter().position(|s| s.copies > 0) else {
+        bail!("the output shows no frame");
+    };
+    let mut kept: Vec<u64> = vec![0];
+    for &start in starts.iter().skip(1) {
+        let Some(at) = (start as usize..shown.len()).find(|&f| shown[f].copies > 0) else {
+            break;
+        };
+        if at > first_shown && kept.last().is_some_and(|&before| at as u64 > before) {
+            kept.push(at as u64);
+        }
+    }
+    let mut out = chunks(timeline, &kept)?;
+    let base = timeline.selected.start;
+    let last_shown = shown.iter().rposition(|s| s.copies > 0).unwrap_or(first_shown);
+    let end_slot = shown[last_shown].first + i64::from(shown[last_shown].copies);
+    for (i, chunk) in out.iter_mut().enumerate() {
+        let map = shown[chunk.frames.start - base..chunk.frames.end - base].to_vec();
+        let first = map.iter().find(|s| s.copies > 0).map(|s| s.first);
+        let first = first.ok_or_else(|| anyhow::anyhow!("chunk {i} shows no frame"))?;
+        let end = kept.get(i + 1).map_or(end_slot, |&next| shown[next as usize].first);
+        chunk.grid = Some(first..end);
+        chunk.frame_map = Some(map);
     }
     Ok(out)
 }
@@ -218,6 +264,38 @@ mod tests {
         let merged = fps_chunks(&t, &[0, 5, 6, 20], (5, 1), (30, 1)).unwrap();
         let starts: Vec<_> = merged.iter().map(|c| c.frames.start).collect();
         assert_eq!(starts, vec![0, 5, 20]);
+    }
+
+    #[test]
+    fn rate_chunks_start_at_shown_frames() {
+        let pts: Vec<i64> = (0..12).collect();
+        let packets = pts
+            .iter()
+            .map(|&p| Packet { pts: Some(p), dts: None, duration: None, key: p % 4 == 0 })
+            .collect();
+        let t = Timeline::new(packets, (1, 30), (1, 30), 0, Window::default(), Window::default())
+            .unwrap();
+        // Frame 0 dropped, frames 4 and 5 dropped, frame 8 shown twice.
+        let copies = [0, 1, 1, 1, 0, 0, 1, 1, 2, 1, 1, 1];
+        let mut slot = 0;
+        let shown: Vec<Shown> = copies
+            .iter()
+            .map(|&c| {
+                let s = Shown { first: slot, copies: c };
+                slot += i64::from(c);
+                s
+            })
+            .collect();
+        let chunks = rate_chunks(&t, &[0, 4, 8], &shown).unwrap();
+        let frames: Vec<_> = chunks.iter().map(|c| c.frames.clone()).collect();
+        assert_eq!(frames, vec![0..6, 6..8, 8..12]);
+        let grids: Vec<_> = chunks.iter().map(|c| c.grid.clone().unwrap()).collect();
+        assert_eq!(grids, vec![0..3, 3..5, 5..10]);
+        assert_eq!(chunks.iter().map(Chunk::frame_count).sum::<u64>(), 10);
+        assert_eq!(chunks[2].frame_map.as_ref().unwrap()[0], Shown { first: 5, copies: 2 });
+        // A start on the first shown frame would leave chunk 0 empty.
+        let merged = rate_chunks(&t, &[0, 1], &shown).unwrap();
+        assert_eq!(merged.len(), 1);
     }
 
     #[test]

@@ -306,9 +306,10 @@ fn chunk_key(identity: &Identity, chunk: &Chunk) -> String {
         next_pts,
         grid,
         filtered_end,
+        frame_map,
     } = chunk;
     let placed = format!(
-        "{frames:?} {first_packet} {packet_count} {seek_pts} {first_pts} {next_pts:?} {grid:?} {filtered_end:?}"
+        "{frames:?} {first_packet} {packet_count} {seek_pts} {first_pts} {next_pts:?} {grid:?} {filtered_end:?} {frame_map:?}"
     );
     let mut digest = Sha256::new();
     digest.update(identity.digest.as_bytes());
@@ -357,6 +358,7 @@ mod tests {
             frames,
             grid: None,
             filtered_end: None,
+            frame_map: None,
         }
     }
 

@@ -162,6 +162,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         None => None,
     };
     let mut passlogfile = None;
+    let mut output_rate = None;
     for opt in &output.options {
         if is_later_version(&opt.name) {
             return Err(format!("{} is an ffmpeg 6/7 option", opt.flag()));
@@ -220,6 +221,11 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
             "fps_mode" if spec.is_none() || video_spec => {
                 fps_mode = parse_fps_mode(value(opt), false)?;
             }
+            "r" if spec.is_none() || video_spec => {
+                output_rate = Some(parse_video_rate(value(opt)).ok_or_else(|| {
+                    format!("-r {} is not a rate we parse (N, N/M or a decimal is)", value(opt))
+                })?);
+            }
             "passlogfile" if spec.is_none() || video_spec => {
                 passlogfile = Some(value(opt).to_string());
             }
@@ -251,6 +257,16 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     }
     let encoder = encoder.ok_or("no explicit video encoder (-c:v)")?;
     let fps_filter = fps_rate(&filters)?;
+    if fps_filter.is_some() && output_rate.is_some() {
+        return Err("-r with -vf fps is not distributable".into());
+    }
+    if let Some((num, den)) = output_rate {
+        // These encoders change the rate themselves: mpeg2video to the
+        // nearest MPEG rate, mpeg4 to a fraction of at most 65535.
+        if encoder == "mpeg2video" || encoder == "mpeg4" && (num > 65_535 || den > 65_535) {
+            return Err(format!("-r {num}/{den} with {encoder} is not distributable"));
+        }
+    }
     if fps_filter.is_some()
         && (input_window != Window::default() || output_window != Window::default())
     {
@@ -291,11 +307,6 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     if passes == 2 && !node::spec::TWO_PASS_ENCODERS.contains(&encoder.as_str()) {
         return Err(format!("-pass 2 with {encoder} is not distributable"));
     }
-    if fps_mode == Some(FpsMode::Cfr) && !matches!(output_format.as_str(), "mp4" | "mov") {
-        // Chunks after the first need ffmpeg's anchored CFR, which it only
-        // chooses by itself (for CFR containers under -copyts).
-        return Err(format!("-fps_mode cfr into {output_format} is not distributable"));
-    }
     let console = Console::from_command(command)?;
     Ok(EncodeJob {
         input: PathBuf::from(&input.url),
@@ -319,6 +330,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         passes,
         passlogfile,
         fps_mode,
+        output_rate,
     })
 }
 
@@ -390,6 +402,46 @@ fn fps_rate(filters: &[(String, String)]) -> Result<Option<(i64, i64)>, String> 
         None => rate.and_then(number).map(|n| (n, 1)),
     };
     parsed.map(Some).ok_or_else(refuse)
+}
+
+/// ffmpeg's `av_parse_video_rate` for the forms it reads exactly: a name
+/// (`ntsc`, `pal`, `film`...), an integer, `N/M`, or a decimal, each reduced
+/// as `av_d2q` reduces it (numerator and denominator at most 1001000).
+/// Other expressions, and zero or negative rates (which ffmpeg rejects), give `None`.
+pub fn parse_video_rate(text: &str) -> Option<(i64, i64)> {
+    const NAMES: &[(&str, (i64, i64))] = &[
+        ("ntsc", (30000, 1001)),
+        ("pal", (25, 1)),
+        ("qntsc", (30000, 1001)),
+        ("qpal", (25, 1)),
+        ("sntsc", (30000, 1001)),
+        ("spal", (25, 1)),
+        ("film", (24, 1)),
+        ("ntsc-film", (24000, 1001)),
+    ];
+    if let Some((_, rate)) = NAMES.iter().find(|(name, _)| *name == text) {
+        return Some(*rate);
+    }
+    let digits = |t: &str| !t.is_empty() && t.len() <= 7 && t.bytes().all(|b| b.is_ascii_digit());
+    let (num, den) = match (text.split_once('/'), text.split_once('.')) {
+        (Some((n, d)), None) if digits(n) && digits(d) => (n.parse().ok()?, d.parse().ok()?),
+        (None, Some((whole, fraction))) if digits(whole) && digits(fraction) => {
+            let scale = 10i64.pow(fraction.len() as u32);
+            (whole.parse::<i64>().ok()? * scale + fraction.parse::<i64>().ok()?, scale)
+        }
+        (None, None) if digits(text) => (text.parse().ok()?, 1),
+        _ => return None,
+    };
+    if num <= 0 || den <= 0 {
+        return None;
+    }
+    let divisor = gcd(num, den);
+    let reduced = (num / divisor, den / divisor);
+    (reduced.0 <= 1_001_000 && reduced.1 <= 1_001_000).then_some(reduced)
+}
+
+fn gcd(a: i64, b: i64) -> i64 {
+    if b == 0 { a } else { gcd(b, a % b) }
 }
 
 /// `-fps_mode`/`-vsync` values that chunks reproduce; `None` for `auto`.
@@ -605,8 +657,35 @@ mod tests {
             ),
             ("-i IN -c:v libx264 -", "the output is not a regular file path"),
             ("-i missing.mkv -c:v libx264 out.mkv", "the input is not a regular file"),
+            ("-i IN -c:v libx264 -r 24 -vf fps=30 out.mkv", "-r with -vf fps is not distributable"),
+            ("-i IN -c:v mpeg2video -r 24 out.mkv", "-r 24/1 with mpeg2video is not distributable"),
+            (
+                "-i IN -c:v libx264 -r 2*12 out.mkv",
+                "-r 2*12 is not a rate we parse (N, N/M or a decimal is)",
+            ),
         ] {
             assert_eq!(route_line(line, &input).unwrap_err(), reason, "{line}");
+        }
+        let job = route_line("-i IN -c:v libx264 -r:v ntsc -fps_mode cfr o.mkv", &input).unwrap();
+        assert_eq!((job.output_rate, job.fps_mode), (Some((30000, 1001)), Some(FpsMode::Cfr)));
+    }
+
+    #[test]
+    fn video_rates_parse_as_ffmpeg_reduces_them() {
+        for (text, rate) in [
+            ("24", Some((24, 1))),
+            ("30000/1001", Some((30000, 1001))),
+            ("50/2", Some((25, 1))),
+            ("29.97", Some((2997, 100))),
+            ("23.976", Some((2997, 125))),
+            ("film", Some((24, 1))),
+            ("0", None),
+            ("-25", None),
+            ("1/0", None),
+            ("2000000/1", None),
+            ("24000/1001.0", None),
+        ] {
+            assert_eq!(parse_video_rate(text), rate, "{text}");
         }
     }
 }

@@ -97,15 +97,19 @@ impl Timeline {
     /// the fps filter rounds it. The filter gives every slot the last frame
     /// whose slot is at most it.
     pub fn fps_slot(&self, i: usize, rate: (i64, i64)) -> i64 {
-        let shifted = rescale(self.all[i].pts, self.time_base, self.source_tb) + self.source_offset;
-        rescale(shifted, self.source_tb, (rate.1, rate.0))
+        rescale(self.shifted(i), self.source_tb, (rate.1, rate.0))
+    }
+
+    /// Frame `i` (of `all`)'s timestamp as ffmpeg alone's filters see it:
+    /// after the input's start offset, in `source_tb`.
+    pub fn shifted(&self, i: usize) -> i64 {
+        rescale(self.all[i].pts, self.time_base, self.source_tb) + self.source_offset
     }
 
     /// Frame `i` (of `all`)'s timestamp after the input's start offset, as
     /// ffmpeg's output `-t` and `-to` count time, in microseconds.
     pub fn shifted_us(&self, i: usize) -> i64 {
-        let shifted = rescale(self.all[i].pts, self.time_base, self.source_tb) + self.source_offset;
-        rescale(shifted, self.source_tb, (1, 1_000_000))
+        rescale(self.shifted(i), self.source_tb, (1, 1_000_000))
     }
 
     /// The slot where the fps filter stops: the end of the last selected

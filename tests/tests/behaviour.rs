@@ -412,6 +412,7 @@ fn fps_mode_and_vsync_are_honoured_on_a_variable_frame_rate_source() {
         (Some("0"), None, "mp4"),
         (None, Some("cfr"), "mp4"),
         (Some("cfr"), None, "mov"),
+        (None, Some("cfr"), "mkv"),
     ] {
         let before: Vec<&str> = global.map(|g| vec!["-vsync", g]).unwrap_or_default();
         let mut options: Vec<&str> = encode.to_vec();
@@ -432,6 +433,25 @@ fn fps_mode_and_vsync_are_honoured_on_a_variable_frame_rate_source() {
             "-vsync {global:?} -fps_mode {output:?} into {ext}"
         );
     }
+}
+
+/// A chunk of eleven minutes at 30 fps into 24: its frame map's lookups are
+/// too long for one argument, so the node hands them to ffmpeg in a file.
+#[test]
+fn a_long_chunk_gets_its_frame_map_through_a_filter_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("long.nut");
+    let lavfi = "testsrc2=size=32x32:rate=30:duration=667";
+    ffmpeg(&["-f", "lavfi", "-i", lavfi, "-c:v", "ffv1", src.to_str().unwrap()]);
+    let encode = ["-r", "24", "-c:v", "ffv1"];
+    let plain = dir.path().join("plain.mkv");
+    let dist = dir.path().join("dist.mkv");
+    plain_encode(&[], &src, &encode, &plain);
+    let node = Node::start(1);
+    let extra = ["-v", "verbose", "--segment-duration", "1000"];
+    let text = distributed_encode(&[&node], &extra, &[], &src, &encode, &dist);
+    assert!(text.contains("1 chunks on 1 nodes"), "{text}");
+    assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
 }
 
 /// A node's ffmpeg that, as each chunk's encode ends (two seconds later, so an

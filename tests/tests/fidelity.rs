@@ -93,6 +93,9 @@ const FFV1: &[&str] = &["-c:v", "ffv1", "-c:a", "copy"];
 /// `-vf fps` decides per output slot, from the frames around it: chunks end
 /// on its grid, and each sees the next chunk's first frame.
 const FPS_24: &[&str] = &["-vf", "fps=24", "-c:v", "ffv1", "-c:a", "copy"];
+/// Output `-r`: ffmpeg drops and repeats frames with state that spans the
+/// whole run, which the coordinator replays and each chunk carries out.
+const RATE_24: &[&str] = &["-r", "24", "-c:v", "ffv1", "-c:a", "copy"];
 
 macro_rules! sources {
     ($($name:ident: [$($arg:expr),* $(,)?] => $ext:expr;)*) => {
@@ -112,6 +115,12 @@ macro_rules! sources {
             use super::*;
             $(#[test] fn $name() {
                 check(&Source { name: stringify!($name), make: &[$($arg),*], ext: $ext }, FPS_24, "mkv");
+            })*
+        }
+        mod output_rate {
+            use super::*;
+            $(#[test] fn $name() {
+                check(&Source { name: stringify!($name), make: &[$($arg),*], ext: $ext }, RATE_24, "mkv");
             })*
         }
     };
@@ -225,6 +234,107 @@ mod b_frames {
     #[test]
     fn long_gop_ntsc_to_mov() {
         check_with(&LONG_GOP_NTSC, CRF_B, "mov", false);
+    }
+}
+
+/// Output rates other than the source's, into each kind of container:
+/// the frames ffmpeg drops and repeats are the same, and so are their
+/// timestamps (CFR from zero in MP4 with audio, from the first frame
+/// without; VFR with gaps in Matroska).
+mod output_rates {
+    use super::*;
+
+    const VFR_SOURCE: Source = Source {
+        name: "vfr",
+        make: &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=30:duration=3",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=3",
+            "-vf",
+            "select='not(between(n,20,35))*not(between(n,50,52))'",
+            "-fps_mode",
+            "vfr",
+            "-c:v",
+            "libx264",
+            "-bf",
+            "2",
+            "-c:a",
+            "aac",
+        ],
+        ext: "mkv",
+    };
+
+    #[test]
+    fn ntsc_into_mp4_with_audio() {
+        check(
+            &OPEN_GOP_MP4,
+            &["-r", "30000/1001", "-c:v", "libx264", "-qp", "0", "-c:a", "copy"],
+            "mp4",
+        );
+    }
+
+    #[test]
+    fn doubled_into_mp4_repeats_frames() {
+        check(&OPEN_GOP, &["-r", "50", "-c:v", "libx264", "-qp", "0", "-c:a", "copy"], "mp4");
+    }
+
+    #[test]
+    fn doubled_into_matroska_leaves_gaps() {
+        check(&VFR_SOURCE, &["-r", "60", "-c:v", "ffv1", "-c:a", "copy"], "mkv");
+    }
+
+    #[test]
+    fn cfr_into_matroska_fills_gaps() {
+        check(&VFR_SOURCE, &["-fps_mode", "cfr", "-c:v", "ffv1", "-c:a", "copy"], "mkv");
+    }
+
+    #[test]
+    fn filtered_ignores_packet_durations() {
+        let encode = ["-r", "50", "-vf", "scale=80:-2", "-c:v", "libx264", "-qp", "0", "-an"];
+        check(&OPEN_GOP_MP4, &encode, "mp4");
+    }
+
+    #[test]
+    fn with_output_seek_and_duration() {
+        check(
+            &TWO_AUDIO,
+            &["-ss", "0.52", "-t", "2.3", "-r", "24", "-c:v", "ffv1", "-c:a", "copy"],
+            "mkv",
+        );
+    }
+
+    /// Without its audio, a transport stream starts where its video does
+    /// (ffmpeg's "Correcting start time"), which moves every frame on the grid.
+    #[test]
+    fn transport_stream_without_its_audio() {
+        let ts = Source {
+            name: "ts",
+            make: &[
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=160x120:rate=25:duration=3",
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=duration=3",
+                "-c:v",
+                "libx264",
+                "-bf",
+                "2",
+                "-g",
+                "20",
+                "-c:a",
+                "ac3",
+            ],
+            ext: "ts",
+        };
+        check(&ts, &["-r", "24", "-an", "-c:v", "ffv1"], "mkv");
     }
 }
 

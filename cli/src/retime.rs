@@ -1,0 +1,79 @@
+//! An output retimed to a rate: with output `-r`, or `-fps_mode cfr` into a
+//! container ffmpeg would otherwise write with variable timing, ffmpeg alone
+//! drops and repeats frames by `vsync`'s arithmetic. This gathers that
+//! arithmetic's settings from the job and the probe, the way ffmpeg 5.1's
+//! option handling resolves them, and runs it over the frames to encode.
+
+use crate::job::EncodeJob;
+use crate::probe::{MediaInfo, StreamInfo};
+use crate::timeline::Timeline;
+use crate::vsync::{self, Method, Shown, Sync};
+use proto::v1::FpsMode;
+
+/// The output's rate and what it shows of each frame to encode.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retimed {
+    /// The output rate: the encoder's time base is its inverse.
+    pub rate: (i64, i64),
+    /// Per frame of [`Timeline::selected`], in order.
+    pub shown: Vec<Shown>,
+}
+
+/// Whether `job` is retimed and, if so, how; `Ok(None)` leaves the frames'
+/// timing to the nodes. `input_rate` is the rate ffmpeg guesses for the
+/// input. The error is why the command goes to ffmpeg instead.
+pub fn retime(
+    job: &EncodeJob,
+    timeline: &Timeline,
+    video: &StreamInfo,
+    media: &MediaInfo,
+    input_rate: (i64, i64),
+) -> Result<Option<Retimed>, String> {
+    let cfr_container = matches!(job.output_format.as_str(), "mp4" | "mov");
+    // -fps_mode cfr into MP4/MOV without -r: the nodes' own CFR, anchored per chunk.
+    let cfr_elsewhere = job.fps_mode == Some(FpsMode::Cfr) && !cfr_container;
+    if job.output_rate.is_none() && !cfr_elsewhere {
+        return Ok(None);
+    }
+    let method = match job.fps_mode {
+        Some(FpsMode::Passthrough) => Method::Passthrough,
+        Some(FpsMode::Cfr) => Method::Cfr,
+        Some(FpsMode::Vfr) => Method::Vfr,
+        // `auto`: CFR for MP4/MOV, from the first frame when the input has
+        // one stream; VFR for Matroska, WebM and NUT.
+        _ if cfr_container && media.streams.len() == 1 => Method::Vscfr,
+        _ if cfr_container => Method::Cfr,
+        _ => Method::Vfr,
+    };
+    let rate = job.output_rate.unwrap_or(input_rate);
+    let output = job.output_window;
+    let recording_time_us = match (output.duration, output.to) {
+        (Some(duration), _) => Some(duration),
+        (None, Some(to)) => Some(to - output.start.unwrap_or(0)),
+        (None, None) => None,
+    };
+    let sync = Sync {
+        rate,
+        input_rate,
+        filter_tb: timeline.source_tb,
+        stream_tb: timeline.time_base,
+        method,
+        filtered: !job.filters.is_empty(),
+        start_known: video.start_pts.is_some(),
+        output_start_us: output.start.unwrap_or(0),
+        recording_time_us,
+    };
+    let frames: Vec<vsync::Frame> = timeline
+        .selected
+        .clone()
+        .map(|i| vsync::Frame {
+            pts: timeline.shifted(i),
+            duration: timeline.packets[timeline.all[i].decode_index].duration.unwrap_or(0),
+        })
+        .collect();
+    let outputs = vsync::convert(&frames, &sync)?;
+    if outputs.is_empty() {
+        return Err(format!("-r {}/{} leaves no frame to encode", rate.0, rate.1));
+    }
+    Ok(Some(Retimed { rate, shown: vsync::shown(&outputs, frames.len()) }))
+}
