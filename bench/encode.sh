@@ -2,9 +2,10 @@
 # Encode benchmarks against plain ffmpeg, measured in the same run:
 # - overhead: dffmpeg on its embedded node against ffmpeg with the same
 #   arguments, both free to use every core;
-# - scaling: two dffmpeg-node processes pinned to one core each against
-#   ffmpeg pinned to one core (taskset), the encoder limited to one thread
-#   per process in both so that a "core" means the same thing on each side;
+# - scaling: one, then two dffmpeg-node processes pinned to one core each
+#   against ffmpeg pinned to one core (taskset), the encoder limited to one
+#   thread per process in both so that a "core" means the same thing on each
+#   side (one node measures what distributing costs where nothing is gained);
 # - the machine's own ceiling for that scaling: two ffmpegs pinned to one
 #   core each, each encoding half of the input at the same time. On a VM
 #   whose two vCPUs share caches, memory bandwidth or a physical core, two
@@ -14,10 +15,12 @@
 # noise falls on all of them alike; the script prints the median, min and
 # max of each and the ratio of the medians.
 #
-# Usage: bash bench/encode.sh [RUNS] [SECONDS] [ENCODER...]
-#   ENCODER is x264 (libx264 -preset medium) or x265 (libx265 -preset
-#   medium); the default is x264. The input is SECONDS of 1280x720 testsrc2
-#   at 25 fps with a sine tone (AAC), keyframes every 250 frames.
+# Usage: [MEASURES="overhead scaling"] bash bench/encode.sh [RUNS] [SECONDS] [ENCODER...]
+#   ENCODER is x264 (libx264 -preset medium), x265 (libx265 -preset
+#   medium) or svtav1 (libsvtav1 -preset 8); the default is x264. The input
+#   is SECONDS of 1280x720 testsrc2 at 25 fps with a sine tone (AAC),
+#   keyframes every 250 frames. MEASURES picks what runs (a slow encoder's
+#   scaling rows take hours; its overhead alone does not).
 # The binaries are the release build, as a user would install them (dffmpeg's
 # own start-up is slower in debug; the encode work is ffmpeg's either way).
 set -euo pipefail
@@ -27,6 +30,8 @@ secs=${2:-16}
 shift $(( $# > 2 ? 2 : $# )) || true
 encoders=("$@")
 [ ${#encoders[@]} -gt 0 ] || encoders=(x264)
+measures=${MEASURES:-overhead scaling}
+wants() { [[ " $measures " == *" $1 "* ]]; }
 cargo build --release --locked -q -p cli -p node
 B=$PWD/target/release
 work=$(mktemp -d)
@@ -69,12 +74,14 @@ for name in "${encoders[@]}"; do
   case $name in
     x264) codec=(-c:v libx264 -preset medium -crf 23) ;;
     x265) codec=(-c:v libx265 -preset medium -crf 28) ;;
-    *) echo "unknown encoder $name (x264 or x265)" >&2; exit 2 ;;
+    svtav1) codec=(-c:v libsvtav1 -preset 8 -crf 35) ;;
+    *) echo "unknown encoder $name (x264, x265 or svtav1)" >&2; exit 2 ;;
   esac
   # (-threads is not sent to nodes; the encoders' own options are.)
   case $name in
     x264) one_thread=("${codec[@]}" -x264-params threads=1) ;;
     x265) one_thread=("${codec[@]}" -x265-params pools=1:frame-threads=1) ;;
+    svtav1) one_thread=("${codec[@]}" -svtav1-params lp=1) ;;
   esac
   # Both dffmpeg commands must really be distributed, not handed to ffmpeg.
   for cmd in "$B/dffmpeg -i $work/in.mkv ${codec[*]}" \
@@ -87,7 +94,7 @@ for name in "${encoders[@]}"; do
     fi
   done
   : > "$work/plain" ; : > "$work/embedded" ; : > "$work/pinned" ; : > "$work/two"
-  : > "$work/halves"
+  : > "$work/halves" ; : > "$work/one"
   half=$(echo "$secs / 2" | bc -l)
   # Two pinned ffmpegs, each on half of the input, at the same time.
   halves() {
@@ -99,26 +106,39 @@ for name in "${encoders[@]}"; do
     wait "$first"
   }
   for run in $(seq "$runs"); do
-    t ffmpeg -y -nostdin -i "$work/in.mkv" "${codec[@]}" -c:a copy "$work/o.mkv" >> "$work/plain"
-    t "$B/dffmpeg" -y -nostdin -nostats -i "$work/in.mkv" "${codec[@]}" -c:a copy "$work/o.mkv" \
-      >> "$work/embedded"
-    t taskset -c 0 ffmpeg -y -nostdin -i "$work/in.mkv" "${one_thread[@]}" -c:a copy "$work/o.mkv" \
-      >> "$work/pinned"
-    t "$B/dffmpeg" "${nodes[@]}" -y -nostdin -nostats -i "$work/in.mkv" "${one_thread[@]}" \
-      -c:a copy "$work/o.mkv" >> "$work/two"
-    t halves >> "$work/halves"
+    if wants overhead; then
+      t ffmpeg -y -nostdin -i "$work/in.mkv" "${codec[@]}" -c:a copy "$work/o.mkv" >> "$work/plain"
+      t "$B/dffmpeg" -y -nostdin -nostats -i "$work/in.mkv" "${codec[@]}" -c:a copy "$work/o.mkv" \
+        >> "$work/embedded"
+    fi
+    if wants scaling; then
+      t taskset -c 0 ffmpeg -y -nostdin -i "$work/in.mkv" "${one_thread[@]}" -c:a copy \
+        "$work/o.mkv" >> "$work/pinned"
+      t "$B/dffmpeg" "${nodes[@]:0:2}" -y -nostdin -nostats -i "$work/in.mkv" "${one_thread[@]}" \
+        -c:a copy "$work/o.mkv" >> "$work/one"
+      t "$B/dffmpeg" "${nodes[@]}" -y -nostdin -nostats -i "$work/in.mkv" "${one_thread[@]}" \
+        -c:a copy "$work/o.mkv" >> "$work/two"
+      t halves >> "$work/halves"
+    fi
     echo "run $run of $runs ($name) done" >&2
   done
-  read -r p pmin pmax < <(stats "$work/plain")
-  read -r e emin emax < <(stats "$work/embedded")
-  read -r q qmin qmax < <(stats "$work/pinned")
-  read -r w wmin wmax < <(stats "$work/two")
-  read -r h hmin hmax < <(stats "$work/halves")
   echo "$name, ${secs} s of 720p, $runs runs (median, min to max):"
-  printf '  overhead: ffmpeg %.2f s (%.2f to %.2f), dffmpeg embedded %.2f s (%.2f to %.2f): %.3fx\n' \
-    "$p" "$pmin" "$pmax" "$e" "$emin" "$emax" "$(echo "$e / $p" | bc -l)"
-  printf '  scaling: ffmpeg on one core %.2f s (%.2f to %.2f), two pinned nodes %.2f s (%.2f to %.2f): %.3fx\n' \
-    "$q" "$qmin" "$qmax" "$w" "$wmin" "$wmax" "$(echo "$q / $w" | bc -l)"
-  printf '  ceiling: two pinned ffmpegs on halves at once %.2f s (%.2f to %.2f): %.3fx; dffmpeg reaches %.0f%% of it\n' \
-    "$h" "$hmin" "$hmax" "$(echo "$q / $h" | bc -l)" "$(echo "100 * $h / $w" | bc -l)"
+  if wants overhead; then
+    read -r p pmin pmax < <(stats "$work/plain")
+    read -r e emin emax < <(stats "$work/embedded")
+    printf '  overhead: ffmpeg %.2f s (%.2f to %.2f), dffmpeg embedded %.2f s (%.2f to %.2f): %.3fx\n' \
+      "$p" "$pmin" "$pmax" "$e" "$emin" "$emax" "$(echo "$e / $p" | bc -l)"
+  fi
+  if wants scaling; then
+    read -r q qmin qmax < <(stats "$work/pinned")
+    read -r o omin omax < <(stats "$work/one")
+    read -r w wmin wmax < <(stats "$work/two")
+    read -r h hmin hmax < <(stats "$work/halves")
+    printf '  scaling: ffmpeg on one core %.2f s (%.2f to %.2f), one pinned node %.2f s (%.2f to %.2f): %.3fx\n' \
+      "$q" "$qmin" "$qmax" "$o" "$omin" "$omax" "$(echo "$q / $o" | bc -l)"
+    printf '  scaling: ffmpeg on one core %.2f s, two pinned nodes %.2f s (%.2f to %.2f): %.3fx\n' \
+      "$q" "$w" "$wmin" "$wmax" "$(echo "$q / $w" | bc -l)"
+    printf '  ceiling: two pinned ffmpegs on halves at once %.2f s (%.2f to %.2f): %.3fx; dffmpeg reaches %.0f%% of it\n' \
+      "$h" "$hmin" "$hmax" "$(echo "$q / $h" | bc -l)" "$(echo "100 * $h / $w" | bc -l)"
+  fi
 done
