@@ -704,6 +704,12 @@ fn known_gap(
             "-map_metadata/-map_chapters with audio from Matroska into MP4/MOV is not reproduced yet".into(),
         );
     }
+    // ffmpeg seeks an MPEG-TS or PS input by position and decodes from
+    // there: seen here, -ss 0.7 on a TS with keyframes every 20 frames left
+    // out frames after the seek point that an exact cut keeps.
+    if job.input_window.start.is_some() && media.discontinuous() {
+        return Some(format!("input -ss on {} is not reproduced yet", media.format_name));
+    }
     // Input seeking with copied streams into MP4/MOV: the first packets match
     // ffmpeg alone, later audio timestamps do not yet.
     let others = selection.streams.iter().any(|s| matches!(s, streams::Source::Input(_)));

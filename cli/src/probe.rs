@@ -66,6 +66,12 @@ const DISCONTINUOUS: &[&str] =
     &["mpegts", "mpegtsraw", "mpeg", "live_flv", "hls", "ogg", "dhav", "ty"];
 
 impl MediaInfo {
+    /// Whether the demuxer's timestamps may jump (MPEG-TS and PS, Ogg,
+    /// HLS...), which ffmpeg handles apart when it starts and seeks.
+    pub fn discontinuous(&self) -> bool {
+        self.format_name.split(',').any(|name| DISCONTINUOUS.contains(&name))
+    }
+
     /// The start time ffmpeg 5.1 subtracts from this input's timestamps when
     /// it reads the streams `used` (every output's), in microseconds: the
     /// container's, except that for a demuxer whose timestamps may jump
@@ -74,8 +80,7 @@ impl MediaInfo {
     /// streams ("Correcting start time", `process_input`). With `-an` on a
     /// transport stream whose audio starts first, the video then starts at 0.
     pub fn start_used_us(&self, used: &[usize], seeked: bool) -> i64 {
-        let discontinuous = self.format_name.split(',').any(|name| DISCONTINUOUS.contains(&name));
-        if !discontinuous || seeked {
+        if !self.discontinuous() || seeked {
             return self.start_time_us;
         }
         let earliest = used

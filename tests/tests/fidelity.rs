@@ -538,6 +538,43 @@ fn input_side_seek_and_duration() {
     }
 }
 
+/// ffmpeg seeks a transport stream by position and decodes from there, which
+/// leaves out frames an exact cut keeps: such a command runs through ffmpeg,
+/// and its output is ffmpeg's own.
+#[test]
+fn input_seek_on_a_transport_stream_runs_through_ffmpeg() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.ts");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x120:rate=25:duration=3",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=duration=3",
+        "-c:v",
+        "libx264",
+        "-bf",
+        "2",
+        "-g",
+        "20",
+        "-c:a",
+        "ac3",
+        src.to_str().unwrap(),
+    ]);
+    let node = Node::start(1);
+    let seek = ["-ss", "0.7", "-t", "1.5"];
+    let encode = ["-c:v", "ffv1", "-c:a", "copy"];
+    let (plain, dist) = (dir.path().join("plain.mkv"), dir.path().join("dist.mkv"));
+    plain_encode(&seek, &src, &encode, &plain);
+    let extra = ["-v", "verbose", "--segment-duration", "0.4"];
+    let stderr = distributed_encode(&[&node], &extra, &seek, &src, &encode, &dist);
+    assert!(stderr.contains("running with ffmpeg: input -ss on mpegts"), "{stderr}");
+    assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
+}
+
 /// -n with an existing output: ffmpeg's own refusal and exit code.
 #[test]
 fn no_overwrite_keeps_ffmpegs_refusal() {
