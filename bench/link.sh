@@ -6,9 +6,9 @@
 # The node runs in a network namespace joined to this one by a veth pair,
 # pinned to core 1 with one slot; dffmpeg runs here. Each link rate shapes
 # both directions with tc's token bucket (tbf). This kernel's tc has no
-# netem, so no delay or loss is added: with 16 MiB HTTP/2 windows a round
-# trip of 40 ms would hold 100 Mbit/s in flight many times over, so delay
-# costs about one round trip per chunk, not throughput.
+# netem: a delay (RATE@DELAY, such as 100mbit@20ms) comes from
+# bench/delay_relay.py, a TCP relay on core 0 that holds every byte back
+# DELAY each way before the shaped link. No loss is added.
 #
 # Two inputs of the same SECONDS of 640x360 testsrc2 with some noise: a file
 # of H.264 at CRF 18 (chunks travel coded), and the same frames as a lavfi
@@ -24,9 +24,11 @@
 # the last download, the mux), the figure that uploading ahead
 # (`--upload-ahead`, the AHEAD variable: `0 1` by default, each rate and
 # input run with each) is to shrink, and one that the machine's noise in
-# encode speed does not move. One run per row.
+# encode speed does not move. With RUNS above 1 each row is run that many
+# times and printed as the median (min to max) of the wall and idle times.
 #
-# Usage: sudo [AHEAD="0 1"] bash bench/link.sh [SECONDS] [RATE...]  (default 12 s; unshaped 1gbit 100mbit)
+# Usage: sudo [AHEAD="0 1"] [RUNS=1] bash bench/link.sh [SECONDS] [RATE[@DELAY]...]
+#   (default 12 s; unshaped 1gbit 100mbit)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "network namespaces need root" >&2; exit 1; }
@@ -40,9 +42,12 @@ B=$PWD/target/release
 work=$(mktemp -d)
 ns=dffmpeg-link-$$
 outer=dfl$$a; inner=dfl$$b
+runs=${RUNS:-1}
 node_pid=
+relay_pid=
 cleanup() {
   [ -n "$node_pid" ] && kill "$node_pid" 2>/dev/null
+  [ -n "$relay_pid" ] && kill "$relay_pid" 2>/dev/null
   ip link del "$outer" 2>/dev/null || true
   ip netns del "$ns" 2>/dev/null || true
   rm -rf "$work"
@@ -94,20 +99,51 @@ print(f"{up:.2f} {enc:.2f} {sent / 1e6:.1f}")
 PY
 }
 
-for rate in "${rates[@]}"; do
+# median (min to max) of the numbers in a file, one per line.
+spread() {
+  python3 - "$1" <<'PY'
+import statistics, sys
+xs = [float(l) for l in open(sys.argv[1]) if l.strip()]
+print(f"{statistics.median(xs):.2f} ({min(xs):.2f} to {max(xs):.2f})")
+PY
+}
+
+for spec in "${rates[@]}"; do
+  rate=${spec%@*}
   shape "$rate"
+  target=$addr
+  if [ "$spec" != "$rate" ]; then
+    delay=${spec#*@}; delay=${delay%ms}
+    [ -n "$relay_pid" ] && kill "$relay_pid" 2>/dev/null
+    taskset -c 0 python3 bench/delay_relay.py "$delay" "${addr%:*}" "${addr##*:}" \
+      > "$work/relay.out" &
+    relay_pid=$!
+    until grep -q '^listening on ' "$work/relay.out"; do sleep 0.05; done
+    target=$(sed -n 's/^listening on //p' "$work/relay.out")
+  fi
   for kind in coded raw; do
     if [ "$kind" = coded ]; then input=(-i "$work/in.mkv"); else input=(-f lavfi -i "$graph"); fi
     for ahead in "${aheads[@]}"; do
-      took=$(t env DFFMPEG_LOG=cli=debug taskset -c 0 "$B/dffmpeg" --nodes "$addr" \
-        --upload-ahead "$ahead" -y -nostdin -nostats -v verbose "${input[@]}" "${encode[@]}" \
-        "$work/o.mkv" 2> "$work/log")
-      grep -q ' chunks on ' "$work/log" || { echo "not distributed: $(tail -3 "$work/log")" >&2; exit 1; }
-      read -r up enc mb < <(sums "$work/log")
+      : > "$work/walls"; : > "$work/idles"
+      for run in $(seq "$runs"); do
+        took=$(t env DFFMPEG_LOG=cli=debug taskset -c 0 "$B/dffmpeg" --nodes "$target" \
+          --upload-ahead "$ahead" -y -nostdin -nostats -v verbose "${input[@]}" "${encode[@]}" \
+          "$work/o.mkv" 2> "$work/log")
+        grep -q ' chunks on ' "$work/log" || { echo "not distributed: $(tail -3 "$work/log")" >&2; exit 1; }
+        read -r up enc mb < <(sums "$work/log")
+        echo "$took" >> "$work/walls"
+        echo "$took - $enc" | bc -l >> "$work/idles"
+      done
       even=$(echo "$mb * 8 / $enc" | bc -l)
-      printf '%-8s %-5s ahead %s: %6.2f s = %.2fx ffmpeg alone; idle %5.2f s; uploads %5.2f s of %6.1f MB, encodes %5.2f s; break-even link %.0f Mbit/s (before zstd)\n' \
-        "$rate" "$kind" "$ahead" "$took" "$(echo "$took / $alone" | bc -l)" "$(echo "$took - $enc" | bc -l)" \
-        "$up" "$mb" "$enc" "$even"
+      if [ "$runs" -gt 1 ]; then
+        printf '%-14s %-5s ahead %s, %d runs: wall %s s, idle %s s; last run: uploads %5.2f s of %6.1f MB, encodes %5.2f s; break-even link %.0f Mbit/s (before zstd)\n' \
+          "$spec" "$kind" "$ahead" "$runs" "$(spread "$work/walls")" "$(spread "$work/idles")" \
+          "$up" "$mb" "$enc" "$even"
+      else
+        printf '%-14s %-5s ahead %s: %6.2f s = %.2fx ffmpeg alone; idle %5.2f s; uploads %5.2f s of %6.1f MB, encodes %5.2f s; break-even link %.0f Mbit/s (before zstd)\n' \
+          "$spec" "$kind" "$ahead" "$took" "$(echo "$took / $alone" | bc -l)" "$(echo "$took - $enc" | bc -l)" \
+          "$up" "$mb" "$enc" "$even"
+      fi
     done
   done
 done
