@@ -159,6 +159,31 @@ sources! {
         "-c:v", "libx264", "-c:a", "aac"] => "mkv";
 }
 
+/// MPEG-TS with B-frames, a keyframe every 20 frames and AC-3 audio that
+/// starts a little before the video.
+const TRANSPORT_STREAM: Source = Source {
+    name: "ts",
+    make: &[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x120:rate=25:duration=3",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=duration=3",
+        "-c:v",
+        "libx264",
+        "-bf",
+        "2",
+        "-g",
+        "20",
+        "-c:a",
+        "ac3",
+    ],
+    ext: "ts",
+};
+
 const OPEN_GOP: Source = Source {
     name: "open_gop",
     make: &[
@@ -312,29 +337,7 @@ mod output_rates {
     /// (ffmpeg's "Correcting start time"), which moves every frame on the grid.
     #[test]
     fn transport_stream_without_its_audio() {
-        let ts = Source {
-            name: "ts",
-            make: &[
-                "-f",
-                "lavfi",
-                "-i",
-                "testsrc2=size=160x120:rate=25:duration=3",
-                "-f",
-                "lavfi",
-                "-i",
-                "sine=duration=3",
-                "-c:v",
-                "libx264",
-                "-bf",
-                "2",
-                "-g",
-                "20",
-                "-c:a",
-                "ac3",
-            ],
-            ext: "ts",
-        };
-        check(&ts, &["-r", "24", "-an", "-c:v", "ffv1"], "mkv");
+        check(&TRANSPORT_STREAM, &["-r", "24", "-an", "-c:v", "ffv1"], "mkv");
     }
 }
 
@@ -545,25 +548,9 @@ fn input_side_seek_and_duration() {
 fn input_seek_on_a_transport_stream_runs_through_ffmpeg() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("src.ts");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=160x120:rate=25:duration=3",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=duration=3",
-        "-c:v",
-        "libx264",
-        "-bf",
-        "2",
-        "-g",
-        "20",
-        "-c:a",
-        "ac3",
-        src.to_str().unwrap(),
-    ]);
+    let mut make: Vec<&str> = TRANSPORT_STREAM.make.to_vec();
+    make.push(src.to_str().unwrap());
+    ffmpeg(&make);
     let node = Node::start(1);
     let seek = ["-ss", "0.7", "-t", "1.5"];
     let encode = ["-c:v", "ffv1", "-c:a", "copy"];

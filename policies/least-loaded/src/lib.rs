@@ -25,12 +25,15 @@ policy_sdk::export_policy!(LeastLoaded);
 
 /// How busy a node is, lower is better: the share of its CPUs other
 /// programs use (the node leaves its own encodes out; the load average,
-/// machine-wide and counting those encodes, serves only when no usage is
-/// reported), plus the share of its slots this job fills, plus a penalty
-/// when memory is short.
+/// machine-wide and counting those encodes, serves only when the node
+/// reported no CPU figures at all), plus the share of its slots this job
+/// fills, plus a penalty when memory is short. A usage of exactly 0 is a
+/// figure, not a missing one: an idle node whose only load is its own
+/// encodes reports it.
 pub fn score(node: &NodeView, free_slots: u32) -> f64 {
     let cpus = f64::from(node.cpu_count.max(1));
-    let usage = if node.cpu_usage > 0.0 { node.cpu_usage / 100.0 } else { node.load_1 / cpus };
+    let reported = node.cpu_count > 0;
+    let usage = if reported { node.cpu_usage / 100.0 } else { node.load_1 / cpus };
     let usage = usage.clamp(0.0, 4.0);
     let filled = 1.0 - f64::from(free_slots) / f64::from(node.slots_total.max(1));
     let memory =
@@ -104,5 +107,19 @@ mod tests {
         assert_eq!(got, vec![Assignment { chunk: 0, node: "idle".into() }]);
         let even = AssignRequest { nodes: vec![node("a", 10.0), node("b", 12.0)], ..request };
         assert_eq!(LeastLoaded.assign(&even).unwrap().len(), 2);
+    }
+
+    /// Seen in CI: the idle node's own encodes filled its core, so it
+    /// reported 0% of other programs, and a machine-wide load of 2 (the busy
+    /// core's loop and the encodes) made it look the busier one.
+    #[test]
+    fn zero_usage_is_idle_not_unknown() {
+        let pending =
+            (0..1).map(|i| PendingChunk { index: i, ..PendingChunk::default() }).collect();
+        let busy = NodeView { load_1: 2.0, ..node("busy", 98.0) };
+        let idle = NodeView { load_1: 2.0, ..node("idle", 0.0) };
+        let request = AssignRequest { pending, nodes: vec![busy, idle], seed: 0 };
+        let got = LeastLoaded.assign(&request).unwrap();
+        assert_eq!(got, vec![Assignment { chunk: 0, node: "idle".into() }]);
     }
 }
