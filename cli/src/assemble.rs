@@ -58,9 +58,8 @@ pub async fn assemble(
     let mut push = |s: &str| args.push(s.into());
     // The concat demuxer starts the first chunk at 0; put it back where ffmpeg
     // alone put it, on the input's timeline (the output's -ss applies below).
-    let output_start = if ctx.from_output_start { ctx.job.output_window.start } else { None };
     push("-itsoffset");
-    push(&seconds(done[0].start_time_us + output_start.unwrap_or(0)));
+    push(&seconds(done[0].start_time_us + ctx.chunk_offset_us()));
     for a in ["-f", "concat", "-safe", "0", "-i"] {
         push(a);
     }

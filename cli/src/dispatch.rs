@@ -396,11 +396,10 @@ fn first_missing(
 /// an output rate), else at its first frame.
 fn stop_time_us(timeline: &Timeline, chunk: &Chunk, ctx: &JobContext) -> i64 {
     let rate = ctx.frame_rate;
-    let output_start = if ctx.from_output_start { ctx.job.output_window.start } else { None };
     match &chunk.grid {
         Some(slots) => {
             crate::timeline::rescale(slots.start, (rate.1, rate.0), (1, 1_000_000))
-                + output_start.unwrap_or(0)
+                + ctx.chunk_offset_us()
         }
         None => timeline.shifted_us(chunk.frames.start),
     }

@@ -42,8 +42,8 @@ pub struct JobContext {
     pub audio_streams: Vec<usize>,
     /// Chunk timestamps count from the output's `-ss`, as ffmpeg's
     /// frame-rate conversion counts them (an output rate), rather than from
-    /// the input's start.
-    pub from_output_start: bool,
+    /// the input's start (see [`JobContext::chunk_offset_us`]).
+    from_output_start: bool,
 }
 
 impl JobContext {
@@ -98,6 +98,12 @@ impl JobContext {
     pub fn retimed(mut self, retimed: bool) -> Self {
         self.from_output_start = retimed;
         self
+    }
+
+    /// What puts a chunk timestamp back on the input's timeline, in
+    /// microseconds: the output's `-ss` when chunks count from it, else 0.
+    pub fn chunk_offset_us(&self) -> i64 {
+        if self.from_output_start { self.job.output_window.start.unwrap_or(0) } else { 0 }
     }
 
     /// Where chunk `index`'s input is cut to.
