@@ -10,6 +10,7 @@ use tracing::warn;
 use crate::console::level::{INFO, VERBOSE, WARNING};
 use crate::dispatch::{self, NodeState};
 use crate::embedded::EmbeddedNode;
+use crate::forced::ForcedKeyframes;
 use crate::job::{EncodeJob, InputKind};
 use crate::job_context::JobContext;
 use crate::keyboard::{self, Keyboard, Stop};
@@ -53,6 +54,8 @@ struct Prepared {
     frame_rate: (i64, i64),
     /// With an output rate: what the output shows of each frame.
     retimed: Option<crate::retime::Retimed>,
+    /// With `-force_key_frames`: the frames ffmpeg alone forces.
+    forced_keyframes: Option<ForcedKeyframes>,
 }
 
 /// Runs `jobs` (one per output of the command, all reading the same input)
@@ -439,7 +442,25 @@ async fn prepare(
         Ok(retimed) => retimed,
         Err(reason) => return Ok(Err(reason)),
     };
-    Ok(Ok(Prepared { job, selection, video, timeline, frame_rate, retimed }))
+    let forced_keyframes = match job.encoder_options.iter().find(|(n, _)| n == "force_key_frames") {
+        None => None,
+        Some((_, list)) => {
+            let forced = crate::forced::for_job(
+                list,
+                &job,
+                &timeline,
+                &video,
+                media,
+                frame_rate,
+                retimed.as_ref(),
+            );
+            match forced {
+                Ok(forced) => Some(forced),
+                Err(reason) => return Ok(Err(reason)),
+            }
+        }
+    };
+    Ok(Ok(Prepared { job, selection, video, timeline, frame_rate, retimed, forced_keyframes }))
 }
 
 /// Which way chunks travel zstd-compressed (`cli/benches/transfer.rs` has
@@ -475,7 +496,7 @@ async fn encode(
     stop: Stop,
 ) -> anyhow::Result<(Arc<Stats>, assemble::Muxed)> {
     let Cluster { settings, tools, addrs, temp_root, policy: module, upload_ahead } = *cluster;
-    let Prepared { job, selection, video, timeline, frame_rate, retimed } = ready;
+    let Prepared { job, selection, video, timeline, frame_rate, retimed, forced_keyframes } = ready;
     let started = Instant::now();
     let zstd = zstd_for(settings, &video);
     let nodes = connect(addrs, settings, upload_ahead, zstd, &job.encoder).await?;
@@ -555,7 +576,8 @@ async fn encode(
     let output = job.output.display().to_string();
     let ctx = Arc::new(
         JobContext::new(tools.clone(), job, temp_root, video.index, &timeline, output_rate, media)?
-            .retimed(retimed.is_some()),
+            .retimed(retimed.is_some())
+            .forced_keyframes(forced_keyframes),
     );
     let stats = Arc::new(Stats::new(chunk_count, output_rate.0 as f64 / output_rate.1 as f64));
     let line = console.running_stats_sink();

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use proto::v1::{ChunkFormat, CodecOption, EncodeSpec, Filter, FpsMode, FrameMap, Rational};
 
+use crate::forced::ForcedKeyframes;
 use crate::job::{EncodeJob, InputKind};
 use crate::local::Tools;
 use crate::plan::{Chunk, to_chunk_time};
@@ -44,6 +45,9 @@ pub struct JobContext {
     /// frame-rate conversion counts them (an output rate), rather than from
     /// the input's start (see [`JobContext::chunk_offset_us`]).
     from_output_start: bool,
+    /// With `-force_key_frames`: the frames ffmpeg alone forces, of which
+    /// each chunk is given its own.
+    forced: Option<ForcedKeyframes>,
 }
 
 impl JobContext {
@@ -91,12 +95,19 @@ impl JobContext {
                 .map(|s| s.index)
                 .collect(),
             from_output_start: false,
+            forced: None,
         })
     }
 
     /// For an output rate: chunk timestamps count from the output's `-ss`.
     pub fn retimed(mut self, retimed: bool) -> Self {
         self.from_output_start = retimed;
+        self
+    }
+
+    /// With `-force_key_frames`: the frames ffmpeg alone forces.
+    pub fn forced_keyframes(mut self, forced: Option<ForcedKeyframes>) -> Self {
+        self.forced = forced;
         self
     }
 
@@ -135,11 +146,10 @@ impl JobContext {
                 .iter()
                 .filter_map(|(name, value)| {
                     let value = match name.as_str() {
-                        "force_key_frames" => {
-                            let start_us =
-                                crate::timeline::rescale(keep_start_pts, chunk_tb, (1, 1_000_000));
-                            forced_after(value, start_us)?
-                        }
+                        "force_key_frames" => match &self.forced {
+                            Some(forced) => forced.for_chunk(crate::forced::chunk_keys(chunk))?,
+                            None => value.clone(),
+                        },
                         _ => value.clone(),
                     };
                     Some(CodecOption { name: name.clone(), value })
@@ -222,28 +232,4 @@ fn frame_map(chunk: &Chunk) -> Option<FrameMap> {
         slots: shown.iter().filter(|s| s.copies > 0).map(|s| s.first).collect(),
         end_slot: grid.end,
     })
-}
-
-/// The `-force_key_frames` times after `start_us` (the chunk's first frame,
-/// which is a keyframe anyway), or `None` when none is left. ffmpeg forces
-/// the first frame at or after each listed time still pending, so a time
-/// before the chunk would force one of its early frames.
-fn forced_after(times: &str, start_us: i64) -> Option<String> {
-    let later: Vec<&str> = times
-        .split(',')
-        .filter(|t| crate::args::parse_duration(t).is_some_and(|us| us > start_us))
-        .collect();
-    (!later.is_empty()).then(|| later.join(","))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::forced_after;
-
-    #[test]
-    fn forced_keyframes_before_a_chunk_are_dropped() {
-        assert_eq!(forced_after("1,2.5,4", 0).as_deref(), Some("1,2.5,4"));
-        assert_eq!(forced_after("1,2.5,00:00:04", 2_500_000).as_deref(), Some("00:00:04"));
-        assert_eq!(forced_after("1,2", 3_000_000), None);
-    }
 }

@@ -16,6 +16,7 @@ pub mod console;
 pub mod dispatch;
 pub mod distribute;
 pub mod embedded;
+pub mod forced;
 pub mod job;
 pub mod job_context;
 pub mod keyboard;

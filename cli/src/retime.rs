@@ -35,6 +35,27 @@ pub fn retime(
     if job.output_rate.is_none() && !cfr_elsewhere {
         return Ok(None);
     }
+    let rate = job.output_rate.unwrap_or(input_rate);
+    let outputs = replay(job, timeline, video, media, rate, input_rate)?;
+    if outputs.is_empty() {
+        return Err(format!("-r {}/{} leaves no frame to encode", rate.0, rate.1));
+    }
+    Ok(Some(Retimed { rate, shown: vsync::shown(&outputs, timeline.len()) }))
+}
+
+/// The output frames ffmpeg alone encodes from the selected frames, at the
+/// encoder's time base 1/`rate`, each with its timestamp there: for an output
+/// that is not retimed, `rate` is the input's and the outcome is the
+/// timestamps its encoder sees (which `-force_key_frames` compares with).
+pub fn replay(
+    job: &EncodeJob,
+    timeline: &Timeline,
+    video: &StreamInfo,
+    media: &MediaInfo,
+    rate: (i64, i64),
+    input_rate: (i64, i64),
+) -> Result<Vec<vsync::Output>, String> {
+    let cfr_container = matches!(job.output_format.as_str(), "mp4" | "mov");
     let method = match job.fps_mode {
         Some(FpsMode::Passthrough) => Method::Passthrough,
         Some(FpsMode::Cfr) => Method::Cfr,
@@ -45,7 +66,6 @@ pub fn retime(
         _ if cfr_container => Method::Cfr,
         _ => Method::Vfr,
     };
-    let rate = job.output_rate.unwrap_or(input_rate);
     let output = job.output_window;
     let recording_time_us = match (output.duration, output.to) {
         (Some(duration), _) => Some(duration),
@@ -71,9 +91,5 @@ pub fn retime(
             duration: timeline.packets[timeline.all[i].decode_index].duration.unwrap_or(0),
         })
         .collect();
-    let outputs = vsync::convert(&frames, &sync)?;
-    if outputs.is_empty() {
-        return Err(format!("-r {}/{} leaves no frame to encode", rate.0, rate.1));
-    }
-    Ok(Some(Retimed { rate, shown: vsync::shown(&outputs, frames.len()) }))
+    vsync::convert(&frames, &sync)
 }
