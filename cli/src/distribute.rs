@@ -732,6 +732,19 @@ fn known_gap(
     if job.input_window.start.is_some() && media.discontinuous() {
         return Some(format!("input -ss on {} is not reproduced yet", media.format_name));
     }
+    // The final mux copies the video and applies the output's -ss to it;
+    // ffmpeg 5.1 drops every copied packet whose time, derived from its
+    // decode timestamp, is before -ss (`check_output_constraints`), and then
+    // every packet up to the next keyframe. x264's and x265's B-pyramid puts
+    // the first frames' decode timestamps two frames early: seen here, -ss 1
+    // into Matroska or NUT lost the whole first chunk. (Output -ss into
+    // MP4/MOV goes to ffmpeg already, in `route`.)
+    if job.output_window.start.is_some() && !mp4 && reorders_by_two(job) {
+        return Some(format!(
+            "output -ss with {} B-frames into {} is not reproduced yet",
+            job.encoder, job.output_format
+        ));
+    }
     // Input seeking with copied streams into MP4/MOV: the first packets match
     // ffmpeg alone, later audio timestamps do not yet.
     let others = selection.streams.iter().any(|s| matches!(s, streams::Source::Input(_)));
@@ -742,6 +755,13 @@ fn known_gap(
         );
     }
     None
+}
+
+/// Whether the encoder's packets may decode two or more frames ahead of
+/// their presentation: x264 and x265 unless `-bf 0` turns B-frames off.
+fn reorders_by_two(job: &EncodeJob) -> bool {
+    let no_b_frames = job.encoder_options.iter().any(|(name, value)| name == "bf" && value == "0");
+    matches!(job.encoder.as_str(), "libx264" | "libx265") && !no_b_frames
 }
 
 /// ffmpeg's `av_guess_frame_rate`: r_frame_rate, unless it is implausibly

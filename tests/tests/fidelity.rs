@@ -431,9 +431,12 @@ mod options {
         check(&TWO_AUDIO, encode, ext);
     }
 
+    /// Without B-frames: with them, output -ss into Matroska goes to ffmpeg
+    /// (see `output_seek_with_b_frames_into_matroska_runs_through_ffmpeg`).
     #[test]
     fn output_seek_and_duration() {
-        run(&["-ss", "0.52", "-t", "2.3", "-c:v", "libx264", "-qp", "0", "-c:a", "copy"], "mkv");
+        let encode = ["-ss", "0.52", "-t", "2.3", "-c:v", "libx264", "-qp", "0", "-bf", "0"];
+        run(&[&encode[..], &["-c:a", "copy"]].concat(), "mkv");
     }
 
     #[test]
@@ -538,6 +541,40 @@ fn input_side_seek_and_duration() {
         let (p, d) = (probe(&plain), probe(&dist));
         assert_eq!(d["format"]["start_time"], p["format"]["start_time"], "{what}");
         assert_eq!(stream_set(&d), stream_set(&p), "{what}");
+    }
+}
+
+/// The final mux copies the video with the output's -ss, and ffmpeg drops
+/// copied packets whose decode time is before it: x264's B-pyramid starts two
+/// frames early, which lost the whole first chunk (63 frames of 125 here).
+/// Such a command runs through ffmpeg, and its output is ffmpeg's own.
+#[test]
+fn output_seek_with_b_frames_into_matroska_runs_through_ffmpeg() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.mkv");
+    let mut make: Vec<&str> = OPEN_GOP.make.to_vec();
+    make.push(src.to_str().unwrap());
+    ffmpeg(&make);
+    let node = Node::start(1);
+    let encode = ["-ss", "1", "-c:v", "libx264", "-preset", "ultrafast", "-bf", "3", "-an"];
+    for ext in ["mkv", "nut"] {
+        let plain = dir.path().join(format!("plain.{ext}"));
+        let dist = dir.path().join(format!("dist.{ext}"));
+        plain_encode(&[], &src, &encode, &plain);
+        let extra = ["-v", "verbose", "--segment-duration", "0.5"];
+        let stderr = distributed_encode(&[&node], &extra, &[], &src, &encode, &dist);
+        assert!(
+            stderr.contains("running with ffmpeg: output -ss with libx264 B-frames"),
+            "{stderr}"
+        );
+        let timestamps = |file: &Path| -> Vec<String> {
+            let text = framemd5(file, "0:v", false);
+            text.lines()
+                .filter(|l| !l.starts_with('#'))
+                .map(|l| l.split(',').take(3).collect::<Vec<_>>().join(","))
+                .collect()
+        };
+        assert_eq!(timestamps(&dist), timestamps(&plain), "{ext}");
     }
 }
 
