@@ -555,7 +555,8 @@ async fn encode_chunk(
         .await?;
     tracing::debug!(
         input_bytes = input_size,
-        upload_s = transfer.upload.as_secs_f64(),
+        upload_s = summary.input_seconds,
+        handoff_s = transfer.upload.as_secs_f64(),
         output_bytes = summary.output_size,
         download_s = transfer.download.as_secs_f64(),
         encode_s = summary.encode_seconds,

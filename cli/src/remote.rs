@@ -239,8 +239,10 @@ impl Remote {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Transfer {
     /// From the call's start, once its turn to upload came, until the last
-    /// input piece was handed to the connection (what is still in flight
-    /// then is a few MiB at most: the piece queue and the HTTP/2 window).
+    /// input piece was handed to the connection. What is still in flight
+    /// then (the piece queue and the 16 MiB stream window) is, on a slow
+    /// link, most of a chunk: the node's `input_seconds` is the upload's
+    /// real length.
     pub upload: Duration,
     /// From the first byte of the result to the node's summary.
     pub download: Duration,

@@ -150,7 +150,9 @@ async fn run_chunk(
     let output = dir.path().join("out.nut");
 
     let idle = inner.config.limits.idle_timeout;
+    let receiving = Instant::now();
     receive_input(&mut inbound, &input, header.input_size, idle).await?;
+    let input_seconds = receiving.elapsed().as_secs_f64();
 
     let permit = tokio::select! {
         permit = inner.slots.clone().acquire_owned() => permit.map_err(|_| NodeError::ShuttingDown)?,
@@ -223,6 +225,7 @@ async fn run_chunk(
         sha256: String::new(),
         encode_seconds,
         blake3,
+        input_seconds,
     };
     let _ = tx.send(Ok(EncodeResponse { msg: Some(ResponseMsg::Summary(summary)) })).await;
     Ok(())
