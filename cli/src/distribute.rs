@@ -417,7 +417,7 @@ async fn prepare(
         Ok(packets) => packets,
         Err(error) => return Ok(Err(format!("{error:#}"))),
     };
-    let timeline = match Timeline::new(
+    let mut timeline = match Timeline::new(
         packets,
         video.time_base,
         video.source_time_base,
@@ -428,10 +428,13 @@ async fn prepare(
         Ok(timeline) => timeline,
         Err(error) => return Ok(Err(format!("{error:#}"))),
     };
+    let frame_rate = guess_frame_rate(&video);
+    if let Err(reason) = end_as_encoded(&job, &mut timeline, &video, media, frame_rate) {
+        return Ok(Err(reason));
+    }
     if timeline.is_empty() {
         return Ok(Err("no video frames to encode".into()));
     }
-    let frame_rate = guess_frame_rate(&video);
     if let Some(rate) = job.fps_filter {
         let first = timeline.fps_slot(timeline.selected.start, rate);
         if timeline.fps_end_slot(rate, frame_rate) <= first {
@@ -461,6 +464,38 @@ async fn prepare(
         }
     };
     Ok(Ok(Prepared { job, selection, video, timeline, frame_rate, retimed, forced_keyframes }))
+}
+
+/// Ends the timeline where ffmpeg alone stops encoding under an output
+/// `-t`/`-to`. Its filters keep the frames whose timestamps fall within the
+/// duration, but its encoder then stops at the first frame whose timestamp,
+/// rounded to the encoder's time base, reaches it (`check_recording_time`):
+/// seen here, a frame at 2.503 s rounds to 2.52 s at 25 fps and is left out
+/// of `-t 2.5`. An output rate's replay (`retime`) and an fps filter's grid
+/// settle this themselves; otherwise the replay at the input's own rate
+/// says which trailing frames the encoder drops.
+fn end_as_encoded(
+    job: &EncodeJob,
+    timeline: &mut Timeline,
+    video: &StreamInfo,
+    media: &probe::MediaInfo,
+    frame_rate: (i64, i64),
+) -> Result<(), String> {
+    let window = job.output_window;
+    let retimed = job.output_rate.is_some() || job.fps_mode == Some(proto::v1::FpsMode::Cfr);
+    if (window.duration.is_none() && window.to.is_none())
+        || retimed
+        || job.fps_filter.is_some()
+        || timeline.is_empty()
+    {
+        return Ok(());
+    }
+    let outputs = crate::retime::replay(job, timeline, video, media, frame_rate, frame_rate)?;
+    let encoded = outputs.iter().map(|o| o.frame + 1).max().unwrap_or(0);
+    if encoded < timeline.len() {
+        timeline.selected.end = timeline.selected.start + encoded;
+    }
+    Ok(())
 }
 
 /// Which way chunks travel zstd-compressed (`cli/benches/transfer.rs` has

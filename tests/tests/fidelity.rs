@@ -544,6 +544,16 @@ fn input_side_seek_and_duration() {
     }
 }
 
+/// This source's video starts 23 ms after its audio, so the frame at
+/// 2.503 s lies within -t 2.5; ffmpeg's encoder, which rounds it to 2.52 s
+/// at 25 fps first, stops before it. So must the chunks.
+#[test]
+fn output_duration_ends_where_the_encoder_rounds() {
+    let encode =
+        ["-t", "2.5", "-c:v", "libx264", "-preset", "ultrafast", "-bf", "3", "-c:a", "copy"];
+    check_with(&OPEN_GOP, &encode, "mkv", false);
+}
+
 /// The final mux copies the video with the output's -ss, and ffmpeg drops
 /// copied packets whose decode time is before it: x264's B-pyramid starts two
 /// frames early, which lost the whole first chunk (63 frames of 125 here).
