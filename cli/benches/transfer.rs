@@ -77,6 +77,7 @@ fn spec(payload: &Payload) -> EncodeSpec {
         passes: 0,
         filtered_end_pts: None,
         frame_map: None,
+        output_start_us: 0,
     }
 }
 

@@ -117,10 +117,12 @@ pub fn for_job(
             .iter()
             .map(|o| ((timeline.selected.start + o.frame) as i64, o.pts))
             .collect();
+    // The nodes' encoders count from the output's -ss, as ffmpeg's does.
     let tb = (input_rate.1, input_rate.0);
+    let output_start = job.output_window.start.unwrap_or(0);
     Ok(ForcedKeyframes::new(list, &outputs, tb, |frame| {
         let pts = timeline.all[frame as usize].pts;
-        rescale(pts, timeline.time_base, MICROSECONDS) + timeline.ts_offset_us
+        rescale(pts, timeline.time_base, MICROSECONDS) + timeline.ts_offset_us - output_start
     }))
 }
 

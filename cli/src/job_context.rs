@@ -45,6 +45,9 @@ pub struct JobContext {
     /// frame-rate conversion counts them (an output rate), rather than from
     /// the input's start (see [`JobContext::chunk_offset_us`]).
     from_output_start: bool,
+    /// The output's `-ss` the nodes subtract themselves, in microseconds
+    /// (without an output rate, whose frame map counts from it already).
+    node_output_start_us: i64,
     /// With `-force_key_frames`: the frames ffmpeg alone forces, of which
     /// each chunk is given its own.
     forced: Option<ForcedKeyframes>,
@@ -95,13 +98,19 @@ impl JobContext {
                 .map(|s| s.index)
                 .collect(),
             from_output_start: false,
+            node_output_start_us: 0,
             forced: None,
         })
     }
 
-    /// For an output rate: chunk timestamps count from the output's `-ss`.
+    /// Chunk timestamps count from the output's `-ss` whenever there is one,
+    /// as ffmpeg's encoder counts them: with an output rate (`retimed`) the
+    /// frame map's slots do; otherwise each node's ffmpeg subtracts it
+    /// itself, so that it rounds every timestamp as ffmpeg alone does.
     pub fn retimed(mut self, retimed: bool) -> Self {
-        self.from_output_start = retimed;
+        let start = self.job.output_window.start;
+        self.from_output_start = retimed || start.is_some();
+        self.node_output_start_us = if retimed { 0 } else { start.unwrap_or(0) };
         self
     }
 
@@ -174,6 +183,7 @@ impl JobContext {
             filtered_end_pts: chunk.filtered_end,
             timescale: if self.chunk_format() == ChunkFormat::Mov { self.timescale() } else { 0 },
             frame_map: frame_map(chunk),
+            output_start_us: self.node_output_start_us,
         })
     }
 

@@ -210,6 +210,8 @@ pub struct ValidSpec {
     pub passes: u32,
     /// The coordinator's frame-rate decision, when the output has a rate.
     frame_map: Option<FrameMap>,
+    /// The output's `-ss` in microseconds, 0 for none.
+    output_start_us: i64,
 }
 
 /// Checks a spec against the allowlists.
@@ -269,6 +271,9 @@ pub fn validate(spec: &EncodeSpec) -> Result<ValidSpec, SpecError> {
         Some(_) if fr.den > MAX_MAP_RATE_DEN => return Err(SpecError::Range("frame rate")),
         Some(map) => Some(FrameMap::validate(map, spec.expected_frames)?),
     };
+    if spec.output_start_us < 0 {
+        return Err(SpecError::Range("output start"));
+    }
     Ok(ValidSpec {
         encoder: spec.encoder.clone(),
         options,
@@ -285,7 +290,14 @@ pub fn validate(spec: &EncodeSpec) -> Result<ValidSpec, SpecError> {
         timescale: spec.timescale,
         passes,
         frame_map,
+        output_start_us: spec.output_start_us,
     })
+}
+
+/// Microseconds as exact decimal seconds, signed, as ffmpeg's time options take them.
+fn seconds(us: i64) -> String {
+    let sign = if us < 0 { "-" } else { "" };
+    format!("{sign}{}.{:06}", us.unsigned_abs() / 1_000_000, us.unsigned_abs() % 1_000_000)
 }
 
 /// Option values: no path separators beyond a ratio, no URL, no quoting.
@@ -419,13 +431,7 @@ impl ValidSpec {
         }
         push("-copyts");
         push("-itsoffset");
-        let us = self.ts_offset_us;
-        let sign = if us < 0 { "-" } else { "" };
-        push(&format!(
-            "{sign}{}.{:06}",
-            us.unsigned_abs() / 1_000_000,
-            us.unsigned_abs() % 1_000_000
-        ));
+        push(&seconds(self.ts_offset_us));
         for a in ["-protocol_whitelist", "file", "-f", "nut", "-i"] {
             push(a);
         }
@@ -472,6 +478,10 @@ impl ValidSpec {
         }
         push("-r");
         push(&format!("{}/{}", self.frame_rate.0, self.frame_rate.1));
+        if self.output_start_us > 0 {
+            push("-ss");
+            push(&seconds(self.output_start_us));
+        }
         push("-avoid_negative_ts");
         push("disabled");
         let format = match self.chunk_format {
@@ -520,7 +530,24 @@ mod tests {
             passes: 0,
             filtered_end_pts: None,
             frame_map: None,
+            output_start_us: 0,
         }
+    }
+
+    /// The output's -ss is an output option of the node's ffmpeg, in exact
+    /// seconds; a negative one is refused.
+    #[test]
+    fn the_output_start_is_subtracted_by_the_nodes_ffmpeg() {
+        let mut started = spec();
+        started.output_start_us = 700_000;
+        let args = validate(&started).unwrap().ffmpeg_args(Path::new("/j/in"), Path::new("/j/out"));
+        let joined: Vec<_> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        let ss = joined.windows(2).position(|w| w == ["-ss", "0.700000"]).unwrap();
+        assert!(ss > joined.iter().position(|a| a == "/j/in").unwrap());
+        let plain = validate(&spec()).unwrap().ffmpeg_args(Path::new("/j/in"), Path::new("/j/out"));
+        assert!(!plain.iter().any(|a| a == "-ss"));
+        started.output_start_us = -1;
+        assert!(validate(&started).is_err());
     }
 
     #[test]

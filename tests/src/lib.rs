@@ -345,6 +345,7 @@ pub fn ten_frame_spec(tb: (i64, i64)) -> proto::v1::EncodeSpec {
         passes: 0,
         filtered_end_pts: None,
         frame_map: None,
+        output_start_us: 0,
     }
 }
 

@@ -439,6 +439,15 @@ mod options {
         run(&[&encode[..], &["-c:a", "copy"]].concat(), "mkv");
     }
 
+    /// -ss 0.7 lies between two frames at 25 fps: ffmpeg subtracts it from
+    /// each timestamp before rounding to the encoder's time base, which puts
+    /// the first frame at 0.04 s, not at 0.72 - 0.7 = 0.02 s.
+    #[test]
+    fn output_seek_between_frames() {
+        let encode = ["-ss", "0.7", "-t", "2.1", "-c:v", "libx264", "-qp", "0", "-bf", "0"];
+        run(&[&encode[..], &["-c:a", "copy"]].concat(), "mkv");
+    }
+
     #[test]
     fn output_to() {
         run(&["-to", "3.1", "-c:v", "ffv1", "-c:a", "copy"], "mkv");
