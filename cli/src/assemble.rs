@@ -114,6 +114,12 @@ pub async fn assemble(
             video.disposition.join("+")
         });
     }
+    // ffmpeg counts the copied video's packets as it writes them, and
+    // `-progress` reports that count: checked against the chunks below.
+    let progress = ctx.dir.path().join("mux.progress");
+    push("-progress");
+    args.push(progress.clone().into());
+    let mut push = |s: &str| args.push(s.into());
     let mp4 = matches!(ctx.job.output_format.as_str(), "mp4" | "mov");
     let timescale = ctx.timescale().to_string();
     let guard = RemoveOnDrop(temp.clone());
@@ -130,6 +136,7 @@ pub async fn assemble(
         }
         args.extend(keep_source_video(ctx, selection));
         ctx.tools.ffmpeg(&args).await.context("muxing the output")?;
+        check_muxed_video(done, stopped_at_us, selection, media, &progress)?;
         log = restore(ctx, &staged, selection, media, &lavc, &temp).await?;
         closing = closing_line(&log);
     } else {
@@ -146,6 +153,7 @@ pub async fn assemble(
         let alone = throwaway.is_empty();
         args.extend(throwaway);
         log = ctx.tools.ffmpeg_log("info", &args).await.context("muxing the output")?;
+        check_muxed_video(done, stopped_at_us, selection, media, &progress)?;
         closing = closing_line(&log).filter(|_| alone);
     }
     std::fs::rename(&temp, output)
@@ -153,6 +161,44 @@ pub async fn assemble(
     std::mem::forget(guard);
     let description = output_description(&log, &temp, output);
     Ok(Muxed { closing, description })
+}
+
+/// Fails unless the final mux wrote every video packet the chunks hold:
+/// the mux copies the video with the output's own options, and ffmpeg drops
+/// copied packets for reasons of its own (output `-ss` against decode
+/// timestamps, see `distribute::known_gap`) without a word. After a stop
+/// (`q`) the output ends where the stop put it, and when another video
+/// stream comes first in the output, `-progress` counts that one: neither
+/// is checked.
+fn check_muxed_video(
+    done: &[ChunkDone],
+    stopped_at_us: Option<i64>,
+    selection: &Selection,
+    media: &MediaInfo,
+    progress: &Path,
+) -> anyhow::Result<()> {
+    let video_before = selection
+        .streams
+        .iter()
+        .take_while(|s| **s != Source::Video)
+        .any(|s| matches!(s, Source::Input(i) if media.streams[*i].codec_type == "video"));
+    if stopped_at_us.is_some() || video_before {
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(progress)
+        .with_context(|| format!("reading the final mux's progress {}", progress.display()))?;
+    let written = last_frame_count(&text).context("the final mux reported no frame count")?;
+    let expected: u64 = done.iter().map(|d| d.packets).sum();
+    ensure!(
+        written == expected,
+        "the final mux wrote {written} video packets of the chunks' {expected}: the output would lose frames"
+    );
+    Ok(())
+}
+
+/// The `frame=` of the last block of an ffmpeg `-progress` report.
+fn last_frame_count(progress: &str) -> Option<u64> {
+    progress.lines().rev().find_map(|l| l.strip_prefix("frame=")?.trim().parse().ok())
 }
 
 /// What the ffmpeg that wrote an output said about it.
@@ -383,6 +429,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_last_progress_block_counts() {
+        let report = "frame=12\nfps=0.00\nprogress=continue\nframe=125\nfps=0.00\nprogress=end\n";
+        assert_eq!(last_frame_count(report), Some(125));
+        assert_eq!(last_frame_count("progress=end\n"), None);
+    }
+
+    #[test]
     fn durations_follow_chunk_starts() {
         let done: Vec<ChunkDone> = [(0, 0), (1, 1_001_000), (2, 2_002_000)]
             .into_iter()
@@ -390,6 +443,7 @@ mod tests {
                 index: i,
                 path: format!("/j/out-{i:05}.nut").into(),
                 start_time_us: t,
+                packets: 25,
             })
             .collect();
         assert_eq!(

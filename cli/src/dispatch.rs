@@ -83,6 +83,8 @@ pub struct ChunkDone {
     pub path: PathBuf,
     /// Its first timestamp as the concat demuxer reads it, in microseconds.
     pub start_time_us: i64,
+    /// Its video packets, verified: what the final mux must write of it.
+    pub packets: u64,
 }
 
 struct Outcome {
@@ -520,10 +522,10 @@ fn accept(
     stats: &Stats,
 ) -> anyhow::Result<ChunkDone> {
     let Encoded { part, spec, record } = encoded;
-    let start_time_us = record.start_time_us;
+    let (start_time_us, packets) = (record.start_time_us, record.frames_encoded);
     stats.finish(chunk.index, record.frames_encoded, record.size);
     let path = ctx.dir.store(chunk, &part, &spec, record)?;
-    Ok(ChunkDone { index: chunk.index, path, start_time_us })
+    Ok(ChunkDone { index: chunk.index, path, start_time_us, packets })
 }
 
 /// One attempt at one chunk on one node (`node`, for its own download
@@ -606,7 +608,8 @@ fn reuse(ctx: &JobContext, chunk: &Chunk, stats: &Stats) -> Option<ChunkDone> {
         ));
     }
     stats.finish(chunk.index, record.frames_encoded, record.size);
-    Some(ChunkDone { index: chunk.index, path, start_time_us: record.start_time_us })
+    let (start_time_us, packets) = (record.start_time_us, record.frames_encoded);
+    Some(ChunkDone { index: chunk.index, path, start_time_us, packets })
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
