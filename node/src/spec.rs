@@ -271,7 +271,9 @@ pub fn validate(spec: &EncodeSpec) -> Result<ValidSpec, SpecError> {
         Some(_) if fr.den > MAX_MAP_RATE_DEN => return Err(SpecError::Range("frame rate")),
         Some(map) => Some(FrameMap::validate(map, spec.expected_frames)?),
     };
-    if spec.output_start_us < 0 {
+    // An fps filter or a frame map counts from the output's start itself.
+    let mapped = spec.frame_map.is_some() || spec.filtered_end_pts.is_some();
+    if spec.output_start_us < 0 || (spec.output_start_us > 0 && mapped) {
         return Err(SpecError::Range("output start"));
     }
     Ok(ValidSpec {
@@ -400,6 +402,11 @@ impl ValidSpec {
                 graph.push_str(filter_args);
             }
         }
+        if self.output_start_us > 0 {
+            // After the user's filters, which see the input's time as with
+            // ffmpeg alone; in microseconds, where the start is exact.
+            graph.push_str(&format!(",settb=AVTB,setpts=PTS-{}", self.output_start_us));
+        }
         if let Some(end) = self.filtered_end_pts {
             graph.push_str(&format!(",trim=end_pts={end}"));
         }
@@ -478,10 +485,6 @@ impl ValidSpec {
         }
         push("-r");
         push(&format!("{}/{}", self.frame_rate.0, self.frame_rate.1));
-        if self.output_start_us > 0 {
-            push("-ss");
-            push(&seconds(self.output_start_us));
-        }
         push("-avoid_negative_ts");
         push("disabled");
         let format = match self.chunk_format {
@@ -534,18 +537,19 @@ mod tests {
         }
     }
 
-    /// The output's -ss is an output option of the node's ffmpeg, in exact
-    /// seconds; a negative one is refused.
+    /// The output's -ss is taken off after the user's filters, in
+    /// microseconds; a negative one, or one beside an fps filter, is refused.
     #[test]
-    fn the_output_start_is_subtracted_by_the_nodes_ffmpeg() {
+    fn the_output_start_is_subtracted_after_the_users_filters() {
         let mut started = spec();
         started.output_start_us = 700_000;
         let args = validate(&started).unwrap().ffmpeg_args(Path::new("/j/in"), Path::new("/j/out"));
         let joined: Vec<_> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
-        let ss = joined.windows(2).position(|w| w == ["-ss", "0.700000"]).unwrap();
-        assert!(ss > joined.iter().position(|a| a == "/j/in").unwrap());
-        let plain = validate(&spec()).unwrap().ffmpeg_args(Path::new("/j/in"), Path::new("/j/out"));
-        assert!(!plain.iter().any(|a| a == "-ss"));
+        let graph = "trim=start_pts=0:end_pts=10,scale=iw/2:-2,settb=AVTB,setpts=PTS-700000";
+        assert!(joined.windows(2).any(|w| w == ["-filter:v", graph]), "{joined:?}");
+        started.filtered_end_pts = Some(9);
+        assert!(validate(&started).is_err());
+        started.filtered_end_pts = None;
         started.output_start_us = -1;
         assert!(validate(&started).is_err());
     }
