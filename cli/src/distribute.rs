@@ -780,6 +780,18 @@ fn known_gap(
             job.encoder, job.output_format
         ));
     }
+    // ffmpeg alone takes a copied stream's -ss off in the stream's own time
+    // base (its packets queue until the video encoder starts, so the muxing
+    // time base is never improved), the final mux in the output's: seen
+    // here, AVI's MP3 at 32/1225 s per tick put the first packet at 0 ms
+    // alone and at 9 ms distributed, for -ss 1.01. Exact starts agree.
+    if let Some(start) = job.output_window.start
+        && let Some(i) = copied_where_start_is_inexact(job, media, selection, start)
+    {
+        return Some(format!(
+            "output -ss between the ticks of copied stream #0:{i}'s time base is not reproduced yet"
+        ));
+    }
     // Input seeking with copied streams into MP4/MOV: the first packets match
     // ffmpeg alone, later audio timestamps do not yet.
     let others = selection.streams.iter().any(|s| matches!(s, streams::Source::Input(_)));
@@ -790,6 +802,25 @@ fn known_gap(
         );
     }
     None
+}
+
+/// The first stream the output copies whose time base cannot express
+/// `start_us` exactly.
+fn copied_where_start_is_inexact(
+    job: &EncodeJob,
+    media: &probe::MediaInfo,
+    selection: &streams::Selection,
+    start_us: i64,
+) -> Option<usize> {
+    selection.streams.iter().enumerate().find_map(|(j, source)| {
+        let streams::Source::Input(i) = *source else { return None };
+        let stream = &media.streams[i];
+        let copied = streams::encoder_for(job, stream, selection.position(j, media));
+        let (num, den) = stream.time_base;
+        let ticks = i128::from(start_us) * i128::from(den);
+        let exact = num > 0 && ticks % (i128::from(num) * 1_000_000) == 0;
+        (copied.as_deref() == Some("copy") && !exact).then_some(i)
+    })
 }
 
 /// Whether the encoder's packets may decode two or more frames ahead of

@@ -563,6 +563,40 @@ fn output_duration_ends_where_the_encoder_rounds() {
     check_with(&OPEN_GOP, &encode, "mkv", false);
 }
 
+/// An output -ss between frames on sources whose time base is coarse (AVI,
+/// 1/25: ffmpeg's trim rounds -ss 1.01 to the frame at 1.00 s and keeps it)
+/// or fine with a start offset (MPEG-TS, 1/90000).
+#[test]
+fn output_seek_between_frames_on_avi_and_mpegts() {
+    let avi = Source {
+        name: "mpeg4_avi",
+        make: &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=3",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=3",
+            "-c:v",
+            "mpeg4",
+            "-bf",
+            "2",
+            "-g",
+            "25",
+            "-c:a",
+            "libmp3lame",
+        ],
+        ext: "avi",
+    };
+    let lossless = ["-c:v", "libx264", "-qp", "0", "-bf", "0"];
+    // MP3 in AVI ticks every 32/1225 s: copied, its -ss would not be exact.
+    check(&avi, &[&["-ss", "1.01"][..], &lossless, &["-c:a", "aac"]].concat(), "mkv");
+    let seek = ["-ss", "0.77", "-t", "1.3"];
+    check(&TRANSPORT_STREAM, &[&seek[..], &lossless, &["-c:a", "copy"]].concat(), "mkv");
+}
+
 /// The final mux copies the video with the output's -ss, and ffmpeg drops
 /// copied packets whose decode time is before it: x264's B-pyramid starts two
 /// frames early, which lost the whole first chunk (63 frames of 125 here).
@@ -595,6 +629,38 @@ fn output_seek_with_b_frames_into_matroska_runs_through_ffmpeg() {
         };
         assert_eq!(timestamps(&dist), timestamps(&plain), "{ext}");
     }
+}
+
+/// ffmpeg alone takes -ss off a copied stream in that stream's time base:
+/// MP3 in AVI ticks every 32/1225 s, so -ss 1.01 is not exact there, and the
+/// command runs through ffmpeg, whose audio packets it then has.
+#[test]
+fn output_seek_between_the_ticks_of_copied_audio_runs_through_ffmpeg() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.avi");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x120:rate=25:duration=2",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=duration=2",
+        "-c:v",
+        "mpeg4",
+        "-c:a",
+        "libmp3lame",
+        src.to_str().unwrap(),
+    ]);
+    let node = Node::start(1);
+    let encode = ["-ss", "1.01", "-c:v", "libx264", "-qp", "0", "-bf", "0", "-c:a", "copy"];
+    let (plain, dist) = (dir.path().join("plain.mkv"), dir.path().join("dist.mkv"));
+    plain_encode(&[], &src, &encode, &plain);
+    let extra = ["-v", "verbose", "--segment-duration", "0.5"];
+    let stderr = distributed_encode(&[&node], &extra, &[], &src, &encode, &dist);
+    assert!(stderr.contains("running with ffmpeg: output -ss between the ticks"), "{stderr}");
+    assert_eq!(framemd5(&dist, "0:a", true), framemd5(&plain, "0:a", true));
 }
 
 /// ffmpeg seeks a transport stream by position and decodes from there, which
