@@ -405,8 +405,13 @@ fn concat_list(done: &[ChunkDone], base: &Path) -> String {
         let relative = chunk.path.strip_prefix(base).unwrap_or(&chunk.path);
         let name = relative.to_str().unwrap_or_default();
         let _ = writeln!(text, "file '{name}'");
-        // The chunk's own first timestamp: NUT files may have no container start time.
-        let _ = writeln!(text, "inpoint {}", seconds(chunk.start_time_us));
+        // Without an inpoint the concat demuxer starts the file at the
+        // container's start time; a one-frame NUT file has none, so it is
+        // given (an inpoint seeks, which NUT files with negative decode
+        // times refuse: "Operation not permitted").
+        if !chunk.own_start {
+            let _ = writeln!(text, "inpoint {}", seconds(chunk.start_time_us));
+        }
         if let Some(next) = done.get(i + 1) {
             let _ = writeln!(
                 text,
@@ -437,18 +442,19 @@ mod tests {
 
     #[test]
     fn durations_follow_chunk_starts() {
-        let done: Vec<ChunkDone> = [(0, 0), (1, 1_001_000), (2, 2_002_000)]
+        let done: Vec<ChunkDone> = [(0, 0, true), (1, 1_001_000, false), (2, 2_002_000, true)]
             .into_iter()
-            .map(|(i, t)| ChunkDone {
+            .map(|(i, t, own_start)| ChunkDone {
                 index: i,
                 path: format!("/j/out-{i:05}.nut").into(),
                 start_time_us: t,
                 packets: 25,
+                own_start,
             })
             .collect();
         assert_eq!(
             concat_list(&done, Path::new("/j")),
-            "ffconcat version 1.0\nfile 'out-00000.nut'\ninpoint 0.000000\nduration 1.001000\nfile 'out-00001.nut'\ninpoint 1.001000\nduration 1.001000\nfile 'out-00002.nut'\ninpoint 2.002000\n"
+            "ffconcat version 1.0\nfile 'out-00000.nut'\nduration 1.001000\nfile 'out-00001.nut'\ninpoint 1.001000\nduration 1.001000\nfile 'out-00002.nut'\n"
         );
     }
 

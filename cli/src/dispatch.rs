@@ -85,6 +85,9 @@ pub struct ChunkDone {
     pub start_time_us: i64,
     /// Its video packets, verified: what the final mux must write of it.
     pub packets: u64,
+    /// The container starts at `start_time_us` by itself, so the concat
+    /// list gives no `inpoint` (see [`crate::probe::ChunkPackets::own_start`]).
+    pub own_start: bool,
 }
 
 struct Outcome {
@@ -522,10 +525,11 @@ fn accept(
     stats: &Stats,
 ) -> anyhow::Result<ChunkDone> {
     let Encoded { part, spec, record } = encoded;
-    let (start_time_us, packets) = (record.start_time_us, record.frames_encoded);
+    let (start_time_us, packets, own_start) =
+        (record.start_time_us, record.frames_encoded, record.own_start);
     stats.finish(chunk.index, record.frames_encoded, record.size);
     let path = ctx.dir.store(chunk, &part, &spec, record)?;
-    Ok(ChunkDone { index: chunk.index, path, start_time_us, packets })
+    Ok(ChunkDone { index: chunk.index, path, start_time_us, packets, own_start })
 }
 
 /// One attempt at one chunk on one node (`node`, for its own download
@@ -588,6 +592,7 @@ async fn encode_chunk(
         blake3: summary.blake3,
         frames_encoded: summary.frames_encoded,
         start_time_us,
+        own_start: packets.own_start,
     };
     Ok(Encoded { part, spec: spec_bytes, record })
 }
@@ -608,8 +613,9 @@ fn reuse(ctx: &JobContext, chunk: &Chunk, stats: &Stats) -> Option<ChunkDone> {
         ));
     }
     stats.finish(chunk.index, record.frames_encoded, record.size);
-    let (start_time_us, packets) = (record.start_time_us, record.frames_encoded);
-    Some(ChunkDone { index: chunk.index, path, start_time_us, packets })
+    let (start_time_us, packets, own_start) =
+        (record.start_time_us, record.frames_encoded, record.own_start);
+    Some(ChunkDone { index: chunk.index, path, start_time_us, packets, own_start })
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);

@@ -283,6 +283,11 @@ pub struct ChunkPackets {
     /// Video packets in the file: one per encoded frame, so a file cut
     /// short (a full disk on the node) shows here.
     pub count: u64,
+    /// The container's own start time is `start_time_us`, as the concat
+    /// demuxer will read it: the final mux then needs no `inpoint`, whose
+    /// seek fails on NUT files that begin with negative decode times (any
+    /// encode with B-frames), while a one-frame NUT file has no start time.
+    pub own_start: bool,
 }
 
 /// The first timestamp and the packet count of an encoded chunk, from one
@@ -294,7 +299,7 @@ pub async fn chunk_packets(tools: &Tools, path: &Path) -> anyhow::Result<ChunkPa
         "-select_streams",
         "0",
         "-show_entries",
-        "stream=time_base:packet=pts",
+        "stream=time_base:packet=pts:format=start_time",
         "-of",
         "csv=p=1",
     ]
@@ -305,10 +310,12 @@ pub async fn chunk_packets(tools: &Tools, path: &Path) -> anyhow::Result<ChunkPa
     parse_chunk_packets(&text).with_context(|| format!("probing {}", path.display()))
 }
 
-/// Parses `packet,PTS` and `stream,TIME_BASE` lines (ffprobe appends side
-/// data as further fields; a packet without a timestamp counts but has none).
+/// Parses `packet,PTS`, `stream,TIME_BASE` and `format,START` lines
+/// (ffprobe appends side data as further fields; a packet without a
+/// timestamp counts but has none).
 fn parse_chunk_packets(text: &str) -> anyhow::Result<ChunkPackets> {
     let mut time_base = None;
+    let mut container_start = None;
     let mut first: Option<i64> = None;
     let mut count = 0;
     for line in text.lines() {
@@ -321,12 +328,14 @@ fn parse_chunk_packets(text: &str) -> anyhow::Result<ChunkPackets> {
                 }
             }
             (Some("stream"), Some(tb)) if time_base.is_none() => time_base = Some(rational(tb)),
+            (Some("format"), Some(start)) => container_start = seconds_to_us(start),
             _ => {}
         }
     }
     let tb = time_base.filter(|tb| tb.0 > 0 && tb.1 > 0).context("no time base")?;
     let first = first.context("no packet timestamps")?;
-    Ok(ChunkPackets { start_time_us: crate::timeline::rescale(first, tb, (1, 1_000_000)), count })
+    let start_time_us = crate::timeline::rescale(first, tb, (1, 1_000_000));
+    Ok(ChunkPackets { start_time_us, count, own_start: container_start == Some(start_time_us) })
 }
 
 /// The time base of the first stream of a file.
@@ -358,9 +367,11 @@ async fn first_stream_csv(tools: &Tools, path: &Path, entries: &str) -> anyhow::
 mod tests {
     #[test]
     fn chunk_packets_from_one_probe() {
-        let text = "packet,1024\npacket,512,side\npacket,N/A\nstream,1/12800\n";
+        let text = "packet,1024\npacket,512,side\npacket,N/A\nstream,1/12800\nformat,N/A\n";
         let got = super::parse_chunk_packets(text).unwrap();
-        assert_eq!((got.start_time_us, got.count), (40_000, 3));
+        assert_eq!((got.start_time_us, got.count, got.own_start), (40_000, 3, false));
+        let text = "packet,512\nstream,1/12800\nformat,0.040000\n";
+        assert!(super::parse_chunk_packets(text).unwrap().own_start);
         assert!(super::parse_chunk_packets("stream,1/12800\n").is_err());
         assert!(super::parse_chunk_packets("packet,5\n").is_err());
     }

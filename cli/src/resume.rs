@@ -121,6 +121,11 @@ pub struct Record {
     pub frames_encoded: u64,
     /// Its first timestamp as the concat demuxer reads it, in microseconds.
     pub start_time_us: i64,
+    /// The container's start time is `start_time_us` (see
+    /// [`crate::probe::ChunkPackets::own_start`]); records written before
+    /// this was read lack it and keep the `inpoint`.
+    #[serde(default)]
+    pub own_start: bool,
 }
 
 /// A chunk found verified by an earlier run.
@@ -370,6 +375,7 @@ mod tests {
             blake3: String::new(),
             frames_encoded: 10,
             start_time_us: 0,
+            own_start: false,
         }
     }
 

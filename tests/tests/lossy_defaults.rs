@@ -1,0 +1,230 @@
+//! The commands of `tests/corpus/lossy.txt`, each run by ffmpeg alone and by
+//! dffmpeg on one node, compared by their packets' timing.
+//!
+//! The fidelity suite encodes losslessly and compares frames, but lossless
+//! settings change the encoder's timing: x264 `-qp 0` hid three bugs that
+//! its default B-frames show (a frame too many under `-t`, frames moved by an
+//! output `-ss` between frames, a whole chunk lost to the final mux's
+//! `-ss`). Here the encoders run at their defaults, the pixels differ chunk
+//! by chunk, and what must match is when every packet is: video timestamps
+//! and durations, audio timestamps and sizes, start time and duration.
+
+use std::path::Path;
+use std::process::Command;
+
+use tests::{Node, distributed_encode, ffmpeg, plain_encode, probe, seconds};
+
+/// The sources the corpus names, made with lavfi.
+const SOURCES: &[(&str, &[&str])] = &[
+    (
+        "av.mkv",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=25:duration=5",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=5",
+            "-c:v",
+            "libx264",
+            "-g",
+            "50",
+            "-c:a",
+            "aac",
+        ],
+    ),
+    (
+        "av.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=30000/1001:duration=5",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=5",
+            "-c:v",
+            "libx264",
+            "-g",
+            "40",
+            "-c:a",
+            "aac",
+        ],
+    ),
+    (
+        "av.ts",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=25:duration=5",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=5",
+            "-c:v",
+            "libx264",
+            "-g",
+            "25",
+            "-c:a",
+            "mp2",
+        ],
+    ),
+    (
+        "vfr.mkv",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=30:duration=5",
+            "-vf",
+            "select='not(between(n,20,35))'",
+            "-fps_mode",
+            "vfr",
+            "-c:v",
+            "libx264",
+        ],
+    ),
+    (
+        "av.avi",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=25:duration=5",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=5",
+            "-c:v",
+            "mpeg4",
+            "-bf",
+            "2",
+            "-c:a",
+            "libmp3lame",
+        ],
+    ),
+];
+
+/// One line of the corpus.
+struct Case {
+    line: String,
+    distribute: bool,
+    source: String,
+    before_input: Vec<String>,
+    encode: Vec<String>,
+    output: String,
+}
+
+fn cases() -> Vec<Case> {
+    let text = include_str!("../corpus/lossy.txt");
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|line| {
+            let fields: Vec<&str> = line.split('|').map(str::trim).collect();
+            assert_eq!(fields.len(), 3, "not route | source | arguments: {line}");
+            let distribute = match fields[0] {
+                "distribute" => true,
+                "ffmpeg" => false,
+                other => panic!("route {other:?} in {line}"),
+            };
+            let args: Vec<String> = fields[2].split_whitespace().map(String::from).collect();
+            let at = args.iter().position(|a| a == "IN").expect("no IN") - 1;
+            assert_eq!(args[at], "-i", "IN must follow -i: {line}");
+            Case {
+                line: line.to_string(),
+                distribute,
+                source: fields[1].to_string(),
+                before_input: args[..at].to_vec(),
+                encode: args[at + 2..args.len() - 1].to_vec(),
+                output: args.last().unwrap().clone(),
+            }
+        })
+        .collect()
+}
+
+/// `ffprobe -show_entries packet=...` of one stream type, sorted by time.
+fn packets(file: &Path, select: &str, entries: &str) -> Vec<String> {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", select, "-show_entries"])
+        .arg(format!("packet={entries}"))
+        .args(["-of", "csv=p=0"])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ffprobe {}", file.display());
+    let mut lines: Vec<String> =
+        String::from_utf8(out.stdout).unwrap().lines().map(String::from).collect();
+    let time = |l: &String| l.split(',').next().and_then(|t| t.parse::<f64>().ok());
+    lines.sort_by(|a, b| time(a).partial_cmp(&time(b)).unwrap_or(std::cmp::Ordering::Equal));
+    lines
+}
+
+/// How `dist` differs from `plain`, if it does.
+fn differences(plain: &Path, dist: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for (select, entries) in [("v", "pts_time,duration_time"), ("a", "pts_time,size")] {
+        let (p, d) = (packets(plain, select, entries), packets(dist, select, entries));
+        if p.len() != d.len() {
+            found.push(format!("{} {select} packets, ffmpeg {}", d.len(), p.len()));
+        } else if let Some(i) = (0..p.len()).find(|&i| p[i] != d[i]) {
+            found.push(format!("{select} packet {i} at {}, ffmpeg at {}", d[i], p[i]));
+        }
+    }
+    let (p, d) = (probe(plain), probe(dist));
+    if p["format"]["start_time"] != d["format"]["start_time"] {
+        found.push(format!(
+            "start {}, ffmpeg {}",
+            d["format"]["start_time"], p["format"]["start_time"]
+        ));
+    }
+    let (pd, dd) = (seconds(&p["format"]["duration"]), seconds(&d["format"]["duration"]));
+    // DESIGN: the same duration within one video frame.
+    if (pd - dd).abs() > 1.0 / 24.0 {
+        found.push(format!("duration {dd}, ffmpeg {pd}"));
+    }
+    found
+}
+
+#[test]
+fn lossy_encodes_keep_ffmpegs_timing() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, make) in SOURCES {
+        let mut args = make.to_vec();
+        let path = dir.path().join(name);
+        args.push(path.to_str().unwrap());
+        ffmpeg(&args);
+    }
+    let node = Node::start(2);
+    let mut failures = Vec::new();
+    for case in cases() {
+        let src = dir.path().join(&case.source);
+        let ext = case.output.rsplit('.').next().unwrap();
+        let (plain, dist) =
+            (dir.path().join(format!("plain.{ext}")), dir.path().join(format!("dist.{ext}")));
+        let before: Vec<&str> = case.before_input.iter().map(String::as_str).collect();
+        let encode: Vec<&str> = case.encode.iter().map(String::as_str).collect();
+        plain_encode(&before, &src, &encode, &plain);
+        let extra = ["-v", "verbose", "--segment-duration", "1"];
+        let stderr = distributed_encode(&[&node], &extra, &before, &src, &encode, &dist);
+        let fell_back = stderr.contains("running with ffmpeg:");
+        if fell_back == case.distribute {
+            let said = stderr.lines().find(|l| l.contains("running with ffmpeg:")).unwrap_or("");
+            failures.push(format!("{}: distributed {}; {said}", case.line, !fell_back));
+            continue;
+        }
+        let found = differences(&plain, &dist);
+        if !found.is_empty() {
+            failures.push(format!("{}: {}", case.line, found.join("; ")));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of the lossy corpus differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
