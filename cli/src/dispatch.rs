@@ -139,8 +139,10 @@ pub async fn run(
     // Chunks an earlier, killed run of this command verified are not cut
     // or encoded again.
     let reused: Vec<Option<ChunkDone>> = chunks.iter().map(|c| reuse(&ctx, c, &stats)).collect();
-    let to_cut: Vec<Chunk> =
+    let mut to_cut: Vec<Chunk> =
         chunks.iter().zip(&reused).filter(|(_, r)| r.is_none()).map(|(c, _)| c.clone()).collect();
+    // Cut in the order the schedule offers chunks: longest first.
+    to_cut.sort_by_key(|c| std::cmp::Reverse(c.frame_count()));
     if ctx.job.verbose() && reused.iter().any(Option::is_some) {
         ctx.job.verbose_line(format_args!(
             "[dffmpeg] resuming: {} of {} chunks were verified by an earlier run",
@@ -464,8 +466,8 @@ struct Ready {
 /// of a run reach their slots together rather than one cut after another.
 const CONCURRENT_CUTS: usize = 2;
 
-/// Cuts chunk inputs in plan order, [`CONCURRENT_CUTS`] at a time and at
-/// most `lookahead` ahead of the encodes.
+/// Cuts chunk inputs in the given order, [`CONCURRENT_CUTS`] at a time and
+/// at most `lookahead` ahead of the encodes.
 async fn split_ahead(
     ctx: Arc<JobContext>,
     chunks: Arc<Vec<Chunk>>,

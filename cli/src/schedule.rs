@@ -403,6 +403,16 @@ impl Schedule {
         Ok(())
     }
 
+    /// The waiting chunks, longest first (ties in plan order): a policy that
+    /// hands them out in order starts the long ones while every node is
+    /// busy, and leaves short ones for the tail, where one long chunk on one
+    /// node would keep the others idle.
+    fn longest_first(&self) -> Vec<u32> {
+        let mut order: Vec<u32> = self.ready.iter().copied().collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(self.frames[i as usize]));
+        order
+    }
+
     fn views(&self, now_ms: u64) -> Vec<NodeView> {
         self.nodes.iter().filter(|node| node.alive).map(|node| node.view(now_ms)).collect()
     }
@@ -439,9 +449,9 @@ impl Schedule {
         }
         let request = AssignRequest {
             pending: self
-                .ready
-                .iter()
-                .map(|&i| PendingChunk {
+                .longest_first()
+                .into_iter()
+                .map(|i| PendingChunk {
                     index: i,
                     frames: self.frames[i as usize],
                     attempts: self.attempts[i as usize],
@@ -774,6 +784,19 @@ mod tests {
         let _ = s.succeeded(2, next[0].node, 1.0, 0);
         assert!(s.is_finished());
         assert_eq!(s.nodes[starts[0].node].view(0).measured_fps, 10.0);
+    }
+
+    #[test]
+    fn the_longest_waiting_chunks_are_handed_out_first() {
+        let mut policy = policy::native_default();
+        let nodes = vec![NodeBook::new("n0".into(), 2, Telemetry::default())];
+        let mut s = Schedule::new(vec![10, 30, 20, 30], nodes);
+        (0..4).for_each(|chunk| s.ready(chunk));
+        let chunks: Vec<u32> =
+            s.assign(policy.as_mut(), 0).unwrap().iter().map(|st| st.chunk).collect();
+        assert_eq!(chunks, vec![1, 3], "the two 30-frame chunks, in plan order");
+        let _ = s.succeeded(1, 0, 1.0, 0);
+        assert_eq!(s.assign(policy.as_mut(), 0).unwrap()[0].chunk, 2);
     }
 
     #[test]

@@ -121,7 +121,9 @@ pub struct PendingChunk {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AssignRequest {
-    /// Chunks waiting for a node, in plan order.
+    /// Chunks waiting for a node, longest first (ties in plan order): taken
+    /// in this order, the long chunks start while every node is busy and
+    /// the short ones fill the tail.
     pub pending: Vec<PendingChunk>,
     /// Every node of the job; only those with free slots can take work.
     pub nodes: Vec<NodeView>,
