@@ -144,6 +144,9 @@ pub async fn run(
                 (tools.clone(), first.input.clone(), first.input_args.clone());
             tokio::spawn(async move { probe::packets(&tools, &input, &input_args, "v:0").await })
         });
+        // ffmpeg alone's trial of every output (`crate::trial`) runs beside
+        // the probe and the planning.
+        let trials = crate::trial::Trials::start(&tools, &jobs, &temp_root);
         let mut media = match probe::probe(&tools, &first.input, &first.input_args).await {
             Ok(media) => media,
             Err(error) => return Ok(fallback(format!("{error:#}"))),
@@ -173,6 +176,9 @@ pub async fn run(
                 Ok(ready) => prepared.push(ready),
                 Err(reason) => return Ok(fallback(reason)),
             }
+        }
+        if let Some(reason) = trials.refusal().await {
+            return Ok(fallback(reason));
         }
         // ffmpeg opens -progress while it reads its options; opened here, after
         // the last reason to fall back, a listener sees one connection only.

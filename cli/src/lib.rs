@@ -40,4 +40,5 @@ pub mod stats;
 pub mod streams;
 pub mod summary;
 pub mod timeline;
+pub mod trial;
 pub mod vsync;

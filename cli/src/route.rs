@@ -308,6 +308,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         return Err(format!("-pass 2 with {encoder} is not distributable"));
     }
     let console = Console::from_command(command)?;
+    let trial_options = trial_options(command, output);
     Ok(EncodeJob {
         input: PathBuf::from(&input.url),
         input_kind,
@@ -331,7 +332,22 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         passlogfile,
         fps_mode,
         output_rate,
+        trial_options,
     })
+}
+
+/// The output's options for the trial run (`crate::trial`), and `-vsync`,
+/// which is global: all but an output `-ss`, which would make the trial
+/// decode up to it, and `-pass`/`-passlogfile`, whose log the trial must
+/// neither read for one frame nor write over.
+fn trial_options(command: &Command, output: &FileArg) -> Vec<String> {
+    let vsync = command.global("vsync").map(Opt::tokens).unwrap_or_default();
+    let kept = output
+        .options
+        .iter()
+        .filter(|o| !matches!(o.name.as_str(), "ss" | "pass" | "passlogfile"))
+        .flat_map(Opt::tokens);
+    vsync.into_iter().chain(kept).collect()
 }
 
 /// How `input` is read: a `-f lavfi` graph, standard input, or a file.
@@ -593,6 +609,17 @@ mod tests {
             .map(str::to_string)
             .collect();
         route(&parse(&argv).unwrap())
+    }
+
+    #[test]
+    fn the_trial_gets_the_outputs_options_but_its_seek_and_passes() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.mkv");
+        std::fs::write(&input, b"x").unwrap();
+        let line = "-vsync cfr -y -ss 2 -i IN -c:v libx264 -crf 20 -ss 1 -c:a copy out.webm";
+        let job = route_line(line, &input).unwrap();
+        assert_eq!(job.trial_options.join(" "), "-vsync cfr -c:v libx264 -crf 20 -c:a copy");
+        assert_eq!(job.input_trim_args.join(" "), "-ss 2");
     }
 
     #[test]

@@ -250,3 +250,47 @@ fn paths_with_spaces_and_quotes_are_distributed_and_others_run_through_ffmpeg() 
     assert!(text(&result).contains("running with ffmpeg: the command line is not UTF-8"));
     assert!(framemd5(&odd_out, "0:v", false) == framemd5(&reference, "0:v", false));
 }
+
+#[test]
+fn a_codec_the_container_cannot_hold_runs_through_ffmpeg_before_any_chunk_is_encoded() {
+    let dir = tempfile::tempdir().unwrap();
+    let temp = tempfile::tempdir().unwrap();
+    let node = Node::start(1);
+    let whole = dir.path().join("whole.mkv");
+    clip(&whole);
+    // ffmpeg alone fails when it writes the header, after opening the output.
+    let cases: [(&[&str], &str, &str); 3] = [
+        (&["-c:v", "libx264"], "out.webm", "Only VP8 or VP9 or AV1 video"),
+        (&["-c:v", "ffv1"], "out.mp4", "codec not currently supported in container"),
+        (&["-c:v", "libx264"], "missing/out.mkv", "No such file or directory"),
+    ];
+    for (encode, name, says) in cases {
+        let (ours, theirs) = (dir.path().join(name), dir.path().join(format!("plain-{name}")));
+        let result = Command::new(bin("dffmpeg"))
+            .args(["--nodes", &node.addr, "--temp-dir"])
+            .arg(temp.path())
+            .args(["-y", "-nostdin", "-v", "verbose", "-i"])
+            .arg(&whole)
+            .args(encode)
+            .arg(&ours)
+            .env_remove("DFFMPEG_NODES")
+            .output()
+            .unwrap();
+        let plain = Command::new("ffmpeg")
+            .args(["-y", "-nostdin", "-v", "error", "-i"])
+            .arg(&whole)
+            .args(encode)
+            .arg(&theirs)
+            .status()
+            .unwrap();
+        let said = text(&result);
+        assert_eq!(result.status.code(), plain.code(), "{name}: {said}");
+        assert_eq!(result.status.code(), Some(1), "{name}: {said}");
+        assert!(said.contains("running with ffmpeg:"), "{name}: {said}");
+        assert!(said.contains(says), "{name}: {said}");
+        assert!(!said.contains("[dffmpeg] chunk"), "{name} encoded chunks: {said}");
+        let size = |p: &Path| std::fs::metadata(p).ok().map(|m| m.len() > 0);
+        assert_eq!(size(&ours), size(&theirs), "{name}: the output differs from ffmpeg's");
+        assert!(std::fs::read_dir(temp.path()).unwrap().next().is_none(), "{name}: scratch left");
+    }
+}
