@@ -3,7 +3,8 @@
 //! onto the output only when everything succeeded.
 //!
 //! One case takes two runs. When ffmpeg alone copies millisecond audio (from
-//! Matroska) into MP4/MOV while it encodes the video of the same input, the
+//! Matroska) into MP4, MOV or NUT (whose audio time base is the sample
+//! rate) while it encodes the video of the same input, the
 //! audio packets queue until the encoder starts, so their muxing time base
 //! stays the input's and the timestamps are rescaled once, unsmoothed. A
 //! remux smooths them instead. Writing through the tee muxer keeps the input
@@ -74,11 +75,13 @@ pub async fn assemble(
     }
     let tee = needs_tee(ctx, selection);
     if tee {
-        // tee has no default encoders; these are MP4/MOV's, and the user's
-        // own -c:a/-c:s below override them.
-        for a in ["-c:a", "aac", "-c:s", "mov_text"] {
-            push(a);
-        }
+        // tee has no default encoders; these are the muxer's, and the
+        // user's own -c:a/-c:s below override them.
+        let defaults: &[&str] = match ctx.job.output_format.as_str() {
+            "nut" => &["-c:a", "libvorbis"],
+            _ => &["-c:a", "aac", "-c:s", "mov_text"],
+        };
+        defaults.iter().for_each(|a| push(a));
     }
     for pair in option_pairs(&ctx.job.mux_args) {
         // Through tee, the muxer's own options go to the second run; after
@@ -126,8 +129,10 @@ pub async fn assemble(
     let (closing, log);
     if needs_tee(ctx, selection) {
         let staged = ctx.dir.path().join(format!("staged.{}", ctx.job.output_format));
+        let options =
+            if mp4 { format!(":video_track_timescale={timescale}") } else { String::new() };
         let spec = format!(
-            "[f={}:video_track_timescale={timescale}]{}",
+            "[f={}{options}]{}",
             ctx.job.output_format,
             tee_quote(&staged.to_string_lossy())
         );
@@ -243,7 +248,7 @@ fn closing_line(log: &[u8]) -> Option<String> {
 
 /// Whether this output needs the tee muxer (see the module comment).
 pub fn needs_tee(ctx: &JobContext, selection: &Selection) -> bool {
-    matches!(ctx.job.output_format.as_str(), "mp4" | "mov")
+    matches!(ctx.job.output_format.as_str(), "mp4" | "mov" | "nut")
         && ctx.input_is_matroska
         && selection
             .streams
@@ -282,8 +287,10 @@ async fn restore(
             pair.iter().for_each(|a| push(a));
         }
     }
-    push("-video_track_timescale");
-    push(&ctx.timescale().to_string());
+    if matches!(ctx.job.output_format.as_str(), "mp4" | "mov") {
+        push("-video_track_timescale");
+        push(&ctx.timescale().to_string());
+    }
     for a in ["-f", &ctx.job.output_format, "-y"] {
         push(a);
     }
