@@ -78,10 +78,8 @@ async fn refusal(tools: &Tools, job: &EncodeJob, scratch_root: &Path) -> Option<
 /// output's own options (`EncodeJob::trial_options`), one video frame, the
 /// output's muxer.
 fn argv(job: &EncodeJob, scratch: &Path) -> Vec<OsString> {
-    let mut args: Vec<OsString> = Vec::new();
-    let strings =
-        job.input_args.iter().chain(&job.input_trim_args).map(OsString::from).collect::<Vec<_>>();
-    args.extend(strings);
+    let mut args: Vec<OsString> =
+        job.input_args.iter().chain(&job.input_trim_args).map(OsString::from).collect();
     args.push("-i".into());
     args.push(job.input.clone().into());
     args.extend(job.trial_options.iter().map(OsString::from));

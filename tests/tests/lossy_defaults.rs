@@ -14,100 +14,31 @@ use std::process::Command;
 
 use tests::{Node, distributed_encode, ffmpeg, plain_encode, probe, seconds};
 
-/// The sources the corpus names, made with lavfi.
-const SOURCES: &[(&str, &[&str])] = &[
-    (
-        "av.mkv",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=160x120:rate=25:duration=5",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=duration=5",
-            "-c:v",
-            "libx264",
-            "-g",
-            "50",
-            "-c:a",
-            "aac",
-        ],
-    ),
-    (
-        "av.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=160x120:rate=30000/1001:duration=5",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=duration=5",
-            "-c:v",
-            "libx264",
-            "-g",
-            "40",
-            "-c:a",
-            "aac",
-        ],
-    ),
-    (
-        "av.ts",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=160x120:rate=25:duration=5",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=duration=5",
-            "-c:v",
-            "libx264",
-            "-g",
-            "25",
-            "-c:a",
-            "mp2",
-        ],
-    ),
-    (
-        "vfr.mkv",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=160x120:rate=30:duration=5",
-            "-vf",
-            "select='not(between(n,20,35))'",
-            "-fps_mode",
-            "vfr",
-            "-c:v",
-            "libx264",
-        ],
-    ),
-    (
-        "av.avi",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=160x120:rate=25:duration=5",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=duration=5",
-            "-c:v",
-            "mpeg4",
-            "-bf",
-            "2",
-            "-c:a",
-            "libmp3lame",
-        ],
-    ),
+/// The sources the corpus names, made with lavfi (160x120, 5 s): name,
+/// video rate, what is done to the video, audio encoder (none: video only).
+const SOURCES: &[(&str, &str, &str, Option<&str>)] = &[
+    ("av.mkv", "25", "-c:v libx264 -g 50", Some("aac")),
+    ("av.mp4", "30000/1001", "-c:v libx264 -g 40", Some("aac")),
+    ("av.ts", "25", "-c:v libx264 -g 25", Some("mp2")),
+    ("vfr.mkv", "30", "-vf select='not(between(n,20,35))' -fps_mode vfr -c:v libx264", None),
+    ("av.avi", "25", "-c:v mpeg4 -bf 2", Some("libmp3lame")),
 ];
+
+/// Makes one of [`SOURCES`] in `dir`.
+fn make_source(dir: &Path, (name, rate, video, audio): (&str, &str, &str, Option<&str>)) {
+    let graph = format!("testsrc2=size=160x120:rate={rate}:duration=5");
+    let mut args = vec!["-f", "lavfi", "-i", &graph];
+    if audio.is_some() {
+        args.extend(["-f", "lavfi", "-i", "sine=duration=5"]);
+    }
+    args.extend(video.split(' '));
+    if let Some(codec) = audio {
+        args.extend(["-c:a", codec]);
+    }
+    let path = dir.join(name);
+    args.push(path.to_str().unwrap());
+    ffmpeg(&args);
+}
 
 /// One line of the corpus.
 struct Case {
@@ -192,11 +123,8 @@ fn differences(plain: &Path, dist: &Path) -> Vec<String> {
 #[test]
 fn lossy_encodes_keep_ffmpegs_timing() {
     let dir = tempfile::tempdir().unwrap();
-    for (name, make) in SOURCES {
-        let mut args = make.to_vec();
-        let path = dir.path().join(name);
-        args.push(path.to_str().unwrap());
-        ffmpeg(&args);
+    for &source in SOURCES {
+        make_source(dir.path(), source);
     }
     let node = Node::start(2);
     let mut failures = Vec::new();
