@@ -3,8 +3,8 @@
 //! onto the output only when everything succeeded.
 //!
 //! One case takes two runs. When ffmpeg alone copies millisecond audio (from
-//! Matroska) into MP4, MOV or NUT (whose audio time base is the sample
-//! rate) while it encodes the video of the same input, the
+//! Matroska) into MP4, MOV, NUT or MPEG-TS (whose audio time base is the
+//! sample rate, or 1/90000) while it encodes the video of the same input, the
 //! audio packets queue until the encoder starts, so their muxing time base
 //! stays the input's and the timestamps are rescaled once, unsmoothed. A
 //! remux smooths them instead. Writing through the tee muxer keeps the input
@@ -79,6 +79,7 @@ pub async fn assemble(
         // user's own -c:a/-c:s below override them.
         let defaults: &[&str] = match ctx.job.output_format.as_str() {
             "nut" => &["-c:a", "libvorbis"],
+            "mpegts" => &["-c:a", "mp2", "-c:s", "dvbsub"],
             _ => &["-c:a", "aac", "-c:s", "mov_text"],
         };
         defaults.iter().for_each(|a| push(a));
@@ -145,10 +146,7 @@ pub async fn assemble(
         log = restore(ctx, &staged, selection, media, &lavc, &temp).await?;
         closing = closing_line(&log);
     } else {
-        if mp4 {
-            push("-video_track_timescale");
-            push(&timescale);
-        }
+        muxer_settings(ctx).iter().for_each(|a| push(a));
         for a in ["-f", &ctx.job.output_format, "-y"] {
             push(a);
         }
@@ -248,7 +246,7 @@ fn closing_line(log: &[u8]) -> Option<String> {
 
 /// Whether this output needs the tee muxer (see the module comment).
 pub fn needs_tee(ctx: &JobContext, selection: &Selection) -> bool {
-    matches!(ctx.job.output_format.as_str(), "mp4" | "mov" | "nut")
+    matches!(ctx.job.output_format.as_str(), "mp4" | "mov" | "nut" | "mpegts")
         && ctx.input_is_matroska
         && selection
             .streams
@@ -268,6 +266,12 @@ async fn restore(
 ) -> anyhow::Result<Vec<u8>> {
     let mut args: Vec<OsString> = Vec::new();
     let mut push = |s: &str| args.push(s.into());
+    if ctx.job.output_format == "mpegts" {
+        // tee's MPEG-TS muxer writes without ffmpeg's 0.7 s mux delay; this
+        // copy adds it, and must not first move the start to zero as
+        // ffmpeg does for an input that starts later.
+        push("-copyts");
+    }
     push("-i");
     args.push(staged.into());
     let mut push = |s: &str| args.push(s.into());
@@ -287,10 +291,7 @@ async fn restore(
             pair.iter().for_each(|a| push(a));
         }
     }
-    if matches!(ctx.job.output_format.as_str(), "mp4" | "mov") {
-        push("-video_track_timescale");
-        push(&ctx.timescale().to_string());
-    }
+    muxer_settings(ctx).iter().for_each(|a| push(a));
     for a in ["-f", &ctx.job.output_format, "-y"] {
         push(a);
     }
@@ -384,7 +385,25 @@ fn option_pairs(args: &[String]) -> Vec<&[String]> {
 
 /// Options that belong to the MP4/MOV muxer rather than to ffmpeg.
 fn is_muxer_option(flag: &str) -> bool {
-    matches!(flag, "-movflags" | "-brand" | "-write_tmcd")
+    matches!(flag, "-movflags" | "-brand" | "-write_tmcd") || flag.starts_with("-mpegts_")
+}
+
+/// Muxer options the file that becomes the output is written with, which
+/// ffmpeg alone would have chosen by itself: the video track's timescale
+/// for MP4/MOV (as its encoder's time base gives it), and BDAV (192-byte)
+/// packets for MPEG-TS named `*.m2ts` (the muxer decides by the name it
+/// writes to, and ours is a temporary one).
+fn muxer_settings(ctx: &JobContext) -> Vec<String> {
+    match ctx.job.output_format.as_str() {
+        "mp4" | "mov" => vec!["-video_track_timescale".into(), ctx.timescale().to_string()],
+        "mpegts"
+            if ctx.job.output.extension().is_some_and(|e| e.eq_ignore_ascii_case("m2ts"))
+                && !ctx.job.mux_args.iter().any(|a| a == "-mpegts_m2ts_mode") =>
+        {
+            vec!["-mpegts_m2ts_mode".into(), "1".into()]
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// A path inside a tee spec: single-quoted, so `|`, `\` and spaces stay literal.

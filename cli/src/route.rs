@@ -35,6 +35,9 @@ const MUX_OPTIONS: &[&str] = &[
     "id3v2_version",
     "cues_to_front",
     "reserve_index_space",
+    "mpegts_service_id",
+    "mpegts_flags",
+    "mpegts_m2ts_mode",
 ];
 
 /// Output containers that the assembler writes, by muxer name.
@@ -44,6 +47,7 @@ const CONTAINERS: &[(&str, &[&str])] = &[
     ("mp4", &["mp4", "m4v"]),
     ("mov", &["mov"]),
     ("nut", &["nut"]),
+    ("mpegts", &["ts", "m2t", "m2ts", "mts"]),
 ];
 
 /// Global options the distributed path honours.
@@ -640,6 +644,10 @@ mod tests {
         let job = route_line("-i IN -c:v ffv1 -vf scale=160:-2,fps=fps=30000/1001 o.mkv", &input)
             .unwrap();
         assert_eq!(job.fps_filter, Some((30000, 1001)));
+        for (line, format) in [("o.TS", "mpegts"), ("o.m2ts", "mpegts"), ("-f nut o.bin", "nut")] {
+            let job = route_line(&format!("-i IN -c:v libx264 {line}"), &input).unwrap();
+            assert_eq!(job.output_format, format, "{line}");
+        }
         for (line, reason) in [
             ("-i IN -c:v copy out.mkv", "-c:v copy does not encode"),
             ("-i IN -c:v libx264 -c copy out.mkv", "-c:v copy does not encode"),

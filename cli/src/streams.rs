@@ -112,7 +112,7 @@ const BITMAP_SUBTITLES: &[&str] =
 /// (`open_output_file`): any stream when the user names a subtitle encoder
 /// (`-c:s`, or `-c` without a specifier); otherwise the container needs a
 /// default subtitle encoder (ass for Matroska, webvtt for WebM, both text;
-/// MP4, MOV and NUT have none in 5.1),
+/// dvbsub, bitmap, for MPEG-TS; MP4, MOV and NUT have none in 5.1),
 /// and the stream must be of the same kind, text or bitmap, or of neither
 /// (teletext).
 fn subtitle_fits(job: &EncodeJob, codec: &str) -> bool {
@@ -121,10 +121,14 @@ fn subtitle_fits(job: &EncodeJob, codec: &str) -> bool {
         .mux_args
         .iter()
         .any(|a| matches!(a.as_str(), "-c:s" | "-codec:s" | "-scodec" | "-c" | "-codec"));
-    let container_has_text_default = matches!(job.output_format.as_str(), "matroska" | "webm");
     let text = TEXT_SUBTITLES.contains(&codec);
     let bitmap = BITMAP_SUBTITLES.contains(&codec);
-    named || container_has_text_default && (text || !bitmap)
+    named
+        || match job.output_format.as_str() {
+            "matroska" | "webm" => text || !bitmap,
+            "mpegts" => bitmap || !text,
+            _ => false,
+        }
 }
 
 /// Where a stream sits in the output, for specifiers such as `-c:a:1`,
@@ -197,6 +201,8 @@ pub fn encoder_for(
             ("webm", MediaType::Subtitle) => "webvtt",
             ("matroska" | "nut", MediaType::Audio) => "libvorbis",
             ("matroska", MediaType::Subtitle) => "ass",
+            ("mpegts", MediaType::Audio) => "mp2",
+            ("mpegts", MediaType::Subtitle) => "dvbsub",
             _ => return None,
         };
         Some(default.to_string())

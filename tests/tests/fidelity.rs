@@ -111,6 +111,13 @@ macro_rules! sources {
                 check(&Source { name: stringify!($name), make: &[$($arg),*], ext: $ext }, FFV1, "mkv");
             })*
         }
+        /// MPEG-TS writes decode timestamps and moves x264's headers in-band.
+        mod x264_lossless_into_mpegts {
+            use super::*;
+            $(#[test] fn $name() {
+                check(&Source { name: stringify!($name), make: &[$($arg),*], ext: $ext }, X264_LOSSLESS, "ts");
+            })*
+        }
         mod fps_filter {
             use super::*;
             $(#[test] fn $name() {
