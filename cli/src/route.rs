@@ -38,6 +38,8 @@ const MUX_OPTIONS: &[&str] = &[
     "mpegts_service_id",
     "mpegts_flags",
     "mpegts_m2ts_mode",
+    "max_muxing_queue_size",
+    "muxing_queue_data_threshold",
 ];
 
 /// Output containers that the assembler writes, by muxer name.
@@ -199,6 +201,10 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
                 }
             }
             "pix_fmt" if spec.is_none() || video_spec => pix_fmt = Some(value(opt).to_string()),
+            // The container's tag for the video (`-tag:v hvc1` for Apple
+            // players): the final mux sets it on the copied video.
+            "vtag" => mux_args.extend(opt.tokens()),
+            "tag" if video_spec => mux_args.extend(opt.tokens()),
             "vf" => filters = parse_filters(opt)?,
             "filter" if video_spec => filters = parse_filters(opt)?,
             "map" => match parse_map(value(opt)).map_err(|e| e.to_string())?.source {

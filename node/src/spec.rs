@@ -90,7 +90,18 @@ pub const OPTIONS: &[&str] = &[
     "context",
     "coder",
     "force_key_frames",
+    // The output size: ffmpeg appends a scale filter after the user's
+    // filters, with its default flags, exactly as it does alone.
+    "s",
+    "aspect",
+    "threads",
 ];
+
+/// The largest output `-s` a spec may ask for, each way: a frame of this
+/// size is already 200 MB in 4:4:4 at 16 bits, and an encoder holds dozens.
+const MAX_SIZE: u32 = 8192;
+/// The most encoder threads a spec may ask for.
+const MAX_THREADS: u32 = 64;
 
 /// Keys inside `-x264-params` and friends that name files.
 const FILE_PARAMS: &[&str] = &[
@@ -358,6 +369,18 @@ pub fn check_option(name: &str, value: &str) -> Result<(), SpecError> {
     if base == "force_key_frames" && !time_list(value) {
         return Err(SpecError::Value { name: name.into(), value: value.into() });
     }
+    let number = |v: &str, max: u32| v.parse::<u32>().is_ok_and(|n| n <= max);
+    let bounded = match base {
+        // WIDTHxHEIGHT only: ffmpeg's names (hd720, ...) are left to ffmpeg.
+        "s" => {
+            value.split_once('x').is_some_and(|(w, h)| number(w, MAX_SIZE) && number(h, MAX_SIZE))
+        }
+        "threads" => value == "auto" || number(value, MAX_THREADS),
+        _ => true,
+    };
+    if !bounded {
+        return Err(SpecError::Value { name: name.into(), value: value.into() });
+    }
     Ok(())
 }
 
@@ -552,6 +575,24 @@ mod tests {
         started.filtered_end_pts = None;
         started.output_start_us = -1;
         assert!(validate(&started).is_err());
+    }
+
+    /// The output size and thread count are bounded, so that a spec cannot
+    /// ask a node for frames or threads no machine holds.
+    #[test]
+    fn size_and_threads_are_bounded() {
+        for (name, value) in [("s", "1280x720"), ("s", "8192x8"), ("threads", "auto")] {
+            assert_eq!(check_option(name, value), Ok(()), "{name} {value}");
+        }
+        for (name, value) in [
+            ("s", "8193x720"),
+            ("s", "hd720"),
+            ("s", "1280x"),
+            ("threads", "65"),
+            ("threads", "-1"),
+        ] {
+            assert!(check_option(name, value).is_err(), "{name} {value}");
+        }
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! output `-ss` between frames, a whole chunk lost to the final mux's
 //! `-ss`). Here the encoders run at their defaults, the pixels differ chunk
 //! by chunk, and what must match is when every packet is: video timestamps
-//! and durations, audio timestamps and sizes, start time and duration.
+//! and durations, audio timestamps and sizes, start time and duration, and
+//! the video's tag, size, aspect ratio and pixel format.
 
 use std::path::Path;
 use std::process::Command;
@@ -106,6 +107,16 @@ fn differences(plain: &Path, dist: &Path) -> Vec<String> {
         }
     }
     let (p, d) = (probe(plain), probe(dist));
+    let video = |v: &serde_json::Value| {
+        let streams = v["streams"].as_array().cloned().unwrap_or_default();
+        let s = streams.into_iter().find(|s| s["codec_type"] == "video").unwrap_or_default();
+        ["codec_tag_string", "width", "height", "sample_aspect_ratio", "pix_fmt"]
+            .map(|key| format!("{key}={}", s[key]))
+            .join(" ")
+    };
+    if video(&p) != video(&d) {
+        found.push(format!("video {}, ffmpeg {}", video(&d), video(&p)));
+    }
     if p["format"]["start_time"] != d["format"]["start_time"] {
         found.push(format!(
             "start {}, ffmpeg {}",
