@@ -50,6 +50,7 @@ const CONTAINERS: &[(&str, &[&str])] = &[
     ("mov", &["mov"]),
     ("nut", &["nut"]),
     ("mpegts", &["ts", "m2t", "m2ts", "mts"]),
+    ("flv", &["flv"]),
 ];
 
 /// Global options the distributed path honours.

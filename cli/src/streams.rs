@@ -202,6 +202,7 @@ pub fn encoder_for(
             ("matroska" | "nut", MediaType::Audio) => "libvorbis",
             ("matroska", MediaType::Subtitle) => "ass",
             ("mpegts", MediaType::Audio) => "mp2",
+            ("flv", MediaType::Audio) => "libmp3lame",
             ("mpegts", MediaType::Subtitle) => "dvbsub",
             _ => return None,
         };

@@ -89,6 +89,7 @@ const SUBTITLES: &str = "1\n00:00:00,200 --> 00:00:01,000\nFirst line\n\n2\n00:0
 const CHAPTERS: &str = ";FFMETADATA1\ntitle=With chapters\nartist=dffmpeg tests\n\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1500\ntitle=Opening\n\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=1500\nEND=3000\ntitle=Ending\n";
 
 const X264_LOSSLESS: &[&str] = &["-c:v", "libx264", "-qp", "0", "-c:a", "copy"];
+const X264_LOSSLESS_AAC: &[&str] = &["-c:v", "libx264", "-qp", "0", "-c:a", "aac"];
 const FFV1: &[&str] = &["-c:v", "ffv1", "-c:a", "copy"];
 /// `-vf fps` decides per output slot, from the frames around it: chunks end
 /// on its grid, and each sees the next chunk's first frame.
@@ -116,6 +117,14 @@ macro_rules! sources {
             use super::*;
             $(#[test] fn $name() {
                 check(&Source { name: stringify!($name), make: &[$($arg),*], ext: $ext }, X264_LOSSLESS, "ts");
+            })*
+        }
+        /// FLV writes decode timestamps too, in milliseconds; it holds few
+        /// audio codecs, so the audio is encoded.
+        mod x264_lossless_into_flv {
+            use super::*;
+            $(#[test] fn $name() {
+                check(&Source { name: stringify!($name), make: &[$($arg),*], ext: $ext }, X264_LOSSLESS_AAC, "flv");
             })*
         }
         mod fps_filter {
