@@ -99,6 +99,11 @@ pub async fn assemble(
     }
     push("-c:v");
     push("copy");
+    if let Some(tag) = &ctx.job.video_tag {
+        // ffmpeg alone's tag (the user's -tag:v included), not the chunks'.
+        push("-tag:v");
+        push(tag);
+    }
     // The copied video takes its rate from the concat input unless told.
     push("-r:v");
     push(&format!("{}/{}", ctx.frame_rate.0, ctx.frame_rate.1));

@@ -177,8 +177,13 @@ pub async fn run(
                 Err(reason) => return Ok(fallback(reason)),
             }
         }
-        if let Some(reason) = trials.refusal().await {
-            return Ok(fallback(reason));
+        match trials.outcome().await {
+            Ok(passed) => {
+                for (ready, trial) in prepared.iter_mut().zip(passed) {
+                    ready.job.video_tag = trial.video_tag;
+                }
+            }
+            Err(reason) => return Ok(fallback(reason)),
         }
         // ffmpeg opens -progress while it reads its options; opened here, after
         // the last reason to fall back, a listener sees one connection only.

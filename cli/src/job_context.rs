@@ -195,7 +195,7 @@ impl JobContext {
     pub fn chunk_format(&self) -> ChunkFormat {
         match self.job.output_format.as_str() {
             "matroska" | "webm" => ChunkFormat::Matroska,
-            "mp4" | "mov" | "mpegts" | "flv" => ChunkFormat::Mov,
+            "mp4" | "mov" | "mpegts" | "flv" | "avi" => ChunkFormat::Mov,
             _ => ChunkFormat::Nut,
         }
     }

@@ -51,6 +51,7 @@ const CONTAINERS: &[(&str, &[&str])] = &[
     ("nut", &["nut"]),
     ("mpegts", &["ts", "m2t", "m2ts", "mts"]),
     ("flv", &["flv"]),
+    ("avi", &["avi"]),
 ];
 
 /// Global options the distributed path honours.
@@ -344,6 +345,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         fps_mode,
         output_rate,
         trial_options,
+        video_tag: None,
     })
 }
 

@@ -21,7 +21,20 @@ use crate::local::Tools;
 
 /// The trials of a command's outputs, running beside the input's probe;
 /// dropped, they stop (their ffmpegs are killed, their scratch removed).
-pub struct Trials(Vec<JoinHandle<Option<String>>>);
+pub struct Trials(Vec<JoinHandle<Result<Passed, String>>>);
+
+/// What a trial that encoded its frame found out about ffmpeg alone's output.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Passed {
+    /// The video's tag, where the output container takes it from the
+    /// encoder rather than keeping a copied stream's ([`TAGGED_FORMATS`]).
+    pub video_tag: Option<String>,
+}
+
+/// Containers whose final mux would keep the chunks' video tag (MOV's
+/// `avc1`, `mp4v`) where ffmpeg alone writes the muxer's own (`H264`,
+/// `FMP4`): the trial's output says which.
+const TAGGED_FORMATS: &[&str] = &["avi"];
 
 impl Trials {
     /// Starts a trial of every job, scratch under `scratch_root`.
@@ -30,22 +43,23 @@ impl Trials {
             .iter()
             .map(|job| {
                 let (tools, job, root) = (tools.clone(), job.clone(), scratch_root.to_path_buf());
-                tokio::spawn(async move { refusal(&tools, &job, &root).await })
+                tokio::spawn(async move { trial(&tools, &job, &root).await })
             })
             .collect();
         Self(handles)
     }
 
-    /// Waits for every trial; the first refusal, in output order, if any.
-    pub async fn refusal(mut self) -> Option<String> {
+    /// Waits for every trial: what each found, in output order, or the
+    /// first refusal.
+    pub async fn outcome(mut self) -> Result<Vec<Passed>, String> {
+        let mut passed = Vec::new();
         for handle in &mut self.0 {
             match handle.await {
-                Ok(None) => {}
-                Ok(Some(reason)) => return Some(reason),
-                Err(error) => return Some(format!("the trial did not finish: {error}")),
+                Ok(outcome) => passed.push(outcome?),
+                Err(error) => return Err(format!("the trial did not finish: {error}")),
             }
         }
-        None
+        Ok(passed)
     }
 }
 
@@ -55,23 +69,39 @@ impl Drop for Trials {
     }
 }
 
-/// What ffmpeg alone says when it would stop before encoding `job`, or
-/// `None` when its trial encodes a frame.
-async fn refusal(tools: &Tools, job: &EncodeJob, scratch_root: &Path) -> Option<String> {
+/// What ffmpeg alone says when it would stop before encoding `job` (the
+/// error), or what its output holds when its trial encodes a frame.
+async fn trial(tools: &Tools, job: &EncodeJob, scratch_root: &Path) -> Result<Passed, String> {
     let parent = job.output.parent().filter(|p| !p.as_os_str().is_empty());
     if parent.is_some_and(|dir| !dir.is_dir()) {
-        return Some("the output's directory does not exist".into());
+        return Err("the output's directory does not exist".into());
     }
     // Removes what killed runs' trials left, too.
-    let scratch = match WorkDir::create(scratch_root, "dffmpeg-trial-") {
-        Ok(dir) => dir,
-        Err(error) => return Some(format!("no scratch directory for the trial: {error}")),
-    };
-    let args = argv(job, &scratch.path().join("trial"));
-    match tools.ffmpeg(&args).await {
-        Ok(()) => None,
-        Err(error) => Some(format!("ffmpeg alone stops before encoding: {error:#}")),
+    let scratch = WorkDir::create(scratch_root, "dffmpeg-trial-")
+        .map_err(|error| format!("no scratch directory for the trial: {error}"))?;
+    let output = scratch.path().join("trial");
+    tools
+        .ffmpeg(&argv(job, &output))
+        .await
+        .map_err(|error| format!("ffmpeg alone stops before encoding: {error:#}"))?;
+    if !TAGGED_FORMATS.contains(&job.output_format.as_str()) {
+        return Ok(Passed::default());
     }
+    let probe: Vec<String> = ["-v", "error", "-select_streams", "v:0", "-show_entries"]
+        .into_iter()
+        .chain(["stream=codec_tag_string", "-of", "csv=p=0"])
+        .map(String::from)
+        .chain([output.to_string_lossy().into_owned()])
+        .collect();
+    let found = tools
+        .ffprobe(&probe)
+        .await
+        .map_err(|error| format!("reading the trial's video tag: {error:#}"))?;
+    let tag = String::from_utf8_lossy(&found).trim().to_string();
+    // A tag ffprobe cannot print as four characters ("[0][0][0][0]") is
+    // left to the muxer.
+    let printable = tag.len() == 4 && tag.bytes().all(|b| b.is_ascii_alphanumeric());
+    Ok(Passed { video_tag: printable.then_some(tag) })
 }
 
 /// The trial's arguments: the job's input as every reader opens it, the

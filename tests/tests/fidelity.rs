@@ -90,6 +90,7 @@ const CHAPTERS: &str = ";FFMETADATA1\ntitle=With chapters\nartist=dffmpeg tests\
 
 const X264_LOSSLESS: &[&str] = &["-c:v", "libx264", "-qp", "0", "-c:a", "copy"];
 const X264_LOSSLESS_AAC: &[&str] = &["-c:v", "libx264", "-qp", "0", "-c:a", "aac"];
+const X264_LOSSLESS_MP3: &[&str] = &["-c:v", "libx264", "-qp", "0", "-c:a", "libmp3lame"];
 const FFV1: &[&str] = &["-c:v", "ffv1", "-c:a", "copy"];
 /// `-vf fps` decides per output slot, from the frames around it: chunks end
 /// on its grid, and each sees the next chunk's first frame.
@@ -125,6 +126,13 @@ macro_rules! sources {
             use super::*;
             $(#[test] fn $name() {
                 check(&Source { name: stringify!($name), make: &[$($arg),*], ext: $ext }, X264_LOSSLESS_AAC, "flv");
+            })*
+        }
+        /// AVI: no presentation timestamps, frames in decode order.
+        mod x264_lossless_into_avi {
+            use super::*;
+            $(#[test] fn $name() {
+                check(&Source { name: stringify!($name), make: &[$($arg),*], ext: $ext }, X264_LOSSLESS_MP3, "avi");
             })*
         }
         mod fps_filter {
