@@ -56,6 +56,13 @@ pub async fn assemble(
     }
     push("-i");
     args.push(ctx.job.input.clone().into());
+    // The other inputs keep their numbers (maps and -map_metadata name
+    // them); the chunks come last (`Selection::chunks_input`).
+    for extra in &ctx.job.extra_inputs {
+        args.extend(extra.args.iter().map(OsString::from));
+        args.push("-i".into());
+        args.push(extra.url.clone().into());
+    }
     let mut push = |s: &str| args.push(s.into());
     // The concat demuxer starts the first chunk at 0; put it back where ffmpeg
     // alone put it, on the input's timeline (the output's -ss applies below).
@@ -68,10 +75,7 @@ pub async fn assemble(
     let mut push = |s: &str| args.push(s.into());
     for source in &selection.streams {
         push("-map");
-        match source {
-            Source::Video => push("1:0"),
-            Source::Input(i) => push(&format!("0:{i}")),
-        }
+        push(&selection.map_arg(source));
     }
     let tee = needs_tee(ctx, selection);
     if tee {
@@ -317,16 +321,17 @@ fn keep_source_video(ctx: &JobContext, selection: &Selection) -> Vec<OsString> {
 }
 
 /// `-map_metadata:s:J FILE:s:I` for every output stream J, from its source
-/// stream I in input file `file`.
+/// stream I: in input file `file` for the first input's streams, in their
+/// own input for the others'.
 fn stream_tags_from(selection: &Selection, file: usize) -> Vec<String> {
     let mut args = Vec::new();
     for (j, source) in selection.streams.iter().enumerate() {
-        let i = match source {
-            Source::Video => selection.video,
-            Source::Input(i) => *i,
+        let (from, i) = match selection.origin(source) {
+            (0, i) => (file, i),
+            other => other,
         };
         args.push(format!("-map_metadata:s:{j}"));
-        args.push(format!("{file}:s:{i}"));
+        args.push(format!("{from}:s:{i}"));
     }
     args
 }
@@ -353,12 +358,14 @@ fn encoder_tags(
     for (j, source) in selection.streams.iter().enumerate() {
         let tag = match source {
             Source::Video => format!("encoder={ident} {}", job.encoder),
-            Source::Input(i) => {
-                match encoder_for(job, &media.streams[*i], selection.position(j, media)) {
-                    Some(encoder) if encoder != "copy" => "encoder=".to_string(),
-                    _ => continue,
-                }
-            }
+            _ => match encoder_for(
+                job,
+                selection.stream(source, media),
+                selection.position(j, media),
+            ) {
+                Some(encoder) if encoder != "copy" => "encoder=".to_string(),
+                _ => continue,
+            },
         };
         args.push(format!("-metadata:s:{j}"));
         args.push(tag);

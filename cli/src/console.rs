@@ -233,7 +233,9 @@ pub async fn banner(tools: &Tools) -> anyhow::Result<String> {
 /// One output stream in the `Stream mapping:` block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mapped {
-    /// The input stream's index.
+    /// The input file's index.
+    pub file: usize,
+    /// The input stream's index in it.
     pub input: usize,
     /// How it is encoded; `None` for a copy.
     pub coding: Option<Coding>,
@@ -268,7 +270,7 @@ pub fn stream_mapping(outputs: &[Vec<Mapped>]) -> String {
 
 fn file_mapping(file: usize, mapping: &[Mapped]) -> String {
     let mut out = String::new();
-    for (output, Mapped { input, coding }) in mapping.iter().enumerate() {
+    for (output, Mapped { file: from, input, coding }) in mapping.iter().enumerate() {
         let what = match coding {
             None => "copy".to_string(),
             Some(Coding { from, to, encoder }) => {
@@ -276,7 +278,7 @@ fn file_mapping(file: usize, mapping: &[Mapped]) -> String {
                 format!("{from} (native) -> {to} ({encoder})")
             }
         };
-        out.push_str(&format!("  Stream #0:{input} -> #{file}:{output} ({what})\n"));
+        out.push_str(&format!("  Stream #{from}:{input} -> #{file}:{output} ({what})\n"));
     }
     out
 }
@@ -335,15 +337,16 @@ mod tests {
     fn stream_mapping_reads_like_ffmpegs() {
         let text = stream_mapping(&[
             vec![
-                Mapped { input: 0, coding: Some(Coding::new("h264", "libx264")) },
-                Mapped { input: 1, coding: None },
-                Mapped { input: 2, coding: Some(Coding::new("aac", "aac")) },
+                Mapped { file: 0, input: 0, coding: Some(Coding::new("h264", "libx264")) },
+                Mapped { file: 0, input: 1, coding: None },
+                Mapped { file: 0, input: 2, coding: Some(Coding::new("aac", "aac")) },
+                Mapped { file: 1, input: 0, coding: None },
             ],
-            vec![Mapped { input: 0, coding: Some(Coding::new("h264", "libx265")) }],
+            vec![Mapped { file: 0, input: 0, coding: Some(Coding::new("h264", "libx265")) }],
         ]);
         assert_eq!(
             text,
-            "Stream mapping:\n  Stream #0:0 -> #0:0 (h264 (native) -> h264 (libx264))\n  Stream #0:1 -> #0:1 (copy)\n  Stream #0:2 -> #0:2 (aac (native) -> aac (native))\n  Stream #0:0 -> #1:0 (h264 (native) -> hevc (libx265))\n"
+            "Stream mapping:\n  Stream #0:0 -> #0:0 (h264 (native) -> h264 (libx264))\n  Stream #0:1 -> #0:1 (copy)\n  Stream #0:2 -> #0:2 (aac (native) -> aac (native))\n  Stream #1:0 -> #0:3 (copy)\n  Stream #0:0 -> #1:0 (h264 (native) -> hevc (libx265))\n"
         );
     }
 }

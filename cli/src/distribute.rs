@@ -127,7 +127,29 @@ pub async fn run(
     let mut embedded = EmbeddedNode::start(settings.nodes.is_empty(), &tools, &temp_root);
     let describing = console.logs(INFO).then(|| {
         let (tools, stdin) = (tools.clone(), spool.as_ref().and_then(Spool::replay));
-        tokio::spawn(async move { tools.describe_input(&described, stdin).await })
+        let extras: Vec<Vec<String>> = jobs[0]
+            .extra_inputs
+            .iter()
+            .map(|extra| {
+                let mut args = probe::ffprobe_input_args(&extra.args);
+                args.push(extra.url.to_string_lossy().into_owned());
+                args
+            })
+            .collect();
+        tokio::spawn(async move {
+            let mut text = tools.describe_input(&described, stdin).await?;
+            for (k, args) in extras.iter().enumerate() {
+                // ffprobe numbers every input it describes, and its streams, #0.
+                let own = tools.describe_input(args, None).await?;
+                let k = k + 1;
+                let own = own
+                    .replacen("Input #0,", &format!("Input #{k},"), 1)
+                    .replace("  Stream #0:", &format!("  Stream #{k}:"))
+                    .replace("  Chapter #0:", &format!("  Chapter #{k}:"));
+                text.push_str(&own);
+            }
+            anyhow::Ok(text)
+        })
     });
     {
         // The banner's text and the encoder tag `assemble` writes, which
@@ -157,22 +179,31 @@ pub async fn run(
         if input_kind == InputKind::Stdin && !spool::reads_like_a_pipe(&media.format_name) {
             return Ok(fallback(format!("a pipe of {} is not distributable", media.format_name)));
         }
+        // Inputs after the first only give streams to the final mux; every
+        // output names the same ones.
+        let mut extras = Vec::new();
+        for extra in &first.extra_inputs {
+            match probe::probe(&tools, &extra.url, &extra.args).await {
+                Ok(probed) => extras.push(probed),
+                Err(error) => return Ok(fallback(format!("{error:#}"))),
+            }
+        }
         // ffmpeg reads only the streams some output uses, which may move
         // the input's start (`MediaInfo::start_used_us`).
         let mut used: Vec<usize> = Vec::new();
         for job in &jobs {
-            if let Ok(selection) = streams::select(job, &media) {
+            if let Ok(selection) = streams::select(job, &media, &extras) {
                 used.push(selection.video);
                 used.extend(selection.streams.iter().filter_map(|s| match s {
                     streams::Source::Input(i) => Some(*i),
-                    streams::Source::Video => None,
+                    _ => None,
                 }));
             }
         }
         let mut prepared = Vec::new();
         for job in jobs {
             let start_us = media.start_used_us(&used, job.input_window.start.is_some());
-            match prepare(job, &media, start_us, &tools, &mut first_video).await? {
+            match prepare(job, &media, &extras, start_us, &tools, &mut first_video).await? {
                 Ok(ready) => prepared.push(ready),
                 Err(reason) => return Ok(fallback(reason)),
             }
@@ -393,15 +424,16 @@ async fn confirm_all<'a>(
 async fn prepare(
     job: EncodeJob,
     media: &probe::MediaInfo,
+    extras: &[probe::MediaInfo],
     start_time_us: i64,
     tools: &Tools,
     first_video: &mut Option<FirstVideoPackets>,
 ) -> anyhow::Result<Result<Prepared, String>> {
-    let selection = match streams::select(&job, media) {
+    let selection = match streams::select(&job, media, extras) {
         Ok(selection) => selection,
         Err(reason) => return Ok(Err(reason)),
     };
-    if let Some(reason) = known_gap(&job, media, &selection) {
+    if let Some(reason) = known_gap(&job, media, extras, &selection) {
         return Ok(Err(reason));
     }
     if job.passes == 2 {
@@ -690,16 +722,15 @@ fn mapping(
         .iter()
         .enumerate()
         .map(|(j, source)| {
-            let (input, encoder) = match *source {
-                streams::Source::Video => (selection.video, Some(job.encoder.clone())),
-                streams::Source::Input(i) => {
-                    let at = selection.position(j, media);
-                    (i, streams::encoder_for(job, &media.streams[i], at))
-                }
+            let stream = selection.stream(source, media);
+            let encoder = match *source {
+                streams::Source::Video => Some(job.encoder.clone()),
+                _ => streams::encoder_for(job, stream, selection.position(j, media)),
             };
-            let from = &media.streams[input].codec_name;
+            let from = &stream.codec_name;
             let coding = encoder.filter(|e| e != "copy").map(|e| console::Coding::new(from, &e));
-            console::Mapped { input, coding }
+            let (file, input) = selection.origin(source);
+            console::Mapped { file, input, coding }
         })
         .collect()
 }
@@ -753,13 +784,30 @@ async fn connect(
 fn known_gap(
     job: &EncodeJob,
     media: &probe::MediaInfo,
+    extras: &[probe::MediaInfo],
     selection: &streams::Selection,
 ) -> Option<String> {
     let mp4 = matches!(job.output_format.as_str(), "mp4" | "mov");
     let audio = selection.streams.iter().any(|s| match s {
         streams::Source::Input(i) => media.streams[*i].codec_type == "audio",
-        streams::Source::Video => false,
+        _ => false,
     });
+    // Copied millisecond audio into these containers goes through tee and a
+    // second run that reads the first input only (`assemble`).
+    let tee_format = matches!(job.output_format.as_str(), "mp4" | "mov" | "nut" | "mpegts");
+    let matroska_audio = selection.streams.iter().any(|s| {
+        let (file, _) = selection.origin(s);
+        let format = if file == 0 { &media.format_name } else { &extras[file - 1].format_name };
+        s != &streams::Source::Video
+            && selection.stream(s, media).codec_type == "audio"
+            && format.contains("matroska")
+    });
+    if !job.extra_inputs.is_empty() && tee_format && matroska_audio {
+        return Some(format!(
+            "audio from Matroska with several inputs into {} is not reproduced yet",
+            job.output_format
+        ));
+    }
     // Audio from Matroska into MP4/MOV is assembled through tee and a second
     // run that restores chapters and tags (see `assemble`); that run owns
     // the metadata mapping, so user mappings there are not reproduced yet.
@@ -797,15 +845,15 @@ fn known_gap(
     // here, AVI's MP3 at 32/1225 s per tick put the first packet at 0 ms
     // alone and at 9 ms distributed, for -ss 1.01. Exact starts agree.
     if let Some(start) = job.output_window.start
-        && let Some(i) = copied_where_start_is_inexact(job, media, selection, start)
+        && let Some((file, i)) = copied_where_start_is_inexact(job, media, selection, start)
     {
         return Some(format!(
-            "output -ss between the ticks of copied stream #0:{i}'s time base is not reproduced yet"
+            "output -ss between the ticks of copied stream #{file}:{i}'s time base is not reproduced yet"
         ));
     }
     // Input seeking with copied streams into MP4/MOV: the first packets match
     // ffmpeg alone, later audio timestamps do not yet.
-    let others = selection.streams.iter().any(|s| matches!(s, streams::Source::Input(_)));
+    let others = selection.streams.iter().any(|s| *s != streams::Source::Video);
     if mp4 && others && !job.input_trim_args.is_empty() {
         return Some(
             "input -ss/-t/-to with streams besides the video into MP4/MOV is not reproduced yet"
@@ -816,21 +864,23 @@ fn known_gap(
 }
 
 /// The first stream the output copies whose time base cannot express
-/// `start_us` exactly.
+/// `start_us` exactly, as (input, stream).
 fn copied_where_start_is_inexact(
     job: &EncodeJob,
     media: &probe::MediaInfo,
     selection: &streams::Selection,
     start_us: i64,
-) -> Option<usize> {
+) -> Option<(usize, usize)> {
     selection.streams.iter().enumerate().find_map(|(j, source)| {
-        let streams::Source::Input(i) = *source else { return None };
-        let stream = &media.streams[i];
+        if *source == streams::Source::Video {
+            return None;
+        }
+        let stream = selection.stream(source, media);
         let copied = streams::encoder_for(job, stream, selection.position(j, media));
         let (num, den) = stream.time_base;
         let ticks = i128::from(start_us) * i128::from(den);
         let exact = num > 0 && ticks % (i128::from(num) * 1_000_000) == 0;
-        (copied.as_deref() == Some("copy") && !exact).then_some(i)
+        (copied.as_deref() == Some("copy") && !exact).then(|| selection.origin(source))
     })
 }
 

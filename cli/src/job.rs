@@ -113,6 +113,18 @@ pub struct EncodeJob {
     /// output, for containers where the final mux would otherwise keep the
     /// chunks' own (AVI takes MOV's `avc1` where ffmpeg writes `H264`).
     pub video_tag: Option<String>,
+    /// Inputs after the first, in order (input 1 first): the final mux
+    /// maps their streams; none of their video is encoded.
+    pub extra_inputs: Vec<ExtraInput>,
+}
+
+/// An input after the first, read only by the final mux and the trial.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExtraInput {
+    /// The file.
+    pub url: PathBuf,
+    /// Its options, as written before its `-i`.
+    pub args: Vec<String>,
 }
 
 impl EncodeJob {

@@ -15,7 +15,7 @@ use proto::v1::FpsMode;
 
 use crate::args::FileArg;
 use crate::console::Console;
-use crate::job::{Disabled, EncodeJob, InputKind, Overwrite, Window};
+use crate::job::{Disabled, EncodeJob, ExtraInput, InputKind, Overwrite, Window};
 
 /// Options that only an audio or subtitle stream can use, or that only the
 /// muxer sees: passed to the final mux as written.
@@ -107,9 +107,14 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     if !command.trailing.is_empty() {
         return Err("options after the last output".into());
     }
-    let [input] = command.inputs.as_slice() else {
-        return Err(format!("{} inputs (one is distributable)", command.inputs.len()));
+    let Some((input, extras)) = command.inputs.split_first() else {
+        return Err("0 inputs (one is distributable)".into());
     };
+    let extra_inputs = extras
+        .iter()
+        .enumerate()
+        .map(|(k, extra)| extra_input(k + 1, extra))
+        .collect::<Result<Vec<_>, String>>()?;
     let [output] = command.outputs.as_slice() else {
         return Err(format!("{} outputs (one is distributable)", command.outputs.len()));
     };
@@ -284,9 +289,13 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     {
         return Err("-vf fps with -ss/-t/-to is not distributable yet".into());
     }
-    if output.url == input.url {
+    if command.inputs.iter().any(|i| i.url == output.url) {
         // ffmpeg: "Output #0 same as Input #0 - exiting".
         return Err("the output is the input".into());
+    }
+    if !extra_inputs.is_empty() && maps.is_empty() {
+        // ffmpeg picks the best streams across all inputs.
+        return Err("several inputs without -map".into());
     }
     if encoder == "copy" {
         return Err("-c:v copy does not encode".into());
@@ -346,6 +355,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         output_rate,
         trial_options,
         video_tag: None,
+        extra_inputs,
     })
 }
 
@@ -361,6 +371,33 @@ fn trial_options(command: &Command, output: &FileArg) -> Vec<String> {
         .filter(|o| !matches!(o.name.as_str(), "ss" | "pass" | "passlogfile"))
         .flat_map(Opt::tokens);
     vsync.into_iter().chain(kept).collect()
+}
+
+/// Input `k` (1 or more) as the final mux reads it, for the streams it
+/// maps from it: a regular file with options whose effect is the same in
+/// every ffmpeg that opens it (its demuxer, a seek, a length, an offset, a
+/// subtitle charset). Its video is never what is encoded.
+fn extra_input(k: usize, input: &FileArg) -> Result<ExtraInput, String> {
+    if input_kind(input) != InputKind::File
+        || input.url.contains("://")
+        || input.url.starts_with("pipe:")
+        || !Path::new(&input.url).is_file()
+    {
+        return Err(format!("input #{k} is not a regular file"));
+    }
+    let mut args = Vec::new();
+    for opt in &input.options {
+        let passes = match opt.name.as_str() {
+            "f" => !matches!(value(opt), "lavfi" | "concat" | "image2" | "image2pipe"),
+            "ss" | "t" | "to" | "itsoffset" | "sub_charenc" | "thread_queue_size" => true,
+            _ => false,
+        };
+        if !passes {
+            return Err(format!("input #{k}'s option {} is not distributable", opt.flag()));
+        }
+        args.extend(opt.tokens());
+    }
+    Ok(ExtraInput { url: PathBuf::from(&input.url), args })
 }
 
 /// How `input` is read: a `-f lavfi` graph, standard input, or a file.
@@ -653,6 +690,11 @@ mod tests {
         let job = route_line("-i IN -c:v ffv1 -vf scale=160:-2,fps=fps=30000/1001 o.mkv", &input)
             .unwrap();
         assert_eq!(job.fps_filter, Some((30000, 1001)));
+        let job =
+            route_line("-i IN -itsoffset 0.5 -i IN -map 0:v -map 1:a -c:v libx264 o.mkv", &input)
+                .unwrap();
+        assert_eq!(job.extra_inputs.len(), 1);
+        assert_eq!(job.extra_inputs[0].args, ["-itsoffset", "0.5"]);
         for (line, format) in [("o.TS", "mpegts"), ("o.m2ts", "mpegts"), ("-f nut o.bin", "nut")] {
             let job = route_line(&format!("-i IN -c:v libx264 {line}"), &input).unwrap();
             assert_eq!(job.output_format, format, "{line}");
@@ -671,6 +713,15 @@ mod tests {
                 "-x264-params dump_yuv=.bashrc: value 'dump_yuv=.bashrc' of 'x264-params' is not allowed",
             ),
             ("-i IN out.mkv", "no explicit video encoder (-c:v)"),
+            ("-i IN -i IN -c:v libx264 out.mkv", "several inputs without -map"),
+            (
+                "-i IN -i pipe:0 -map 0:v -map 1:a -c:v libx264 o.mkv",
+                "input #1 is not a regular file",
+            ),
+            (
+                "-i IN -re -i IN -map 0:v -map 1:a -c:v libx264 o.mkv",
+                "input #1's option -re is not distributable",
+            ),
             (
                 "-i IN -c:v libx264 -vf yadif out.mkv",
                 "-vf with a temporal filter (yadif) is not distributable",

@@ -15,29 +15,62 @@ pub enum Source {
     Video,
     /// Stream `n` of the input, copied or encoded once by the final mux.
     Input(usize),
+    /// Stream `stream` of input `file` (1 or more), copied or encoded once
+    /// by the final mux.
+    Extra {
+        /// The input's index on the command line.
+        file: usize,
+        /// The stream's index in it.
+        stream: usize,
+    },
 }
 
 /// The output's streams, in order, and the video stream that is distributed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Selection {
     /// Index of the video stream in the input.
     pub video: usize,
     /// Output streams in order.
     pub streams: Vec<Source>,
+    /// The probed streams the [`Source::Extra`]s name, in output order.
+    pub extra_streams: Vec<StreamInfo>,
+    /// The final mux's input index of the concatenated chunks: after the
+    /// command's own inputs, so that their numbers stay the user's.
+    pub chunks_input: usize,
 }
 
-/// Selects the streams; the error is why the command cannot be distributed.
-pub fn select(job: &EncodeJob, media: &MediaInfo) -> Result<Selection, String> {
-    let mut picked: Vec<usize> =
-        if job.maps.is_empty() { automatic(job, media) } else { mapped(job, media)? };
-    picked.retain(|&i| {
-        let kind = media.streams[i].codec_type.as_str();
+/// Selects the streams; `extras` are the probes of the inputs after the
+/// first (input 1 first). The error is why the command cannot be
+/// distributed.
+pub fn select(
+    job: &EncodeJob,
+    media: &MediaInfo,
+    extras: &[MediaInfo],
+) -> Result<Selection, String> {
+    let mut picked: Vec<(usize, usize)> = if job.maps.is_empty() {
+        automatic(job, media).into_iter().map(|i| (0, i)).collect()
+    } else {
+        mapped(job, media, extras)?
+    };
+    let info = |(file, i): (usize, usize)| -> &StreamInfo {
+        if file == 0 { &media.streams[i] } else { &extras[file - 1].streams[i] }
+    };
+    picked.retain(|&at| {
+        let kind = info(at).codec_type.as_str();
         !(job.disable.audio && kind == "audio"
             || job.disable.subtitles && kind == "subtitle"
             || job.disable.data && kind == "data")
     });
-    let videos: Vec<usize> =
-        picked.iter().copied().filter(|&i| media.streams[i].codec_type == "video").collect();
+    if let Some(&(file, i)) =
+        picked.iter().find(|&&(f, i)| f > 0 && info((f, i)).codec_type == "video")
+    {
+        return Err(format!("video stream #{file}:{i} is from another input than the one encoded"));
+    }
+    let videos: Vec<usize> = picked
+        .iter()
+        .filter(|&&(file, i)| file == 0 && media.streams[i].codec_type == "video")
+        .map(|&(_, i)| i)
+        .collect();
     let video = match videos.as_slice() {
         [v] => *v,
         [] => return Err("no video stream to encode".into()),
@@ -46,9 +79,17 @@ pub fn select(job: &EncodeJob, media: &MediaInfo) -> Result<Selection, String> {
     if media.streams[video].attached_pic {
         return Err("the video stream is cover art".into());
     }
-    let streams =
-        picked.iter().map(|&i| if i == video { Source::Video } else { Source::Input(i) }).collect();
-    Ok(Selection { video, streams })
+    let streams = picked
+        .iter()
+        .map(|&(file, i)| match file {
+            0 if i == video => Source::Video,
+            0 => Source::Input(i),
+            _ => Source::Extra { file, stream: i },
+        })
+        .collect();
+    let extra_streams =
+        picked.iter().filter(|&&(file, _)| file > 0).map(|&at| info(at).clone()).collect();
+    Ok(Selection { video, streams, extra_streams, chunks_input: job.extra_inputs.len() + 1 })
 }
 
 /// ffmpeg's automatic selection (ffmpeg_opt.c, open_output_file).
@@ -144,13 +185,48 @@ pub struct OutputPosition {
 impl Selection {
     /// The position of output stream `j` (its type read from `media`).
     pub fn position(&self, j: usize, media: &MediaInfo) -> OutputPosition {
-        let kind = |source: &Source| match source {
-            Source::Video => "video",
-            Source::Input(i) => media.streams[*i].codec_type.as_str(),
-        };
+        let kind = |source: &Source| self.stream(source, media).codec_type.as_str();
         let of_type =
             self.streams[..j].iter().filter(|s| kind(s) == kind(&self.streams[j])).count();
         OutputPosition { index: j, of_type }
+    }
+
+    /// The probed stream behind output stream `source`; `media` is the
+    /// first input's probe.
+    pub fn stream<'a>(&'a self, source: &Source, media: &'a MediaInfo) -> &'a StreamInfo {
+        match *source {
+            Source::Video => &media.streams[self.video],
+            Source::Input(i) => &media.streams[i],
+            Source::Extra { .. } => {
+                let k = self
+                    .streams
+                    .iter()
+                    .take_while(|s| *s != source)
+                    .filter(|s| matches!(s, Source::Extra { .. }))
+                    .count();
+                &self.extra_streams[k]
+            }
+        }
+    }
+
+    /// Output stream `source` as the final mux maps it, whose inputs are
+    /// the command's own, in order, then the concatenated chunks.
+    pub fn map_arg(&self, source: &Source) -> String {
+        match *source {
+            Source::Video => format!("{}:0", self.chunks_input),
+            Source::Input(i) => format!("0:{i}"),
+            Source::Extra { file, stream } => format!("{file}:{stream}"),
+        }
+    }
+
+    /// The index of the input file holding output stream `source`, and the
+    /// stream's index in it, on the command line's numbering.
+    pub fn origin(&self, source: &Source) -> (usize, usize) {
+        match *source {
+            Source::Video => (0, self.video),
+            Source::Input(i) => (0, i),
+            Source::Extra { file, stream } => (file, stream),
+        }
     }
 }
 
@@ -210,19 +286,29 @@ pub fn encoder_for(
     })
 }
 
-/// The user's maps, resolved against the input's streams.
-fn mapped(job: &EncodeJob, media: &MediaInfo) -> Result<Vec<usize>, String> {
-    let mut out: Vec<usize> = Vec::new();
+/// The user's maps, resolved against the inputs' streams, as (input,
+/// stream) pairs.
+fn mapped(
+    job: &EncodeJob,
+    media: &MediaInfo,
+    extras: &[MediaInfo],
+) -> Result<Vec<(usize, usize)>, String> {
+    let mut out: Vec<(usize, usize)> = Vec::new();
     for text in &job.maps {
         let not_distributable = || format!("-map {text} is not distributable");
         let map = parse_map(text).map_err(|e| e.to_string())?;
-        let MapSource::Streams { file: 0, spec } = &map.source else {
+        let MapSource::Streams { file, spec } = &map.source else {
             return Err(not_distributable());
         };
+        let file = *file as usize;
+        let input = match file {
+            0 => media,
+            k => extras.get(k - 1).ok_or_else(|| format!("-map {text} names no input"))?,
+        };
         let mut matches = Vec::new();
-        for stream in &media.streams {
-            match spec_matches(spec, stream, media) {
-                Some(true) => matches.push(stream.index),
+        for stream in &input.streams {
+            match spec_matches(spec, stream, input) {
+                Some(true) => matches.push((file, stream.index)),
                 Some(false) => {}
                 None => return Err(not_distributable()),
             }

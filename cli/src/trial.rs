@@ -112,6 +112,11 @@ fn argv(job: &EncodeJob, scratch: &Path) -> Vec<OsString> {
         job.input_args.iter().chain(&job.input_trim_args).map(OsString::from).collect();
     args.push("-i".into());
     args.push(job.input.clone().into());
+    for extra in &job.extra_inputs {
+        args.extend(extra.args.iter().map(OsString::from));
+        args.push("-i".into());
+        args.push(extra.url.clone().into());
+    }
     args.extend(job.trial_options.iter().map(OsString::from));
     for a in ["-frames:v", "1", "-f", &job.output_format, "-y"] {
         args.push(a.into());

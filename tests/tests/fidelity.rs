@@ -36,6 +36,16 @@ fn check_with(source: &Source, encode: &[&str], out_ext: &str, lossless: bool) {
     let mut make: Vec<String> = source.make.iter().map(|a| a.replace("{dir}", dir_s)).collect();
     make.push(src_s.to_string());
     ffmpeg(&make.iter().map(String::as_str).collect::<Vec<_>>());
+    // Second inputs an encode names as `{dir}/NAME`.
+    for (name, side) in SIDE_INPUTS {
+        if encode.iter().any(|a| a.contains(name)) {
+            let mut args: Vec<String> = side.iter().map(|a| a.replace("{dir}", dir_s)).collect();
+            args.push(dir.path().join(name).to_string_lossy().into_owned());
+            ffmpeg(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        }
+    }
+    let encode: Vec<String> = encode.iter().map(|a| a.replace("{dir}", dir_s)).collect();
+    let encode: &[&str] = &encode.iter().map(String::as_str).collect::<Vec<_>>();
 
     let plain = dir.path().join(format!("plain.{out_ext}"));
     let dist = dir.path().join(format!("dist.{out_ext}"));
@@ -84,6 +94,32 @@ fn check_with(source: &Source, encode: &[&str], out_ext: &str, lossless: bool) {
     let _ = std::fs::remove_dir_all(dir.path().join("none"));
     assert!(Path::new(&dist).is_file());
 }
+
+/// Files a second `-i` may read, made when an encode names them: name,
+/// then the ffmpeg arguments that write it.
+const SIDE_INPUTS: &[(&str, &[&str])] = &[
+    ("tone.wav", &["-f", "lavfi", "-i", "sine=frequency=600:duration=2.5", "-c:a", "pcm_s16le"]),
+    ("tone.m4a", &["-f", "lavfi", "-i", "sine=frequency=700:duration=3.5", "-c:a", "aac"]),
+    (
+        "tagged.mkv",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=1",
+            "-i",
+            "{dir}/chapters.txt",
+            "-map",
+            "0",
+            "-map_metadata",
+            "1",
+            "-map_chapters",
+            "1",
+            "-c:a",
+            "flac",
+        ],
+    ),
+];
 
 const SUBTITLES: &str = "1\n00:00:00,200 --> 00:00:01,000\nFirst line\n\n2\n00:00:01,500 --> 00:00:02,400\nSecond line\n";
 const CHAPTERS: &str = ";FFMETADATA1\ntitle=With chapters\nartist=dffmpeg tests\n\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1500\ntitle=Opening\n\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=1500\nEND=3000\ntitle=Ending\n";
@@ -257,6 +293,47 @@ const LONG_GOP_NTSC: Source = Source {
     ],
     ext: "mp4",
 };
+
+/// Streams from a second (and third) input beside the encoded video: the
+/// final mux opens those inputs as ffmpeg alone does, with their options.
+mod several_inputs {
+    use super::*;
+
+    #[test]
+    fn pcm_audio_from_a_wav_copied_into_matroska() {
+        let encode = ["-i", "{dir}/tone.wav", "-map", "0:v", "-map", "1:a"];
+        check(&OPEN_GOP, &[&encode[..], X264_LOSSLESS].concat(), "mkv");
+    }
+
+    #[test]
+    fn offset_aac_from_an_m4a_copied_into_mp4_beside_the_sources() {
+        let encode = ["-itsoffset", "0.3", "-i", "{dir}/tone.m4a", "-map", "0:v", "-map", "1:a"];
+        check(&OPEN_GOP_MP4, &[&encode[..], &["-map", "0:a"], X264_LOSSLESS].concat(), "mp4");
+    }
+
+    #[test]
+    fn subtitles_from_srt_and_chapters_and_tags_from_a_third_input() {
+        let encode = [
+            "-i",
+            "{dir}/subs.srt",
+            "-i",
+            "{dir}/tagged.mkv",
+            "-map",
+            "0",
+            "-map",
+            "1",
+            "-map_metadata",
+            "2",
+            "-map_chapters",
+            "2",
+            "-c:s",
+            "ass",
+            "-metadata:s:s:0",
+            "language=eng",
+        ];
+        check(&OPEN_GOP, &[&encode[..], X264_LOSSLESS].concat(), "mkv");
+    }
+}
 
 /// x264 -qp 0 turns B-frames off; these keep them, so chunk boundaries meet
 /// reordered frames and MP4 decode timestamps. Pixels differ by design
