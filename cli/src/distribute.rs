@@ -475,6 +475,11 @@ async fn prepare(
     if let Err(reason) = end_as_encoded(&job, &mut timeline, &video, media, frame_rate) {
         return Ok(Err(reason));
     }
+    if let Err(reason) =
+        end_at_frame_count(&job, &selection, &mut timeline, &video, media, frame_rate)
+    {
+        return Ok(Err(reason));
+    }
     if timeline.is_empty() {
         return Ok(Err("no video frames to encode".into()));
     }
@@ -538,6 +543,44 @@ fn end_as_encoded(
     if encoded < timeline.len() {
         timeline.selected.end = timeline.selected.start + encoded;
     }
+    Ok(())
+}
+
+/// Ends the timeline where ffmpeg alone stops under `-frames:v N`: at the
+/// input frame its N-th encoded frame shows (the replay at the input's rate
+/// says which, after the frames a CFR output drops or repeats). Refused
+/// where that cannot be cut exactly: with an output rate or fps filter,
+/// when the N-th frame is one of several copies of its input frame, and
+/// with any other stream, which ffmpeg 5.1 closes wherever its reading of
+/// the input stands when the video reaches N.
+fn end_at_frame_count(
+    job: &EncodeJob,
+    selection: &streams::Selection,
+    timeline: &mut Timeline,
+    video: &StreamInfo,
+    media: &probe::MediaInfo,
+    frame_rate: (i64, i64),
+) -> Result<(), String> {
+    let Some(limit) = job.max_frames else { return Ok(()) };
+    if selection.streams.len() > 1 {
+        return Err("-frames:v with streams besides the video is not reproduced yet".into());
+    }
+    if job.output_rate.is_some()
+        || job.fps_mode == Some(proto::v1::FpsMode::Cfr)
+        || job.fps_filter.is_some()
+    {
+        return Err("-frames:v with an output rate or fps filter is not distributable yet".into());
+    }
+    let outputs = crate::retime::replay(job, timeline, video, media, frame_rate, frame_rate)?;
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    if limit == 0 {
+        return Err("-frames:v 0 leaves no frame to encode".into());
+    }
+    let Some(last) = outputs.get(limit - 1) else { return Ok(()) };
+    if outputs.get(limit).is_some_and(|next| next.frame == last.frame) {
+        return Err("-frames:v ends within a repeated frame".into());
+    }
+    timeline.selected.end = timeline.selected.end.min(timeline.selected.start + last.frame + 1);
     Ok(())
 }
 

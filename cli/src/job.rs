@@ -116,6 +116,8 @@ pub struct EncodeJob {
     /// Inputs after the first, in order (input 1 first): the final mux
     /// maps their streams; none of their video is encoded.
     pub extra_inputs: Vec<ExtraInput>,
+    /// `-frames:v`/`-vframes`: ffmpeg alone encodes no more frames than this.
+    pub max_frames: Option<u64>,
 }
 
 /// An input after the first, read only by the final mux and the trial.

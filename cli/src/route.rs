@@ -176,6 +176,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     };
     let mut passlogfile = None;
     let mut output_rate = None;
+    let mut max_frames = None;
     for opt in &output.options {
         if is_later_version(&opt.name) {
             return Err(format!("{} is an ffmpeg 6/7 option", opt.flag()));
@@ -220,6 +221,12 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
                 }
                 MapSource::Streams { .. } => maps.push(value(opt).to_string()),
             },
+            "frames" | "vframes" if name == "vframes" || video_spec => {
+                max_frames =
+                    Some(value(opt).parse::<u64>().map_err(|_| {
+                        format!("{} {} is not a frame count", opt.flag(), value(opt))
+                    })?);
+            }
             "ss" => output_window.start = Some(duration(opt)?),
             "t" | "to" if input_kind == InputKind::Stdin => {
                 return Err("a pipe read only up to -t/-to is not distributable".into());
@@ -356,6 +363,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         trial_options,
         video_tag: None,
         extra_inputs,
+        max_frames,
     })
 }
 
@@ -695,6 +703,10 @@ mod tests {
                 .unwrap();
         assert_eq!(job.extra_inputs.len(), 1);
         assert_eq!(job.extra_inputs[0].args, ["-itsoffset", "0.5"]);
+        for line in ["-frames:v 25", "-vframes 25", "-frames:v:0 25"] {
+            let job = route_line(&format!("-i IN -c:v libx264 {line} o.mkv"), &input).unwrap();
+            assert_eq!(job.max_frames, Some(25), "{line}");
+        }
         for (line, format) in [("o.TS", "mpegts"), ("o.m2ts", "mpegts"), ("-f nut o.bin", "nut")] {
             let job = route_line(&format!("-i IN -c:v libx264 {line}"), &input).unwrap();
             assert_eq!(job.output_format, format, "{line}");
@@ -714,6 +726,8 @@ mod tests {
             ),
             ("-i IN out.mkv", "no explicit video encoder (-c:v)"),
             ("-i IN -i IN -c:v libx264 out.mkv", "several inputs without -map"),
+            ("-i IN -c:v libx264 -frames:v x o.mkv", "-frames:v x is not a frame count"),
+            ("-i IN -c:v libx264 -frames 9 o.mkv", "output option -frames is not distributable"),
             (
                 "-i IN -i pipe:0 -map 0:v -map 1:a -c:v libx264 o.mkv",
                 "input #1 is not a regular file",
