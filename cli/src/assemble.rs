@@ -395,9 +395,12 @@ fn option_pairs(args: &[String]) -> Vec<&[String]> {
     pairs
 }
 
-/// Options that belong to the MP4/MOV muxer rather than to ffmpeg.
+/// Options that belong to the output's muxer rather than to ffmpeg (through
+/// tee they go to the second run, which writes the output; its timestamp
+/// shift must be computed from what that run reads).
 fn is_muxer_option(flag: &str) -> bool {
-    matches!(flag, "-movflags" | "-brand" | "-write_tmcd") || flag.starts_with("-mpegts_")
+    matches!(flag, "-movflags" | "-brand" | "-write_tmcd" | "-avoid_negative_ts")
+        || flag.starts_with("-mpegts_")
 }
 
 /// Muxer options the file that becomes the output is written with, which

@@ -39,6 +39,7 @@ const MUX_OPTIONS: &[&str] = &[
     "mpegts_flags",
     "mpegts_m2ts_mode",
     "max_muxing_queue_size",
+    "avoid_negative_ts",
     "muxing_queue_data_threshold",
 ];
 
@@ -262,7 +263,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
             _ if node::spec::OPTIONS.contains(&name) && (spec.is_none() || video_spec) => {
                 node::spec::check_option(name, value(opt))
                     .map_err(|e| format!("{} {}: {e}", opt.flag(), value(opt)))?;
-                if matches!(name, "q" | "qscale") && spec.is_none() {
+                if matches!(name, "q" | "qscale" | "strict") && spec.is_none() {
                     // Without a specifier it applies to every encoder, the
                     // final mux's audio encoders included.
                     mux_args.extend(opt.tokens());

@@ -95,6 +95,11 @@ pub const OPTIONS: &[&str] = &[
     "s",
     "aspect",
     "threads",
+    // The scaler's flags for the spec's filters, as ffmpeg alone gives them
+    // to the output's filter graph.
+    "sws_flags",
+    "strict",
+    "rc-lookahead",
 ];
 
 /// The largest output `-s` a spec may ask for, each way: a frame of this
