@@ -59,7 +59,7 @@ impl InputKind {
 /// Everything the distributed path needs to reproduce one ffmpeg run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EncodeJob {
-    /// The single input file; for stdin and lavfi, the URL as written until
+    /// The input whose video is encoded; for stdin and lavfi, the URL as written until
     /// the input is spooled, then the spooled file.
     pub input: PathBuf,
     /// How the input is read.

@@ -1,6 +1,8 @@
 //! Routing: distribute an encode when it is safe, otherwise run ffmpeg.
 //!
-//! Distribution is an allowlist: one seekable input file, one output file in a
+//! Distribution is an allowlist: one seekable input file whose video is
+//! encoded (with `-map`, more files whose other streams the final mux takes),
+//! one output file in a
 //! container we assemble, an explicit software video encoder, and options whose
 //! effect on the result we reproduce exactly. Anything else runs through the real
 //! ffmpeg untouched, and the reason is shown with `-loglevel verbose`.
