@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, ensure};
 
 use crate::dispatch::ChunkDone;
+use crate::job::ExtraInput;
 use crate::job_context::JobContext;
 use crate::probe::{MediaInfo, genpts_args};
 use crate::streams::{Selection, Source, encoder_for};
@@ -58,11 +59,7 @@ pub async fn assemble(
     args.push(ctx.job.input.clone().into());
     // The other inputs keep their numbers (maps and -map_metadata name
     // them); the chunks come last (`Selection::chunks_input`).
-    for extra in &ctx.job.extra_inputs {
-        args.extend(extra.args.iter().map(OsString::from));
-        args.push("-i".into());
-        args.push(extra.url.clone().into());
-    }
+    args.extend(ctx.job.extra_inputs.iter().flat_map(ExtraInput::argv));
     let mut push = |s: &str| args.push(s.into());
     // The concat demuxer starts the first chunk at 0; put it back where ffmpeg
     // alone put it, on the input's timeline (the output's -ss applies below).

@@ -129,6 +129,16 @@ pub struct ExtraInput {
     pub args: Vec<String>,
 }
 
+impl ExtraInput {
+    /// Its options, `-i` and the file: as every ffmpeg that opens it reads it.
+    pub fn argv(&self) -> impl Iterator<Item = std::ffi::OsString> + '_ {
+        self.args
+            .iter()
+            .map(std::ffi::OsString::from)
+            .chain(["-i".into(), self.url.clone().into_os_string()])
+    }
+}
+
 impl EncodeJob {
     /// `-loglevel verbose` or more, or a report that records as much:
     /// dffmpeg's own lines are worth composing.

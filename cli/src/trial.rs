@@ -16,7 +16,7 @@ use std::path::Path;
 use node::workdir::WorkDir;
 use tokio::task::JoinHandle;
 
-use crate::job::EncodeJob;
+use crate::job::{EncodeJob, ExtraInput};
 use crate::local::Tools;
 
 /// The trials of a command's outputs, running beside the input's probe;
@@ -112,11 +112,7 @@ fn argv(job: &EncodeJob, scratch: &Path) -> Vec<OsString> {
         job.input_args.iter().chain(&job.input_trim_args).map(OsString::from).collect();
     args.push("-i".into());
     args.push(job.input.clone().into());
-    for extra in &job.extra_inputs {
-        args.extend(extra.args.iter().map(OsString::from));
-        args.push("-i".into());
-        args.push(extra.url.clone().into());
-    }
+    args.extend(job.extra_inputs.iter().flat_map(ExtraInput::argv));
     args.extend(job.trial_options.iter().map(OsString::from));
     for a in ["-frames:v", "1", "-f", &job.output_format, "-y"] {
         args.push(a.into());

@@ -135,54 +135,40 @@ const FPS_24: &[&str] = &["-vf", "fps=24", "-c:v", "ffv1", "-c:a", "copy"];
 /// whole run, which the coordinator replays and each chunk carries out.
 const RATE_24: &[&str] = &["-r", "24", "-c:v", "ffv1", "-c:a", "copy"];
 
+/// One test module: every source of [`sources!`] encoded with `$encode`
+/// into a `$out` file.
+macro_rules! suite {
+    ($(#[$doc:meta])* $module:ident, $encode:expr, $out:expr,
+     { $($name:ident: [$($arg:expr),* $(,)?] => $ext:expr;)* }) => {
+        $(#[$doc])*
+        mod $module {
+            use super::*;
+            $(#[test] fn $name() {
+                check(&Source { name: stringify!($name), make: &[$($arg),*], ext: $ext }, $encode, $out);
+            })*
+        }
+    };
+}
+
 macro_rules! sources {
-    ($($name:ident: [$($arg:expr),* $(,)?] => $ext:expr;)*) => {
-        mod x264_lossless {
-            use super::*;
-            $(#[test] fn $name() {
-                check(&Source { name: stringify!($name), make: &[$($arg),*], ext: $ext }, X264_LOSSLESS, "mkv");
-            })*
-        }
-        mod ffv1 {
-            use super::*;
-            $(#[test] fn $name() {
-                check(&Source { name: stringify!($name), make: &[$($arg),*], ext: $ext }, FFV1, "mkv");
-            })*
-        }
-        /// MPEG-TS writes decode timestamps and moves x264's headers in-band.
-        mod x264_lossless_into_mpegts {
-            use super::*;
-            $(#[test] fn $name() {
-                check(&Source { name: stringify!($name), make: &[$($arg),*], ext: $ext }, X264_LOSSLESS, "ts");
-            })*
-        }
-        /// FLV writes decode timestamps too, in milliseconds; it holds few
-        /// audio codecs, so the audio is encoded.
-        mod x264_lossless_into_flv {
-            use super::*;
-            $(#[test] fn $name() {
-                check(&Source { name: stringify!($name), make: &[$($arg),*], ext: $ext }, X264_LOSSLESS_AAC, "flv");
-            })*
-        }
-        /// AVI: no presentation timestamps, frames in decode order.
-        mod x264_lossless_into_avi {
-            use super::*;
-            $(#[test] fn $name() {
-                check(&Source { name: stringify!($name), make: &[$($arg),*], ext: $ext }, X264_LOSSLESS_MP3, "avi");
-            })*
-        }
-        mod fps_filter {
-            use super::*;
-            $(#[test] fn $name() {
-                check(&Source { name: stringify!($name), make: &[$($arg),*], ext: $ext }, FPS_24, "mkv");
-            })*
-        }
-        mod output_rate {
-            use super::*;
-            $(#[test] fn $name() {
-                check(&Source { name: stringify!($name), make: &[$($arg),*], ext: $ext }, RATE_24, "mkv");
-            })*
-        }
+    ($($sources:tt)*) => {
+        suite!(x264_lossless, X264_LOSSLESS, "mkv", { $($sources)* });
+        suite!(ffv1, FFV1, "mkv", { $($sources)* });
+        suite!(
+            /// MPEG-TS writes decode timestamps and moves x264's headers in-band.
+            x264_lossless_into_mpegts, X264_LOSSLESS, "ts", { $($sources)* }
+        );
+        suite!(
+            /// FLV writes decode timestamps too, in milliseconds; it holds few
+            /// audio codecs, so the audio is encoded.
+            x264_lossless_into_flv, X264_LOSSLESS_AAC, "flv", { $($sources)* }
+        );
+        suite!(
+            /// AVI: no presentation timestamps, frames in decode order.
+            x264_lossless_into_avi, X264_LOSSLESS_MP3, "avi", { $($sources)* }
+        );
+        suite!(fps_filter, FPS_24, "mkv", { $($sources)* });
+        suite!(output_rate, RATE_24, "mkv", { $($sources)* });
     };
 }
 
