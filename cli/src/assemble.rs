@@ -1,6 +1,7 @@
 //! Assembly: concatenate the verified chunks and mux them with every other
 //! stream of the input in one ffmpeg run, to a temporary name that is renamed
-//! onto the output only when everything succeeded.
+//! onto the output only when everything succeeded (an HLS playlist, which
+//! names its segments, is written in place and removed if the run fails).
 //!
 //! One case takes two runs. When ffmpeg alone copies millisecond audio (from
 //! Matroska) into MP4, MOV, NUT or MPEG-TS (whose audio time base is the
@@ -43,7 +44,9 @@ pub async fn assemble(
     std::fs::write(&list, concat_list(done, ctx.dir.path())).context("writing the concat list")?;
 
     let output = &ctx.job.output;
-    let temp = temp_name(output, &ctx.dir.tag());
+    // A playlist names its segments: HLS is written in place (`segmented`).
+    let in_place = ctx.job.writes_own_files();
+    let temp = if in_place { output.clone() } else { temp_name(output, &ctx.dir.tag()) };
     let mut args: Vec<OsString> = Vec::new();
     let mut push = |s: &str| args.push(s.into());
     for a in &ctx.job.input_args {
@@ -165,8 +168,10 @@ pub async fn assemble(
         check_muxed_video(done, stopped_at_us, selection, media, &progress)?;
         closing = closing_line(&log).filter(|_| alone);
     }
-    std::fs::rename(&temp, output)
-        .with_context(|| format!("renaming the finished output to {}", output.display()))?;
+    if !in_place {
+        std::fs::rename(&temp, output)
+            .with_context(|| format!("renaming the finished output to {}", output.display()))?;
+    }
     std::mem::forget(guard);
     let description = output_description(&log, &temp, output);
     Ok(Muxed { closing, description })

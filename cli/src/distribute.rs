@@ -56,6 +56,9 @@ struct Prepared {
     retimed: Option<crate::retime::Retimed>,
     /// With `-force_key_frames`: the frames ffmpeg alone forces.
     forced_keyframes: Option<ForcedKeyframes>,
+    /// For a segmenting output: per frame to encode, the index of ffmpeg
+    /// alone's first output frame that shows it (`segmented::on_key_grid`).
+    first_outputs: Option<Vec<Option<u64>>>,
 }
 
 /// Runs `jobs` (one per output of the command, all reading the same input)
@@ -282,6 +285,8 @@ pub async fn run(
         let last = prepared.len() - 1;
         let outputs: Vec<std::path::PathBuf> =
             prepared.iter().map(|p| p.job.output.clone()).collect();
+        // A muxer that opens its own files (HLS) has no size for ffmpeg to report.
+        let first_sized = !prepared[0].job.writes_own_files();
         let mut result = Ok(());
         for (index, ready) in prepared.into_iter().enumerate() {
             let cluster = Cluster {
@@ -317,7 +322,8 @@ pub async fn run(
             // The last report counts the whole of the first output, as
             // ffmpeg's Lsize= does; its closing line sums every output's streams.
             let mut end = stats.snapshot();
-            end.total_size = std::fs::metadata(&outputs[0]).ok().map(|m| m.len());
+            end.total_size =
+                std::fs::metadata(&outputs[0]).ok().map(|m| m.len()).filter(|_| first_sized);
             console.print_last_stats(&crate::stats::format_line(&end, true));
             // One output: its mux's own line; several: every output summed.
             if let Some(line) = muxed.closing.filter(|_| last == 0) {
@@ -511,7 +517,30 @@ async fn prepare(
             }
         }
     };
-    Ok(Ok(Prepared { job, selection, video, timeline, frame_rate, retimed, forced_keyframes }))
+    let first_outputs = match (job.key_grid, &retimed) {
+        (None, _) => None,
+        (Some(_), Some(retimed)) => {
+            Some(crate::segmented::first_outputs(retimed.shown.iter().map(|s| s.copies)))
+        }
+        (Some(_), None) => {
+            match crate::retime::replay(&job, &timeline, &video, media, frame_rate, frame_rate) {
+                Ok(outputs) => Some(crate::segmented::first_outputs(
+                    crate::vsync::shown(&outputs, timeline.len()).iter().map(|s| s.copies),
+                )),
+                Err(reason) => return Ok(Err(reason)),
+            }
+        }
+    };
+    Ok(Ok(Prepared {
+        job,
+        selection,
+        video,
+        timeline,
+        frame_rate,
+        retimed,
+        forced_keyframes,
+        first_outputs,
+    }))
 }
 
 /// Ends the timeline where ffmpeg alone stops encoding under an output
@@ -617,7 +646,16 @@ async fn encode(
     stop: Stop,
 ) -> anyhow::Result<(Arc<Stats>, assemble::Muxed)> {
     let Cluster { settings, tools, addrs, temp_root, policy: module, upload_ahead } = *cluster;
-    let Prepared { job, selection, video, timeline, frame_rate, retimed, forced_keyframes } = ready;
+    let Prepared {
+        job,
+        selection,
+        video,
+        timeline,
+        frame_rate,
+        retimed,
+        forced_keyframes,
+        first_outputs,
+    } = ready;
     let started = Instant::now();
     let zstd = zstd_for(settings, &video);
     let nodes = connect(addrs, settings, upload_ahead, zstd, &job.encoder).await?;
@@ -685,6 +723,20 @@ async fn encode(
             ),
         );
     }
+    let starts = match (job.key_grid, &first_outputs) {
+        (Some(gop), Some(first_outputs)) => {
+            let moved = crate::segmented::on_key_grid(&starts, first_outputs, gop);
+            console.print(
+                VERBOSE,
+                &format!(
+                    "[dffmpeg] {} chunks start on the keyframe grid of {gop} frames\n",
+                    moved.len()
+                ),
+            );
+            moved
+        }
+        _ => starts,
+    };
     // The rate the encoder runs at: an fps filter's, the output's, else the input's.
     let (output_rate, chunks) = match (job.fps_filter, &retimed) {
         (Some(rate), _) => (rate, plan::fps_chunks(&timeline, &starts, rate, frame_rate)?),
@@ -700,7 +752,8 @@ async fn encode(
             .retimed(retimed.is_some())
             .forced_keyframes(forced_keyframes),
     );
-    let stats = Arc::new(Stats::new(chunk_count, output_rate.0 as f64 / output_rate.1 as f64));
+    let fps = output_rate.0 as f64 / output_rate.1 as f64;
+    let stats = Arc::new(Stats::new(chunk_count, fps).sized(!ctx.job.writes_own_files()));
     let line = console.running_stats_sink();
     let reporting = line.is_some() || progress.is_some();
     let reporter = reporting.then(|| stats.spawn_reporter(line, console.stats_period, progress));
@@ -845,6 +898,29 @@ fn known_gap(
             && selection.stream(s, media).codec_type == "audio"
             && format.contains("matroska")
     });
+    if job.output_format == "hls" {
+        // HLS writes subtitles as WebVTT segments and a playlist of their
+        // own; copied Matroska audio would need tee (see `assemble`).
+        let subtitles = selection.streams.iter().any(|s| {
+            s != &streams::Source::Video && selection.stream(s, media).codec_type != "audio"
+        });
+        if subtitles {
+            return Some("subtitle or data streams into HLS are not reproduced yet".into());
+        }
+        let copied_matroska_audio = selection.streams.iter().enumerate().any(|(j, s)| {
+            let stream = selection.stream(s, media);
+            let copied = streams::encoder_for(job, stream, selection.position(j, media));
+            let (file, _) = selection.origin(s);
+            let format = if file == 0 { &media.format_name } else { &extras[file - 1].format_name };
+            s != &streams::Source::Video
+                && stream.codec_type == "audio"
+                && copied.as_deref() == Some("copy")
+                && format.contains("matroska")
+        });
+        if copied_matroska_audio {
+            return Some("audio copied from Matroska into HLS is not reproduced yet".into());
+        }
+    }
     if !job.extra_inputs.is_empty() && tee_format && matroska_audio {
         return Some(format!(
             "audio from Matroska with several inputs into {} is not reproduced yet",

@@ -118,6 +118,9 @@ pub struct EncodeJob {
     pub extra_inputs: Vec<ExtraInput>,
     /// `-frames:v`/`-vframes`: ffmpeg alone encodes no more frames than this.
     pub max_frames: Option<u64>,
+    /// For a segmenting output (HLS): the keyframe interval, in output
+    /// frames, that every chunk must start on (`crate::segmented`).
+    pub key_grid: Option<u64>,
 }
 
 /// An input after the first, read only by the final mux and the trial.
@@ -140,6 +143,18 @@ impl ExtraInput {
 }
 
 impl EncodeJob {
+    /// Whether the output's muxer opens files of its own (HLS: the playlist
+    /// and its segments), so that ffmpeg has no output size to report.
+    pub fn writes_own_files(&self) -> bool {
+        self.output_format == "hls"
+    }
+
+    /// Whether ffmpeg alone writes this output at a constant frame rate by
+    /// default: its muxer lacks `AVFMT_VARIABLE_FPS` (MP4, MOV, HLS).
+    pub fn cfr_output(&self) -> bool {
+        matches!(self.output_format.as_str(), "mp4" | "mov" | "hls")
+    }
+
     /// `-loglevel verbose` or more, or a report that records as much:
     /// dffmpeg's own lines are worth composing.
     pub fn verbose(&self) -> bool {

@@ -75,10 +75,8 @@ impl JobContext {
             _ => None,
         };
         let dir = JobDir::open(temp_dir, identity)?;
-        let fps_mode = job.fps_mode.unwrap_or(match job.output_format.as_str() {
-            "mp4" | "mov" => FpsMode::Cfr,
-            _ => FpsMode::Vfr,
-        });
+        let fps_mode =
+            job.fps_mode.unwrap_or(if job.cfr_output() { FpsMode::Cfr } else { FpsMode::Vfr });
         Ok(Self {
             tools,
             job,
@@ -189,13 +187,13 @@ impl JobContext {
 
     /// The chunk container that carries what the output container needs:
     /// the frame rate for Matroska, decode timestamps for MP4, MOV, MPEG-TS
-    /// and FLV (which write them; NUT only derives them from the stream's
+    /// (HLS segments included) and FLV (which write them; NUT only derives them from the stream's
     /// declared delay, which x264 overstates when it turns B-frames off
     /// itself, as for `-qp 0`).
     pub fn chunk_format(&self) -> ChunkFormat {
         match self.job.output_format.as_str() {
             "matroska" | "webm" => ChunkFormat::Matroska,
-            "mp4" | "mov" | "mpegts" | "flv" | "avi" => ChunkFormat::Mov,
+            "mp4" | "mov" | "mpegts" | "flv" | "avi" | "hls" => ChunkFormat::Mov,
             _ => ChunkFormat::Nut,
         }
     }

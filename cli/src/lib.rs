@@ -33,6 +33,7 @@ pub mod retime;
 pub mod route;
 pub mod scenes;
 pub mod schedule;
+pub mod segmented;
 pub mod settings;
 pub mod split;
 pub mod spool;

@@ -29,7 +29,7 @@ pub fn retime(
     media: &MediaInfo,
     input_rate: (i64, i64),
 ) -> Result<Option<Retimed>, String> {
-    let cfr_container = matches!(job.output_format.as_str(), "mp4" | "mov");
+    let cfr_container = job.cfr_output();
     // -fps_mode cfr into MP4/MOV without -r: the nodes' own CFR, anchored per chunk.
     let cfr_elsewhere = job.fps_mode == Some(FpsMode::Cfr) && !cfr_container;
     if job.output_rate.is_none() && !cfr_elsewhere {
@@ -55,7 +55,7 @@ pub fn replay(
     rate: (i64, i64),
     input_rate: (i64, i64),
 ) -> Result<Vec<vsync::Output>, String> {
-    let cfr_container = matches!(job.output_format.as_str(), "mp4" | "mov");
+    let cfr_container = job.cfr_output();
     let method = match job.fps_mode {
         Some(FpsMode::Passthrough) => Method::Passthrough,
         Some(FpsMode::Cfr) => Method::Cfr,

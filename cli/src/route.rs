@@ -55,6 +55,7 @@ const CONTAINERS: &[(&str, &[&str])] = &[
     ("mpegts", &["ts", "m2t", "m2ts", "mts"]),
     ("flv", &["flv"]),
     ("avi", &["avi"]),
+    ("hls", &["m3u8"]),
 ];
 
 /// Global options the distributed path honours.
@@ -276,6 +277,10 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
                 mux_args.extend(opt.tokens());
             }
             _ if MUX_OPTIONS.contains(&name) => mux_args.extend(opt.tokens()),
+            _ if crate::segmented::HLS_OPTIONS.contains(&name) => {
+                crate::segmented::check_option(name, value(opt))?;
+                mux_args.extend(opt.tokens());
+            }
             _ => return Err(format!("output option {} is not distributable", opt.flag())),
         }
         if matches!(name, "ss" | "t" | "to" | "f") {
@@ -322,11 +327,12 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         None => format_from_extension(Path::new(output_url))
             .ok_or("the output extension names no container we assemble")?,
     };
-    if output_window.start.is_some() && matches!(output_format.as_str(), "mp4" | "mov") {
+    if output_window.start.is_some() && matches!(output_format.as_str(), "mp4" | "mov" | "hls") {
         // Seen in the corpus suite: into MP4/MOV the final mux applied the
         // start again (-ss 0.4 gave 20 of 40 frames, starting at 0.8 s).
         // Matroska is tested and exact; -t/-to alone are exact in both.
-        return Err("output -ss into MP4/MOV is not distributable yet".into());
+        // HLS is written at a constant rate as MP4 is; not tried.
+        return Err(format!("output -ss into {output_format} is not distributable yet"));
     }
     let overwrite = if command.global("y").is_some_and(Opt::enabled) {
         Overwrite::Yes
@@ -338,6 +344,12 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     if passes == 2 && !node::spec::TWO_PASS_ENCODERS.contains(&encoder.as_str()) {
         return Err(format!("-pass 2 with {encoder} is not distributable"));
     }
+    let key_grid = match output_format.as_str() {
+        "hls" => {
+            Some(crate::segmented::key_grid(&encoder, &encoder_options, fps_filter.is_some())?)
+        }
+        _ => None,
+    };
     let console = Console::from_command(command)?;
     let trial_options = trial_options(command, output);
     Ok(EncodeJob {
@@ -367,6 +379,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         video_tag: None,
         extra_inputs,
         max_frames,
+        key_grid,
     })
 }
 
@@ -714,7 +727,23 @@ mod tests {
             let job = route_line(&format!("-i IN -c:v libx264 {line}"), &input).unwrap();
             assert_eq!(job.output_format, format, "{line}");
         }
+        let hls = "-c:v libx264 -g 48 -sc_threshold 0 -hls_time 4 -start_number 1 o.m3u8";
+        let job = route_line(&format!("-i IN {hls}"), &input).unwrap();
+        assert_eq!((job.output_format.as_str(), job.key_grid), ("hls", Some(48)));
+        assert_eq!(job.mux_args, ["-hls_time", "4", "-start_number", "1"]);
         for (line, reason) in [
+            (
+                "-i IN -c:v libx264 -f hls o.m3u8",
+                "HLS without -g N -sc_threshold 0: ffmpeg alone's keyframes, where its segments start, are not on a fixed grid",
+            ),
+            (
+                "-i IN -c:v libx264 -g 9 -sc_threshold 0 -hls_key_info_file k o.m3u8",
+                "output option -hls_key_info_file is not distributable",
+            ),
+            (
+                "-i IN -c:v libx264 -g 9 -sc_threshold 0 -hls_segment_type fmp4 o.m3u8",
+                "-hls_segment_type fmp4 is not distributable yet (mpegts is)",
+            ),
             ("-i IN -c:v copy out.mkv", "-c:v copy does not encode"),
             ("-i IN -c:v libx264 -c copy out.mkv", "-c:v copy does not encode"),
             ("-i IN -c:v libx264 -fps_mode 1 out.mkv", "-fps_mode 1 is not distributable"),

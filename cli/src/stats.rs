@@ -11,12 +11,20 @@ pub struct Stats {
     chunks: Mutex<Vec<(u64, u64)>>,
     started: Instant,
     fps: f64,
+    /// Whether the line shows a size (see [`Stats::sized`]).
+    sized: bool,
 }
 
 impl Stats {
     /// Tracks `chunks` chunks of a video at `fps` frames per second.
     pub fn new(chunks: usize, fps: f64) -> Self {
-        Self { chunks: Mutex::new(vec![(0, 0); chunks]), started: Instant::now(), fps }
+        Self { chunks: Mutex::new(vec![(0, 0); chunks]), started: Instant::now(), fps, sized: true }
+    }
+
+    /// Whether the line shows the size encoded so far; without, `N/A`, as
+    /// ffmpeg prints for a muxer that opens its own files (HLS).
+    pub fn sized(self, sized: bool) -> Self {
+        Self { sized, ..self }
     }
 
     /// A node reported `frames` encoded frames and `bytes` written for `chunk`.
@@ -54,7 +62,7 @@ impl Stats {
             frames,
             fps: frames as f64 / elapsed,
             out_time_us: (media * 1e6).round() as i64,
-            total_size: Some(bytes),
+            total_size: self.sized.then_some(bytes),
             speed: media / elapsed,
         }
     }

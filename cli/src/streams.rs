@@ -152,7 +152,7 @@ const BITMAP_SUBTITLES: &[&str] =
 /// Whether ffmpeg 5.1 picks this subtitle stream automatically
 /// (`open_output_file`): any stream when the user names a subtitle encoder
 /// (`-c:s`, or `-c` without a specifier); otherwise the container needs a
-/// default subtitle encoder (ass for Matroska, webvtt for WebM, both text;
+/// default subtitle encoder (ass for Matroska, webvtt for WebM and HLS, text;
 /// dvbsub, bitmap, for MPEG-TS; MP4, MOV and NUT have none in 5.1),
 /// and the stream must be of the same kind, text or bitmap, or of neither
 /// (teletext).
@@ -166,7 +166,7 @@ fn subtitle_fits(job: &EncodeJob, codec: &str) -> bool {
     let bitmap = BITMAP_SUBTITLES.contains(&codec);
     named
         || match job.output_format.as_str() {
-            "matroska" | "webm" => text || !bitmap,
+            "matroska" | "webm" | "hls" => text || !bitmap,
             "mpegts" => bitmap || !text,
             _ => false,
         }
@@ -278,6 +278,8 @@ pub fn encoder_for(
             ("matroska" | "nut", MediaType::Audio) => "libvorbis",
             ("matroska", MediaType::Subtitle) => "ass",
             ("mpegts", MediaType::Audio) => "mp2",
+            ("hls", MediaType::Audio) => "aac",
+            ("hls", MediaType::Subtitle) => "webvtt",
             ("flv", MediaType::Audio) => "libmp3lame",
             ("mpegts", MediaType::Subtitle) => "dvbsub",
             _ => return None,

@@ -76,6 +76,9 @@ async fn trial(tools: &Tools, job: &EncodeJob, scratch_root: &Path) -> Result<Pa
     if parent.is_some_and(|dir| !dir.is_dir()) {
         return Err("the output's directory does not exist".into());
     }
+    if let Some(reason) = crate::segmented::unwritable_segments(job) {
+        return Err(reason);
+    }
     // Removes what killed runs' trials left, too.
     let scratch = WorkDir::create(scratch_root, "dffmpeg-trial-")
         .map_err(|error| format!("no scratch directory for the trial: {error}"))?;
@@ -117,6 +120,12 @@ fn argv(job: &EncodeJob, scratch: &Path) -> Vec<OsString> {
     for a in ["-frames:v", "1", "-f", &job.output_format, "-y"] {
         args.push(a.into());
     }
-    args.push(scratch.into());
+    match scratch.parent() {
+        // A playlist and its segments, all inside the scratch directory.
+        Some(dir) if job.writes_own_files() => {
+            args.extend(crate::segmented::trial_output(job, dir))
+        }
+        _ => args.push(scratch.into()),
+    }
     args
 }

@@ -68,6 +68,16 @@ fn check_with(source: &Source, encode: &[&str], out_ext: &str, lossless: bool) {
             .collect()
     };
     assert_eq!(frames(&dist), frames(&plain), "{}: video frames differ", source.name);
+    if out_ext == "m3u8" {
+        // Segments are cut at keyframes: the same cuts, the same playlist.
+        let playlist = |file: &Path| std::fs::read_to_string(file).unwrap();
+        assert_eq!(
+            playlist(&dist),
+            playlist(&plain).replace("plain", "dist"),
+            "{}: the playlists differ",
+            source.name
+        );
+    }
     let (p, d) = (probe(&plain), probe(&dist));
     assert_eq!(stream_set(&d), stream_set(&p), "{}: streams differ", source.name);
     let audio_copied = encode.windows(2).any(|w| w == ["-c:a", "copy"]);
@@ -127,6 +137,23 @@ const CHAPTERS: &str = ";FFMETADATA1\ntitle=With chapters\nartist=dffmpeg tests\
 const X264_LOSSLESS: &[&str] = &["-c:v", "libx264", "-qp", "0", "-c:a", "copy"];
 const X264_LOSSLESS_AAC: &[&str] = &["-c:v", "libx264", "-qp", "0", "-c:a", "aac"];
 const X264_LOSSLESS_MP3: &[&str] = &["-c:v", "libx264", "-qp", "0", "-c:a", "libmp3lame"];
+/// HLS as the recipes write it: a keyframe every 12 frames, no scene cuts.
+const X264_LOSSLESS_HLS: &[&str] = &[
+    "-c:v",
+    "libx264",
+    "-qp",
+    "0",
+    "-g",
+    "12",
+    "-sc_threshold",
+    "0",
+    "-c:a",
+    "aac",
+    "-hls_time",
+    "1",
+    "-hls_playlist_type",
+    "vod",
+];
 const FFV1: &[&str] = &["-c:v", "ffv1", "-c:a", "copy"];
 /// `-vf fps` decides per output slot, from the frames around it: chunks end
 /// on its grid, and each sees the next chunk's first frame.
@@ -166,6 +193,10 @@ macro_rules! sources {
         suite!(
             /// AVI: no presentation timestamps, frames in decode order.
             x264_lossless_into_avi, X264_LOSSLESS_MP3, "avi", { $($sources)* }
+        );
+        suite!(
+            /// HLS: MPEG-TS segments cut at keyframes, which chunks must not add.
+            x264_lossless_into_hls, X264_LOSSLESS_HLS, "m3u8", { $($sources)* }
         );
         suite!(fps_filter, FPS_24, "mkv", { $($sources)* });
         suite!(output_rate, RATE_24, "mkv", { $($sources)* });

@@ -1,7 +1,7 @@
 //! The corpus lines marked `e2e`, run under the real ffmpeg and under dffmpeg
 //! with two nodes, on the same generated media: same exit code, same files
-//! written, and in each media file the same streams, frame counts and
-//! duration; for lossless encodes the same decoded frames (framemd5). The
+//! written, the same playlists, and in each media file the same streams,
+//! frame counts and duration; for lossless encodes the same decoded frames (framemd5). The
 //! route is checked too: a `distribute` line must not fall back to ffmpeg.
 
 use std::collections::BTreeSet;
@@ -105,6 +105,13 @@ fn compare(
         .iter()
         .any(|s| line.text.contains(s));
     for name in &expected {
+        // A playlist lists where the muxer cut: the same text.
+        if name.ends_with(".m3u8") {
+            let text = |dir: &Path| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+            if text(theirs) != text(ours) {
+                return Err(format!("{name}: the playlist differs:\n{}", text(ours)));
+            }
+        }
         compare_file(&theirs.join(name), &ours.join(name), lossless)
             .map_err(|e| format!("{name}: {e}"))?;
     }

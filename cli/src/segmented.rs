@@ -1,0 +1,220 @@
+//! Segmenting outputs (HLS): the muxer cuts the stream into files at
+//! keyframes, so where the keyframes fall decides the segments.
+//!
+//! Every chunk starts with a keyframe. ffmpeg alone has keyframes only where
+//! its encoder puts them, so a chunk that starts elsewhere adds a keyframe
+//! and the HLS muxer cuts a segment there that ffmpeg alone does not. An
+//! encoder told to place its keyframes on a fixed grid of frames (`-g N
+//! -sc_threshold 0`, the setting every HLS recipe gives) puts them at
+//! output frames 0, N, 2N... whatever else it sees; chunks that start on
+//! that grid add no keyframe, and the muxer cuts exactly where it cuts for
+//! ffmpeg alone. That grid is [`key_grid`]; [`on_key_grid`] moves the
+//! policy's chunk starts onto it.
+//!
+//! The playlist and its segments are written where ffmpeg alone writes
+//! them, by the final mux itself: they are several files whose names the
+//! playlist holds, so they cannot be written elsewhere and renamed.
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use crate::job::EncodeJob;
+
+/// The HLS muxer's options the final mux is given as written: how it
+/// segments, names and lists, with nothing read from or written to other
+/// files than the playlist and its segments. Others (`-hls_key_info_file`,
+/// `-master_pl_name`, `-var_stream_map`, `-strftime`...) are refused.
+pub const HLS_OPTIONS: &[&str] = &[
+    "hls_time",
+    "hls_init_time",
+    "hls_list_size",
+    "hls_playlist_type",
+    "hls_segment_filename",
+    "hls_flags",
+    "hls_base_url",
+    "hls_allow_cache",
+    "hls_delete_threshold",
+    "hls_segment_type",
+    "start_number",
+];
+
+/// Encoders whose keyframes `-g N -sc_threshold 0` puts on a grid of N
+/// frames, counted from the first frame they are given.
+const GRID_ENCODERS: &[&str] = &["libx264", "libx264rgb"];
+
+/// Refuses HLS options whose output we do not reproduce yet: fragmented MP4
+/// segments (their timescale and init segment are not checked), and
+/// variant streams (`%v` names one playlist per variant).
+pub fn check_option(name: &str, value: &str) -> Result<(), String> {
+    match name {
+        "hls_segment_type" if value != "mpegts" => {
+            Err(format!("-hls_segment_type {value} is not distributable yet (mpegts is)"))
+        }
+        "hls_segment_filename" if value.contains("%v") => {
+            Err("-hls_segment_filename with %v (variant streams) is not distributable".into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The keyframe interval, in output frames, that chunks of an HLS output
+/// must start on (see the module comment); the error is why the command
+/// goes to ffmpeg instead.
+pub fn key_grid(
+    encoder: &str,
+    options: &[(String, String)],
+    fps_filter: bool,
+) -> Result<u64, String> {
+    let option = |name: &str| options.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v);
+    if !GRID_ENCODERS.contains(&encoder) {
+        return Err(format!("HLS with {encoder}: its keyframes are not on a grid we place"));
+    }
+    let refuse = || {
+        "HLS without -g N -sc_threshold 0: ffmpeg alone's keyframes, where its segments \
+         start, are not on a fixed grid"
+            .to_string()
+    };
+    let gop = option("g").and_then(|g| g.parse::<u64>().ok()).filter(|g| *g > 0);
+    let Some(gop) = gop else { return Err(refuse()) };
+    if option("sc_threshold").map(String::as_str) != Some("0") {
+        return Err(refuse());
+    }
+    for name in ["x264-params", "x264opts"] {
+        if let Some(params) = option(name)
+            && params.split(':').any(|p| {
+                let key = p.split('=').next().unwrap_or(p);
+                key.contains("keyint") || key.contains("scenecut") || key == "intra-refresh"
+            })
+        {
+            return Err(format!("HLS with keyframes placed by -{name} is not distributable"));
+        }
+    }
+    if option("force_key_frames").is_some() {
+        return Err("HLS with -force_key_frames is not distributable yet".into());
+    }
+    if fps_filter {
+        return Err("HLS with -vf fps is not distributable yet".into());
+    }
+    Ok(gop)
+}
+
+/// Moves each of the policy's chunk starts (indices of the frames to
+/// encode, the first 0) to the nearest frame that begins a key interval of
+/// `gop` output frames, and drops those that then coincide. `first_output`
+/// has, per frame to encode, the index among ffmpeg alone's output frames
+/// of the first one that shows it, or `None` when none does (a dropped frame).
+pub fn on_key_grid(starts: &[u64], first_output: &[Option<u64>], gop: u64) -> Vec<u64> {
+    let grid: Vec<u64> = first_output
+        .iter()
+        .enumerate()
+        .filter(|(frame, out)| *frame > 0 && out.is_some_and(|o| o > 0 && o % gop == 0))
+        .map(|(frame, _)| frame as u64)
+        .collect();
+    let mut kept = vec![0];
+    for &start in starts.iter().skip(1) {
+        let after = grid.partition_point(|&f| f < start);
+        let nearest = [after.checked_sub(1), Some(after)]
+            .into_iter()
+            .flatten()
+            .filter_map(|i| grid.get(i).copied())
+            .min_by_key(|&f| f.abs_diff(start));
+        if let Some(frame) = nearest
+            && kept.last().is_some_and(|&last| frame > last)
+        {
+            kept.push(frame);
+        }
+    }
+    kept
+}
+
+/// Per frame of `copies` (how many output frames show each frame to
+/// encode, in order), the index of the first output frame showing it.
+pub fn first_outputs(copies: impl IntoIterator<Item = u32>) -> Vec<Option<u64>> {
+    let mut next = 0u64;
+    copies
+        .into_iter()
+        .map(|n| {
+            let first = (n > 0).then_some(next);
+            next += u64::from(n);
+            first
+        })
+        .collect()
+}
+
+/// The user's `-hls_segment_filename`, if given.
+fn segment_pattern(job: &EncodeJob) -> Option<&str> {
+    job.mux_args
+        .windows(2)
+        .rev()
+        .find(|pair| pair[0] == "-hls_segment_filename")
+        .map(|pair| pair[1].as_str())
+}
+
+/// Why ffmpeg alone would fail to open the segments (their directory does
+/// not exist), which the trial, writing them in its scratch, cannot see.
+pub fn unwritable_segments(job: &EncodeJob) -> Option<String> {
+    let parent = Path::new(segment_pattern(job)?).parent()?;
+    (!parent.as_os_str().is_empty() && !parent.is_dir())
+        .then(|| format!("the segments' directory {} does not exist", parent.display()))
+}
+
+/// The trial's output for an HLS job: its playlist and segments inside
+/// `scratch`, the user's segment name pattern kept (ffmpeg checks it).
+pub fn trial_output(job: &EncodeJob, scratch: &Path) -> Vec<OsString> {
+    let mut args = Vec::new();
+    if let Some(name) = segment_pattern(job).and_then(|p| Path::new(p).file_name()) {
+        args.push("-hls_segment_filename".into());
+        args.push(scratch.join(name).into());
+    }
+    args.push(scratch.join("trial.m3u8").into());
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn the_grid_is_the_fixed_gop() {
+        let fixed = options(&[("g", "48"), ("sc_threshold", "0"), ("crf", "23")]);
+        assert_eq!(key_grid("libx264", &fixed, false), Ok(48));
+        assert!(key_grid("libx265", &fixed, false).is_err());
+        assert!(key_grid("libx264", &fixed, true).is_err());
+        for refused in [
+            options(&[("g", "48")]),
+            options(&[("sc_threshold", "0")]),
+            options(&[("g", "0"), ("sc_threshold", "0")]),
+            options(&[("g", "48"), ("sc_threshold", "40")]),
+            options(&[("g", "48"), ("sc_threshold", "0"), ("x264-params", "keyint=60")]),
+            options(&[("g", "48"), ("sc_threshold", "0"), ("x264opts", "no-scenecut")]),
+            options(&[("g", "48"), ("sc_threshold", "0"), ("force_key_frames", "2")]),
+        ] {
+            assert!(key_grid("libx264", &refused, false).is_err(), "{refused:?}");
+        }
+    }
+
+    #[test]
+    fn starts_move_to_the_nearest_grid_frame() {
+        let identity = first_outputs(vec![1; 100]);
+        assert_eq!(on_key_grid(&[0, 26, 49, 77], &identity, 25), vec![0, 25, 50, 75]);
+        // Two starts nearest to one grid frame give one chunk; none past the end.
+        assert_eq!(on_key_grid(&[0, 10, 14, 99], &identity, 25), vec![0, 25, 75]);
+        assert_eq!(on_key_grid(&[0, 3], &identity, 25), vec![0, 25]);
+        assert_eq!(on_key_grid(&[0, 30], &first_outputs(vec![1; 20]), 25), vec![0]);
+    }
+
+    /// With repeated and dropped frames, the grid counts output frames.
+    #[test]
+    fn the_grid_counts_output_frames() {
+        // Frame 1 is shown three times, frame 3 not at all.
+        let first = first_outputs([1, 3, 1, 0, 1, 1, 1]);
+        assert_eq!(first, vec![Some(0), Some(1), Some(4), None, Some(5), Some(6), Some(7)]);
+        // Output 3 repeats frame 1: no chunk can start there.
+        assert_eq!(on_key_grid(&[0, 2], &first, 3), vec![0, 5]);
+        assert_eq!(on_key_grid(&[0, 3], &first, 2), vec![0, 2]);
+    }
+}
