@@ -1,7 +1,8 @@
 //! Assembly: concatenate the verified chunks and mux them with every other
 //! stream of the input in one ffmpeg run, to a temporary name that is renamed
-//! onto the output only when everything succeeded (an HLS playlist, which
-//! names its segments, is written in place and removed if the run fails).
+//! onto the output only when everything succeeded (an HLS playlist or DASH
+//! manifest, which names its segments, is written in place and removed if
+//! the run fails).
 //!
 //! One case takes two runs. When ffmpeg alone copies millisecond audio (from
 //! Matroska) into MP4, MOV, NUT or MPEG-TS (whose audio time base is the
@@ -44,7 +45,7 @@ pub async fn assemble(
     std::fs::write(&list, concat_list(done, ctx.dir.path())).context("writing the concat list")?;
 
     let output = &ctx.job.output;
-    // A playlist names its segments: HLS is written in place (`segmented`).
+    // A playlist names its segments: HLS and DASH are written in place (`segmented`).
     let in_place = ctx.job.writes_own_files();
     let temp = if in_place { output.clone() } else { temp_name(output, &ctx.dir.tag()) };
     let mut args: Vec<OsString> = Vec::new();

@@ -285,7 +285,7 @@ pub async fn run(
         let last = prepared.len() - 1;
         let outputs: Vec<std::path::PathBuf> =
             prepared.iter().map(|p| p.job.output.clone()).collect();
-        // A muxer that opens its own files (HLS) has no size for ffmpeg to report.
+        // A muxer that opens its own files (HLS, DASH) has no size to report.
         let first_sized = !prepared[0].job.writes_own_files();
         let mut result = Ok(());
         for (index, ready) in prepared.into_iter().enumerate() {
@@ -898,14 +898,16 @@ fn known_gap(
             && selection.stream(s, media).codec_type == "audio"
             && format.contains("matroska")
     });
-    if job.output_format == "hls" {
+    if job.writes_own_files() {
         // HLS writes subtitles as WebVTT segments and a playlist of their
-        // own; copied Matroska audio would need tee (see `assemble`).
+        // own, DASH refuses them; copied Matroska audio would need tee (see
+        // `assemble`): seen here, 10 ticks apart in HLS at the end.
+        let format = &job.output_format;
         let subtitles = selection.streams.iter().any(|s| {
             s != &streams::Source::Video && selection.stream(s, media).codec_type != "audio"
         });
         if subtitles {
-            return Some("subtitle or data streams into HLS are not reproduced yet".into());
+            return Some(format!("subtitle or data streams into {format} are not reproduced yet"));
         }
         let copied_matroska_audio = selection.streams.iter().enumerate().any(|(j, s)| {
             let stream = selection.stream(s, media);
@@ -918,7 +920,7 @@ fn known_gap(
                 && format.contains("matroska")
         });
         if copied_matroska_audio {
-            return Some("audio copied from Matroska into HLS is not reproduced yet".into());
+            return Some(format!("audio copied from Matroska into {format} is not reproduced yet"));
         }
     }
     if !job.extra_inputs.is_empty() && tee_format && matroska_audio {

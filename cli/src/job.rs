@@ -118,7 +118,7 @@ pub struct EncodeJob {
     pub extra_inputs: Vec<ExtraInput>,
     /// `-frames:v`/`-vframes`: ffmpeg alone encodes no more frames than this.
     pub max_frames: Option<u64>,
-    /// For a segmenting output (HLS): the keyframe interval, in output
+    /// For a segmenting output (HLS, DASH): the keyframe interval, in output
     /// frames, that every chunk must start on (`crate::segmented`).
     pub key_grid: Option<u64>,
 }
@@ -143,16 +143,17 @@ impl ExtraInput {
 }
 
 impl EncodeJob {
-    /// Whether the output's muxer opens files of its own (HLS: the playlist
-    /// and its segments), so that ffmpeg has no output size to report.
+    /// Whether the output's muxer opens files of its own (HLS and DASH: the
+    /// playlist or manifest and its segments), so that ffmpeg has no output
+    /// size to report.
     pub fn writes_own_files(&self) -> bool {
-        self.output_format == "hls"
+        crate::segmented::FORMATS.contains(&self.output_format.as_str())
     }
 
     /// Whether ffmpeg alone writes this output at a constant frame rate by
-    /// default: its muxer lacks `AVFMT_VARIABLE_FPS` (MP4, MOV, HLS).
+    /// default: its muxer lacks `AVFMT_VARIABLE_FPS` (MP4, MOV, HLS, DASH).
     pub fn cfr_output(&self) -> bool {
-        matches!(self.output_format.as_str(), "mp4" | "mov" | "hls")
+        matches!(self.output_format.as_str(), "mp4" | "mov" | "hls" | "dash")
     }
 
     /// `-loglevel verbose` or more, or a report that records as much:

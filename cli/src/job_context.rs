@@ -187,13 +187,13 @@ impl JobContext {
 
     /// The chunk container that carries what the output container needs:
     /// the frame rate for Matroska, decode timestamps for MP4, MOV, MPEG-TS
-    /// (HLS segments included) and FLV (which write them; NUT only derives them from the stream's
+    /// (HLS segments included), DASH and FLV (which write them; NUT only derives them from the stream's
     /// declared delay, which x264 overstates when it turns B-frames off
     /// itself, as for `-qp 0`).
     pub fn chunk_format(&self) -> ChunkFormat {
         match self.job.output_format.as_str() {
             "matroska" | "webm" => ChunkFormat::Matroska,
-            "mp4" | "mov" | "mpegts" | "flv" | "avi" | "hls" => ChunkFormat::Mov,
+            "mp4" | "mov" | "mpegts" | "flv" | "avi" | "hls" | "dash" => ChunkFormat::Mov,
             _ => ChunkFormat::Nut,
         }
     }

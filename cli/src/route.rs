@@ -56,6 +56,7 @@ const CONTAINERS: &[(&str, &[&str])] = &[
     ("flv", &["flv"]),
     ("avi", &["avi"]),
     ("hls", &["m3u8"]),
+    ("dash", &["mpd"]),
 ];
 
 /// Global options the distributed path honours.
@@ -277,7 +278,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
                 mux_args.extend(opt.tokens());
             }
             _ if MUX_OPTIONS.contains(&name) => mux_args.extend(opt.tokens()),
-            _ if crate::segmented::HLS_OPTIONS.contains(&name) => {
+            _ if crate::segmented::OPTIONS.contains(&name) => {
                 crate::segmented::check_option(name, value(opt))?;
                 mux_args.extend(opt.tokens());
             }
@@ -327,11 +328,13 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         None => format_from_extension(Path::new(output_url))
             .ok_or("the output extension names no container we assemble")?,
     };
-    if output_window.start.is_some() && matches!(output_format.as_str(), "mp4" | "mov" | "hls") {
+    if output_window.start.is_some()
+        && matches!(output_format.as_str(), "mp4" | "mov" | "hls" | "dash")
+    {
         // Seen in the corpus suite: into MP4/MOV the final mux applied the
         // start again (-ss 0.4 gave 20 of 40 frames, starting at 0.8 s).
         // Matroska is tested and exact; -t/-to alone are exact in both.
-        // HLS is written at a constant rate as MP4 is; not tried.
+        // HLS and DASH are written at a constant rate as MP4 is; not tried.
         return Err(format!("output -ss into {output_format} is not distributable yet"));
     }
     let overwrite = if command.global("y").is_some_and(Opt::enabled) {
@@ -345,8 +348,8 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         return Err(format!("-pass 2 with {encoder} is not distributable"));
     }
     let key_grid = match output_format.as_str() {
-        "hls" => {
-            Some(crate::segmented::key_grid(&encoder, &encoder_options, fps_filter.is_some())?)
+        f if crate::segmented::FORMATS.contains(&f) => {
+            Some(crate::segmented::key_grid(f, &encoder, &encoder_options, fps_filter.is_some())?)
         }
         _ => None,
     };
@@ -731,14 +734,21 @@ mod tests {
         let job = route_line(&format!("-i IN {hls}"), &input).unwrap();
         assert_eq!((job.output_format.as_str(), job.key_grid), ("hls", Some(48)));
         assert_eq!(job.mux_args, ["-hls_time", "4", "-start_number", "1"]);
+        let dash = "-c:v libx264 -g 25 -sc_threshold 0 -seg_duration 2 o.mpd";
+        let job = route_line(&format!("-i IN {dash}"), &input).unwrap();
+        assert_eq!((job.output_format.as_str(), job.key_grid), ("dash", Some(25)));
         for (line, reason) in [
             (
                 "-i IN -c:v libx264 -f hls o.m3u8",
-                "HLS without -g N -sc_threshold 0: ffmpeg alone's keyframes, where its segments start, are not on a fixed grid",
+                "hls without -g N -sc_threshold 0: ffmpeg alone's keyframes, where its segments start, are not on a fixed grid",
             ),
             (
                 "-i IN -c:v libx264 -g 9 -sc_threshold 0 -hls_key_info_file k o.m3u8",
                 "output option -hls_key_info_file is not distributable",
+            ),
+            (
+                "-i IN -c:v libx264 -g 9 -sc_threshold 0 -dash_segment_type webm o.mpd",
+                "-dash_segment_type webm is not distributable yet (mp4 is)",
             ),
             (
                 "-i IN -c:v libx264 -g 9 -sc_threshold 0 -hls_segment_type fmp4 o.m3u8",

@@ -1,30 +1,35 @@
-//! Segmenting outputs (HLS): the muxer cuts the stream into files at
+//! Segmenting outputs (HLS, DASH): the muxer cuts the stream into files at
 //! keyframes, so where the keyframes fall decides the segments.
 //!
 //! Every chunk starts with a keyframe. ffmpeg alone has keyframes only where
 //! its encoder puts them, so a chunk that starts elsewhere adds a keyframe
-//! and the HLS muxer cuts a segment there that ffmpeg alone does not. An
+//! and the muxer cuts a segment there that ffmpeg alone does not. An
 //! encoder told to place its keyframes on a fixed grid of frames (`-g N
-//! -sc_threshold 0`, the setting every HLS recipe gives) puts them at
-//! output frames 0, N, 2N... whatever else it sees; chunks that start on
+//! -sc_threshold 0`, the setting every HLS and DASH recipe gives) puts them
+//! at output frames 0, N, 2N... whatever else it sees; chunks that start on
 //! that grid add no keyframe, and the muxer cuts exactly where it cuts for
 //! ffmpeg alone. That grid is [`key_grid`]; [`on_key_grid`] moves the
 //! policy's chunk starts onto it.
 //!
-//! The playlist and its segments are written where ffmpeg alone writes
-//! them, by the final mux itself: they are several files whose names the
-//! playlist holds, so they cannot be written elsewhere and renamed.
+//! The playlist or manifest and its segments are written where ffmpeg alone
+//! writes them, by the final mux itself: they are several files whose names
+//! the playlist holds, so they cannot be written elsewhere and renamed.
 
 use std::ffi::OsString;
 use std::path::Path;
 
 use crate::job::EncodeJob;
 
-/// The HLS muxer's options the final mux is given as written: how it
-/// segments, names and lists, with nothing read from or written to other
+/// The segmenting muxers: the ffmpeg names of the formats whose output is
+/// a playlist or manifest and the segments it names.
+pub const FORMATS: &[&str] = &["hls", "dash"];
+
+/// The HLS and DASH muxers' options the final mux is given as written: how
+/// they segment, name and list, with nothing read from or written to other
 /// files than the playlist and its segments. Others (`-hls_key_info_file`,
-/// `-master_pl_name`, `-var_stream_map`, `-strftime`...) are refused.
-pub const HLS_OPTIONS: &[&str] = &[
+/// `-master_pl_name`, `-var_stream_map`, `-strftime`, `-hls_playlist`,
+/// `-streaming`...) are refused.
+pub const OPTIONS: &[&str] = &[
     "hls_time",
     "hls_init_time",
     "hls_list_size",
@@ -36,17 +41,31 @@ pub const HLS_OPTIONS: &[&str] = &[
     "hls_delete_threshold",
     "hls_segment_type",
     "start_number",
+    "seg_duration",
+    "use_template",
+    "use_timeline",
+    "adaptation_sets",
+    "init_seg_name",
+    "media_seg_name",
+    "single_file",
+    "single_file_name",
+    "dash_segment_type",
+    "window_size",
+    "extra_window_size",
 ];
 
 /// Encoders whose keyframes `-g N -sc_threshold 0` puts on a grid of N
 /// frames, counted from the first frame they are given.
 const GRID_ENCODERS: &[&str] = &["libx264", "libx264rgb"];
 
-/// Refuses HLS options whose output we do not reproduce yet: fragmented MP4
-/// segments (their timescale and init segment are not checked), and
-/// variant streams (`%v` names one playlist per variant).
+/// Refuses option values whose output we do not reproduce yet: HLS in
+/// fragmented MP4 segments and DASH in WebM ones (not compared with
+/// ffmpeg alone), and variant streams (`%v` names one playlist per variant).
 pub fn check_option(name: &str, value: &str) -> Result<(), String> {
     match name {
+        "dash_segment_type" if !matches!(value, "mp4" | "auto") => {
+            Err(format!("-dash_segment_type {value} is not distributable yet (mp4 is)"))
+        }
         "hls_segment_type" if value != "mpegts" => {
             Err(format!("-hls_segment_type {value} is not distributable yet (mpegts is)"))
         }
@@ -57,22 +76,24 @@ pub fn check_option(name: &str, value: &str) -> Result<(), String> {
     }
 }
 
-/// The keyframe interval, in output frames, that chunks of an HLS output
-/// must start on (see the module comment); the error is why the command
-/// goes to ffmpeg instead.
+/// The keyframe interval, in output frames, that chunks of a `format`
+/// output must start on (see the module comment); the error is why the
+/// command goes to ffmpeg instead.
 pub fn key_grid(
+    format: &str,
     encoder: &str,
     options: &[(String, String)],
     fps_filter: bool,
 ) -> Result<u64, String> {
     let option = |name: &str| options.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v);
     if !GRID_ENCODERS.contains(&encoder) {
-        return Err(format!("HLS with {encoder}: its keyframes are not on a grid we place"));
+        return Err(format!("{format} with {encoder}: its keyframes are not on a grid we place"));
     }
     let refuse = || {
-        "HLS without -g N -sc_threshold 0: ffmpeg alone's keyframes, where its segments \
-         start, are not on a fixed grid"
-            .to_string()
+        format!(
+            "{format} without -g N -sc_threshold 0: ffmpeg alone's keyframes, where its \
+             segments start, are not on a fixed grid"
+        )
     };
     let gop = option("g").and_then(|g| g.parse::<u64>().ok()).filter(|g| *g > 0);
     let Some(gop) = gop else { return Err(refuse()) };
@@ -86,14 +107,14 @@ pub fn key_grid(
                 key.contains("keyint") || key.contains("scenecut") || key == "intra-refresh"
             })
         {
-            return Err(format!("HLS with keyframes placed by -{name} is not distributable"));
+            return Err(format!("{format} with keyframes placed by -{name} is not distributable"));
         }
     }
     if option("force_key_frames").is_some() {
-        return Err("HLS with -force_key_frames is not distributable yet".into());
+        return Err(format!("{format} with -force_key_frames is not distributable yet"));
     }
     if fps_filter {
-        return Err("HLS with -vf fps is not distributable yet".into());
+        return Err(format!("{format} with -vf fps is not distributable yet"));
     }
     Ok(gop)
 }
@@ -158,9 +179,13 @@ pub fn unwritable_segments(job: &EncodeJob) -> Option<String> {
         .then(|| format!("the segments' directory {} does not exist", parent.display()))
 }
 
-/// The trial's output for an HLS job: its playlist and segments inside
-/// `scratch`, the user's segment name pattern kept (ffmpeg checks it).
+/// The trial's output for a segmenting job: its playlist or manifest and
+/// segments inside `scratch` (DASH names them relative to the manifest;
+/// for HLS the user's segment name pattern is kept, as ffmpeg checks it).
 pub fn trial_output(job: &EncodeJob, scratch: &Path) -> Vec<OsString> {
+    if job.output_format == "dash" {
+        return vec![scratch.join("trial.mpd").into()];
+    }
     let mut args = Vec::new();
     if let Some(name) = segment_pattern(job).and_then(|p| Path::new(p).file_name()) {
         args.push("-hls_segment_filename".into());
@@ -181,9 +206,9 @@ mod tests {
     #[test]
     fn the_grid_is_the_fixed_gop() {
         let fixed = options(&[("g", "48"), ("sc_threshold", "0"), ("crf", "23")]);
-        assert_eq!(key_grid("libx264", &fixed, false), Ok(48));
-        assert!(key_grid("libx265", &fixed, false).is_err());
-        assert!(key_grid("libx264", &fixed, true).is_err());
+        assert_eq!(key_grid("hls", "libx264", &fixed, false), Ok(48));
+        assert!(key_grid("hls", "libx265", &fixed, false).is_err());
+        assert!(key_grid("hls", "libx264", &fixed, true).is_err());
         for refused in [
             options(&[("g", "48")]),
             options(&[("sc_threshold", "0")]),
@@ -193,7 +218,7 @@ mod tests {
             options(&[("g", "48"), ("sc_threshold", "0"), ("x264opts", "no-scenecut")]),
             options(&[("g", "48"), ("sc_threshold", "0"), ("force_key_frames", "2")]),
         ] {
-            assert!(key_grid("libx264", &refused, false).is_err(), "{refused:?}");
+            assert!(key_grid("dash", "libx264", &refused, false).is_err(), "{refused:?}");
         }
     }
 

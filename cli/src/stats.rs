@@ -22,7 +22,7 @@ impl Stats {
     }
 
     /// Whether the line shows the size encoded so far; without, `N/A`, as
-    /// ffmpeg prints for a muxer that opens its own files (HLS).
+    /// ffmpeg prints for a muxer that opens its own files (HLS, DASH).
     pub fn sized(self, sized: bool) -> Self {
         Self { sized, ..self }
     }

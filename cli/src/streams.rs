@@ -278,7 +278,7 @@ pub fn encoder_for(
             ("matroska" | "nut", MediaType::Audio) => "libvorbis",
             ("matroska", MediaType::Subtitle) => "ass",
             ("mpegts", MediaType::Audio) => "mp2",
-            ("hls", MediaType::Audio) => "aac",
+            ("hls" | "dash", MediaType::Audio) => "aac",
             ("hls", MediaType::Subtitle) => "webvtt",
             ("flv", MediaType::Audio) => "libmp3lame",
             ("mpegts", MediaType::Subtitle) => "dvbsub",

@@ -208,6 +208,28 @@ pub fn plain_encode(before_input: &[&str], src: &Path, encode: &[&str], out: &Pa
     ffmpeg(&args);
 }
 
+/// What a playlist (`.m3u8`) or DASH manifest (`.mpd`) says about its
+/// segments, to compare with ffmpeg alone's: the text, without a
+/// manifest's `bandwidth` values (measured from the segments' sizes, which
+/// chunked encodes change by their headers); `None` for other files.
+pub fn segment_listing(file: &Path) -> Option<String> {
+    let ext = file.extension()?.to_str()?;
+    let text = std::fs::read_to_string(file).ok()?;
+    match ext {
+        "m3u8" => Some(text),
+        "mpd" => {
+            let mut parts = text.split("bandwidth=\"");
+            let mut out = parts.next().unwrap_or_default().to_string();
+            for part in parts {
+                out.push_str("bandwidth=\"");
+                out.push_str(part.trim_start_matches(|c: char| c.is_ascii_digit()));
+            }
+            Some(out)
+        }
+        _ => None,
+    }
+}
+
 /// The same command through dffmpeg on `nodes`, with dffmpeg's own `extra`
 /// options; returns stderr and panics unless it succeeded.
 pub fn distributed_encode(

@@ -6,7 +6,8 @@
 use std::path::Path;
 
 use tests::{
-    Node, dffmpeg, distributed_encode, ffmpeg, framemd5, plain_encode, probe, seconds, stream_set,
+    Node, dffmpeg, distributed_encode, ffmpeg, framemd5, plain_encode, probe, seconds,
+    segment_listing, stream_set,
 };
 
 /// A source, made with lavfi inside the test.
@@ -47,8 +48,11 @@ fn check_with(source: &Source, encode: &[&str], out_ext: &str, lossless: bool) {
     let encode: Vec<String> = encode.iter().map(|a| a.replace("{dir}", dir_s)).collect();
     let encode: &[&str] = &encode.iter().map(String::as_str).collect::<Vec<_>>();
 
-    let plain = dir.path().join(format!("plain.{out_ext}"));
-    let dist = dir.path().join(format!("dist.{out_ext}"));
+    // Apart, as HLS and DASH write segments named alike beside the output.
+    let (plain, dist) = (dir.path().join("plain"), dir.path().join("dist"));
+    std::fs::create_dir(&plain).unwrap();
+    std::fs::create_dir(&dist).unwrap();
+    let (plain, dist) = (plain.join(format!("out.{out_ext}")), dist.join(format!("out.{out_ext}")));
     plain_encode(&[], &src, encode, &plain);
 
     let (a, b) = (Node::start(1), Node::start(1));
@@ -68,16 +72,13 @@ fn check_with(source: &Source, encode: &[&str], out_ext: &str, lossless: bool) {
             .collect()
     };
     assert_eq!(frames(&dist), frames(&plain), "{}: video frames differ", source.name);
-    if out_ext == "m3u8" {
-        // Segments are cut at keyframes: the same cuts, the same playlist.
-        let playlist = |file: &Path| std::fs::read_to_string(file).unwrap();
-        assert_eq!(
-            playlist(&dist),
-            playlist(&plain).replace("plain", "dist"),
-            "{}: the playlists differ",
-            source.name
-        );
-    }
+    // Segments are cut at keyframes: the same cuts, the same playlist.
+    assert_eq!(
+        segment_listing(&dist),
+        segment_listing(&plain),
+        "{}: the playlists differ",
+        source.name
+    );
     let (p, d) = (probe(&plain), probe(&dist));
     assert_eq!(stream_set(&d), stream_set(&p), "{}: streams differ", source.name);
     let audio_copied = encode.windows(2).any(|w| w == ["-c:a", "copy"]);
@@ -154,6 +155,21 @@ const X264_LOSSLESS_HLS: &[&str] = &[
     "-hls_playlist_type",
     "vod",
 ];
+/// DASH likewise, in fragmented MP4 segments.
+const X264_LOSSLESS_DASH: &[&str] = &[
+    "-c:v",
+    "libx264",
+    "-qp",
+    "0",
+    "-g",
+    "12",
+    "-sc_threshold",
+    "0",
+    "-c:a",
+    "aac",
+    "-seg_duration",
+    "1",
+];
 const FFV1: &[&str] = &["-c:v", "ffv1", "-c:a", "copy"];
 /// `-vf fps` decides per output slot, from the frames around it: chunks end
 /// on its grid, and each sees the next chunk's first frame.
@@ -197,6 +213,10 @@ macro_rules! sources {
         suite!(
             /// HLS: MPEG-TS segments cut at keyframes, which chunks must not add.
             x264_lossless_into_hls, X264_LOSSLESS_HLS, "m3u8", { $($sources)* }
+        );
+        suite!(
+            /// DASH: fragmented MP4 segments cut at keyframes.
+            x264_lossless_into_dash, X264_LOSSLESS_DASH, "mpd", { $($sources)* }
         );
         suite!(fps_filter, FPS_24, "mkv", { $($sources)* });
         suite!(output_rate, RATE_24, "mkv", { $($sources)* });
