@@ -138,38 +138,17 @@ const CHAPTERS: &str = ";FFMETADATA1\ntitle=With chapters\nartist=dffmpeg tests\
 const X264_LOSSLESS: &[&str] = &["-c:v", "libx264", "-qp", "0", "-c:a", "copy"];
 const X264_LOSSLESS_AAC: &[&str] = &["-c:v", "libx264", "-qp", "0", "-c:a", "aac"];
 const X264_LOSSLESS_MP3: &[&str] = &["-c:v", "libx264", "-qp", "0", "-c:a", "libmp3lame"];
-/// HLS as the recipes write it: a keyframe every 12 frames, no scene cuts.
-const X264_LOSSLESS_HLS: &[&str] = &[
-    "-c:v",
-    "libx264",
-    "-qp",
-    "0",
-    "-g",
-    "12",
-    "-sc_threshold",
-    "0",
-    "-c:a",
-    "aac",
-    "-hls_time",
-    "1",
-    "-hls_playlist_type",
-    "vod",
-];
+/// x264 lossless with a keyframe every 12 frames and no scene cuts, as HLS
+/// and DASH recipes write it, then the muxer's own options.
+macro_rules! x264_lossless_grid {
+    ($($muxer:expr),*) => {
+        &["-c:v", "libx264", "-qp", "0", "-g", "12", "-sc_threshold", "0", "-c:a", "aac", $($muxer),*]
+    };
+}
+const X264_LOSSLESS_HLS: &[&str] =
+    x264_lossless_grid!("-hls_time", "1", "-hls_playlist_type", "vod");
 /// DASH likewise, in fragmented MP4 segments.
-const X264_LOSSLESS_DASH: &[&str] = &[
-    "-c:v",
-    "libx264",
-    "-qp",
-    "0",
-    "-g",
-    "12",
-    "-sc_threshold",
-    "0",
-    "-c:a",
-    "aac",
-    "-seg_duration",
-    "1",
-];
+const X264_LOSSLESS_DASH: &[&str] = x264_lossless_grid!("-seg_duration", "1");
 const FFV1: &[&str] = &["-c:v", "ffv1", "-c:a", "copy"];
 /// `-vf fps` decides per output slot, from the frames around it: chunks end
 /// on its grid, and each sees the next chunk's first frame.
