@@ -740,7 +740,7 @@ mod tests {
         for (line, reason) in [
             (
                 "-i IN -c:v libx264 -f hls o.m3u8",
-                "hls without -g N -sc_threshold 0: ffmpeg alone's keyframes, where its segments start, are not on a fixed grid",
+                "hls with no fixed keyframe interval: ffmpeg alone's keyframes, where its segments start, are not on a fixed grid (-g N -sc_threshold 0 puts them there)",
             ),
             (
                 "-i IN -c:v libx264 -g 9 -sc_threshold 0 -hls_key_info_file k o.m3u8",

@@ -54,10 +54,6 @@ pub const OPTIONS: &[&str] = &[
     "extra_window_size",
 ];
 
-/// Encoders whose keyframes `-g N -sc_threshold 0` puts on a grid of N
-/// frames, counted from the first frame they are given.
-const GRID_ENCODERS: &[&str] = &["libx264", "libx264rgb"];
-
 /// Refuses option values whose output we do not reproduce yet: HLS in
 /// fragmented MP4 segments and DASH in WebM ones (not compared with
 /// ffmpeg alone), and variant streams (`%v` names one playlist per variant).
@@ -79,6 +75,11 @@ pub fn check_option(name: &str, value: &str) -> Result<(), String> {
 /// The keyframe interval, in output frames, that chunks of a `format`
 /// output must start on (see the module comment); the error is why the
 /// command goes to ffmpeg instead.
+///
+/// libx264 and libx265 put a keyframe every `keyint` frames from the first
+/// when scene cuts are off and the GOP is closed. With an open GOP (x265's
+/// default) the frames just before a keyframe are coded after it, into the
+/// next segment, where a chunk boundary keeps them in the chunk before.
 pub fn key_grid(
     format: &str,
     encoder: &str,
@@ -86,29 +87,46 @@ pub fn key_grid(
     fps_filter: bool,
 ) -> Result<u64, String> {
     let option = |name: &str| options.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v);
-    if !GRID_ENCODERS.contains(&encoder) {
-        return Err(format!("{format} with {encoder}: its keyframes are not on a grid we place"));
-    }
-    let refuse = || {
+    let (params, recipe, scene_cuts_by_default, open_by_default) = match encoder {
+        // ffmpeg applies -x264opts, then -x264-params.
+        "libx264" | "libx264rgb" => (
+            encoder_params(&[option("x264opts"), option("x264-params")]),
+            "-g N -sc_threshold 0",
+            option("sc_threshold").map(String::as_str) != Some("0"),
+            false,
+        ),
+        "libx265" => (
+            encoder_params(&[option("x265-params")]),
+            "-g N -x265-params scenecut=0:open-gop=0",
+            true,
+            true,
+        ),
+        _ => {
+            return Err(format!(
+                "{format} with {encoder}: its keyframes are not on a grid we place"
+            ));
+        }
+    };
+    let param = |key: &str| params.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    let on = |value: &str| !matches!(value, "0" | "false" | "none");
+    let refuse = |what: &str| {
         format!(
-            "{format} without -g N -sc_threshold 0: ffmpeg alone's keyframes, where its \
-             segments start, are not on a fixed grid"
+            "{format} with {what}: ffmpeg alone's keyframes, where its segments start, are \
+             not on a fixed grid ({recipe} puts them there)"
         )
     };
-    let gop = option("g").and_then(|g| g.parse::<u64>().ok()).filter(|g| *g > 0);
-    let Some(gop) = gop else { return Err(refuse()) };
-    if option("sc_threshold").map(String::as_str) != Some("0") {
-        return Err(refuse());
+    let gop = param("keyint").or(option("g").map(String::as_str));
+    let Some(gop) = gop.and_then(|g| g.parse::<u64>().ok()).filter(|g| *g > 0) else {
+        return Err(refuse("no fixed keyframe interval"));
+    };
+    if param("scenecut").map_or(scene_cuts_by_default, on) {
+        return Err(refuse("scene-cut keyframes"));
     }
-    for name in ["x264-params", "x264opts"] {
-        if let Some(params) = option(name)
-            && params.split(':').any(|p| {
-                let key = p.split('=').next().unwrap_or(p);
-                key.contains("keyint") || key.contains("scenecut") || key == "intra-refresh"
-            })
-        {
-            return Err(format!("{format} with keyframes placed by -{name} is not distributable"));
-        }
+    if param("open-gop").map_or(open_by_default, on) {
+        return Err(refuse("an open GOP"));
+    }
+    if param("intra-refresh").is_some_and(on) {
+        return Err(refuse("intra refresh"));
     }
     if option("force_key_frames").is_some() {
         return Err(format!("{format} with -force_key_frames is not distributable yet"));
@@ -117,6 +135,25 @@ pub fn key_grid(
         return Err(format!("{format} with -vf fps is not distributable yet"));
     }
     Ok(gop)
+}
+
+/// An encoder's own `key=value:flag:no-flag` parameters, from the lists in
+/// the order the encoder applies them, as (key, value): a bare flag is
+/// `1`, `no-key` is `key` off.
+fn encoder_params(lists: &[Option<&String>]) -> Vec<(String, String)> {
+    lists
+        .iter()
+        .flatten()
+        .flat_map(|list| list.split(':'))
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (key, value) = p.split_once('=').unwrap_or((p, "1"));
+            match key.strip_prefix("no-") {
+                Some(key) => (key.to_string(), if value == "0" { "1" } else { "0" }.to_string()),
+                None => (key.to_string(), value.to_string()),
+            }
+        })
+        .collect()
 }
 
 /// Moves each of the policy's chunk starts (indices of the frames to
@@ -205,20 +242,36 @@ mod tests {
 
     #[test]
     fn the_grid_is_the_fixed_gop() {
-        let fixed = options(&[("g", "48"), ("sc_threshold", "0"), ("crf", "23")]);
-        assert_eq!(key_grid("hls", "libx264", &fixed, false), Ok(48));
-        assert!(key_grid("hls", "libx265", &fixed, false).is_err());
-        assert!(key_grid("hls", "libx264", &fixed, true).is_err());
-        for refused in [
-            options(&[("g", "48")]),
-            options(&[("sc_threshold", "0")]),
-            options(&[("g", "0"), ("sc_threshold", "0")]),
-            options(&[("g", "48"), ("sc_threshold", "40")]),
-            options(&[("g", "48"), ("sc_threshold", "0"), ("x264-params", "keyint=60")]),
-            options(&[("g", "48"), ("sc_threshold", "0"), ("x264opts", "no-scenecut")]),
-            options(&[("g", "48"), ("sc_threshold", "0"), ("force_key_frames", "2")]),
+        let grid = |encoder: &str, pairs: &[(&str, &str)]| {
+            key_grid("hls", encoder, &options(pairs), false)
+        };
+        assert_eq!(grid("libx264", &[("g", "48"), ("sc_threshold", "0"), ("crf", "23")]), Ok(48));
+        assert_eq!(grid("libx264", &[("x264-params", "keyint=50:no-scenecut")]), Ok(50));
+        let x265 = "keyint=24:scenecut=0:no-open-gop";
+        assert_eq!(grid("libx265", &[("g", "48"), ("x265-params", x265)]), Ok(24));
+        assert_eq!(
+            grid("libx265", &[("g", "12"), ("x265-params", "scenecut=0:open-gop=0")]),
+            Ok(12)
+        );
+        assert!(
+            key_grid("hls", "libx264", &options(&[("g", "9"), ("sc_threshold", "0")]), true)
+                .is_err()
+        );
+        for (encoder, refused) in [
+            ("libvpx-vp9", &[("g", "48"), ("keyint_min", "48")][..]),
+            ("libx264", &[("g", "48")]),
+            ("libx264", &[("sc_threshold", "0")]),
+            ("libx264", &[("g", "0"), ("sc_threshold", "0")]),
+            ("libx264", &[("g", "48"), ("sc_threshold", "40")]),
+            ("libx264", &[("g", "48"), ("sc_threshold", "0"), ("x264-params", "scenecut=40")]),
+            ("libx264", &[("g", "48"), ("sc_threshold", "0"), ("x264-params", "open-gop=1")]),
+            ("libx264", &[("g", "48"), ("sc_threshold", "0"), ("x264opts", "intra-refresh")]),
+            ("libx264", &[("g", "48"), ("sc_threshold", "0"), ("force_key_frames", "2")]),
+            // x265 ignores -sc_threshold, and its GOP is open by default.
+            ("libx265", &[("g", "48"), ("sc_threshold", "0")]),
+            ("libx265", &[("g", "48"), ("x265-params", "scenecut=0")]),
         ] {
-            assert!(key_grid("dash", "libx264", &refused, false).is_err(), "{refused:?}");
+            assert!(grid(encoder, refused).is_err(), "{encoder} {refused:?}");
         }
     }
 
