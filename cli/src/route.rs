@@ -751,8 +751,8 @@ mod tests {
                 "-dash_segment_type webm is not distributable yet (mp4 is)",
             ),
             (
-                "-i IN -c:v libx264 -g 9 -sc_threshold 0 -hls_segment_type fmp4 o.m3u8",
-                "-hls_segment_type fmp4 is not distributable yet (mpegts is)",
+                "-i IN -c:v libx264 -g 9 -sc_threshold 0 -hls_segment_filename s%v.ts o.m3u8",
+                "-hls_segment_filename with %v (variant streams) is not distributable",
             ),
             ("-i IN -c:v copy out.mkv", "-c:v copy does not encode"),
             ("-i IN -c:v libx264 -c copy out.mkv", "-c:v copy does not encode"),

@@ -54,16 +54,13 @@ pub const OPTIONS: &[&str] = &[
     "extra_window_size",
 ];
 
-/// Refuses option values whose output we do not reproduce yet: HLS in
-/// fragmented MP4 segments and DASH in WebM ones (not compared with
-/// ffmpeg alone), and variant streams (`%v` names one playlist per variant).
+/// Refuses option values whose output we do not reproduce yet: DASH in
+/// WebM segments (not compared with ffmpeg alone), and variant streams
+/// (`%v` names one playlist per variant).
 pub fn check_option(name: &str, value: &str) -> Result<(), String> {
     match name {
         "dash_segment_type" if !matches!(value, "mp4" | "auto") => {
             Err(format!("-dash_segment_type {value} is not distributable yet (mp4 is)"))
-        }
-        "hls_segment_type" if value != "mpegts" => {
-            Err(format!("-hls_segment_type {value} is not distributable yet (mpegts is)"))
         }
         "hls_segment_filename" if value.contains("%v") => {
             Err("-hls_segment_filename with %v (variant streams) is not distributable".into())
