@@ -56,9 +56,9 @@ struct Prepared {
     retimed: Option<crate::retime::Retimed>,
     /// With `-force_key_frames`: the frames ffmpeg alone forces.
     forced_keyframes: Option<ForcedKeyframes>,
-    /// For a segmenting output: per frame to encode, the index of ffmpeg
-    /// alone's first output frame that shows it (`segmented::on_key_grid`).
-    first_outputs: Option<Vec<Option<u64>>>,
+    /// For a segmenting output: the frames to encode that a chunk may start
+    /// at, ffmpeg alone's keyframes (`segmented::key_starts`).
+    key_starts: Option<Vec<u64>>,
 }
 
 /// Runs `jobs` (one per output of the command, all reading the same input)
@@ -517,18 +517,28 @@ async fn prepare(
             }
         }
     };
-    let first_outputs = match (job.key_grid, &retimed) {
-        (None, _) => None,
-        (Some(_), Some(retimed)) => {
-            Some(crate::segmented::first_outputs(retimed.shown.iter().map(|s| s.copies)))
-        }
-        (Some(_), None) => {
-            match crate::retime::replay(&job, &timeline, &video, media, frame_rate, frame_rate) {
-                Ok(outputs) => Some(crate::segmented::first_outputs(
-                    crate::vsync::shown(&outputs, timeline.len()).iter().map(|s| s.copies),
-                )),
-                Err(reason) => return Ok(Err(reason)),
-            }
+    let key_starts = match job.keyint {
+        None => None,
+        Some(keyint) => {
+            let copies: Vec<u32> = match &retimed {
+                Some(retimed) => retimed.shown.iter().map(|s| s.copies).collect(),
+                None => {
+                    let replayed = crate::retime::replay(
+                        &job, &timeline, &video, media, frame_rate, frame_rate,
+                    );
+                    match replayed {
+                        Ok(outputs) => crate::vsync::shown(&outputs, timeline.len())
+                            .iter()
+                            .map(|s| s.copies)
+                            .collect(),
+                        Err(reason) => return Ok(Err(reason)),
+                    }
+                }
+            };
+            let outputs = copies.iter().map(|&c| u64::from(c)).sum();
+            let forced = forced_keyframes.as_ref().map_or(&[][..], ForcedKeyframes::ordinals);
+            let keys = crate::segmented::keyframes(outputs, forced, keyint);
+            Some(crate::segmented::key_starts(&crate::segmented::first_outputs(copies), &keys))
         }
     };
     Ok(Ok(Prepared {
@@ -539,7 +549,7 @@ async fn prepare(
         frame_rate,
         retimed,
         forced_keyframes,
-        first_outputs,
+        key_starts,
     }))
 }
 
@@ -654,7 +664,7 @@ async fn encode(
         frame_rate,
         retimed,
         forced_keyframes,
-        first_outputs,
+        key_starts,
     } = ready;
     let started = Instant::now();
     let zstd = zstd_for(settings, &video);
@@ -723,19 +733,14 @@ async fn encode(
             ),
         );
     }
-    let starts = match (job.key_grid, &first_outputs) {
-        (Some(gop), Some(first_outputs)) => {
-            let moved = crate::segmented::on_key_grid(&starts, first_outputs, gop);
-            console.print(
-                VERBOSE,
-                &format!(
-                    "[dffmpeg] {} chunks start on the keyframe grid of {gop} frames\n",
-                    moved.len()
-                ),
-            );
+    let starts = match &key_starts {
+        Some(allowed) => {
+            let moved = crate::segmented::on_key_grid(&starts, allowed);
+            let line = format!("[dffmpeg] {} chunks, each starting on a keyframe\n", moved.len());
+            console.print(VERBOSE, &line);
             moved
         }
-        _ => starts,
+        None => starts,
     };
     // The rate the encoder runs at: an fps filter's, the output's, else the input's.
     let (output_rate, chunks) = match (job.fps_filter, &retimed) {

@@ -22,6 +22,31 @@ use crate::timeline::{Timeline, rescale, seconds};
 /// Microseconds, ffmpeg's `AV_TIME_BASE_Q`.
 const MICROSECONDS: (i64, i64) = (1, 1_000_000);
 
+/// How `-force_key_frames` picks the frames it forces.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rule {
+    /// A list of times, in microseconds.
+    Times(Vec<i64>),
+    /// `expr:gte(t,n_forced*N)`: the first frame at or past every N
+    /// seconds, the form HLS and DASH recipes use. ffmpeg evaluates it per
+    /// output frame in doubles, with `t` the frame's timestamp less the
+    /// first frame's, times the encoder's time base (where a list of times
+    /// compares the timestamps themselves); other expressions are refused.
+    Every(f64),
+}
+
+impl Rule {
+    /// The rule `value` states, if it is one of the forms above.
+    pub fn parse(value: &str) -> Option<Self> {
+        if let Some(expr) = value.strip_prefix("expr:") {
+            let every = expr.strip_prefix("gte(t,n_forced*")?.strip_suffix(')')?;
+            let plain = !every.is_empty() && every.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+            return every.parse::<f64>().ok().filter(|n| plain && *n > 0.0).map(Self::Every);
+        }
+        value.split(',').map(parse_duration).collect::<Option<Vec<_>>>().map(Self::Times)
+    }
+}
+
 /// The output frames ffmpeg alone forces, each at the time its chunk's
 /// encoder sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,39 +55,64 @@ pub struct ForcedKeyframes {
     /// encoder). A key places a frame among chunks: a timeline frame index,
     /// or an output slot when the chunks have a grid (see [`chunk_keys`]).
     forced: Vec<(i64, i64)>,
+    /// Per forced frame, its index among ffmpeg alone's output frames.
+    ordinals: Vec<u64>,
 }
 
 impl ForcedKeyframes {
-    /// `list` is the option's value (a list of times; `route` refuses any
-    /// other form). `outputs` is every frame ffmpeg alone encodes, in order,
-    /// as (key, timestamp in `encoder_tb`); `node_us` gives a key's
-    /// timestamp in microseconds as a chunk's encoder sees it.
+    /// `rule` is the option's. `outputs` is every frame ffmpeg alone
+    /// encodes, in order, as (key, timestamp in `encoder_tb`); `node_us`
+    /// gives a key's timestamp in microseconds as a chunk's encoder sees it.
     pub fn new(
-        list: &str,
+        rule: &Rule,
         outputs: &[(i64, i64)],
         encoder_tb: (i64, i64),
         node_us: impl Fn(i64) -> i64,
     ) -> Self {
-        let mut times: Vec<i64> = list
-            .split(',')
-            .filter_map(parse_duration)
-            .map(|us| rescale(us, MICROSECONDS, encoder_tb))
-            .collect();
-        times.sort_unstable();
-        let mut next = 0;
-        let mut forced: Vec<(i64, i64)> = Vec::new();
-        for &(key, pts) in outputs {
-            if next == times.len() {
-                break;
+        let mut kept = Self { forced: Vec::new(), ordinals: Vec::new() };
+        let mut force = |ordinal: usize, key: i64| {
+            if kept.forced.last().is_none_or(|&(last, _)| last != key) {
+                kept.forced.push((key, node_us(key)));
+                kept.ordinals.push(ordinal as u64);
             }
-            if pts >= times[next] {
-                next += 1;
-                if forced.last().is_none_or(|&(last, _)| last != key) {
-                    forced.push((key, node_us(key)));
+        };
+        match rule {
+            Rule::Times(list) => {
+                let mut times: Vec<i64> =
+                    list.iter().map(|&us| rescale(us, MICROSECONDS, encoder_tb)).collect();
+                times.sort_unstable();
+                let mut next = 0;
+                for (ordinal, &(key, pts)) in outputs.iter().enumerate() {
+                    if next == times.len() {
+                        break;
+                    }
+                    if pts >= times[next] {
+                        next += 1;
+                        force(ordinal, key);
+                    }
+                }
+            }
+            Rule::Every(seconds) => {
+                // ffmpeg's `t` counts from the first output frame
+                // (`forced_kf_ref_pts`), times av_q2d(enc->time_base); the
+                // expression is evaluated in doubles.
+                let tb = encoder_tb.0 as f64 / encoder_tb.1 as f64;
+                let first = outputs.first().map_or(0, |&(_, pts)| pts);
+                let mut n_forced = 0.0;
+                for (ordinal, &(key, pts)) in outputs.iter().enumerate() {
+                    if (pts - first) as f64 * tb >= n_forced * seconds {
+                        n_forced += 1.0;
+                        force(ordinal, key);
+                    }
                 }
             }
         }
-        Self { forced }
+        kept
+    }
+
+    /// The forced frames' indices among ffmpeg alone's output frames.
+    pub fn ordinals(&self) -> &[u64] {
+        &self.ordinals
     }
 
     /// The option's value for the chunk whose frames have `keys`: the times
@@ -86,7 +136,7 @@ impl ForcedKeyframes {
 /// (keyed by timeline frame, at the timestamps ffmpeg's frame-rate code
 /// gives them). The error is why the command goes to ffmpeg instead.
 pub fn for_job(
-    list: &str,
+    value: &str,
     job: &EncodeJob,
     timeline: &Timeline,
     video: &StreamInfo,
@@ -94,6 +144,8 @@ pub fn for_job(
     input_rate: (i64, i64),
     retimed: Option<&Retimed>,
 ) -> Result<ForcedKeyframes, String> {
+    let rule = &Rule::parse(value)
+        .ok_or_else(|| format!("-force_key_frames {value} is not a form we reproduce"))?;
     if let Some(retimed) = retimed {
         let outputs: Vec<(i64, i64)> = retimed
             .shown
@@ -101,7 +153,7 @@ pub fn for_job(
             .flat_map(|s| (s.first..s.first + i64::from(s.copies)).map(|slot| (slot, slot)))
             .collect();
         let tb = (retimed.rate.1, retimed.rate.0);
-        return Ok(ForcedKeyframes::new(list, &outputs, tb, |slot| slot_us(slot, retimed.rate)));
+        return Ok(ForcedKeyframes::new(rule, &outputs, tb, |slot| slot_us(slot, retimed.rate)));
     }
     if let Some(rate) = job.fps_filter {
         let tb = (rate.1, rate.0);
@@ -110,7 +162,7 @@ pub fn for_job(
         let outputs: Vec<(i64, i64)> = (first..timeline.fps_end_slot(rate, input_rate))
             .map(|slot| (slot, slot - start))
             .collect();
-        return Ok(ForcedKeyframes::new(list, &outputs, tb, |slot| slot_us(slot, rate)));
+        return Ok(ForcedKeyframes::new(rule, &outputs, tb, |slot| slot_us(slot, rate)));
     }
     let outputs: Vec<(i64, i64)> =
         crate::retime::replay(job, timeline, video, media, input_rate, input_rate)?
@@ -120,10 +172,22 @@ pub fn for_job(
     // The nodes' encoders count from the output's -ss, as ffmpeg's does.
     let tb = (input_rate.1, input_rate.0);
     let output_start = job.output_window.start.unwrap_or(0);
-    Ok(ForcedKeyframes::new(list, &outputs, tb, |frame| {
+    let forced = ForcedKeyframes::new(rule, &outputs, tb, |frame| {
         let pts = timeline.all[frame as usize].pts;
         rescale(pts, timeline.time_base, MICROSECONDS) + timeline.ts_offset_us - output_start
-    }))
+    });
+    // A chunk is given its forced frames' own times: a later copy of a
+    // frame the output repeats (a gap in a VFR source, into MP4) would be
+    // forced at the frame's first copy. Seen here: 0.633 s for 1.0 s.
+    let repeated = forced.ordinals().iter().map(|&o| o as usize).find(|&o| {
+        o > 0 && outputs.get(o - 1).zip(outputs.get(o)).is_some_and(|(a, b)| a.0 == b.0)
+    });
+    if let Some(ordinal) = repeated {
+        return Err(format!(
+            "-force_key_frames forces a repeated frame (output frame {ordinal}), which is not reproduced yet"
+        ));
+    }
+    Ok(forced)
 }
 
 /// The keys of `chunk`'s frames: its output slots when it has a grid (an
@@ -143,7 +207,7 @@ pub fn slot_us(slot: i64, rate: (i64, i64)) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{ForcedKeyframes, slot_us};
+    use super::{ForcedKeyframes, Rule, slot_us};
 
     /// ffmpeg alone's output at 25 fps: frame i at slot i.
     fn at_25fps(count: i64) -> Vec<(i64, i64)> {
@@ -151,7 +215,8 @@ mod tests {
     }
 
     fn forced(list: &str, count: i64) -> ForcedKeyframes {
-        ForcedKeyframes::new(list, &at_25fps(count), (1, 25), |slot| slot_us(slot, (25, 1)))
+        let rule = Rule::parse(list).unwrap();
+        ForcedKeyframes::new(&rule, &at_25fps(count), (1, 25), |slot| slot_us(slot, (25, 1)))
     }
 
     #[test]
@@ -177,8 +242,33 @@ mod tests {
     #[test]
     fn a_repeated_frame_is_forced_once() {
         let outputs = [(0, 0), (1, 1), (1, 2), (2, 3)];
-        let forced = ForcedKeyframes::new("0.04,0.08", &outputs, (1, 25), |key| key * 1000);
+        let rule = Rule::parse("0.04,0.08").unwrap();
+        let forced = ForcedKeyframes::new(&rule, &outputs, (1, 25), |key| key * 1000);
         assert_eq!(forced.for_chunk(-1..3).as_deref(), Some("0.001000"));
+    }
+
+    /// `expr:gte(t,n_forced*2)`: frame 0, then the first frame at or past
+    /// each 2 s; a gap of two intervals forces two frames in a row.
+    #[test]
+    fn the_expression_forces_the_first_frame_past_each_interval() {
+        let every_2s = forced("expr:gte(t,n_forced*2)", 150);
+        assert_eq!(every_2s.ordinals(), [0, 50, 100]);
+        assert_eq!(every_2s.for_chunk(0..150).as_deref(), Some("2.000000,4.000000"));
+        // 30000/1001: 2 s is slot 59.94; the expression forces slot 60.
+        let outputs: Vec<(i64, i64)> = (0..130).map(|i| (i, i)).collect();
+        let rule = Rule::parse("expr:gte(t,n_forced*2)").unwrap();
+        let ntsc = ForcedKeyframes::new(&rule, &outputs, (1001, 30_000), |k| k);
+        assert_eq!(ntsc.ordinals(), [0, 60, 120]);
+        let gap = [(0, 0), (1, 1), (2, 130), (3, 131)];
+        let cascade = ForcedKeyframes::new(&rule, &gap, (1, 25), |k| k);
+        assert_eq!(cascade.ordinals(), [0, 2, 3]);
+        // `t` counts from the first frame: from slot 1, 2 s is slot 51.
+        let late: Vec<(i64, i64)> = (1..60).map(|i| (i, i)).collect();
+        assert_eq!(ForcedKeyframes::new(&rule, &late, (1, 25), |k| k).ordinals(), [0, 50]);
+        for refused in ["expr:gte(t,n_forced*0)", "expr:gte(n,n_forced*2)", "expr:gte(t,2)", "1,x"]
+        {
+            assert_eq!(Rule::parse(refused), None, "{refused}");
+        }
     }
 
     #[test]

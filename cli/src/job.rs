@@ -118,9 +118,10 @@ pub struct EncodeJob {
     pub extra_inputs: Vec<ExtraInput>,
     /// `-frames:v`/`-vframes`: ffmpeg alone encodes no more frames than this.
     pub max_frames: Option<u64>,
-    /// For a segmenting output (HLS, DASH): the keyframe interval, in output
-    /// frames, that every chunk must start on (`crate::segmented`).
-    pub key_grid: Option<u64>,
+    /// For a segmenting output (HLS, DASH): the encoder's keyframe interval,
+    /// in output frames; every chunk starts on one of ffmpeg alone's
+    /// keyframes (`crate::segmented`).
+    pub keyint: Option<u64>,
 }
 
 /// An input after the first, read only by the final mux and the trial.

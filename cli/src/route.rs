@@ -258,11 +258,17 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
             "passlogfile" if spec.is_none() || video_spec => {
                 passlogfile = Some(value(opt).to_string());
             }
-            "force_key_frames" if !value(opt).split(',').all(|t| parse_duration(t).is_some()) => {
-                return Err(format!(
-                    "-force_key_frames {} is not distributable (a list of times is)",
-                    value(opt)
-                ));
+            // The nodes are given the times of their chunk's forced frames
+            // (`forced`), never the expression.
+            "force_key_frames" if spec.is_none() || video_spec => {
+                if crate::forced::Rule::parse(value(opt)).is_none() {
+                    return Err(format!(
+                        "-force_key_frames {} is not distributable (a list of times or \
+                         expr:gte(t,n_forced*N) is)",
+                        value(opt)
+                    ));
+                }
+                encoder_options.push((name.to_string(), value(opt).to_string()));
             }
             _ if node::spec::OPTIONS.contains(&name) && (spec.is_none() || video_spec) => {
                 node::spec::check_option(name, value(opt))
@@ -347,9 +353,9 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     if passes == 2 && !node::spec::TWO_PASS_ENCODERS.contains(&encoder.as_str()) {
         return Err(format!("-pass 2 with {encoder} is not distributable"));
     }
-    let key_grid = match output_format.as_str() {
+    let keyint = match output_format.as_str() {
         f if crate::segmented::FORMATS.contains(&f) => {
-            Some(crate::segmented::key_grid(f, &encoder, &encoder_options, fps_filter.is_some())?)
+            Some(crate::segmented::keyint(f, &encoder, &encoder_options, fps_filter.is_some())?)
         }
         _ => None,
     };
@@ -382,7 +388,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         video_tag: None,
         extra_inputs,
         max_frames,
-        key_grid,
+        keyint,
     })
 }
 
@@ -732,15 +738,15 @@ mod tests {
         }
         let hls = "-c:v libx264 -g 48 -sc_threshold 0 -hls_time 4 -start_number 1 o.m3u8";
         let job = route_line(&format!("-i IN {hls}"), &input).unwrap();
-        assert_eq!((job.output_format.as_str(), job.key_grid), ("hls", Some(48)));
+        assert_eq!((job.output_format.as_str(), job.keyint), ("hls", Some(48)));
         assert_eq!(job.mux_args, ["-hls_time", "4", "-start_number", "1"]);
         let dash = "-c:v libx264 -g 25 -sc_threshold 0 -seg_duration 2 o.mpd";
         let job = route_line(&format!("-i IN {dash}"), &input).unwrap();
-        assert_eq!((job.output_format.as_str(), job.key_grid), ("dash", Some(25)));
+        assert_eq!((job.output_format.as_str(), job.keyint), ("dash", Some(25)));
         for (line, reason) in [
             (
                 "-i IN -c:v libx264 -f hls o.m3u8",
-                "hls with no fixed keyframe interval: ffmpeg alone's keyframes, where its segments start, are not on a fixed grid (-g N -sc_threshold 0 puts them there)",
+                "hls with scene-cut keyframes: ffmpeg alone's keyframes, where its segments start, are not on a fixed grid (-g N -sc_threshold 0 puts them there)",
             ),
             (
                 "-i IN -c:v libx264 -g 9 -sc_threshold 0 -hls_key_info_file k o.m3u8",
@@ -760,7 +766,7 @@ mod tests {
             ("-vsync auto -i IN -c:v libx264 out.mkv", "-vsync auto is not distributable"),
             (
                 "-i IN -c:v libx264 -force_key_frames 1,,2 out.mkv",
-                "-force_key_frames 1,,2 is not distributable (a list of times is)",
+                "-force_key_frames 1,,2 is not distributable (a list of times or expr:gte(t,n_forced*N) is)",
             ),
             (
                 "-i IN -c:v libx264 -x264-params dump_yuv=.bashrc out.mkv",

@@ -4,12 +4,12 @@
 //! Every chunk starts with a keyframe. ffmpeg alone has keyframes only where
 //! its encoder puts them, so a chunk that starts elsewhere adds a keyframe
 //! and the muxer cuts a segment there that ffmpeg alone does not. An
-//! encoder told to place its keyframes on a fixed grid of frames (`-g N
-//! -sc_threshold 0`, the setting every HLS and DASH recipe gives) puts them
-//! at output frames 0, N, 2N... whatever else it sees; chunks that start on
-//! that grid add no keyframe, and the muxer cuts exactly where it cuts for
-//! ffmpeg alone. That grid is [`key_grid`]; [`on_key_grid`] moves the
-//! policy's chunk starts onto it.
+//! encoder with scene cuts off and a closed GOP (`-g N -sc_threshold 0`, or
+//! `-force_key_frames expr:gte(t,n_forced*N)`, as HLS and DASH recipes give)
+//! puts its keyframes where the coordinator can work them out ([`keyint`],
+//! [`keyframes`]); chunks that start on them add none, and the muxer cuts
+//! exactly where it cuts for ffmpeg alone. [`on_key_grid`] moves the
+//! policy's chunk starts there.
 //!
 //! The playlist or manifest and its segments are written where ffmpeg alone
 //! writes them, by the final mux itself: they are several files whose names
@@ -69,15 +69,17 @@ pub fn check_option(name: &str, value: &str) -> Result<(), String> {
     }
 }
 
-/// The keyframe interval, in output frames, that chunks of a `format`
-/// output must start on (see the module comment); the error is why the
-/// command goes to ffmpeg instead.
+/// The encoder's keyframe interval (`keyint`, in output frames) for a
+/// `format` output whose chunks must start on ffmpeg alone's keyframes
+/// (see the module comment); the error is why the command goes to ffmpeg
+/// instead.
 ///
-/// libx264 and libx265 put a keyframe every `keyint` frames from the first
-/// when scene cuts are off and the GOP is closed. With an open GOP (x265's
+/// With scene cuts off and a closed GOP, libx264 and libx265 put a keyframe
+/// on the first frame, on every frame `-force_key_frames` forces, and
+/// `keyint` frames after the last keyframe ([`keyframes`]). With an open GOP (x265's
 /// default) the frames just before a keyframe are coded after it, into the
 /// next segment, where a chunk boundary keeps them in the chunk before.
-pub fn key_grid(
+pub fn keyint(
     format: &str,
     encoder: &str,
     options: &[(String, String)],
@@ -112,9 +114,10 @@ pub fn key_grid(
              not on a fixed grid ({recipe} puts them there)"
         )
     };
-    let gop = param("keyint").or(option("g").map(String::as_str));
-    let Some(gop) = gop.and_then(|g| g.parse::<u64>().ok()).filter(|g| *g > 0) else {
-        return Err(refuse("no fixed keyframe interval"));
+    // Both encoders' default interval is 250 frames.
+    let keyint = param("keyint").or(option("g").map(String::as_str)).unwrap_or("250");
+    let Some(keyint) = keyint.parse::<u64>().ok().filter(|k| *k > 0) else {
+        return Err(refuse(&format!("a keyframe interval of {keyint}")));
     };
     if param("scenecut").map_or(scene_cuts_by_default, on) {
         return Err(refuse("scene-cut keyframes"));
@@ -125,13 +128,10 @@ pub fn key_grid(
     if param("intra-refresh").is_some_and(on) {
         return Err(refuse("intra refresh"));
     }
-    if option("force_key_frames").is_some() {
-        return Err(format!("{format} with -force_key_frames is not distributable yet"));
-    }
     if fps_filter {
         return Err(format!("{format} with -vf fps is not distributable yet"));
     }
-    Ok(gop)
+    Ok(keyint)
 }
 
 /// An encoder's own `key=value:flag:no-flag` parameters, from the lists in
@@ -153,18 +153,42 @@ fn encoder_params(lists: &[Option<&String>]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Moves each of the policy's chunk starts (indices of the frames to
-/// encode, the first 0) to the nearest frame that begins a key interval of
-/// `gop` output frames, and drops those that then coincide. `first_output`
-/// has, per frame to encode, the index among ffmpeg alone's output frames
-/// of the first one that shows it, or `None` when none does (a dropped frame).
-pub fn on_key_grid(starts: &[u64], first_output: &[Option<u64>], gop: u64) -> Vec<u64> {
-    let grid: Vec<u64> = first_output
+/// Which of ffmpeg alone's `outputs` output frames are keyframes: the
+/// first, the `forced` ones (indices, in order), and each `keyint` frames
+/// after the last keyframe (forcing one restarts the count).
+pub fn keyframes(outputs: u64, forced: &[u64], keyint: u64) -> Vec<bool> {
+    let mut keys = vec![false; outputs as usize];
+    let mut forced = forced.iter().peekable();
+    let mut last = 0;
+    for i in 0..outputs {
+        while forced.next_if(|&&f| f < i).is_some() {}
+        let is_forced = forced.next_if(|&&f| f == i).is_some();
+        if i == 0 || is_forced || i - last >= keyint {
+            keys[i as usize] = true;
+            last = i;
+        }
+    }
+    keys
+}
+
+/// The frames to encode (indices) a chunk may start at: those whose first
+/// output frame is one of ffmpeg alone's keyframes (`keys`, per output
+/// frame). `first_output` has, per frame to encode, the index of its first
+/// output frame, or `None` when the output drops it.
+pub fn key_starts(first_output: &[Option<u64>], keys: &[bool]) -> Vec<u64> {
+    first_output
         .iter()
         .enumerate()
-        .filter(|(frame, out)| *frame > 0 && out.is_some_and(|o| o > 0 && o % gop == 0))
+        .filter(|(_, out)| out.is_some_and(|o| keys.get(o as usize).copied().unwrap_or(false)))
         .map(|(frame, _)| frame as u64)
-        .collect();
+        .collect()
+}
+
+/// Moves each of the policy's chunk starts (indices of the frames to
+/// encode, the first 0) to the nearest of `allowed` (sorted, from
+/// [`key_starts`]), and drops those that then coincide.
+pub fn on_key_grid(starts: &[u64], allowed: &[u64]) -> Vec<u64> {
+    let grid: Vec<u64> = allowed.iter().copied().filter(|&f| f > 0).collect();
     let mut kept = vec![0];
     for &start in starts.iter().skip(1) {
         let after = grid.partition_point(|&f| f < start);
@@ -239,11 +263,12 @@ mod tests {
 
     #[test]
     fn the_grid_is_the_fixed_gop() {
-        let grid = |encoder: &str, pairs: &[(&str, &str)]| {
-            key_grid("hls", encoder, &options(pairs), false)
-        };
+        let grid =
+            |encoder: &str, pairs: &[(&str, &str)]| keyint("hls", encoder, &options(pairs), false);
         assert_eq!(grid("libx264", &[("g", "48"), ("sc_threshold", "0"), ("crf", "23")]), Ok(48));
         assert_eq!(grid("libx264", &[("x264-params", "keyint=50:no-scenecut")]), Ok(50));
+        let forced = [("sc_threshold", "0"), ("force_key_frames", "expr:gte(t,n_forced*2)")];
+        assert_eq!(grid("libx264", &forced), Ok(250));
         let x265 = "keyint=24:scenecut=0:no-open-gop";
         assert_eq!(grid("libx265", &[("g", "48"), ("x265-params", x265)]), Ok(24));
         assert_eq!(
@@ -251,19 +276,16 @@ mod tests {
             Ok(12)
         );
         assert!(
-            key_grid("hls", "libx264", &options(&[("g", "9"), ("sc_threshold", "0")]), true)
-                .is_err()
+            keyint("hls", "libx264", &options(&[("g", "9"), ("sc_threshold", "0")]), true).is_err()
         );
         for (encoder, refused) in [
             ("libvpx-vp9", &[("g", "48"), ("keyint_min", "48")][..]),
             ("libx264", &[("g", "48")]),
-            ("libx264", &[("sc_threshold", "0")]),
             ("libx264", &[("g", "0"), ("sc_threshold", "0")]),
             ("libx264", &[("g", "48"), ("sc_threshold", "40")]),
             ("libx264", &[("g", "48"), ("sc_threshold", "0"), ("x264-params", "scenecut=40")]),
             ("libx264", &[("g", "48"), ("sc_threshold", "0"), ("x264-params", "open-gop=1")]),
             ("libx264", &[("g", "48"), ("sc_threshold", "0"), ("x264opts", "intra-refresh")]),
-            ("libx264", &[("g", "48"), ("sc_threshold", "0"), ("force_key_frames", "2")]),
             // x265 ignores -sc_threshold, and its GOP is open by default.
             ("libx265", &[("g", "48"), ("sc_threshold", "0")]),
             ("libx265", &[("g", "48"), ("x265-params", "scenecut=0")]),
@@ -272,24 +294,39 @@ mod tests {
         }
     }
 
-    #[test]
-    fn starts_move_to_the_nearest_grid_frame() {
-        let identity = first_outputs(vec![1; 100]);
-        assert_eq!(on_key_grid(&[0, 26, 49, 77], &identity, 25), vec![0, 25, 50, 75]);
-        // Two starts nearest to one grid frame give one chunk; none past the end.
-        assert_eq!(on_key_grid(&[0, 10, 14, 99], &identity, 25), vec![0, 25, 75]);
-        assert_eq!(on_key_grid(&[0, 3], &identity, 25), vec![0, 25]);
-        assert_eq!(on_key_grid(&[0, 30], &first_outputs(vec![1; 20]), 25), vec![0]);
+    /// Allowed starts from a fixed interval of 25 over `frames` frames
+    /// shown once each.
+    fn every_25(frames: usize) -> Vec<u64> {
+        let keys = keyframes(frames as u64, &[], 25);
+        key_starts(&first_outputs(vec![1; frames]), &keys)
     }
 
-    /// With repeated and dropped frames, the grid counts output frames.
     #[test]
-    fn the_grid_counts_output_frames() {
+    fn starts_move_to_the_nearest_keyframe() {
+        assert_eq!(every_25(100), vec![0, 25, 50, 75]);
+        assert_eq!(on_key_grid(&[0, 26, 49, 77], &every_25(100)), vec![0, 25, 50, 75]);
+        // Two starts nearest to one keyframe give one chunk; none past the end.
+        assert_eq!(on_key_grid(&[0, 10, 14, 99], &every_25(100)), vec![0, 25, 75]);
+        assert_eq!(on_key_grid(&[0, 3], &every_25(100)), vec![0, 25]);
+        assert_eq!(on_key_grid(&[0, 30], &every_25(20)), vec![0]);
+    }
+
+    /// A forced keyframe restarts the interval.
+    #[test]
+    fn forced_keyframes_restart_the_interval() {
+        let keys = keyframes(12, &[3, 4], 5);
+        let at: Vec<usize> = (0..12).filter(|&i| keys[i]).collect();
+        assert_eq!(at, [0, 3, 4, 9]);
+    }
+
+    /// With repeated and dropped frames, keyframes count output frames.
+    #[test]
+    fn keyframes_count_output_frames() {
         // Frame 1 is shown three times, frame 3 not at all.
         let first = first_outputs([1, 3, 1, 0, 1, 1, 1]);
         assert_eq!(first, vec![Some(0), Some(1), Some(4), None, Some(5), Some(6), Some(7)]);
         // Output 3 repeats frame 1: no chunk can start there.
-        assert_eq!(on_key_grid(&[0, 2], &first, 3), vec![0, 5]);
-        assert_eq!(on_key_grid(&[0, 3], &first, 2), vec![0, 2]);
+        assert_eq!(key_starts(&first, &keyframes(8, &[], 3)), vec![0, 5]);
+        assert_eq!(key_starts(&first, &keyframes(8, &[], 2)), vec![0, 2, 5]);
     }
 }

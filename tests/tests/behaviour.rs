@@ -370,6 +370,15 @@ fn forced_keyframes_that_cascade_across_a_chunk_boundary_land_where_ffmpeg_puts_
     forced_keyframes(&["-r", "24"], "3.0,3.01,3.02", &["3.000000", "3.042000", "3.083000"]);
 }
 
+/// `expr:gte(t,n_forced*N)`, the HLS recipes' form: the coordinator works
+/// out which frames ffmpeg forces and gives each chunk their times.
+#[test]
+fn forced_keyframes_from_an_expression_land_where_ffmpeg_puts_them() {
+    let every = "expr:gte(t,n_forced*1.3)";
+    forced_keyframes(&[], every, &["1.360000", "2.640000", "3.960000", "5.240000"]);
+    forced_keyframes(&["-r", "24"], every, &["1.375000", "2.667000", "3.958000", "5.250000"]);
+}
+
 /// Encodes a 6 s clip with `-force_key_frames list` and `rate` (output
 /// options) through ffmpeg and through two chunks of 3 s, and checks that
 /// ffmpeg put keyframes at `forced` and the chunks put them where ffmpeg
