@@ -144,17 +144,18 @@ impl ExtraInput {
 }
 
 impl EncodeJob {
-    /// Whether the output's muxer opens files of its own (HLS and DASH: the
-    /// playlist or manifest and its segments), so that ffmpeg has no output
-    /// size to report.
+    /// Whether the output's muxer opens files of its own (HLS, DASH, the
+    /// segment muxer: a playlist, manifest or list and its segments), so
+    /// that ffmpeg has no output size to report.
     pub fn writes_own_files(&self) -> bool {
         crate::segmented::FORMATS.contains(&self.output_format.as_str())
     }
 
     /// Whether ffmpeg alone writes this output at a constant frame rate by
-    /// default: its muxer lacks `AVFMT_VARIABLE_FPS` (MP4, MOV, HLS, DASH).
+    /// default: its muxer lacks `AVFMT_VARIABLE_FPS` (MP4, MOV, HLS, DASH, and
+    /// the segment muxer, whatever its segments' container).
     pub fn cfr_output(&self) -> bool {
-        matches!(self.output_format.as_str(), "mp4" | "mov" | "hls" | "dash")
+        matches!(self.output_format.as_str(), "mp4" | "mov" | "hls" | "dash" | "segment")
     }
 
     /// `-loglevel verbose` or more, or a report that records as much:

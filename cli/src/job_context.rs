@@ -189,9 +189,10 @@ impl JobContext {
     /// the frame rate for Matroska, decode timestamps for MP4, MOV, MPEG-TS
     /// (HLS segments included), DASH and FLV (which write them; NUT only derives them from the stream's
     /// declared delay, which x264 overstates when it turns B-frames off
-    /// itself, as for `-qp 0`).
+    /// itself, as for `-qp 0`). For the segment muxer, its segments'
+    /// container decides.
     pub fn chunk_format(&self) -> ChunkFormat {
-        match self.job.output_format.as_str() {
+        match crate::segmented::codec_format(&self.job).as_str() {
             "matroska" | "webm" => ChunkFormat::Matroska,
             "mp4" | "mov" | "mpegts" | "flv" | "avi" | "hls" | "dash" => ChunkFormat::Mov,
             _ => ChunkFormat::Nut,

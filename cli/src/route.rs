@@ -57,6 +57,8 @@ const CONTAINERS: &[(&str, &[&str])] = &[
     ("avi", &["avi"]),
     ("hls", &["m3u8"]),
     ("dash", &["mpd"]),
+    // Never guessed from a name: `-f segment` only.
+    ("segment", &[]),
 ];
 
 /// Global options the distributed path honours.
@@ -335,12 +337,12 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
             .ok_or("the output extension names no container we assemble")?,
     };
     if output_window.start.is_some()
-        && matches!(output_format.as_str(), "mp4" | "mov" | "hls" | "dash")
+        && matches!(output_format.as_str(), "mp4" | "mov" | "hls" | "dash" | "segment")
     {
         // Seen in the corpus suite: into MP4/MOV the final mux applied the
         // start again (-ss 0.4 gave 20 of 40 frames, starting at 0.8 s).
         // Matroska is tested and exact; -t/-to alone are exact in both.
-        // HLS and DASH are written at a constant rate as MP4 is; not tried.
+        // HLS, DASH and segments are written at a constant rate as MP4 is; not tried.
         return Err(format!("output -ss into {output_format} is not distributable yet"));
     }
     let overwrite = if command.global("y").is_some_and(Opt::enabled) {
@@ -361,7 +363,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     };
     let console = Console::from_command(command)?;
     let trial_options = trial_options(command, output);
-    Ok(EncodeJob {
+    let job = EncodeJob {
         input: PathBuf::from(&input.url),
         input_kind,
         input_args,
@@ -389,7 +391,11 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         extra_inputs,
         max_frames,
         keyint,
-    })
+    };
+    if job.output_format == "segment" {
+        crate::segmented::segment_container(&job)?;
+    }
+    Ok(job)
 }
 
 /// The output's options for the trial run (`crate::trial`), and `-vsync`,
@@ -672,7 +678,9 @@ fn parse_filters(opt: &Opt) -> Result<Vec<(String, String)>, String> {
     Ok(filters)
 }
 
-fn format_from_extension(path: &Path) -> Option<String> {
+/// The container we assemble that a file name's extension names, as
+/// ffmpeg guesses a muxer from it.
+pub fn format_from_extension(path: &Path) -> Option<String> {
     let ext = path.extension()?.to_str()?.to_ascii_lowercase();
     CONTAINERS
         .iter()
@@ -743,6 +751,9 @@ mod tests {
         let dash = "-c:v libx264 -g 25 -sc_threshold 0 -seg_duration 2 o.mpd";
         let job = route_line(&format!("-i IN {dash}"), &input).unwrap();
         assert_eq!((job.output_format.as_str(), job.keyint), ("dash", Some(25)));
+        let segments = "-c:v libx264 -g 25 -sc_threshold 0 -f segment -segment_time 2 o%03d.mp4";
+        let job = route_line(&format!("-i IN {segments}"), &input).unwrap();
+        assert_eq!(crate::segmented::codec_format(&job), "mp4");
         for (line, reason) in [
             (
                 "-i IN -c:v libx264 -f hls o.m3u8",
@@ -751,6 +762,18 @@ mod tests {
             (
                 "-i IN -c:v libx264 -g 9 -sc_threshold 0 -hls_key_info_file k o.m3u8",
                 "output option -hls_key_info_file is not distributable",
+            ),
+            (
+                "-i IN -c:v libx264 -g 9 -sc_threshold 0 -f segment -segment_format mpegts o%d.mp4",
+                "-segment_format mpegts with segments named as mp4 is not distributable",
+            ),
+            (
+                "-i IN -c:v libx264 -g 9 -sc_threshold 0 -f segment o%d.avi",
+                "segments in avi are not distributable yet",
+            ),
+            (
+                "-i IN -c:v libx264 -g 9 -sc_threshold 0 -f segment o%d.wav",
+                "the segments' container is not one we assemble",
             ),
             (
                 "-i IN -c:v libx264 -g 9 -sc_threshold 0 -dash_segment_type webm o.mpd",

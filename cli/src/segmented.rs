@@ -1,5 +1,6 @@
-//! Segmenting outputs (HLS, DASH): the muxer cuts the stream into files at
-//! keyframes, so where the keyframes fall decides the segments.
+//! Segmenting outputs (HLS, DASH, the segment muxer): the muxer cuts the
+//! stream into files at keyframes, so where the keyframes fall decides the
+//! segments.
 //!
 //! Every chunk starts with a keyframe. ffmpeg alone has keyframes only where
 //! its encoder puts them, so a chunk that starts elsewhere adds a keyframe
@@ -22,13 +23,17 @@ use crate::job::EncodeJob;
 
 /// The segmenting muxers: the ffmpeg names of the formats whose output is
 /// a playlist or manifest and the segments it names.
-pub const FORMATS: &[&str] = &["hls", "dash"];
+pub const FORMATS: &[&str] = &["hls", "dash", "segment"];
 
-/// The HLS and DASH muxers' options the final mux is given as written: how
-/// they segment, name and list, with nothing read from or written to other
-/// files than the playlist and its segments. Others (`-hls_key_info_file`,
-/// `-master_pl_name`, `-var_stream_map`, `-strftime`, `-hls_playlist`,
-/// `-streaming`...) are refused.
+/// The containers the segment muxer may write its segments in here.
+const SEGMENT_CONTAINERS: &[&str] = &["mpegts", "mp4", "mov", "matroska"];
+
+/// The HLS, DASH and segment muxers' options the final mux is given as
+/// written: how they segment, name and list, with nothing read from or
+/// written to other files than the playlist or list and its segments.
+/// Others (`-hls_key_info_file`, `-master_pl_name`, `-var_stream_map`,
+/// `-strftime`, `-hls_playlist`, `-streaming`, `-segment_format_options`...)
+/// are refused.
 pub const OPTIONS: &[&str] = &[
     "hls_time",
     "hls_init_time",
@@ -52,7 +57,51 @@ pub const OPTIONS: &[&str] = &[
     "dash_segment_type",
     "window_size",
     "extra_window_size",
+    "segment_time",
+    "segment_times",
+    "segment_frames",
+    "segment_list",
+    "segment_list_type",
+    "segment_list_size",
+    "segment_list_entry_prefix",
+    "segment_format",
+    "segment_start_number",
+    "segment_wrap",
+    "reset_timestamps",
+    "break_non_keyframes",
 ];
+
+/// The container the segment muxer writes each segment in: its
+/// `-segment_format`, or the one the segment name pattern's extension
+/// names. ffmpeg takes the default encoders from the extension alone, so
+/// the two must agree; the error is why the command goes to ffmpeg.
+pub fn segment_container(job: &EncodeJob) -> Result<String, String> {
+    let named = crate::route::format_from_extension(&job.output);
+    let given = last_value(job, "-segment_format").map(str::to_string);
+    let container = match (given, named) {
+        (Some(given), Some(named)) if given != named => {
+            return Err(format!(
+                "-segment_format {given} with segments named as {named} is not distributable"
+            ));
+        }
+        (Some(format), _) | (None, Some(format)) => format,
+        (None, None) => return Err("the segments' container is not one we assemble".into()),
+    };
+    if !SEGMENT_CONTAINERS.contains(&container.as_str()) {
+        return Err(format!("segments in {container} are not distributable yet"));
+    }
+    Ok(container)
+}
+
+/// The container whose rules (default encoders, constant frame rate) the
+/// output follows: for the segment muxer, its segments'; otherwise the
+/// output's own format.
+pub fn codec_format(job: &EncodeJob) -> String {
+    match job.output_format.as_str() {
+        "segment" => segment_container(job).unwrap_or_default(),
+        format => format.to_string(),
+    }
+}
 
 /// Refuses option values whose output we do not reproduce yet: DASH in
 /// WebM segments (not compared with ffmpeg alone), and variant streams
@@ -220,36 +269,44 @@ pub fn first_outputs(copies: impl IntoIterator<Item = u32>) -> Vec<Option<u64>> 
         .collect()
 }
 
-/// The user's `-hls_segment_filename`, if given.
-fn segment_pattern(job: &EncodeJob) -> Option<&str> {
-    job.mux_args
-        .windows(2)
-        .rev()
-        .find(|pair| pair[0] == "-hls_segment_filename")
-        .map(|pair| pair[1].as_str())
+/// The value of the job's last output option `flag`, if given.
+fn last_value<'a>(job: &'a EncodeJob, flag: &str) -> Option<&'a str> {
+    job.mux_args.windows(2).rev().find(|pair| pair[0] == flag).map(|pair| pair[1].as_str())
 }
 
-/// Why ffmpeg alone would fail to open the segments (their directory does
-/// not exist), which the trial, writing them in its scratch, cannot see.
+/// Files other than the output that the muxer writes, named by options
+/// the trial moves into its scratch: HLS segments, the segment muxer's list.
+const NAMED_FILES: &[&str] = &["-hls_segment_filename", "-segment_list"];
+
+/// Why ffmpeg alone would fail to open a file its muxer writes (the
+/// directory does not exist), which the trial, writing in its scratch,
+/// cannot see.
 pub fn unwritable_segments(job: &EncodeJob) -> Option<String> {
-    let parent = Path::new(segment_pattern(job)?).parent()?;
-    (!parent.as_os_str().is_empty() && !parent.is_dir())
-        .then(|| format!("the segments' directory {} does not exist", parent.display()))
+    NAMED_FILES.iter().find_map(|flag| {
+        let parent = Path::new(last_value(job, flag)?).parent()?;
+        (!parent.as_os_str().is_empty() && !parent.is_dir())
+            .then(|| format!("the directory {} ({flag}) does not exist", parent.display()))
+    })
 }
 
 /// The trial's output for a segmenting job: its playlist or manifest and
 /// segments inside `scratch` (DASH names them relative to the manifest;
-/// for HLS the user's segment name pattern is kept, as ffmpeg checks it).
+/// the user's name patterns are kept, as ffmpeg checks them).
 pub fn trial_output(job: &EncodeJob, scratch: &Path) -> Vec<OsString> {
-    if job.output_format == "dash" {
-        return vec![scratch.join("trial.mpd").into()];
+    let mut args: Vec<OsString> = Vec::new();
+    for flag in NAMED_FILES {
+        if let Some(name) = last_value(job, flag).and_then(|p| Path::new(p).file_name()) {
+            args.push(flag.into());
+            args.push(scratch.join(name).into());
+        }
     }
-    let mut args = Vec::new();
-    if let Some(name) = segment_pattern(job).and_then(|p| Path::new(p).file_name()) {
-        args.push("-hls_segment_filename".into());
-        args.push(scratch.join(name).into());
-    }
-    args.push(scratch.join("trial.m3u8").into());
+    let output = match job.output_format.as_str() {
+        "dash" => "trial.mpd".into(),
+        // The segments' name pattern, whose extension picks the encoders.
+        "segment" => job.output.file_name().map(|n| n.to_os_string()).unwrap_or_default(),
+        _ => "trial.m3u8".into(),
+    };
+    args.push(scratch.join(output).into());
     args
 }
 

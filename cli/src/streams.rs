@@ -270,7 +270,8 @@ pub fn encoder_for(
         }
     }
     chosen.or_else(|| {
-        let default = match (job.output_format.as_str(), kind) {
+        // The segment muxer's defaults are its segments' container's.
+        let default = match (crate::segmented::codec_format(job).as_str(), kind) {
             ("mp4" | "mov", MediaType::Audio) => "aac",
             ("mp4" | "mov", MediaType::Subtitle) => "mov_text",
             ("webm", MediaType::Audio) => "libopus",

@@ -208,7 +208,8 @@ pub fn plain_encode(before_input: &[&str], src: &Path, encode: &[&str], out: &Pa
     ffmpeg(&args);
 }
 
-/// What a playlist (`.m3u8`) or DASH manifest (`.mpd`) says about its
+/// What a playlist (`.m3u8`), segment list (`.csv`, `.ffconcat`) or DASH
+/// manifest (`.mpd`) says about its
 /// segments, to compare with ffmpeg alone's: the text, without a
 /// manifest's `bandwidth` values (measured from the segments' sizes, which
 /// chunked encodes change by their headers); `None` for other files.
@@ -216,7 +217,8 @@ pub fn segment_listing(file: &Path) -> Option<String> {
     let ext = file.extension()?.to_str()?;
     let text = std::fs::read_to_string(file).ok()?;
     match ext {
-        "m3u8" => Some(text),
+        // The segment muxer's lists too.
+        "m3u8" | "csv" | "ffconcat" => Some(text),
         "mpd" => {
             let mut parts = text.split("bandwidth=\"");
             let mut out = parts.next().unwrap_or_default().to_string();
