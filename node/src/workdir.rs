@@ -41,33 +41,50 @@ pub struct WorkDir {
     lock: Option<File>,
 }
 
+/// How old a directory must be, still under its setup name, to be what a
+/// process killed while making it left: making one takes microseconds.
+const SETUP_LEFTOVER_AGE: Duration = Duration::from_secs(60);
+
 impl WorkDir {
     /// Sweeps what killed processes left under `root` with this `prefix`,
     /// then creates and locks a new `root/PREFIXrandom`.
+    ///
+    /// The directory is made and locked under a name no sweep of `prefix`
+    /// matches (`.PREFIXrandom`), then renamed: another process or thread
+    /// sweeping `root` at that moment never sees it unlocked.
     pub fn create(root: &Path, prefix: &str) -> Result<Self, WorkDirError> {
         std::fs::create_dir_all(root).map_err(io("creating", root))?;
         sweep(root, prefix);
-        let dir = tempfile::Builder::new()
-            .prefix(prefix)
+        let setup_prefix = format!(".{prefix}");
+        sweep_older_than(root, &setup_prefix, SETUP_LEFTOVER_AGE);
+        let setup = tempfile::Builder::new()
+            .prefix(&setup_prefix)
             .tempdir_in(root)
-            .map_err(io("creating a directory in", root))?;
-        let path = dir.keep();
-        match lock(&path) {
-            Ok(Some(lock)) => Ok(Self { path, lock: Some(lock) }),
+            .map_err(io("creating a directory in", root))?
+            .keep();
+        let lock = match lock(&setup) {
+            Ok(Some(lock)) => lock,
             // No other process knows the random name yet.
             Ok(None) => {
-                let _ = std::fs::remove_dir_all(&path);
-                Err(WorkDirError::Io {
+                let _ = std::fs::remove_dir_all(&setup);
+                return Err(WorkDirError::Io {
                     what: "locking",
-                    path,
+                    path: setup,
                     source: std::io::ErrorKind::WouldBlock.into(),
-                })
+                });
             }
             Err(error) => {
-                let _ = std::fs::remove_dir_all(&path);
-                Err(error)
+                let _ = std::fs::remove_dir_all(&setup);
+                return Err(error);
             }
+        };
+        let name = setup.file_name().map(|n| n.to_string_lossy()[1..].to_string());
+        let path = root.join(name.unwrap_or_default());
+        if let Err(error) = std::fs::rename(&setup, &path) {
+            let _ = std::fs::remove_dir_all(&setup);
+            return Err(io("renaming", &setup)(error));
         }
+        Ok(Self { path, lock: Some(lock) })
     }
 
     /// The directory.
@@ -145,6 +162,26 @@ mod tests {
     fn age(path: &Path) {
         let old = std::time::SystemTime::now() - Duration::from_secs(3600);
         File::open(path).unwrap().set_modified(old).unwrap();
+    }
+
+    #[test]
+    fn directories_made_at_once_under_one_root_all_get_made() {
+        // Each creation sweeps the root: it must not take a directory that
+        // another is making at that moment (two trials of one command do).
+        let root = tempfile::tempdir().unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let root = root.path().to_path_buf();
+                std::thread::spawn(move || {
+                    (0..100)
+                        .map(|_| WorkDir::create(&root, "work-").map(drop))
+                        .collect::<Result<Vec<()>, _>>()
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap().unwrap();
+        }
     }
 
     #[test]

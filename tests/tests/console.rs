@@ -185,10 +185,13 @@ fn every_output_is_asked_about_before_any_is_encoded() {
         "ffv1",
         second.to_str().unwrap(),
     ];
-    let declined = run(&node, &args, "n\n");
-    assert_eq!(declined.status.code(), Some(1));
-    assert!(text(&declined.stderr).contains("Not overwriting - exiting"));
-    assert!(!first.exists(), "the first output was encoded before the second was declined");
+    // Verbose, so that a fallback to ffmpeg (which opens the first output
+    // before it asks about the second) says why.
+    let declined = run(&node, &[&["-v", "verbose"], &args[..]].concat(), "n\n");
+    let err = text(&declined.stderr);
+    assert_eq!(declined.status.code(), Some(1), "{err}");
+    assert!(err.contains("Not overwriting - exiting"), "{err}");
+    assert!(!first.exists(), "the first output was written before the second was declined: {err}");
     assert_eq!(std::fs::read(&second).unwrap(), b"keep me");
     let accepted = run(&node, &[&["-v", "verbose"], &args[..]].concat(), "y\n");
     assert!(accepted.status.success(), "{}", text(&accepted.stderr));
