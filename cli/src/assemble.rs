@@ -116,13 +116,14 @@ pub async fn assemble(
         // Stream tags (language, title) come from the source, as with ffmpeg
         // alone. Naming one stream turns off ffmpeg's automatic copy for all,
         // so every stream is named.
-        stream_tags_from(selection, 0).iter().for_each(|a| push(a));
+        stream_tags_from(selection, 0, ctx.job.graph.is_some()).iter().for_each(|a| push(a));
         encoder_tags(ctx, selection, media, &lavc).iter().for_each(|a| push(a));
     }
     if !ctx.job.mux_args.iter().any(|a| a.starts_with("-disposition")) {
         let j = selection.streams.iter().position(|s| *s == Source::Video).unwrap_or(0);
         push(&format!("-disposition:{j}"));
-        push(&if video.disposition.is_empty() {
+        // A graph's output has no source stream, nor its disposition.
+        push(&if video.disposition.is_empty() || ctx.job.graph.is_some() {
             "0".to_string()
         } else {
             video.disposition.join("+")
@@ -296,7 +297,7 @@ async fn restore(
     for a in ["-map", "0", "-c", "copy", "-map_chapters", "1", "-map_metadata", "1"] {
         push(a);
     }
-    stream_tags_from(selection, 1).iter().for_each(|a| push(a));
+    stream_tags_from(selection, 1, ctx.job.graph.is_some()).iter().for_each(|a| push(a));
     encoder_tags(ctx, selection, media, lavc).iter().for_each(|a| push(a));
     for pair in option_pairs(&ctx.job.mux_args) {
         if pair[0].starts_with("-metadata") || is_muxer_option(&pair[0]) {
@@ -325,16 +326,17 @@ fn keep_source_video(ctx: &JobContext, selection: &Selection) -> Vec<OsString> {
 
 /// `-map_metadata:s:J FILE:s:I` for every output stream J, from its source
 /// stream I: in input file `file` for the first input's streams, in their
-/// own input for the others'.
-fn stream_tags_from(selection: &Selection, file: usize) -> Vec<String> {
+/// own input for the others'. With `graph`, the video is a filter graph's
+/// output, which has no source stream to take tags from (`-1`: none).
+fn stream_tags_from(selection: &Selection, file: usize, graph: bool) -> Vec<String> {
     let mut args = Vec::new();
     for (j, source) in selection.streams.iter().enumerate() {
-        let (from, i) = match selection.origin(source) {
-            (0, i) => (file, i),
-            other => other,
-        };
         args.push(format!("-map_metadata:s:{j}"));
-        args.push(format!("{from}:s:{i}"));
+        args.push(match selection.origin(source) {
+            _ if graph && *source == Source::Video => "-1".to_string(),
+            (0, i) => format!("{file}:s:{i}"),
+            (from, i) => format!("{from}:s:{i}"),
+        });
     }
     args
 }

@@ -239,6 +239,9 @@ pub struct Mapped {
     pub input: usize,
     /// How it is encoded; `None` for a copy.
     pub coding: Option<Coding>,
+    /// For a filter graph's output: the graph's input and output pads
+    /// (`hflip:default`, `scale:default`), which ffmpeg names instead.
+    pub pads: Option<(String, String)>,
 }
 
 /// A stream that is decoded and encoded again.
@@ -262,6 +265,13 @@ impl Coding {
 /// The `Stream mapping:` block: per output file, one line per stream in order.
 pub fn stream_mapping(outputs: &[Vec<Mapped>]) -> String {
     let mut out = String::from("Stream mapping:\n");
+    // ffmpeg lists the input streams that feed a graph first.
+    for mapped in outputs.iter().flatten() {
+        if let (Some((input_pad, _)), Some(coding)) = (&mapped.pads, &mapped.coding) {
+            let (file, input, from) = (mapped.file, mapped.input, &coding.from);
+            out.push_str(&format!("  Stream #{file}:{input} ({from}) -> {input_pad}\n"));
+        }
+    }
     for (file, mapping) in outputs.iter().enumerate() {
         out.push_str(&file_mapping(file, mapping));
     }
@@ -270,7 +280,12 @@ pub fn stream_mapping(outputs: &[Vec<Mapped>]) -> String {
 
 fn file_mapping(file: usize, mapping: &[Mapped]) -> String {
     let mut out = String::new();
-    for (output, Mapped { file: from, input, coding }) in mapping.iter().enumerate() {
+    for (output, Mapped { file: from, input, coding, pads }) in mapping.iter().enumerate() {
+        if let (Some((_, output_pad)), Some(coding)) = (pads, coding) {
+            let encoder = &coding.encoder;
+            out.push_str(&format!("  {output_pad} -> Stream #{file}:{output} ({encoder})\n"));
+            continue;
+        }
         let what = match coding {
             None => "copy".to_string(),
             Some(Coding { from, to, encoder }) => {
@@ -334,15 +349,40 @@ mod tests {
     }
 
     #[test]
+    fn a_graphs_output_is_mapped_by_its_pads_as_ffmpeg_51_prints_it() {
+        // ffmpeg -i in.mkv -filter_complex 'hflip,scale=80:60' -c:v libx264 -c:a copy
+        let pads = Some(("hflip:default".to_string(), "scale:default".to_string()));
+        let coding = Some(Coding::new("h264", "libx264"));
+        let text = stream_mapping(&[vec![
+            Mapped { file: 0, input: 0, coding, pads },
+            Mapped { file: 0, input: 1, coding: None, pads: None },
+        ]]);
+        assert_eq!(
+            text,
+            "Stream mapping:\n  Stream #0:0 (h264) -> hflip:default\n  scale:default -> Stream #0:0 (libx264)\n  Stream #0:1 -> #0:1 (copy)\n"
+        );
+    }
+
+    #[test]
     fn stream_mapping_reads_like_ffmpegs() {
         let text = stream_mapping(&[
             vec![
-                Mapped { file: 0, input: 0, coding: Some(Coding::new("h264", "libx264")) },
-                Mapped { file: 0, input: 1, coding: None },
-                Mapped { file: 0, input: 2, coding: Some(Coding::new("aac", "aac")) },
-                Mapped { file: 1, input: 0, coding: None },
+                Mapped {
+                    file: 0,
+                    input: 0,
+                    coding: Some(Coding::new("h264", "libx264")),
+                    pads: None,
+                },
+                Mapped { file: 0, input: 1, coding: None, pads: None },
+                Mapped { file: 0, input: 2, coding: Some(Coding::new("aac", "aac")), pads: None },
+                Mapped { file: 1, input: 0, coding: None, pads: None },
             ],
-            vec![Mapped { file: 0, input: 0, coding: Some(Coding::new("h264", "libx265")) }],
+            vec![Mapped {
+                file: 0,
+                input: 0,
+                coding: Some(Coding::new("h264", "libx265")),
+                pads: None,
+            }],
         ]);
         assert_eq!(
             text,

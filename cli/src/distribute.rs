@@ -831,7 +831,13 @@ fn mapping(
             let from = &stream.codec_name;
             let coding = encoder.filter(|e| e != "copy").map(|e| console::Coding::new(from, &e));
             let (file, input) = selection.origin(source);
-            console::Mapped { file, input, coding }
+            let pads = match (source, &job.graph) {
+                (streams::Source::Video, Some(g)) => {
+                    Some((g.input_pad.clone(), g.output_pad.clone()))
+                }
+                _ => None,
+            };
+            console::Mapped { file, input, coding, pads }
         })
         .collect()
 }

@@ -122,6 +122,10 @@ pub struct EncodeJob {
     /// in output frames; every chunk starts on one of ffmpeg alone's
     /// keyframes (`crate::segmented`).
     pub keyint: Option<u64>,
+    /// With a `-filter_complex` that is one chain on the video: where its
+    /// output stream goes and how ffmpeg names it (`crate::graph`); its
+    /// filters are in `filters`, its input among `maps`.
+    pub graph: Option<crate::graph::GraphVideo>,
 }
 
 /// An input after the first, read only by the final mux and the trial.

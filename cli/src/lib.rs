@@ -17,6 +17,7 @@ pub mod dispatch;
 pub mod distribute;
 pub mod embedded;
 pub mod forced;
+pub mod graph;
 pub mod job;
 pub mod job_context;
 pub mod keyboard;

@@ -10,8 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::args::{
-    Command, MapSource, MediaType, Opt, filter_names, is_later_version, parse_duration,
-    parse_graph, parse_map,
+    Command, MapSource, MediaType, Opt, is_later_version, parse_duration, parse_graph, parse_map,
 };
 use proto::v1::FpsMode;
 
@@ -83,6 +82,10 @@ pub fn route_all(command: &Command) -> Result<Vec<EncodeJob>, String> {
     if command.outputs.len() <= 1 {
         return route(command).map(|job| vec![job]);
     }
+    if let Some(graph) = command.globals.iter().find(|g| is_graph(g)) {
+        // Its output goes to one of them: each job would read it.
+        return Err(format!("{} with several outputs is not distributable", graph.flag()));
+    }
     let mut jobs: Vec<EncodeJob> = Vec::new();
     for (index, output) in command.outputs.iter().enumerate() {
         let single = Command { outputs: vec![output.clone()], ..command.clone() };
@@ -95,12 +98,22 @@ pub fn route_all(command: &Command) -> Result<Vec<EncodeJob>, String> {
     Ok(jobs)
 }
 
+/// Whether `opt` is a global filter graph.
+fn is_graph(opt: &Opt) -> bool {
+    matches!(opt.name.as_str(), "filter_complex" | "lavfi")
+}
+
 /// Decides whether a one-output `command` can be distributed; the error is
 /// the reason why not.
 pub fn route(command: &Command) -> Result<EncodeJob, String> {
+    let mut graph = None;
     for global in &command.globals {
-        if matches!(global.name.as_str(), "filter_complex" | "lavfi") {
-            return Err(graph_reason(global));
+        if is_graph(global) {
+            if graph.is_some() {
+                return Err(format!("more than one {} is not distributable", global.flag()));
+            }
+            graph = Some(crate::graph::parse(global)?);
+            continue;
         }
         if !GLOBALS.contains(&global.name.as_str()) {
             return Err(format!("global option {} is not distributable", global.flag()));
@@ -184,6 +197,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     let mut passlogfile = None;
     let mut output_rate = None;
     let mut max_frames = None;
+    let mut graph_mapped = false;
     for opt in &output.options {
         if is_later_version(&opt.name) {
             return Err(format!("{} is an ffmpeg 6/7 option", opt.flag()));
@@ -220,14 +234,34 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
             // players): the final mux sets it on the copied video.
             "vtag" => mux_args.extend(opt.tokens()),
             "tag" if video_spec => mux_args.extend(opt.tokens()),
+            "vf" | "filter" if graph.is_some() && (name == "vf" || video_spec) => {
+                // ffmpeg refuses a simple graph on a complex graph's output.
+                return Err(format!("{} with -filter_complex is not distributable", opt.flag()));
+            }
             "vf" => filters = parse_filters(opt)?,
             "filter" if video_spec => filters = parse_filters(opt)?,
-            "map" => match parse_map(value(opt)).map_err(|e| e.to_string())?.source {
-                MapSource::Label(label) => {
-                    return Err(format!("-map [{label}] maps a filter graph output"));
+            "map" => {
+                let map = parse_map(value(opt)).map_err(|e| e.to_string())?;
+                match (map.source, &graph) {
+                    (MapSource::Label(label), Some(g)) if g.label.as_ref() == Some(&label) => {
+                        if graph_mapped {
+                            return Err(format!("-map [{label}] is given twice"));
+                        }
+                        graph_mapped = true;
+                        maps.push(g.input.clone());
+                    }
+                    (MapSource::Label(label), _) => {
+                        return Err(format!("-map [{label}] maps no distributable graph output"));
+                    }
+                    (MapSource::Streams { .. }, Some(_)) if map.negative => {
+                        // It would remove the graph's stream, which stands for its input here.
+                        return Err(
+                            "a negative -map with -filter_complex is not distributable".into()
+                        );
+                    }
+                    (MapSource::Streams { .. }, _) => maps.push(value(opt).to_string()),
                 }
-                MapSource::Streams { .. } => maps.push(value(opt).to_string()),
-            },
+            }
             "frames" | "vframes" if name == "vframes" || video_spec => {
                 max_frames =
                     Some(value(opt).parse::<u64>().map_err(|_| {
@@ -296,6 +330,19 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
             mux_args.extend(opt.tokens());
         }
     }
+    if let Some(g) = &graph {
+        match &g.label {
+            Some(label) if !graph_mapped => {
+                return Err(format!("the graph's output [{label}] is not mapped"));
+            }
+            Some(_) => {}
+            // An unlabeled output comes first, before the mapped streams
+            // (without maps, `streams::select` puts it first).
+            None if !maps.is_empty() => maps.insert(0, g.input.clone()),
+            None => {}
+        }
+        filters = g.filters.clone();
+    }
     let encoder = encoder.ok_or("no explicit video encoder (-c:v)")?;
     let fps_filter = fps_rate(&filters)?;
     if fps_filter.is_some() && output_rate.is_some() {
@@ -362,7 +409,10 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         _ => None,
     };
     let console = Console::from_command(command)?;
-    let trial_options = trial_options(command, output);
+    let mut trial_options = trial_options(command, output);
+    if let Some(g) = &graph {
+        trial_options.splice(0..0, g.tokens.iter().cloned());
+    }
     let job = EncodeJob {
         input: PathBuf::from(&input.url),
         input_kind,
@@ -391,6 +441,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         extra_inputs,
         max_frames,
         keyint,
+        graph,
     };
     if job.output_format == "segment" {
         crate::segmented::segment_container(&job)?;
@@ -574,7 +625,7 @@ fn duration(opt: &Opt) -> Result<i64, String> {
 
 /// Filters that look at more than one frame, or change which frames exist or
 /// when: a chunk boundary would change their output.
-const TEMPORAL_FILTERS: &[&str] = &[
+pub(crate) const TEMPORAL_FILTERS: &[&str] = &[
     "fps",
     "framerate",
     "minterpolate",
@@ -614,26 +665,23 @@ const TEMPORAL_FILTERS: &[&str] = &[
     "idet",
 ];
 
-/// Why a `-filter_complex`/`-lavfi` graph is not distributable, naming the
-/// first temporal filter in it when there is one.
-fn graph_reason(opt: &Opt) -> String {
-    match parse_graph(value(opt)) {
-        Err(error) => format!("{}: {error}", opt.flag()),
-        Ok(graph) => match filter_names(&graph).find(|n| TEMPORAL_FILTERS.contains(n)) {
-            Some(name) => {
-                format!("{} with a temporal filter ({name}) is not distributable", opt.flag())
-            }
-            None => format!("{} is not distributable", opt.flag()),
-        },
-    }
-}
-
 /// Splits a `-vf` graph into frame-local filters, refusing anything else.
 fn parse_filters(opt: &Opt) -> Result<Vec<(String, String)>, String> {
     let graph = parse_graph(value(opt)).map_err(|e| format!("{}: {e}", opt.flag()))?;
     let [chain] = graph.as_slice() else {
         return Err(format!("{} holds more than one filter chain", opt.flag()));
     };
+    frame_local(&opt.flag(), value(opt), chain)
+}
+
+/// The filters of `chain` (written as `text` after the option `flag`) as
+/// the nodes run them, when each is frame-local: what a chunk reproduces
+/// exactly, frame by frame. No filter may name a link label.
+pub(crate) fn frame_local(
+    flag: &str,
+    text: &str,
+    chain: &[crate::args::Filter],
+) -> Result<Vec<(String, String)>, String> {
     let mut filters = Vec::new();
     for filter in chain {
         // fps decides per output slot from the frames around it, which a
@@ -641,12 +689,11 @@ fn parse_filters(opt: &Opt) -> Result<Vec<(String, String)>, String> {
         if TEMPORAL_FILTERS.contains(&filter.name.as_str()) && filter.name != "fps" {
             return Err(format!(
                 "{} with a temporal filter ({}) is not distributable",
-                opt.flag(),
-                filter.name
+                flag, filter.name
             ));
         }
         if !filter.inputs.is_empty() || !filter.outputs.is_empty() {
-            return Err(format!("{} names link labels", opt.flag()));
+            return Err(format!("{} names link labels", flag));
         }
         let args = filter.args.clone().unwrap_or_default();
         // Expressions may read the frame number or byte position, which a
@@ -658,8 +705,7 @@ fn parse_filters(opt: &Opt) -> Result<Vec<(String, String)>, String> {
         {
             return Err(format!(
                 "{} {}: an expression reads {var}, which a chunk does not reproduce",
-                opt.flag(),
-                value(opt)
+                flag, text
             ));
         }
         let probe = proto::v1::EncodeSpec {
@@ -672,7 +718,7 @@ fn parse_filters(opt: &Opt) -> Result<Vec<(String, String)>, String> {
             frame_rate: Some(proto::v1::Rational { num: 1, den: 1 }),
             ..Default::default()
         };
-        node::spec::validate(&probe).map_err(|e| format!("{} {}: {e}", opt.flag(), value(opt)))?;
+        node::spec::validate(&probe).map_err(|e| format!("{} {}: {e}", flag, text))?;
         filters.push((filter.name.clone(), args));
     }
     Ok(filters)
@@ -736,6 +782,23 @@ mod tests {
                 .unwrap();
         assert_eq!(job.extra_inputs.len(), 1);
         assert_eq!(job.extra_inputs[0].args, ["-itsoffset", "0.5"]);
+        // A graph's chain runs as -vf would; its output takes the place
+        // of its -map, or comes first when unlabeled.
+        let graph = "-filter_complex [0:v]hflip[v] -map 0:a -map [v] -c:v libx264 o.mkv";
+        let job = route_line(&format!("-i IN {graph}"), &input).unwrap();
+        assert_eq!(job.maps, ["0:a", "0:v:0"]);
+        assert_eq!(job.filters, [("hflip".to_string(), String::new())]);
+        assert_eq!(&job.trial_options[..2], ["-filter_complex", "[0:v]hflip[v]"]);
+        let job = route_line("-i IN -lavfi vflip -map 0:a -c:v libx264 o.mkv", &input).unwrap();
+        assert_eq!(job.maps, ["0:v:0", "0:a"]);
+        let job = route_line("-i IN -lavfi vflip -c:v libx264 o.mkv", &input).unwrap();
+        assert!(job.maps.is_empty() && job.graph.is_some());
+        let two = format!("-i {} -lavfi vflip -c:v libx264 a.mkv -c:v ffv1 b.mkv", input.display());
+        let argv: Vec<String> = two.split_whitespace().map(str::to_string).collect();
+        assert_eq!(
+            route_all(&parse(&argv).unwrap()).unwrap_err(),
+            "-lavfi with several outputs is not distributable"
+        );
         for line in ["-frames:v 25", "-vframes 25", "-frames:v:0 25"] {
             let job = route_line(&format!("-i IN -c:v libx264 {line} o.mkv"), &input).unwrap();
             assert_eq!(job.max_frames, Some(25), "{line}");
@@ -816,7 +879,23 @@ mod tests {
                 "-i IN -filter_complex [0:v]fps=30[v] -map [v] -c:v libx264 out.mkv",
                 "-filter_complex with a temporal filter (fps) is not distributable",
             ),
-            ("-i IN -c:v libx264 -map [v] out.mkv", "-map [v] maps a filter graph output"),
+            ("-i IN -c:v libx264 -map [v] out.mkv", "-map [v] maps no distributable graph output"),
+            (
+                "-i IN -filter_complex [0:v]hflip[v] -c:v libx264 out.mkv",
+                "the graph's output [v] is not mapped",
+            ),
+            (
+                "-i IN -filter_complex [0:v]hflip[v] -map [v] -vf vflip -c:v libx264 out.mkv",
+                "-vf with -filter_complex is not distributable",
+            ),
+            (
+                "-i IN -filter_complex [0:v]hflip[v] -map [v] -map -0:a -c:v libx264 out.mkv",
+                "a negative -map with -filter_complex is not distributable",
+            ),
+            (
+                "-i IN -lavfi [0:v]split[a][b] -map [a] -map [b] -c:v libx264 out.mkv",
+                "-lavfi with a filter of several outputs is not distributable",
+            ),
             (
                 "-i IN -c:v libx264 -vf fps=ntsc out.mkv",
                 "-vf fps=ntsc is not distributable (fps=N or fps=N/M is)",

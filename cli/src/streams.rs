@@ -106,10 +106,14 @@ fn automatic(job: &EncodeJob, media: &MediaInfo) -> Vec<usize> {
     };
     let default_bonus = |s: &StreamInfo| if s.default { 5_000_000 } else { 0 };
     let mut out = Vec::new();
-    out.extend(best("video", &|s| {
-        i64::from(s.width) * i64::from(s.height) + default_bonus(s)
-            - if s.attached_pic { 1 << 40 } else { 0 }
-    }));
+    match &job.graph {
+        // A graph's unlabeled output replaces the automatic video, first.
+        Some(graph) => out.extend(graph_input(&graph.input, media)),
+        None => out.extend(best("video", &|s| {
+            i64::from(s.width) * i64::from(s.height) + default_bonus(s)
+                - if s.attached_pic { 1 << 40 } else { 0 }
+        })),
+    }
     out.extend(best("audio", &|s| i64::from(s.channels) + default_bonus(s)));
     if let Some(sub) = media
         .streams
@@ -120,6 +124,12 @@ fn automatic(job: &EncodeJob, media: &MediaInfo) -> Vec<usize> {
         out.push(sub.index);
     }
     out
+}
+
+/// The stream of the first input that a graph's input `map` (`0:v:0`) reads.
+fn graph_input(map: &str, media: &MediaInfo) -> Option<usize> {
+    let MapSource::Streams { spec, .. } = parse_map(map).ok()?.source else { return None };
+    media.streams.iter().find(|s| spec_matches(&spec, s, media) == Some(true)).map(|s| s.index)
 }
 
 /// Text subtitle codecs (AV_CODEC_PROP_TEXT_SUB), as ffprobe names them.

@@ -167,6 +167,75 @@ fn an_existing_output_is_asked_about_as_ffmpeg_asks() {
     assert!(std::fs::metadata(&out).unwrap().len() > 1000);
 }
 
+/// The `Stream mapping:` block of `stderr`, up to the keyboard hint.
+fn mapping_block(stderr: &str) -> String {
+    let start = stderr.find("Stream mapping:").unwrap_or_else(|| panic!("no mapping: {stderr}"));
+    let block = &stderr[start..];
+    block[..block.find("Press [q]").unwrap_or(block.len())].to_string()
+}
+
+#[test]
+fn a_graphs_output_is_mapped_and_tagged_as_ffmpeg_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("tagged.mkv");
+    // The source's video has tags and a disposition that a graph's output
+    // does not inherit, and the audio is mapped before the graph's output.
+    let plain_clip = clip(dir.path(), 2);
+    ffmpeg(&[
+        "-i",
+        plain_clip.to_str().unwrap(),
+        "-c",
+        "copy",
+        "-metadata:s:v",
+        "language=fra",
+        "-metadata:s:v",
+        "title=Camera",
+        "-disposition:v",
+        "default",
+        src.to_str().unwrap(),
+    ]);
+    let node = Node::start(2);
+    for graph in [
+        &["-filter_complex", "[0:v]hflip,scale=80:60[v]", "-map", "0:a", "-map", "[v]"][..],
+        &["-lavfi", "vflip"][..],
+    ] {
+        let (plain, ours) = (dir.path().join("plain.mkv"), dir.path().join("ours.mkv"));
+        let with = |out: &Path| -> Vec<String> {
+            ["-y", "-i", src.to_str().unwrap()]
+                .iter()
+                .chain(graph)
+                .chain(&["-c:v", "libx264", "-c:a", "copy", out.to_str().unwrap()])
+                .map(|a| a.to_string())
+                .collect()
+        };
+        let reference = Command::new("ffmpeg").args(with(&plain)).output().unwrap();
+        assert!(reference.status.success(), "{}", text(&reference.stderr));
+        let verbose = ["-v".to_string(), "verbose".to_string()];
+        let distributed = run(&node, &[&verbose[..], &with(&ours)].concat(), "");
+        let err = text(&distributed.stderr);
+        assert!(distributed.status.success(), "{err}");
+        assert!(err.contains("[dffmpeg] chunk"), "{graph:?} was not distributed: {err}");
+        assert_eq!(mapping_block(&err), mapping_block(&text(&reference.stderr)), "{graph:?}");
+        let streams = |file: &Path| {
+            let out = Command::new("ffprobe")
+                .args(["-v", "error", "-of", "compact", "-show_entries"])
+                .arg("stream=codec_type:stream_tags:stream_disposition=default")
+                .arg(file)
+                .output()
+                .unwrap();
+            // The DURATION tags are the muxer's own, from the packets.
+            let keep = |line: &str| {
+                line.split('|')
+                    .filter(|f| !f.starts_with("tag:DURATION"))
+                    .collect::<Vec<_>>()
+                    .join("|")
+            };
+            text(&out.stdout).lines().map(keep).collect::<Vec<_>>().join("\n")
+        };
+        assert_eq!(streams(&ours), streams(&plain), "{graph:?}");
+    }
+}
+
 #[test]
 fn every_output_is_asked_about_before_any_is_encoded() {
     let dir = tempfile::tempdir().unwrap();

@@ -150,6 +150,8 @@ const X264_LOSSLESS_HLS: &[&str] =
 /// DASH likewise, in fragmented MP4 segments.
 const X264_LOSSLESS_DASH: &[&str] = x264_lossless_grid!("-seg_duration", "1");
 const FFV1: &[&str] = &["-c:v", "ffv1", "-c:a", "copy"];
+const THROUGH_A_GRAPH: &[&str] =
+    &["-filter_complex", "hflip,vflip", "-c:v", "libx264", "-qp", "0", "-c:a", "copy"];
 /// `-vf fps` decides per output slot, from the frames around it: chunks end
 /// on its grid, and each sees the next chunk's first frame.
 const FPS_24: &[&str] = &["-vf", "fps=24", "-c:v", "ffv1", "-c:a", "copy"];
@@ -196,6 +198,11 @@ macro_rules! sources {
         suite!(
             /// DASH: fragmented MP4 segments cut at keyframes.
             x264_lossless_into_dash, X264_LOSSLESS_DASH, "mpd", { $($sources)* }
+        );
+        suite!(
+            /// A `-filter_complex` chain, unlabeled: its output replaces the
+            /// automatic video, without the source's tags and disposition.
+            x264_lossless_through_a_graph, THROUGH_A_GRAPH, "mkv", { $($sources)* }
         );
         suite!(fps_filter, FPS_24, "mkv", { $($sources)* });
         suite!(output_rate, RATE_24, "mkv", { $($sources)* });
