@@ -176,7 +176,8 @@ pub async fn assemble(
     }
     std::mem::forget(guard);
     let description = output_description(&log, &temp, output);
-    Ok(Muxed { closing, description })
+    let out_time_us = std::fs::read_to_string(&progress).ok().and_then(|p| last_out_time_us(&p));
+    Ok(Muxed { closing, description, out_time_us })
 }
 
 /// Fails unless the final mux wrote every video packet the chunks hold:
@@ -217,6 +218,11 @@ fn last_frame_count(progress: &str) -> Option<u64> {
     progress.lines().rev().find_map(|l| l.strip_prefix("frame=")?.trim().parse().ok())
 }
 
+/// The `out_time_us=` of the last block of an ffmpeg `-progress` report.
+fn last_out_time_us(progress: &str) -> Option<i64> {
+    progress.lines().rev().find_map(|l| l.strip_prefix("out_time_us=")?.trim().parse().ok())
+}
+
 /// What the ffmpeg that wrote an output said about it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Muxed {
@@ -230,6 +236,10 @@ pub struct Muxed {
     /// streams as muxed (the video as copied, so without the encoder's
     /// side data).
     pub description: Option<String>,
+    /// Where its streams end: the furthest timestamp it wrote, which is the
+    /// `time=` of ffmpeg alone's last stats line (the audio may end after
+    /// the last frame), as the mux's `-progress` reported it.
+    pub out_time_us: Option<i64>,
 }
 
 /// The `Output #0` block of an ffmpeg's info log, its indented lines
@@ -484,6 +494,9 @@ mod tests {
         let report = "frame=12\nfps=0.00\nprogress=continue\nframe=125\nfps=0.00\nprogress=end\n";
         assert_eq!(last_frame_count(report), Some(125));
         assert_eq!(last_frame_count("progress=end\n"), None);
+        let times = "out_time_us=40000\nout_time_us=N/A\nout_time_us=2043000\nprogress=end\n";
+        assert_eq!(last_out_time_us(times), Some(2_043_000));
+        assert_eq!(last_out_time_us("out_time_us=N/A\n"), None);
     }
 
     #[test]

@@ -288,6 +288,7 @@ pub async fn run(
         // A muxer that opens its own files (HLS, DASH) has no size to report.
         let first_sized = !prepared[0].job.writes_own_files();
         let mut result = Ok(());
+        let mut furthest_us: Option<i64> = None;
         for (index, ready) in prepared.into_iter().enumerate() {
             let cluster = Cluster {
                 settings,
@@ -316,12 +317,20 @@ pub async fn run(
                 }
                 console.print(INFO, &renumber(block, index));
             }
+            furthest_us = furthest_us.max(muxed.out_time_us);
             if index < last {
                 continue;
             }
             // The last report counts the whole of the first output, as
             // ffmpeg's Lsize= does; its closing line sums every output's streams.
             let mut end = stats.snapshot();
+            // Its time is where the furthest stream of any output ends.
+            if let Some(furthest) = furthest_us.filter(|&t| t > 0) {
+                if end.out_time_us > 0 {
+                    end.speed *= furthest as f64 / end.out_time_us as f64;
+                }
+                end.out_time_us = furthest;
+            }
             end.total_size =
                 std::fs::metadata(&outputs[0]).ok().map(|m| m.len()).filter(|_| first_sized);
             console.print_last_stats(&crate::stats::format_line(&end, true));

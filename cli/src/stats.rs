@@ -60,7 +60,8 @@ impl Stats {
         let media = if self.fps > 0.0 { frames as f64 / self.fps } else { 0.0 };
         Snapshot {
             frames,
-            fps: frames as f64 / elapsed,
+            // ffmpeg 5.1 (`print_report`) shows no rate in its first second.
+            fps: if elapsed > 1.0 { frames as f64 / elapsed } else { 0.0 },
             out_time_us: (media * 1e6).round() as i64,
             total_size: self.sized.then_some(bytes),
             speed: media / elapsed,
