@@ -214,6 +214,9 @@ pub async fn run(
         match trials.outcome().await {
             Ok(passed) => {
                 for (ready, trial) in prepared.iter_mut().zip(passed) {
+                    if let Err(reason) = default_encoder_confirmed(ready, &trial) {
+                        return Ok(fallback(reason));
+                    }
                     ready.job.video_tag = trial.video_tag;
                 }
             }
@@ -413,6 +416,23 @@ async fn policy_loaded(
     match tokio::time::timeout(std::time::Duration::from_secs(60), loading).await {
         Ok(loaded) => loaded.context("compiling the policy")?,
         Err(_) => bail!("the policy took more than a minute to compile"),
+    }
+}
+
+/// For a job without `-c:v`: ffmpeg alone's trial encoded the video with
+/// the encoder the job assumed (`streams::default_video_encoder`).
+fn default_encoder_confirmed(ready: &Prepared, trial: &crate::trial::Passed) -> Result<(), String> {
+    if !ready.job.default_encoder {
+        return Ok(());
+    }
+    let position = ready.selection.streams.iter().position(|s| *s == streams::Source::Video);
+    match position.and_then(|j| trial.encoders.get(j).cloned().flatten()) {
+        Some(encoder) if encoder == ready.job.encoder => Ok(()),
+        Some(encoder) => Err(format!(
+            "without -c:v ffmpeg encodes the video with {encoder}, not {}",
+            ready.job.encoder
+        )),
+        None => Err("without -c:v, the trial did not say which encoder ffmpeg uses".into()),
     }
 }
 

@@ -126,6 +126,10 @@ pub struct EncodeJob {
     /// output stream goes and how ffmpeg names it (`crate::graph`); its
     /// filters are in `filters`, its input among `maps`.
     pub graph: Option<crate::graph::GraphVideo>,
+    /// The command names no video encoder: `encoder` is the container's
+    /// default (`streams::default_video_encoder`), which the trial must find ffmpeg alone
+    /// picking too, or the command runs through ffmpeg.
+    pub default_encoder: bool,
 }
 
 /// An input after the first, read only by the final mux and the trial.

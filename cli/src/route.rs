@@ -343,7 +343,26 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         }
         filters = g.filters.clone();
     }
-    let encoder = encoder.ok_or("no explicit video encoder (-c:v)")?;
+    let output_format = match job_format {
+        Some(f) => CONTAINERS
+            .iter()
+            .find(|(name, _)| *name == f)
+            .map(|(name, _)| name.to_string())
+            .ok_or_else(|| format!("output format {f} is not distributable"))?,
+        None => format_from_extension(Path::new(output_url))
+            .ok_or("the output extension names no container we assemble")?,
+    };
+    // Without -c:v, ffmpeg alone encodes with the container's default
+    // encoder; the trial confirms which (`EncodeJob::default_encoder`).
+    let default_encoder = encoder.is_none();
+    let encoder = match encoder {
+        Some(encoder) => encoder,
+        None => crate::streams::default_video_encoder(&output_format)
+            .ok_or_else(|| {
+                format!("no -c:v, and {output_format}'s default encoder is not distributable")
+            })?
+            .to_string(),
+    };
     let fps_filter = fps_rate(&filters)?;
     if fps_filter.is_some() && output_rate.is_some() {
         return Err("-r with -vf fps is not distributable".into());
@@ -374,15 +393,6 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     if !node::spec::ENCODERS.contains(&encoder.as_str()) {
         return Err(format!("encoder {encoder} is not distributable"));
     }
-    let output_format = match job_format {
-        Some(f) => CONTAINERS
-            .iter()
-            .find(|(name, _)| *name == f)
-            .map(|(name, _)| name.to_string())
-            .ok_or_else(|| format!("output format {f} is not distributable"))?,
-        None => format_from_extension(Path::new(output_url))
-            .ok_or("the output extension names no container we assemble")?,
-    };
     if output_window.start.is_some()
         && matches!(output_format.as_str(), "mp4" | "mov" | "hls" | "dash" | "segment")
     {
@@ -442,6 +452,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         max_frames,
         keyint,
         graph,
+        default_encoder,
     };
     if job.output_format == "segment" {
         crate::segmented::segment_container(&job)?;
@@ -858,7 +869,7 @@ mod tests {
                 "-i IN -c:v libx264 -x264-params dump_yuv=.bashrc out.mkv",
                 "-x264-params dump_yuv=.bashrc: value 'dump_yuv=.bashrc' of 'x264-params' is not allowed",
             ),
-            ("-i IN out.mkv", "no explicit video encoder (-c:v)"),
+            ("-i IN out.flv", "no -c:v, and flv's default encoder is not distributable"),
             ("-i IN -i IN -c:v libx264 out.mkv", "several inputs without -map"),
             ("-i IN -c:v libx264 -frames:v x o.mkv", "-frames:v x is not a frame count"),
             ("-i IN -c:v libx264 -frames 9 o.mkv", "output option -frames is not distributable"),

@@ -240,6 +240,21 @@ impl Selection {
     }
 }
 
+/// The video encoder ffmpeg 5.1 picks for a container (`format`) when the
+/// command names none: the muxer's default codec (`ffmpeg -h muxer=mp4`:
+/// h264) and that codec's first encoder in Debian's build (libx264). Only
+/// the distributable ones; FLV's `flv` is not. A build whose first encoder
+/// differs is caught by the trial (`EncodeJob::default_encoder`).
+pub fn default_video_encoder(format: &str) -> Option<&'static str> {
+    match format {
+        "matroska" | "mp4" | "mov" | "hls" | "dash" => Some("libx264"),
+        "webm" => Some("libvpx-vp9"),
+        "avi" | "nut" => Some("mpeg4"),
+        "mpegts" => Some("mpeg2video"),
+        _ => None,
+    }
+}
+
 /// The encoder the final mux uses for a stream that is not the distributed
 /// video, at `position` in the output: the last `-c`/`-codec`/`-acodec`/
 /// `-scodec` whose specifier selects it (`-c:a`, `-c:a:1`, `-c:2`), else the

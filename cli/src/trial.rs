@@ -29,6 +29,10 @@ pub struct Passed {
     /// The video's tag, where the output container takes it from the
     /// encoder rather than keeping a copied stream's ([`TAGGED_FORMATS`]).
     pub video_tag: Option<String>,
+    /// For a job without `-c:v` (`EncodeJob::default_encoder`): the
+    /// encoder of each output stream, in order, as ffmpeg alone's stream
+    /// mapping names it (`None` for a copy).
+    pub encoders: Vec<Option<String>>,
 }
 
 /// Containers whose final mux would keep the chunks' video tag (MOV's
@@ -83,12 +87,16 @@ async fn trial(tools: &Tools, job: &EncodeJob, scratch_root: &Path) -> Result<Pa
     let scratch = WorkDir::create(scratch_root, "dffmpeg-trial-")
         .map_err(|error| format!("no scratch directory for the trial: {error}"))?;
     let output = scratch.path().join("trial");
-    tools
-        .ffmpeg(&argv(job, &output))
+    // Its stream mapping says which encoder ffmpeg alone picks.
+    let level = if job.default_encoder { "info" } else { "error" };
+    let log = tools
+        .ffmpeg_log(level, &argv(job, &output))
         .await
         .map_err(|error| format!("ffmpeg alone stops before encoding: {error:#}"))?;
+    let encoders =
+        if job.default_encoder { mapped_encoders(&String::from_utf8_lossy(&log)) } else { vec![] };
     if !TAGGED_FORMATS.contains(&job.output_format.as_str()) {
-        return Ok(Passed::default());
+        return Ok(Passed { encoders, ..Passed::default() });
     }
     let probe: Vec<String> = ["-v", "error", "-select_streams", "v:0", "-show_entries"]
         .into_iter()
@@ -104,7 +112,40 @@ async fn trial(tools: &Tools, job: &EncodeJob, scratch_root: &Path) -> Result<Pa
     // A tag ffprobe cannot print as four characters ("[0][0][0][0]") is
     // left to the muxer.
     let printable = tag.len() == 4 && tag.bytes().all(|b| b.is_ascii_alphanumeric());
-    Ok(Passed { video_tag: printable.then_some(tag) })
+    Ok(Passed { video_tag: printable.then_some(tag), encoders })
+}
+
+/// The encoder of each output stream in an ffmpeg 5.1 `Stream mapping:`
+/// block, in output order: `Stream #0:0 -> #0:1 (h264 (native) -> h264
+/// (libx264))` encodes #0:1 with libx264 (`native`: the encoder is named as
+/// its codec), `(copy)` copies, and a graph's output reads `scale:default
+/// -> Stream #0:0 (libx264)`.
+pub fn mapped_encoders(log: &str) -> Vec<Option<String>> {
+    let mut encoders: Vec<Option<String>> = Vec::new();
+    let block = log.lines().skip_while(|l| *l != "Stream mapping:").skip(1);
+    for line in block.take_while(|l| l.starts_with("  ")) {
+        let Some((_, to)) = line.split_once(" -> ") else { continue };
+        let to = to.strip_prefix("Stream ").unwrap_or(to);
+        let Some((stream, what)) = to.split_once(" (") else { continue };
+        let Some(index) = stream.strip_prefix("#0:").and_then(|i| i.parse::<usize>().ok()) else {
+            continue;
+        };
+        let what = what.trim_end_matches(')');
+        // `h264 (native) -> h264 (libx264`: the output's codec and encoder.
+        let output = what.rsplit_once(" -> ").map_or(what, |(_, output)| output);
+        let encoder = match output.split_once(" (") {
+            _ if what == "copy" => None,
+            Some((codec, "native")) => Some(codec.to_string()),
+            Some((_, encoder)) => Some(encoder.to_string()),
+            // A graph's output names the encoder alone.
+            None => Some(output.to_string()),
+        };
+        if encoders.len() <= index {
+            encoders.resize(index + 1, None);
+        }
+        encoders[index] = encoder;
+    }
+    encoders
 }
 
 /// The trial's arguments: the job's input as every reader opens it, the
@@ -128,4 +169,19 @@ fn argv(job: &EncodeJob, scratch: &Path) -> Vec<OsString> {
         _ => args.push(scratch.into()),
     }
     args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stream_mapping_names_each_output_streams_encoder() {
+        let log = "Input #0, matroska,webm, from 'in.mkv':\nStream mapping:\n  Stream #0:0 -> #0:0 (h264 (native) -> h264 (libx264))\n  Stream #0:1 -> #0:1 (aac (native) -> mp2 (native))\n  Stream #0:2 -> #0:2 (copy)\n[libx264 @ 0x1] using cpu capabilities\n";
+        let expected = [Some("libx264".to_string()), Some("mp2".to_string()), None];
+        assert_eq!(mapped_encoders(log), expected);
+        let graph = "Stream mapping:\n  Stream #0:0 (h264) -> hflip:default\n  hflip:default -> Stream #0:0 (mpeg4)\n  Stream #0:1 -> #0:1 (copy)\n";
+        assert_eq!(mapped_encoders(graph), [Some("mpeg4".to_string()), None]);
+        assert!(mapped_encoders("no mapping\n").is_empty());
+    }
 }

@@ -537,3 +537,43 @@ fn a_busy_node_receives_the_next_chunk_while_it_encodes() {
         }
     }
 }
+
+/// Without `-c:v`, ffmpeg alone encodes with the container's default
+/// encoder: dffmpeg assumes libx264 for Matroska, and distributes only when
+/// ffmpeg alone's trial picks it too. An ffmpeg that picks another (here a
+/// wrapper that makes the trial's choice mpeg4, as a build without libx264
+/// would) gets the command, and says why.
+#[test]
+fn without_c_v_the_default_encoder_is_the_one_ffmpeg_picks() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path(), "src.mkv", 2, "160x120");
+    let node = Node::start(1);
+    let out = dir.path().join("out.mkv");
+    let args = ["-v", "verbose", "-y", "-i", src.to_str().unwrap(), out.to_str().unwrap()];
+    let err = assert_ok(&dffmpeg(&[&node], &args));
+    assert!(err.contains("[dffmpeg] chunk"), "not distributed: {err}");
+    assert!(err.contains("(h264 (native) -> h264 (libx264))"), "{err}");
+
+    let picky = tests::script(
+        dir.path(),
+        "picky-ffmpeg",
+        "n=$#; i=0\ncase \"$*\" in *dffmpeg-trial-*)\n  for a do\n    shift; i=$((i+1))\n    [ \"$i\" -eq \"$n\" ] && set -- \"$@\" -c:v mpeg4\n    set -- \"$@\" \"$a\"\n  done;;\nesac\nexec ffmpeg \"$@\"\n",
+    );
+    let output = Command::new(bin("dffmpeg"))
+        .args(["--nodes", &node.addr])
+        .args(args)
+        .env("DFFMPEG_FFMPEG", &picky)
+        .env_remove("DFFMPEG_NODES")
+        .env("XDG_CONFIG_HOME", "/nonexistent")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert!(output.status.success(), "{err}");
+    assert!(
+        err.contains(
+            "[dffmpeg] running with ffmpeg: without -c:v ffmpeg encodes the video with mpeg4, not libx264"
+        ),
+        "{err}"
+    );
+}
