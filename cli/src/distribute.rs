@@ -211,6 +211,8 @@ pub async fn run(
                 Err(reason) => return Ok(fallback(reason)),
             }
         }
+        // ffmpeg alone's description of each output, from its trial.
+        let mut descriptions = Vec::new();
         match trials.outcome().await {
             Ok(passed) => {
                 for (ready, trial) in prepared.iter_mut().zip(passed) {
@@ -218,6 +220,7 @@ pub async fn run(
                         return Ok(fallback(reason));
                     }
                     ready.job.video_tag = trial.video_tag;
+                    descriptions.push(trial.description);
                 }
             }
             Err(reason) => return Ok(fallback(reason)),
@@ -279,6 +282,13 @@ pub async fn run(
             Keyboard::listen(console.clone())
         });
         let stop = keyboard.as_ref().map_or_else(Stop::never, Keyboard::stop);
+        // ffmpeg describes every output once it has written its header,
+        // before its first stats line.
+        for (index, block) in descriptions.iter().enumerate() {
+            if let Some(block) = block {
+                console.print(INFO, &renumber(block, index));
+            }
+        }
 
         let (addrs, upload_ahead) = match embedded.addr().await? {
             Some(addr) => (vec![addr], settings.upload_ahead.unwrap_or(0)),
@@ -312,9 +322,10 @@ pub async fn run(
                     break;
                 }
             };
-            // ffmpeg describes each output as it opens it; the description
-            // comes from its mux, so here once it is written.
-            if let Some(block) = &muxed.description {
+            // Without the trial's description, the mux's, once it is written.
+            if let Some(block) =
+                muxed.description.as_ref().filter(|_| descriptions[index].is_none())
+            {
                 if info && console.running_stats() {
                     eprintln!();
                 }

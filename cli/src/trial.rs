@@ -29,10 +29,13 @@ pub struct Passed {
     /// The video's tag, where the output container takes it from the
     /// encoder rather than keeping a copied stream's ([`TAGGED_FORMATS`]).
     pub video_tag: Option<String>,
-    /// For a job without `-c:v` (`EncodeJob::default_encoder`): the
-    /// encoder of each output stream, in order, as ffmpeg alone's stream
-    /// mapping names it (`None` for a copy).
+    /// The encoder of each output stream, in order, as ffmpeg alone's
+    /// stream mapping names it (`None` for a copy): for a job without
+    /// `-c:v` (`EncodeJob::default_encoder`), which one it picks.
     pub encoders: Vec<Option<String>>,
+    /// ffmpeg alone's `Output #0` block for the output (`output_description`),
+    /// after what its encoders said as they opened (`encoders_opening`).
+    pub description: Option<String>,
 }
 
 /// Containers whose final mux would keep the chunks' video tag (MOV's
@@ -87,16 +90,20 @@ async fn trial(tools: &Tools, job: &EncodeJob, scratch_root: &Path) -> Result<Pa
     let scratch = WorkDir::create(scratch_root, "dffmpeg-trial-")
         .map_err(|error| format!("no scratch directory for the trial: {error}"))?;
     let output = scratch.path().join("trial");
-    // Its stream mapping says which encoder ffmpeg alone picks.
-    let level = if job.default_encoder { "info" } else { "error" };
+    // At info level: its stream mapping says which encoder ffmpeg alone
+    // picks, and it describes the output as ffmpeg alone does.
     let log = tools
-        .ffmpeg_log(level, &argv(job, &output))
+        .ffmpeg_log("info", &argv(job, &output))
         .await
         .map_err(|error| format!("ffmpeg alone stops before encoding: {error:#}"))?;
-    let encoders =
-        if job.default_encoder { mapped_encoders(&String::from_utf8_lossy(&log)) } else { vec![] };
+    let log = String::from_utf8_lossy(&log);
+    let encoders = mapped_encoders(&log);
+    let description = output_description(&log, &job.output).map(|block| {
+        // What the encoders said as they opened (x264's settings) precedes it.
+        encoders_opening(&log) + &block
+    });
     if !TAGGED_FORMATS.contains(&job.output_format.as_str()) {
-        return Ok(Passed { encoders, ..Passed::default() });
+        return Ok(Passed { encoders, description, ..Passed::default() });
     }
     let probe: Vec<String> = ["-v", "error", "-select_streams", "v:0", "-show_entries"]
         .into_iter()
@@ -112,7 +119,34 @@ async fn trial(tools: &Tools, job: &EncodeJob, scratch_root: &Path) -> Result<Pa
     // A tag ffprobe cannot print as four characters ("[0][0][0][0]") is
     // left to the muxer.
     let printable = tag.len() == 4 && tag.bytes().all(|b| b.is_ascii_alphanumeric());
-    Ok(Passed { video_tag: printable.then_some(tag), encoders })
+    Ok(Passed { video_tag: printable.then_some(tag), encoders, description })
+}
+
+/// The lines of an ffmpeg info log between its stream mapping and its
+/// `Output #0` block: what the encoders print as they open (`[libx264 @
+/// 0x...] profile High, level 1.3`), ffmpeg alone's words at that point.
+pub fn encoders_opening(log: &str) -> String {
+    let after_mapping = log.lines().skip_while(|l| *l != "Stream mapping:").skip(1);
+    after_mapping
+        .skip_while(|l| l.starts_with("  "))
+        .take_while(|l| !l.starts_with("Output #0, "))
+        .fold(String::new(), |text, line| text + line + "\n")
+}
+
+/// The `Output #0, FORMAT, to 'FILE':` block of an ffmpeg info log, its
+/// indented lines included, naming `output` rather than the scratch file:
+/// what ffmpeg alone prints once it has written the output's header (the
+/// encoder's stream as it opened it, its side data included; a trial that
+/// stops after one frame describes it the same way).
+pub fn output_description(log: &str, output: &Path) -> Option<String> {
+    let mut lines = log.lines().skip_while(|l| !l.starts_with("Output #0, "));
+    let (head, _) = lines.next()?.split_once(", to '")?;
+    let mut block = format!("{head}, to '{}':\n", output.display());
+    for line in lines.take_while(|l| l.starts_with(' ')) {
+        block.push_str(line);
+        block.push('\n');
+    }
+    Some(block)
 }
 
 /// The encoder of each output stream in an ffmpeg 5.1 `Stream mapping:`
@@ -183,5 +217,21 @@ mod tests {
         let graph = "Stream mapping:\n  Stream #0:0 (h264) -> hflip:default\n  hflip:default -> Stream #0:0 (mpeg4)\n  Stream #0:1 -> #0:1 (copy)\n";
         assert_eq!(mapped_encoders(graph), [Some("mpeg4".to_string()), None]);
         assert!(mapped_encoders("no mapping\n").is_empty());
+    }
+
+    #[test]
+    fn the_output_block_names_the_output_not_the_scratch_file() {
+        let log = "Stream mapping:\n  Stream #0:0 -> #0:0 (h264 (native) -> h264 (libx264))\nOutput #0, matroska, to '/tmp/dffmpeg-trial-x/trial':\n  Metadata:\n    encoder         : Lavf59.27.100\n  Stream #0:0: Video: h264 (H264 / 0x34363248), yuv420p\n    Side data:\n      cpb: bitrate max/min/avg: 0/0/0 buffer size: 0 vbv_delay: N/A\nframe=    1 fps=0.0 q=28.0 Lsize=       6kB\n";
+        let block = output_description(log, Path::new("out dir/a.mkv")).unwrap();
+        assert!(block.starts_with("Output #0, matroska, to 'out dir/a.mkv':\n  Metadata:\n"));
+        assert!(
+            block
+                .ends_with("      cpb: bitrate max/min/avg: 0/0/0 buffer size: 0 vbv_delay: N/A\n")
+        );
+        assert_eq!(output_description("Stream mapping:\n", Path::new("a.mkv")), None);
+        let opening = encoders_opening(
+            log.replace("Output #0", "[libx264 @ 0x2] profile High\nOutput #0").as_str(),
+        );
+        assert_eq!(opening, "[libx264 @ 0x2] profile High\n");
     }
 }

@@ -174,6 +174,14 @@ fn mapping_block(stderr: &str) -> String {
     block[..block.find("Press [q]").unwrap_or(block.len())].to_string()
 }
 
+/// The `Output #0` block of `stderr`, its indented lines included.
+fn output_block(stderr: &str) -> String {
+    let start = stderr.find("Output #0, ").unwrap_or_else(|| panic!("no Output #0: {stderr}"));
+    let mut lines = stderr[start..].lines();
+    let head = lines.next().unwrap_or_default().to_string();
+    lines.take_while(|l| l.starts_with(' ')).fold(head, |block, l| block + "\n" + l)
+}
+
 #[test]
 fn a_graphs_output_is_mapped_and_tagged_as_ffmpeg_does() {
     let dir = tempfile::tempdir().unwrap();
@@ -216,6 +224,10 @@ fn a_graphs_output_is_mapped_and_tagged_as_ffmpeg_does() {
         assert!(distributed.status.success(), "{err}");
         assert!(err.contains("[dffmpeg] chunk"), "{graph:?} was not distributed: {err}");
         assert_eq!(mapping_block(&err), mapping_block(&text(&reference.stderr)), "{graph:?}");
+        // ffmpeg alone's description of the output, before any stats line.
+        let ours_block = output_block(&err).replace("ours.mkv", "plain.mkv");
+        assert_eq!(ours_block, output_block(&text(&reference.stderr)), "{graph:?}");
+        assert!(err.find("Output #0, ") < err.find("frame="), "{err}");
         let streams = |file: &Path| {
             let out = Command::new("ffprobe")
                 .args(["-v", "error", "-of", "compact", "-show_entries"])
