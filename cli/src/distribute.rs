@@ -128,20 +128,23 @@ pub async fn run(
     // beside it: each of these starts an ffmpeg or ffprobe, about 0.1 s of
     // this ffmpeg's library loading alone, or the embedded node.
     let mut embedded = EmbeddedNode::start(settings.nodes.is_empty(), &tools, &temp_root);
-    let describing = console.logs(INFO).then(|| {
+    // Each input's description: ffmpeg's warnings about it, then its block.
+    let describing = console.logs(WARNING).then(|| {
         let (tools, stdin) = (tools.clone(), spool.as_ref().and_then(Spool::replay));
-        let extras: Vec<Vec<String>> = jobs[0]
+        let first_max = guess_layout_max(&jobs[0].input_args);
+        let extras: Vec<(Vec<String>, Option<u32>)> = jobs[0]
             .extra_inputs
             .iter()
             .map(|extra| {
                 let mut args = probe::ffprobe_input_args(&extra.args);
                 args.push(extra.url.to_string_lossy().into_owned());
-                args
+                (args, guess_layout_max(&extra.args))
             })
             .collect();
         tokio::spawn(async move {
-            let mut text = tools.describe_input(&described, stdin).await?;
-            for (k, args) in extras.iter().enumerate() {
+            let text = tools.describe_input(&described, stdin).await?;
+            let mut inputs = vec![crate::guessed_layout::apply(&text, 0, first_max)];
+            for (k, (args, max)) in extras.iter().enumerate() {
                 // ffprobe numbers every input it describes, and its streams, #0.
                 let own = tools.describe_input(args, None).await?;
                 let k = k + 1;
@@ -149,9 +152,9 @@ pub async fn run(
                     .replacen("Input #0,", &format!("Input #{k},"), 1)
                     .replace("  Stream #0:", &format!("  Stream #{k}:"))
                     .replace("  Chapter #0:", &format!("  Chapter #{k}:"));
-                text.push_str(&own);
+                inputs.push(crate::guessed_layout::apply(&own, k, *max));
             }
-            anyhow::Ok(text)
+            anyhow::Ok(inputs)
         })
     });
     {
@@ -265,7 +268,10 @@ pub async fn run(
             console.print(INFO, &console::banner(&tools).await?);
         }
         if let Some(describing) = describing {
-            console.print(INFO, &describing.await.context("describing the input panicked")??);
+            for (warnings, block) in describing.await.context("describing the input panicked")?? {
+                console.print(WARNING, &warnings);
+                console.print(INFO, &block);
+            }
         }
         let ready_jobs: Vec<&EncodeJob> = prepared.iter().map(|p| &p.job).collect();
         if !confirmed && let Err(refusal) = confirm_all(ready_jobs, console.interactive).await? {
@@ -428,6 +434,16 @@ async fn policy_loaded(
         Ok(loaded) => loaded.context("compiling the policy")?,
         Err(_) => bail!("the policy took more than a minute to compile"),
     }
+}
+
+/// An input's `-guess_layout_max N`: ffmpeg guesses no layout for more
+/// channels (`guessed_layout`).
+fn guess_layout_max(input_args: &[String]) -> Option<u32> {
+    input_args
+        .windows(2)
+        .rev()
+        .find(|w| w[0] == "-guess_layout_max" || w[0].starts_with("-guess_layout_max:"))
+        .and_then(|w| w[1].parse().ok())
 }
 
 /// For a job without `-c:v`: ffmpeg alone's trial encoded the video with

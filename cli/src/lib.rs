@@ -18,6 +18,7 @@ pub mod distribute;
 pub mod embedded;
 pub mod forced;
 pub mod graph;
+pub mod guessed_layout;
 pub mod job;
 pub mod job_context;
 pub mod keyboard;

@@ -248,6 +248,43 @@ fn a_graphs_output_is_mapped_and_tagged_as_ffmpeg_does() {
     }
 }
 
+/// A mono WAV has no channel layout: ffmpeg guesses one, warns, and
+/// describes the input with it; so does a distributed run.
+#[test]
+fn inputs_are_described_with_the_layouts_ffmpeg_guesses() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path(), 2);
+    let wav = dir.path().join("voice.wav");
+    ffmpeg(&["-f", "lavfi", "-i", "sine=duration=2", "-ac", "1", wav.to_str().unwrap()]);
+    let node = Node::start(2);
+    let out = dir.path().join("out.mkv");
+    let args = [
+        "-hide_banner",
+        "-y",
+        "-i",
+        src.to_str().unwrap(),
+        "-i",
+        wav.to_str().unwrap(),
+        "-map",
+        "0:v",
+        "-map",
+        "1:a",
+        "-c:v",
+        "libx264",
+        "-c:a",
+        "aac",
+        out.to_str().unwrap(),
+    ];
+    let reference = Command::new("ffmpeg").args(args).output().unwrap();
+    let distributed = run(&node, &args, "");
+    let err = text(&distributed.stderr);
+    assert!(distributed.status.success(), "{err}");
+    let before_mapping = |t: &str| t[..t.find("Stream mapping:").unwrap_or(t.len())].to_string();
+    let expected = before_mapping(&text(&reference.stderr));
+    assert!(expected.contains("Guessed Channel Layout for Input Stream #1.0 : mono\n"));
+    assert_eq!(before_mapping(&err), expected);
+}
+
 #[test]
 fn every_output_is_asked_about_before_any_is_encoded() {
     let dir = tempfile::tempdir().unwrap();
