@@ -3,7 +3,9 @@
 //! Distribution is an allowlist: one seekable input file whose video is
 //! encoded (with `-map`, more files whose other streams the final mux takes),
 //! one output file in a
-//! container we assemble, an explicit software video encoder, and options whose
+//! container we assemble, a software video encoder (named by `-c:v`, or the
+//! container's default, which the trial confirms), frame-local filters (`-vf`,
+//! or a `-filter_complex` of one chain, `crate::graph`), and options whose
 //! effect on the result we reproduce exactly. Anything else runs through the real
 //! ffmpeg untouched, and the reason is shown with `-loglevel verbose`.
 
