@@ -175,7 +175,7 @@ pub async fn assemble(
             .with_context(|| format!("renaming the finished output to {}", output.display()))?;
     }
     std::mem::forget(guard);
-    let description = output_description(&log, &temp, output);
+    let description = crate::trial::output_description(&String::from_utf8_lossy(&log), output);
     let out_time_us = std::fs::read_to_string(&progress).ok().and_then(|p| last_out_time_us(&p));
     Ok(Muxed { closing, description, out_time_us })
 }
@@ -240,22 +240,6 @@ pub struct Muxed {
     /// `time=` of ffmpeg alone's last stats line (the audio may end after
     /// the last frame), as the mux's `-progress` reported it.
     pub out_time_us: Option<i64>,
-}
-
-/// The `Output #0` block of an ffmpeg's info log, its indented lines
-/// included, with `temp` replaced by `output`.
-fn output_description(log: &[u8], temp: &Path, output: &Path) -> Option<String> {
-    let log = String::from_utf8_lossy(log);
-    let mut lines = log.lines().skip_while(|l| !l.starts_with("Output #0, "));
-    let first = lines.next()?;
-    let from = format!("to '{}':", temp.display());
-    let first = first.replace(&from, &format!("to '{}':", output.display()));
-    let mut block = first + "\n";
-    for line in lines.take_while(|l| l.starts_with(' ')) {
-        block.push_str(line);
-        block.push('\n');
-    }
-    Some(block)
 }
 
 /// The last closing line (`print_final_stats`) in an ffmpeg's info log.
@@ -536,14 +520,14 @@ mod tests {
 Output #0, matroska, to '/d/.o.mkv.dffmpeg-1.part':\n  Metadata:\n    encoder         : Lavf59.27.100\n\
 \x20 Stream #0:0: Video: h264 (High), 25 fps, 1k tbn\n\
 frame=  750 fps=0.0 q=-1.0 Lsize=   12796kB\n";
-        let got =
-            output_description(log, Path::new("/d/.o.mkv.dffmpeg-1.part"), Path::new("o.mkv"));
+        let log = String::from_utf8_lossy(log);
+        let got = crate::trial::output_description(&log, Path::new("o.mkv"));
         assert_eq!(
             got.as_deref(),
             Some(
                 "Output #0, matroska, to 'o.mkv':\n  Metadata:\n    encoder         : Lavf59.27.100\n  Stream #0:0: Video: h264 (High), 25 fps, 1k tbn\n"
             )
         );
-        assert_eq!(output_description(b"Input #0\n", Path::new("t"), Path::new("o")), None);
+        assert_eq!(crate::trial::output_description("Input #0\n", Path::new("o")), None);
     }
 }
