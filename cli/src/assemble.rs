@@ -67,8 +67,9 @@ pub async fn assemble(
     let mut push = |s: &str| args.push(s.into());
     // The concat demuxer starts the first chunk at 0; put it back where ffmpeg
     // alone put it, on the input's timeline (the output's -ss applies below).
+    let shift = decode_lead_shift(ctx, done, selection).await?;
     push("-itsoffset");
-    push(&seconds(done[0].start_time_us + ctx.chunk_offset_us()));
+    push(&seconds(done[0].start_time_us + ctx.chunk_offset_us() + shift.map_or(0, |s| s.us)));
     for a in ["-f", "concat", "-safe", "0", "-i"] {
         push(a);
     }
@@ -104,6 +105,12 @@ pub async fn assemble(
     }
     push("-c:v");
     push("copy");
+    if let Some(shift) = shift {
+        // Read late so that no copied packet decodes before -ss, written
+        // back at the encoders' own timestamps.
+        push("-bsf:v");
+        push(&format!("setts=pts=PTS-{0}:dts=DTS-{0}", shift.ticks));
+    }
     if let Some(tag) = &ctx.job.video_tag {
         // ffmpeg alone's tag (the user's -tag:v included), not the chunks'.
         push("-tag:v");
@@ -213,6 +220,66 @@ fn check_muxed_video(
     Ok(())
 }
 
+/// How much later than the chunks' own timestamps the final mux reads the
+/// video, and then writes it back (see [`decode_lead_shift`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LeadShift {
+    /// In ticks of the video's time base as the concat demuxer reads it
+    /// (the first chunk's), which is the time base `setts` sees.
+    ticks: i64,
+    /// The same, in microseconds: exactly, so that `-itsoffset` adds
+    /// exactly `ticks`.
+    us: i64,
+}
+
+/// Under an output `-ss`, the shift that keeps the final mux from dropping
+/// video. It copies the video and applies the `-ss` to every stream, and
+/// ffmpeg 5.1 drops every copied packet whose time, derived from its decode
+/// timestamp, is before `-ss` (`check_output_constraints`), then every
+/// packet up to the next keyframe: x264's and x265's B-pyramid decodes the
+/// first frames two frames ahead, which lost the whole first chunk. Read
+/// that much later, no packet decodes before `-ss`; the `setts` bitstream
+/// filter then takes the shift off again, so that the muxer sees the
+/// encoders' own timestamps. The end is safe too: a packet's decode time
+/// plus the lead is at most the presentation time of a frame the encoder
+/// has already been given, which is before the output's end.
+async fn decode_lead_shift(
+    ctx: &JobContext,
+    done: &[ChunkDone],
+    selection: &Selection,
+) -> anyhow::Result<Option<LeadShift>> {
+    if ctx.job.output_window.start.is_none() {
+        return Ok(None);
+    }
+    let (tb, lead) = crate::probe::decode_lead(&ctx.tools, &done[0].path).await?;
+    let shift = lead_shift(tb, lead);
+    // `distribute::known_gap` sends these to ffmpeg; a lead nobody
+    // expected must not reach the output as lost or moved packets.
+    ensure!(
+        shift.is_none() || lead_shift_applies(&ctx.job.output_format, needs_tee(ctx, selection)),
+        "the chunks decode {lead} us ahead of their first frame, which the final mux cannot take back under -ss into {}",
+        ctx.job.output_format
+    );
+    Ok(shift)
+}
+
+/// The least shift of at least `lead_us` microseconds that is a whole
+/// number of ticks of `tb` and of microseconds; none for no lead.
+fn lead_shift(tb: (i64, i64), lead_us: i64) -> Option<LeadShift> {
+    if lead_us <= 0 || tb.0 <= 0 || tb.1 <= 0 {
+        return None;
+    }
+    let (num, den) = (i128::from(tb.0) * 1_000_000, i128::from(tb.1));
+    let step = den / gcd(num, den);
+    let ticks = (i128::from(lead_us) * den + num - 1) / num;
+    let ticks = (ticks + step - 1) / step * step;
+    Some(LeadShift { ticks: ticks as i64, us: (ticks * num / den) as i64 })
+}
+
+fn gcd(a: i128, b: i128) -> i128 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
 /// The `frame=` of the last block of an ffmpeg `-progress` report.
 fn last_frame_count(progress: &str) -> Option<u64> {
     progress.lines().rev().find_map(|l| l.strip_prefix("frame=")?.trim().parse().ok())
@@ -253,12 +320,30 @@ fn closing_line(log: &[u8]) -> Option<String> {
 
 /// Whether this output needs the tee muxer (see the module comment).
 pub fn needs_tee(ctx: &JobContext, selection: &Selection) -> bool {
-    matches!(ctx.job.output_format.as_str(), "mp4" | "mov" | "nut" | "mpegts")
-        && ctx.input_is_matroska
-        && selection
-            .streams
-            .iter()
-            .any(|s| matches!(s, Source::Input(i) if ctx.audio_streams.contains(i)))
+    tee_needed(&ctx.job.output_format, ctx.input_is_matroska, &ctx.audio_streams, selection)
+}
+
+/// [`needs_tee`] before the job's context exists.
+pub fn tee_for(format: &str, media: &MediaInfo, selection: &Selection) -> bool {
+    let audio: Vec<usize> =
+        media.streams.iter().filter(|s| s.codec_type == "audio").map(|s| s.index).collect();
+    tee_needed(format, media.format_name.contains("matroska"), &audio, selection)
+}
+
+fn tee_needed(format: &str, matroska: bool, audio: &[usize], selection: &Selection) -> bool {
+    matches!(format, "mp4" | "mov" | "nut" | "mpegts")
+        && matroska
+        && selection.streams.iter().any(|s| matches!(s, Source::Input(i) if audio.contains(i)))
+}
+
+/// Whether [`decode_lead_shift`] may shift the video of this output: where
+/// the muxer is written directly and keeps the chunks' time base (Matroska
+/// and WebM count in milliseconds as their chunks do; NUT keeps its input's;
+/// MP4 and MOV are given the chunks' timescale), `setts` counts in the
+/// chunks' ticks. Through tee it counts in ticks of the `-r:v` rate, and
+/// into MPEG-TS and FLV the audio was seen to move: not reproduced yet.
+pub fn lead_shift_applies(format: &str, tee: bool) -> bool {
+    !tee && matches!(format, "matroska" | "webm" | "nut" | "mp4" | "mov")
 }
 
 /// The second run after tee: chapters and global tags from the source, stream
@@ -472,6 +557,17 @@ fn temp_name(output: &Path, tag: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lead_shift_is_whole_microseconds() {
+        // 1/1000: any whole millisecond; 1/12800: 78.125 us, so steps of 8 ticks.
+        assert_eq!(lead_shift((1, 1000), 80_000), Some(LeadShift { ticks: 80, us: 80_000 }));
+        assert_eq!(lead_shift((1, 1000), 79_001), Some(LeadShift { ticks: 80, us: 80_000 }));
+        assert_eq!(lead_shift((1, 12800), 80_000), Some(LeadShift { ticks: 1024, us: 80_000 }));
+        assert_eq!(lead_shift((1, 12800), 79_800), Some(LeadShift { ticks: 1024, us: 80_000 }));
+        assert_eq!(lead_shift((1, 90000), 1), Some(LeadShift { ticks: 9, us: 100 }));
+        assert_eq!(lead_shift((1, 1000), 0), None);
+    }
 
     #[test]
     fn the_last_progress_block_counts() {

@@ -1014,16 +1014,19 @@ fn known_gap(
     if job.input_window.start.is_some() && media.discontinuous() {
         return Some(format!("input -ss on {} is not reproduced yet", media.format_name));
     }
-    // The final mux copies the video and applies the output's -ss to it;
-    // ffmpeg 5.1 drops every copied packet whose time, derived from its
-    // decode timestamp, is before -ss (`check_output_constraints`), and then
-    // every packet up to the next keyframe. x264's and x265's B-pyramid puts
-    // the first frames' decode timestamps two frames early: seen here, -ss 1
-    // into Matroska or NUT lost the whole first chunk. (Output -ss into
-    // MP4/MOV goes to ffmpeg already, in `route`.)
-    if job.output_window.start.is_some() && !mp4 && reorders_by_two(job) {
+    // The final mux copies the video and applies the output's -ss to every
+    // stream; it reads the video late by the encoder's decode lead and sets
+    // it back with `setts` (`assemble::decode_lead_shift`). The tick count
+    // is right where the output's muxer keeps the chunks' time base; through
+    // tee, and into MPEG-TS or FLV, it was seen wrong (the audio moved).
+    let tee = crate::assemble::tee_for(&job.output_format, media, selection);
+    if job.output_window.start.is_some()
+        && reorders(job)
+        && !crate::assemble::lead_shift_applies(&job.output_format, tee)
+    {
+        let through = if tee { " with audio from Matroska" } else { "" };
         return Some(format!(
-            "output -ss with {} B-frames into {} is not reproduced yet",
+            "output -ss with {} B-frames into {}{through} is not reproduced yet",
             job.encoder, job.output_format
         ));
     }
@@ -1072,11 +1075,15 @@ fn copied_where_start_is_inexact(
     })
 }
 
-/// Whether the encoder's packets may decode two or more frames ahead of
-/// their presentation: x264 and x265 unless `-bf 0` turns B-frames off.
-fn reorders_by_two(job: &EncodeJob) -> bool {
-    let no_b_frames = job.encoder_options.iter().any(|(name, value)| name == "bf" && value == "0");
-    matches!(job.encoder.as_str(), "libx264" | "libx265") && !no_b_frames
+/// Whether the encoder's packets may decode ahead of their presentation:
+/// x264 and x265 unless `-bf 0` turns B-frames off, other encoders when
+/// `-bf` turns them on.
+fn reorders(job: &EncodeJob) -> bool {
+    let b_frames = job.encoder_options.iter().rev().find(|(name, _)| name == "bf");
+    match b_frames {
+        Some((_, value)) => value.trim() != "0",
+        None => matches!(job.encoder.as_str(), "libx264" | "libx265"),
+    }
 }
 
 /// ffmpeg's `av_guess_frame_rate`: r_frame_rate, unless it is implausibly

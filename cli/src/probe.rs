@@ -338,6 +338,75 @@ fn parse_chunk_packets(text: &str) -> anyhow::Result<ChunkPackets> {
     Ok(ChunkPackets { start_time_us, count, own_start: container_start == Some(start_time_us) })
 }
 
+/// How far ahead of an encoded chunk's first frame ffmpeg takes its first
+/// packet to decode, in microseconds, with the time base of its video.
+/// x264's and x265's B-pyramid decodes two frames ahead; the final mux
+/// needs this under an output `-ss` (see `assemble::decode_lead_shift`).
+pub async fn decode_lead(tools: &Tools, path: &Path) -> anyhow::Result<((i64, i64), i64)> {
+    let mut args: Vec<String> = [
+        "-v",
+        "error",
+        "-select_streams",
+        "0",
+        "-show_entries",
+        "stream=time_base,has_b_frames,avg_frame_rate:packet=pts,dts",
+        "-of",
+        "compact",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.push(path.to_string_lossy().into_owned());
+    let text = String::from_utf8_lossy(&tools.ffprobe(&args).await?).into_owned();
+    parse_decode_lead(&text).with_context(|| format!("probing {}", path.display()))
+}
+
+/// Parses ffprobe's compact `stream|...` and `packet|pts=..|dts=..` lines
+/// (see [`decode_lead`]). A packet's decode time is its own where the
+/// container stores one; Matroska stores none for the first packets of a
+/// reordered stream, and ffmpeg then starts the stream `has_b_frames`
+/// frames (at the average rate) before its first timestamp
+/// (`process_input_packet`).
+fn parse_decode_lead(text: &str) -> anyhow::Result<((i64, i64), i64)> {
+    let (mut time_base, mut delay, mut rate) = (None, 0_i64, (0, 1));
+    let (mut first_pts, mut first_dts, mut missing_dts): (Option<i64>, Option<i64>, bool) =
+        (None, None, false);
+    for line in text.lines() {
+        let mut fields = line.split('|');
+        let section = fields.next();
+        let field =
+            |key: &str| line.split('|').find_map(|f| f.strip_prefix(key)?.strip_prefix('='));
+        match section {
+            Some("packet") => {
+                if let Some(pts) = field("pts").and_then(|p| p.parse::<i64>().ok()) {
+                    first_pts = Some(first_pts.map_or(pts, |f| f.min(pts)));
+                }
+                match field("dts").and_then(|d| d.parse::<i64>().ok()) {
+                    Some(dts) => first_dts = Some(first_dts.map_or(dts, |f| f.min(dts))),
+                    None => missing_dts = true,
+                }
+            }
+            Some("stream") if time_base.is_none() => {
+                time_base = field("time_base").map(rational);
+                delay = field("has_b_frames").and_then(|d| d.parse().ok()).unwrap_or(0);
+                rate = field("avg_frame_rate").map_or((0, 1), rational);
+            }
+            _ => {}
+        }
+    }
+    let tb = time_base.filter(|tb| tb.0 > 0 && tb.1 > 0).context("no time base")?;
+    let pts = first_pts.context("no packet timestamps")?;
+    let to_us = |ticks: i64| crate::timeline::rescale(ticks, tb, (1, 1_000_000));
+    let stored = first_dts.map_or(0, |dts| to_us(pts) - to_us(dts));
+    let estimated = if missing_dts && rate.0 > 0 && rate.1 > 0 {
+        // Rounded up: the shift must cover it.
+        let (num, den) = (i128::from(delay) * 1_000_000 * i128::from(rate.1), i128::from(rate.0));
+        ((num + den - 1) / den) as i64
+    } else {
+        0
+    };
+    Ok((tb, stored.max(estimated).max(0)))
+}
+
 /// The time base of the first stream of a file.
 pub async fn time_base(tools: &Tools, path: &Path) -> anyhow::Result<(i64, i64)> {
     let text = first_stream_csv(tools, path, "stream=time_base").await?;
@@ -374,6 +443,22 @@ mod tests {
         assert!(super::parse_chunk_packets(text).unwrap().own_start);
         assert!(super::parse_chunk_packets("stream,1/12800\n").is_err());
         assert!(super::parse_chunk_packets("packet,5\n").is_err());
+    }
+
+    #[test]
+    fn decode_lead_is_the_first_pts_less_the_first_dts() {
+        let stream = "stream|has_b_frames=2|avg_frame_rate=25/1|time_base=1/12800\n";
+        let text = format!("packet|pts=0|dts=-1024\npacket|pts=2048|dts=-512\n{stream}");
+        assert_eq!(super::parse_decode_lead(&text).unwrap(), ((1, 12800), 80_000));
+        // Matroska: no decode times for the first packets.
+        let stream = "stream|has_b_frames=2|avg_frame_rate=25/1|time_base=1/1000\n";
+        let text =
+            format!("packet|pts=0|dts=N/A\npacket|pts=120|dts=N/A\npacket|pts=80|dts=0\n{stream}");
+        assert_eq!(super::parse_decode_lead(&text).unwrap(), ((1, 1000), 80_000));
+        let stream = "stream|has_b_frames=0|avg_frame_rate=25/1|time_base=1/1000\n";
+        let text = format!("packet|pts=40|dts=40\n{stream}");
+        assert_eq!(super::parse_decode_lead(&text).unwrap(), ((1, 1000), 0));
+        assert!(super::parse_decode_lead(stream).is_err());
     }
 
     #[test]

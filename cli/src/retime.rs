@@ -30,9 +30,17 @@ pub fn retime(
     input_rate: (i64, i64),
 ) -> Result<Option<Retimed>, String> {
     let cfr_container = job.cfr_output();
-    // -fps_mode cfr into MP4/MOV without -r: the nodes' own CFR, anchored per chunk.
+    // -fps_mode cfr into MP4/MOV without -r: the nodes' own CFR, anchored per
+    // chunk, unless an output -ss puts the first frame between two slots:
+    // then ffmpeg alone's first frame takes the nearer slot without
+    // repeating it back to zero ("Not duplicating initial frames"), which
+    // a node's CFR, padding from the chunk's start, does not (seen: a
+    // repeated first frame at 0 s where ffmpeg alone starts at 0.04 s).
     let cfr_elsewhere = job.fps_mode == Some(FpsMode::Cfr) && !cfr_container;
-    if job.output_rate.is_none() && !cfr_elsewhere {
+    let cfr_after_seek = cfr_container
+        && job.output_window.start.is_some()
+        && !matches!(job.fps_mode, Some(FpsMode::Vfr | FpsMode::Passthrough));
+    if job.output_rate.is_none() && !cfr_elsewhere && !cfr_after_seek {
         return Ok(None);
     }
     let rate = job.output_rate.unwrap_or(input_rate);

@@ -395,13 +395,10 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     if !node::spec::ENCODERS.contains(&encoder.as_str()) {
         return Err(format!("encoder {encoder} is not distributable"));
     }
-    if output_window.start.is_some()
-        && matches!(output_format.as_str(), "mp4" | "mov" | "hls" | "dash" | "segment")
+    if output_window.start.is_some() && matches!(output_format.as_str(), "hls" | "dash" | "segment")
     {
-        // Seen in the corpus suite: into MP4/MOV the final mux applied the
-        // start again (-ss 0.4 gave 20 of 40 frames, starting at 0.8 s).
-        // Matroska is tested and exact; -t/-to alone are exact in both.
-        // HLS, DASH and segments are written at a constant rate as MP4 is; not tried.
+        // Their segments are cut on ffmpeg alone's keyframes, counted from
+        // the first output frame (`segmented`); not tried with a start.
         return Err(format!("output -ss into {output_format} is not distributable yet"));
     }
     let overwrite = if command.global("y").is_some_and(Opt::enabled) {
