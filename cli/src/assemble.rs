@@ -67,9 +67,10 @@ pub async fn assemble(
     let mut push = |s: &str| args.push(s.into());
     // The concat demuxer starts the first chunk at 0; put it back where ffmpeg
     // alone put it, on the input's timeline (the output's -ss applies below).
-    let shift = decode_lead_shift(ctx, done, selection).await?;
+    let start_us = done[0].start_time_us + ctx.chunk_offset_us();
+    let shift = decode_lead_shift(ctx, done, selection, start_us).await?;
     push("-itsoffset");
-    push(&seconds(done[0].start_time_us + ctx.chunk_offset_us() + shift.map_or(0, |s| s.us)));
+    push(&seconds(shift.map_or(start_us, |s| s.offset_us)));
     for a in ["-f", "concat", "-safe", "0", "-i"] {
         push(a);
     }
@@ -224,12 +225,11 @@ fn check_muxed_video(
 /// video, and then writes it back (see [`decode_lead_shift`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct LeadShift {
-    /// In ticks of the video's time base as the concat demuxer reads it
-    /// (the first chunk's), which is the time base `setts` sees.
+    /// The whole `-itsoffset` of the chunks, in microseconds.
+    offset_us: i64,
+    /// What `setts` takes off, in ticks of the time base it counts in
+    /// ([`setts_time_base`]).
     ticks: i64,
-    /// The same, in microseconds: exactly, so that `-itsoffset` adds
-    /// exactly `ticks`.
-    us: i64,
 }
 
 /// Under an output `-ss`, the shift that keeps the final mux from dropping
@@ -242,38 +242,91 @@ struct LeadShift {
 /// filter then takes the shift off again, so that the muxer sees the
 /// encoders' own timestamps. The end is safe too: a packet's decode time
 /// plus the lead is at most the presentation time of a frame the encoder
-/// has already been given, which is before the output's end.
+/// has already been given, which is before the output's end. `start_us`
+/// is the chunks' `-itsoffset` without the shift.
 async fn decode_lead_shift(
     ctx: &JobContext,
     done: &[ChunkDone],
     selection: &Selection,
+    start_us: i64,
 ) -> anyhow::Result<Option<LeadShift>> {
     if ctx.job.output_window.start.is_none() {
         return Ok(None);
     }
-    let (tb, lead) = crate::probe::decode_lead(&ctx.tools, &done[0].path).await?;
-    let shift = lead_shift(tb, lead);
-    // `distribute::known_gap` sends these to ffmpeg; a lead nobody
+    let (chunk_tb, lead) = crate::probe::decode_lead(&ctx.tools, &done[0].path).await?;
+    if lead == 0 {
+        return Ok(None);
+    }
+    // `distribute::known_gap` sends the others to ffmpeg; a lead nobody
     // expected must not reach the output as lost or moved packets.
-    ensure!(
-        shift.is_none() || lead_shift_applies(&ctx.job.output_format, needs_tee(ctx, selection)),
-        "the chunks decode {lead} us ahead of their first frame, which the final mux cannot take back under -ss into {}",
-        ctx.job.output_format
-    );
-    Ok(shift)
+    let tee = needs_tee(ctx, selection);
+    let setts_tb =
+        setts_time_base(&ctx.job.output_format, tee, ctx.frame_rate, ctx.timescale(), chunk_tb);
+    let shift = setts_tb.and_then(|tb| lead_shift(start_us, chunk_tb, lead, tb));
+    shift.map(Some).with_context(|| {
+        format!(
+            "the chunks decode {lead} ticks of {}/{} ahead of their first frame, which the final mux cannot take back under -ss into {}",
+            chunk_tb.0, chunk_tb.1, ctx.job.output_format
+        )
+    })
 }
 
-/// The least shift of at least `lead_us` microseconds that is a whole
-/// number of ticks of `tb` and of microseconds; none for no lead.
-fn lead_shift(tb: (i64, i64), lead_us: i64) -> Option<LeadShift> {
-    if lead_us <= 0 || tb.0 <= 0 || tb.1 <= 0 {
+/// The shift of at least `lead` ticks of `chunk_tb` that `setts` can take
+/// off whole in ticks of `setts_tb`, on chunks read at `-itsoffset
+/// start_us`. ffmpeg adds an input's offset to each packet in the packet's
+/// own time base (`av_rescale_q` of the whole offset, to nearest), so the
+/// offset is chosen for where that rounding lands: exactly `ticks` later.
+fn lead_shift(
+    start_us: i64,
+    chunk_tb: (i64, i64),
+    lead: i64,
+    setts_tb: (i64, i64),
+) -> Option<LeadShift> {
+    use crate::timeline::rescale;
+    const US: (i64, i64) = (1, 1_000_000);
+    if lead <= 0 || [chunk_tb, setts_tb].iter().any(|tb| tb.0 <= 0 || tb.1 <= 0) {
         return None;
     }
-    let (num, den) = (i128::from(tb.0) * 1_000_000, i128::from(tb.1));
-    let step = den / gcd(num, den);
-    let ticks = (i128::from(lead_us) * den + num - 1) / num;
-    let ticks = (ticks + step - 1) / step * step;
-    Some(LeadShift { ticks: ticks as i64, us: (ticks * num / den) as i64 })
+    // A chunk tick is p/q setts ticks: shifts of q chunk ticks are whole.
+    let (p, q) = (
+        i128::from(chunk_tb.0) * i128::from(setts_tb.1),
+        i128::from(chunk_tb.1) * i128::from(setts_tb.0),
+    );
+    let g = gcd(p, q);
+    let (p, q) = (p / g, q / g);
+    let shift = (i128::from(lead) + q - 1) / q * q;
+    let target = i128::from(rescale(start_us, US, chunk_tb)) + shift;
+    let target = i64::try_from(target).ok()?;
+    let offset_us = rescale(target, chunk_tb, US);
+    // A tick shorter than a microsecond may not be reachable.
+    let ticks = i64::try_from(shift / q * p).ok()?;
+    (rescale(offset_us, US, chunk_tb) == target).then_some(LeadShift { offset_us, ticks })
+}
+
+/// The time base `setts` counts in on the final mux: ffmpeg 5.1 hands the
+/// bitstream filter a copied stream's packets in the output stream's time
+/// base as its muxer settled it (seen: ticks of the chunks' 1/12800 were
+/// right into MP4 with that timescale, 12.8 times too many into FLV, whose
+/// muxer counts milliseconds, which moved the audio by 944 ms). Through tee
+/// that is the `-r:v` rate the mux gives the video, as tee keeps it; NUT
+/// keeps the chunks'. `None` where it was not measured.
+fn setts_time_base(
+    format: &str,
+    tee: bool,
+    frame_rate: (i64, i64),
+    timescale: u32,
+    chunk_tb: (i64, i64),
+) -> Option<(i64, i64)> {
+    if tee {
+        return Some((frame_rate.1, frame_rate.0));
+    }
+    match format {
+        "matroska" | "webm" | "flv" => Some((1, 1000)),
+        "mp4" | "mov" => Some((1, i64::from(timescale))),
+        "mpegts" => Some((1, 90_000)),
+        "nut" => Some(chunk_tb),
+        _ => None,
+    }
 }
 
 fn gcd(a: i128, b: i128) -> i128 {
@@ -336,14 +389,54 @@ fn tee_needed(format: &str, matroska: bool, audio: &[usize], selection: &Selecti
         && selection.streams.iter().any(|s| matches!(s, Source::Input(i) if audio.contains(i)))
 }
 
-/// Whether [`decode_lead_shift`] may shift the video of this output: where
-/// the muxer is written directly and keeps the chunks' time base (Matroska
-/// and WebM count in milliseconds as their chunks do; NUT keeps its input's;
-/// MP4 and MOV are given the chunks' timescale), `setts` counts in the
-/// chunks' ticks. Through tee it counts in ticks of the `-r:v` rate, and
-/// into MPEG-TS and FLV the audio was seen to move: not reproduced yet.
-pub fn lead_shift_applies(format: &str, tee: bool) -> bool {
-    !tee && matches!(format, "matroska" | "webm" | "nut" | "mp4" | "mov")
+/// Why [`decode_lead_shift`] cannot be trusted with this output, before
+/// its chunks are encoded (`distribute::known_gap`): the time base `setts`
+/// would count in is not known (AVI, HLS, DASH and segments were not
+/// measured), or, under an output end, its whole ticks are no whole frame
+/// of the chunks' and longer than a millisecond: the shift would then pass
+/// the lead by up to one of them, and packets that decode within that much
+/// of the end would be dropped (MPEG-TS at 26.777 fps: ticks of 1 s).
+pub fn lead_shift_gap(
+    job: &crate::job::EncodeJob,
+    tee: bool,
+    frame_rate: (i64, i64),
+) -> Option<String> {
+    use proto::v1::ChunkFormat;
+    let format = job.output_format.as_str();
+    let timescale = crate::job_context::timescale(frame_rate);
+    let chunk_tb = match crate::job_context::chunk_format(job) {
+        ChunkFormat::Matroska => (1, 1000),
+        ChunkFormat::Mov => (1, i64::from(timescale)),
+        // NUT chunks go only to NUT outputs here, which keep their ticks.
+        _ => (1, 1),
+    };
+    let unknown = || "the time base of its packets there is not known".to_string();
+    let Some(setts_tb) = setts_time_base(format, tee, frame_rate, timescale, chunk_tb) else {
+        return Some(unknown());
+    };
+    if crate::job_context::chunk_format(job) == ChunkFormat::Nut {
+        return None;
+    }
+    let window = job.output_window;
+    if window.duration.is_none() && window.to.is_none() {
+        return None;
+    }
+    let (p, q) = (
+        i128::from(chunk_tb.0) * i128::from(setts_tb.1),
+        i128::from(chunk_tb.1) * i128::from(setts_tb.0),
+    );
+    let step = q / gcd(p, q);
+    let step_us = step * 1_000_000 * i128::from(chunk_tb.0) / i128::from(chunk_tb.1);
+    // One frame in chunk ticks, when whole.
+    let frame = i128::from(frame_rate.1) * i128::from(chunk_tb.1);
+    let per = i128::from(frame_rate.0) * i128::from(chunk_tb.0);
+    let whole_frames = per > 0 && frame % per == 0 && (frame / per) % step == 0;
+    (step_us > 1000 && !whole_frames).then(|| {
+        format!(
+            "with -t/-to at {}/{} fps, whose ticks there are {step_us} us",
+            frame_rate.0, frame_rate.1
+        )
+    })
 }
 
 /// The second run after tee: chapters and global tags from the source, stream
@@ -559,14 +652,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_lead_shift_is_whole_microseconds() {
-        // 1/1000: any whole millisecond; 1/12800: 78.125 us, so steps of 8 ticks.
-        assert_eq!(lead_shift((1, 1000), 80_000), Some(LeadShift { ticks: 80, us: 80_000 }));
-        assert_eq!(lead_shift((1, 1000), 79_001), Some(LeadShift { ticks: 80, us: 80_000 }));
-        assert_eq!(lead_shift((1, 12800), 80_000), Some(LeadShift { ticks: 1024, us: 80_000 }));
-        assert_eq!(lead_shift((1, 12800), 79_800), Some(LeadShift { ticks: 1024, us: 80_000 }));
-        assert_eq!(lead_shift((1, 90000), 1), Some(LeadShift { ticks: 9, us: 100 }));
-        assert_eq!(lead_shift((1, 1000), 0), None);
+    fn a_lead_shift_lands_where_ffmpeg_rounds_it() {
+        let shift = |start, chunk_tb, lead, setts_tb| {
+            lead_shift(start, chunk_tb, lead, setts_tb).map(|s| (s.offset_us, s.ticks))
+        };
+        // Matroska into Matroska: milliseconds throughout.
+        assert_eq!(shift(1_040_000, (1, 1000), 80, (1, 1000)), Some((1_120_000, 80)));
+        // MOV chunks at 1/12800 into MPEG-TS (1/90000).
+        assert_eq!(shift(1_040_000, (1, 12800), 1024, (1, 90000)), Some((1_120_000, 7200)));
+        // Through tee at 30000/1001: whole frames of 1001 ticks, offsets
+        // that round onto them.
+        assert_eq!(shift(1_033_367, (1, 30000), 2002, (1001, 30000)), Some((1_100_100, 2)));
+        assert_eq!(shift(1_033_367, (1, 30000), 1000, (1001, 30000)), Some((1_066_733, 1)));
+        assert_eq!(shift(0, (1, 1000), 0, (1, 1000)), None);
     }
 
     #[test]

@@ -1016,18 +1016,34 @@ fn known_gap(
     }
     // The final mux copies the video and applies the output's -ss to every
     // stream; it reads the video late by the encoder's decode lead and sets
-    // it back with `setts` (`assemble::decode_lead_shift`). The tick count
-    // is right where the output's muxer keeps the chunks' time base; through
-    // tee, and into MPEG-TS or FLV, it was seen wrong (the audio moved).
+    // it back with `setts` (`assemble::decode_lead_shift`), in the ticks of
+    // the output stream's time base, which is known for the muxers listed in
+    // `assemble::setts_time_base`.
     let tee = crate::assemble::tee_for(&job.output_format, media, selection);
-    if job.output_window.start.is_some()
-        && reorders(job)
-        && !crate::assemble::lead_shift_applies(&job.output_format, tee)
-    {
-        let through = if tee { " with audio from Matroska" } else { "" };
+    if job.output_window.start.is_some() && reorders(job) {
+        let rate = guess_frame_rate(&media.streams[selection.video]);
+        if let Some(why) = crate::assemble::lead_shift_gap(job, tee, rate) {
+            return Some(format!(
+                "output -ss with {} B-frames into {} is not reproduced yet ({why})",
+                job.encoder, job.output_format
+            ));
+        }
+    }
+    // Through tee, the second run's copy of the audio gives its last packet
+    // a whole frame's duration where ffmpeg alone's -ss with -t cut it short
+    // (132 samples of 1024, seen into MP4 and MOV).
+    let ends = job.output_window.duration.is_some() || job.output_window.to.is_some();
+    let copied_audio = selection.streams.iter().enumerate().any(|(j, s)| {
+        let stream = selection.stream(s, media);
+        let encoder = streams::encoder_for(job, stream, selection.position(j, media));
+        s != &streams::Source::Video
+            && stream.codec_type == "audio"
+            && encoder.as_deref() == Some("copy")
+    });
+    if mp4 && tee && ends && job.output_window.start.is_some() && copied_audio {
         return Some(format!(
-            "output -ss with {} B-frames into {}{through} is not reproduced yet",
-            job.encoder, job.output_format
+            "output -ss with -t/-to and audio copied from Matroska into {} is not reproduced yet",
+            job.output_format
         ));
     }
     // ffmpeg alone takes a copied stream's -ss off in the stream's own time

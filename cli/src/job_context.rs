@@ -192,23 +192,35 @@ impl JobContext {
     /// itself, as for `-qp 0`). For the segment muxer, its segments'
     /// container decides.
     pub fn chunk_format(&self) -> ChunkFormat {
-        match crate::segmented::codec_format(&self.job).as_str() {
-            "matroska" | "webm" => ChunkFormat::Matroska,
-            "mp4" | "mov" | "mpegts" | "flv" | "avi" | "hls" | "dash" => ChunkFormat::Mov,
-            _ => ChunkFormat::Nut,
-        }
+        chunk_format(&self.job)
     }
 
     /// The video track timescale ffmpeg's MOV muxer picks for an encoder time
     /// base of 1/frame rate: the rate's numerator, doubled until at least 10000.
     pub fn timescale(&self) -> u32 {
-        let mut timescale = self.frame_rate.0.max(1);
-        while timescale < 10_000 {
-            timescale *= 2;
-        }
-        timescale.min(i64::from(u32::MAX)) as u32
+        timescale(self.frame_rate)
     }
+}
 
+/// [`JobContext::chunk_format`], before the context exists.
+pub fn chunk_format(job: &EncodeJob) -> ChunkFormat {
+    match crate::segmented::codec_format(job).as_str() {
+        "matroska" | "webm" => ChunkFormat::Matroska,
+        "mp4" | "mov" | "mpegts" | "flv" | "avi" | "hls" | "dash" => ChunkFormat::Mov,
+        _ => ChunkFormat::Nut,
+    }
+}
+
+/// [`JobContext::timescale`] for `frame_rate`.
+pub fn timescale(frame_rate: (i64, i64)) -> u32 {
+    let mut timescale = frame_rate.0.max(1);
+    while timescale < 10_000 {
+        timescale *= 2;
+    }
+    timescale.min(i64::from(u32::MAX)) as u32
+}
+
+impl JobContext {
     /// Frame-rate synchronisation per chunk. For CFR outputs only the first
     /// chunk says `cfr`: under `-copyts` ffmpeg's automatic choice starts the
     /// CFR grid at the chunk's first frame instead of padding from zero.

@@ -339,9 +339,10 @@ fn parse_chunk_packets(text: &str) -> anyhow::Result<ChunkPackets> {
 }
 
 /// How far ahead of an encoded chunk's first frame ffmpeg takes its first
-/// packet to decode, in microseconds, with the time base of its video.
-/// x264's and x265's B-pyramid decodes two frames ahead; the final mux
-/// needs this under an output `-ss` (see `assemble::decode_lead_shift`).
+/// packet to decode, in ticks of its video's time base (rounded up), with
+/// that time base. x264's and x265's B-pyramid decodes two frames ahead;
+/// the final mux needs this under an output `-ss` (see
+/// `assemble::decode_lead_shift`).
 pub async fn decode_lead(tools: &Tools, path: &Path) -> anyhow::Result<((i64, i64), i64)> {
     let mut args: Vec<String> = [
         "-v",
@@ -395,11 +396,12 @@ fn parse_decode_lead(text: &str) -> anyhow::Result<((i64, i64), i64)> {
     }
     let tb = time_base.filter(|tb| tb.0 > 0 && tb.1 > 0).context("no time base")?;
     let pts = first_pts.context("no packet timestamps")?;
-    let to_us = |ticks: i64| crate::timeline::rescale(ticks, tb, (1, 1_000_000));
-    let stored = first_dts.map_or(0, |dts| to_us(pts) - to_us(dts));
+    let stored = first_dts.map_or(0, |dts| pts - dts);
     let estimated = if missing_dts && rate.0 > 0 && rate.1 > 0 {
-        // Rounded up: the shift must cover it.
-        let (num, den) = (i128::from(delay) * 1_000_000 * i128::from(rate.1), i128::from(rate.0));
+        // `delay` frames at the average rate, in ticks, rounded up: the
+        // shift must cover it.
+        let num = i128::from(delay) * i128::from(rate.1) * i128::from(tb.1);
+        let den = i128::from(rate.0) * i128::from(tb.0);
         ((num + den - 1) / den) as i64
     } else {
         0
@@ -449,12 +451,15 @@ mod tests {
     fn decode_lead_is_the_first_pts_less_the_first_dts() {
         let stream = "stream|has_b_frames=2|avg_frame_rate=25/1|time_base=1/12800\n";
         let text = format!("packet|pts=0|dts=-1024\npacket|pts=2048|dts=-512\n{stream}");
-        assert_eq!(super::parse_decode_lead(&text).unwrap(), ((1, 12800), 80_000));
+        assert_eq!(super::parse_decode_lead(&text).unwrap(), ((1, 12800), 1024));
         // Matroska: no decode times for the first packets.
         let stream = "stream|has_b_frames=2|avg_frame_rate=25/1|time_base=1/1000\n";
         let text =
             format!("packet|pts=0|dts=N/A\npacket|pts=120|dts=N/A\npacket|pts=80|dts=0\n{stream}");
-        assert_eq!(super::parse_decode_lead(&text).unwrap(), ((1, 1000), 80_000));
+        assert_eq!(super::parse_decode_lead(&text).unwrap(), ((1, 1000), 80));
+        let stream = "stream|has_b_frames=2|avg_frame_rate=30000/1001|time_base=1/1000\n";
+        let text = format!("packet|pts=0|dts=N/A\n{stream}");
+        assert_eq!(super::parse_decode_lead(&text).unwrap(), ((1, 1000), 67));
         let stream = "stream|has_b_frames=0|avg_frame_rate=25/1|time_base=1/1000\n";
         let text = format!("packet|pts=40|dts=40\n{stream}");
         assert_eq!(super::parse_decode_lead(&text).unwrap(), ((1, 1000), 0));
