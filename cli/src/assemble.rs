@@ -76,6 +76,12 @@ pub async fn assemble(
     }
     args.push(list.into());
     let mut push = |s: &str| args.push(s.into());
+    if !ctx.job.audio_chains.is_empty() {
+        // The graph's chains on audio, over the same inputs: ffmpeg alone's.
+        let chains: Vec<&str> = ctx.job.audio_chains.iter().map(|c| c.text.as_str()).collect();
+        push("-filter_complex");
+        push(&chains.join(";"));
+    }
     for source in &selection.streams {
         push("-map");
         push(&selection.map_arg(source));
@@ -499,13 +505,16 @@ fn keep_source_video(ctx: &JobContext, selection: &Selection) -> Vec<OsString> {
 /// `-map_metadata:s:J FILE:s:I` for every output stream J, from its source
 /// stream I: in input file `file` for the first input's streams, in their
 /// own input for the others'. With `graph`, the video is a filter graph's
-/// output, which has no source stream to take tags from (`-1`: none).
+/// output, which has no source stream to take tags from (`-1`: none), as
+/// an audio chain's output has none.
 fn stream_tags_from(selection: &Selection, file: usize, graph: bool) -> Vec<String> {
     let mut args = Vec::new();
     for (j, source) in selection.streams.iter().enumerate() {
         args.push(format!("-map_metadata:s:{j}"));
         args.push(match selection.origin(source) {
             _ if graph && *source == Source::Video => "-1".to_string(),
+            // A filter's output has no source stream either.
+            _ if matches!(source, Source::Filtered { .. }) => "-1".to_string(),
             (0, i) => format!("{file}:s:{i}"),
             (from, i) => format!("{from}:s:{i}"),
         });

@@ -265,25 +265,36 @@ impl Coding {
 /// The `Stream mapping:` block: per output file, one line per stream in order.
 pub fn stream_mapping(outputs: &[Vec<Mapped>]) -> String {
     let mut out = String::from("Stream mapping:\n");
-    // ffmpeg lists the input streams that feed a graph first.
-    for mapped in outputs.iter().flatten() {
+    // Every stream encoded outside the graph has a simple filter graph of
+    // its own; once there are several graphs, ffmpeg 5.1 names the complex
+    // one's pads with its index (the only complex graph here is graph 0).
+    let graphs = usize::from(outputs.iter().flatten().any(|m| m.pads.is_some()))
+        + outputs.iter().flatten().filter(|m| m.coding.is_some() && m.pads.is_none()).count();
+    let suffix = if graphs > 1 { " (graph 0)" } else { "" };
+    // ffmpeg lists the input streams that feed a graph first, in the
+    // inputs' order.
+    let mut feeding: Vec<&Mapped> = outputs.iter().flatten().filter(|m| m.pads.is_some()).collect();
+    feeding.sort_by_key(|m| (m.file, m.input));
+    for mapped in feeding {
         if let (Some((input_pad, _)), Some(coding)) = (&mapped.pads, &mapped.coding) {
             let (file, input, from) = (mapped.file, mapped.input, &coding.from);
-            out.push_str(&format!("  Stream #{file}:{input} ({from}) -> {input_pad}\n"));
+            out.push_str(&format!("  Stream #{file}:{input} ({from}) -> {input_pad}{suffix}\n"));
         }
     }
     for (file, mapping) in outputs.iter().enumerate() {
-        out.push_str(&file_mapping(file, mapping));
+        out.push_str(&file_mapping(file, mapping, suffix));
     }
     out
 }
 
-fn file_mapping(file: usize, mapping: &[Mapped]) -> String {
+fn file_mapping(file: usize, mapping: &[Mapped], suffix: &str) -> String {
     let mut out = String::new();
     for (output, Mapped { file: from, input, coding, pads }) in mapping.iter().enumerate() {
         if let (Some((_, output_pad)), Some(coding)) = (pads, coding) {
             let encoder = &coding.encoder;
-            out.push_str(&format!("  {output_pad} -> Stream #{file}:{output} ({encoder})\n"));
+            out.push_str(&format!(
+                "  {output_pad}{suffix} -> Stream #{file}:{output} ({encoder})\n"
+            ));
             continue;
         }
         let what = match coding {
@@ -360,6 +371,46 @@ mod tests {
         assert_eq!(
             text,
             "Stream mapping:\n  Stream #0:0 (h264) -> hflip:default\n  scale:default -> Stream #0:0 (libx264)\n  Stream #0:1 -> #0:1 (copy)\n"
+        );
+    }
+
+    #[test]
+    fn beside_a_simple_graph_the_complex_one_is_graph_0() {
+        // ffmpeg -i in.mkv -filter_complex '[0:v]hflip[v]' -map '[v]' -map 0:a
+        //     -c:v libx264 -c:a aac: the audio's encoder has a graph too.
+        let pads = Some(("hflip:default".to_string(), "hflip:default".to_string()));
+        let text = stream_mapping(&[vec![
+            Mapped { file: 0, input: 0, coding: Some(Coding::new("h264", "libx264")), pads },
+            Mapped { file: 0, input: 1, coding: Some(Coding::new("aac", "aac")), pads: None },
+        ]]);
+        assert_eq!(
+            text,
+            "Stream mapping:\n  Stream #0:0 (h264) -> hflip:default (graph 0)\n  hflip:default (graph 0) -> Stream #0:0 (libx264)\n  Stream #0:1 -> #0:1 (aac (native) -> aac (native))\n"
+        );
+    }
+
+    #[test]
+    fn the_streams_that_feed_a_graph_come_in_the_inputs_order() {
+        // ffmpeg -i in.mkv -filter_complex '[0:a]volume=0.5[a];[0:v]hflip[v]'
+        //     -map '[a]' -map '[v]' -c:v libx264 -c:a aac
+        let pads = |name: &str| Some((format!("{name}:default"), format!("{name}:default")));
+        let text = stream_mapping(&[vec![
+            Mapped {
+                file: 0,
+                input: 1,
+                coding: Some(Coding::new("aac", "aac")),
+                pads: pads("volume"),
+            },
+            Mapped {
+                file: 0,
+                input: 0,
+                coding: Some(Coding::new("h264", "libx264")),
+                pads: pads("hflip"),
+            },
+        ]]);
+        assert_eq!(
+            text,
+            "Stream mapping:\n  Stream #0:0 (h264) -> hflip:default\n  Stream #0:1 (aac) -> volume:default\n  volume:default -> Stream #0:0 (aac)\n  hflip:default -> Stream #0:1 (libx264)\n"
         );
     }
 

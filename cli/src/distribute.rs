@@ -202,6 +202,10 @@ pub async fn run(
                 used.push(selection.video);
                 used.extend(selection.streams.iter().filter_map(|s| match s {
                     streams::Source::Input(i) => Some(*i),
+                    streams::Source::Filtered { .. } => match selection.origin(s) {
+                        (0, i) => Some(i),
+                        _ => None,
+                    },
                     _ => None,
                 }));
             }
@@ -890,6 +894,10 @@ fn mapping(
             let pads = match (source, &job.graph) {
                 (streams::Source::Video, Some(g)) => {
                     Some((g.input_pad.clone(), g.output_pad.clone()))
+                }
+                (streams::Source::Filtered { chain }, _) => {
+                    let chain = &job.audio_chains[*chain];
+                    Some((chain.input_pad.clone(), chain.output_pad.clone()))
                 }
                 _ => None,
             };

@@ -1,21 +1,37 @@
-//! A `-filter_complex` (or `-lavfi`) that is a `-vf` in other words: one
-//! chain of frame-local filters from the first input's video to one output
-//! stream, as media servers and scripts write it
-//! (`-filter_complex "[0:v]scale=1280:-2[v]" -map "[v]" -map 0:a`).
+//! A `-filter_complex` (or `-lavfi`) whose video part is a `-vf` in other
+//! words: at most one chain of frame-local filters from the first input's
+//! video to one output stream, beside chains on audio, as media servers and
+//! scripts write it (`-filter_complex "[0:v]scale=1280:-2[v];[0:a]loudnorm[a]"
+//! -map "[v]" -map "[a]"`).
 //!
-//! The nodes run the chain as they run `-vf`: the frames are the same, as
-//! ffmpeg alone configures both kinds of graph alike. What differs is around
-//! the frames, and is reproduced here and in the final mux: a graph's output
-//! stream has no source stream, so it keeps none of the source's stream tags
-//! or disposition; it takes its place in the output where `-map [label]`
-//! puts it, or first when the chain's output has no label; and the stream
-//! mapping names the graph's filters (ffmpeg 5.1, `ffmpeg_opt.c`
-//! `open_output_file`, `ffmpeg.c` `transcode_init`).
+//! The nodes run the video chain as they run `-vf`: the frames are the same,
+//! as ffmpeg alone configures both kinds of graph alike. What differs is
+//! around the frames, and is reproduced here and in the final mux: a graph's
+//! output stream has no source stream, so it keeps none of the source's
+//! stream tags or disposition; it takes its place in the output where
+//! `-map [label]` puts it, or first when the chain's output has no label; and
+//! the stream mapping names the graph's filters (ffmpeg 5.1, `ffmpeg_opt.c`
+//! `open_output_file`, `ffmpeg.c` `transcode_init`). The audio chains run in
+//! the final mux, whole, which reads the same inputs under the same numbers.
 
-use crate::args::{Opt, filter_names, parse_graph};
+use crate::args::{Filter, Opt, parse_graph};
 use crate::route::{TEMPORAL_FILTERS, frame_local};
 
-/// The graph of a command whose video can still be distributed.
+/// A graph whose video can still be distributed: at most one chain on the
+/// first input's video, which the nodes run, and chains on audio, which
+/// the final mux runs whole, as ffmpeg alone runs them (the audio is never
+/// cut into chunks, so any audio filter is safe there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Graph {
+    /// The chain on the video, if the graph has one.
+    pub video: Option<GraphVideo>,
+    /// The chains on audio, in the graph's order.
+    pub audio: Vec<AudioChain>,
+    /// The option as written, for the trial (`-filter_complex`, the graph).
+    pub tokens: Vec<String>,
+}
+
+/// The video chain of a command whose video can still be distributed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GraphVideo {
     /// The stream the chain reads, as a `-map` of the first input selects
@@ -31,22 +47,54 @@ pub struct GraphVideo {
     pub input_pad: String,
     /// And its output pad: `scale:default`.
     pub output_pad: String,
-    /// The option as written, for the trial (`-filter_complex`, the graph).
-    pub tokens: Vec<String>,
+}
+
+/// A chain from one audio stream of any input to a labeled output, which
+/// the output maps (`[0:a]loudnorm[a]` ... `-map [a]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AudioChain {
+    /// The stream it reads, as a `-map` selects it: `[0:a]` reads `0:a:0`.
+    pub input: String,
+    /// The label of its output.
+    pub label: String,
+    /// The chain as the final mux's `-filter_complex` gives it: the final
+    /// mux numbers the inputs as the command does.
+    pub text: String,
+    /// What ffmpeg's stream mapping calls its input pad: `volume:default`.
+    pub input_pad: String,
+    /// And its output pad.
+    pub output_pad: String,
 }
 
 /// The distributable reading of `opt` (a global `-filter_complex` or
 /// `-lavfi`), or why it is not.
-pub fn parse(opt: &Opt) -> Result<GraphVideo, String> {
+pub fn parse(opt: &Opt) -> Result<Graph, String> {
     let flag = opt.flag();
     let text = opt.value.as_deref().unwrap_or_default();
     let graph = parse_graph(text).map_err(|error| format!("{flag}: {error}"))?;
-    if let Some(name) = filter_names(&graph).find(|n| TEMPORAL_FILTERS.contains(n)) {
+    let (audio, video): (Vec<_>, Vec<_>) =
+        graph.iter().partition(|chain| reads_audio(chain.as_slice()));
+    let audio =
+        audio.into_iter().map(|chain| audio_chain(&flag, chain)).collect::<Result<_, _>>()?;
+    let video = match video.as_slice() {
+        [] => None,
+        [chain] => Some(video_chain(&flag, text, chain)?),
+        _ => {
+            return Err(format!(
+                "{flag} with more than one filter chain on video is not distributable"
+            ));
+        }
+    };
+    Ok(Graph { video, audio, tokens: opt.tokens() })
+}
+
+/// The chain on the video, which the nodes run as `-vf`.
+fn video_chain(flag: &str, text: &str, chain: &[Filter]) -> Result<GraphVideo, String> {
+    if let Some(name) =
+        chain.iter().map(|f| &f.name).find(|n| TEMPORAL_FILTERS.contains(&n.as_str()))
+    {
         return Err(format!("{flag} with a temporal filter ({name}) is not distributable"));
     }
-    let [chain] = graph.as_slice() else {
-        return Err(format!("{flag} with more than one filter chain is not distributable"));
-    };
     let (Some(first), Some(last)) = (chain.first(), chain.last()) else {
         return Err(format!("{flag} is empty"));
     };
@@ -62,24 +110,173 @@ pub fn parse(opt: &Opt) -> Result<GraphVideo, String> {
         [label] => Some(label.clone()),
         _ => return Err(format!("{flag} with a filter of several outputs is not distributable")),
     };
-    let mut bare = chain.clone();
+    let mut bare = chain.to_vec();
     bare[0].inputs.clear();
     if let Some(last) = bare.last_mut() {
         last.outputs.clear();
     }
-    let filters = frame_local(&flag, text, &bare)?;
-    // The pad names: every filter a chain may hold has one input and one
-    // output pad, each called `default`; ffmpeg names the filter by its
-    // kind, without an `@instance` suffix.
-    let kind = |name: &str| name.split('@').next().unwrap_or(name).to_string();
+    let filters = frame_local(flag, text, &bare)?;
     Ok(GraphVideo {
         input,
         label,
         filters,
-        input_pad: format!("{}:default", kind(&first.name)),
-        output_pad: format!("{}:default", kind(&last.name)),
-        tokens: opt.tokens(),
+        input_pad: pad(&first.name),
+        output_pad: pad(&last.name),
     })
+}
+
+/// ffmpeg's name of a filter's one input or output pad: every filter a
+/// chain here may hold has one of each, called `default`, and ffmpeg names
+/// the filter by its kind, without an `@instance` suffix.
+fn pad(name: &str) -> String {
+    format!("{}:default", name.split('@').next().unwrap_or(name))
+}
+
+/// Whether a chain starts by reading an input's audio (`[0:a]`, `[1:a:2]`).
+fn reads_audio(chain: &[Filter]) -> bool {
+    chain
+        .first()
+        .is_some_and(|f| matches!(f.inputs.as_slice(), [label] if audio_input(label).is_some()))
+}
+
+/// A chain on audio, for the final mux: one input, one labeled output, and
+/// filters that take audio and give audio, one pad each (so that the pads
+/// are `default`), with no label between them.
+fn audio_chain(flag: &str, chain: &[Filter]) -> Result<AudioChain, String> {
+    let (Some(first), Some(last)) = (chain.first(), chain.last()) else {
+        return Err(format!("{flag} is empty"));
+    };
+    let input = first.inputs.first().and_then(|l| audio_input(l)).unwrap_or_default();
+    let label = match last.outputs.as_slice() {
+        [label] => label.clone(),
+        [] => return Err(format!("{flag} with an unlabeled audio output is not distributable")),
+        _ => return Err(format!("{flag} with a filter of several outputs is not distributable")),
+    };
+    for (i, filter) in chain.iter().enumerate() {
+        let inner_inputs = i > 0 && !filter.inputs.is_empty();
+        let inner_outputs = i + 1 < chain.len() && !filter.outputs.is_empty();
+        if inner_inputs || inner_outputs {
+            return Err(format!("{flag} names link labels"));
+        }
+        if !is_audio_filter(&filter.name) {
+            return Err(format!(
+                "{flag} with {} on audio is not distributable (filters from audio to audio are)",
+                filter.name
+            ));
+        }
+    }
+    let text = chain.iter().map(render).collect::<Vec<_>>().join(",");
+    Ok(AudioChain { input, label, text, input_pad: pad(&first.name), output_pad: pad(&last.name) })
+}
+
+/// A filter as a graph description writes it.
+fn render(filter: &Filter) -> String {
+    let mut out = String::new();
+    for label in &filter.inputs {
+        out.push_str(&format!("[{label}]"));
+    }
+    out.push_str(&filter.name);
+    if let Some(args) = &filter.args {
+        out.push('=');
+        out.push_str(args);
+    }
+    for label in &filter.outputs {
+        out.push_str(&format!("[{label}]"));
+    }
+    out
+}
+
+/// Filters from one audio input to one audio output: libavfilter's `a`
+/// filters but its sources, sinks, visualisations (audio to video) and
+/// those of several pads, and the common ones named otherwise.
+fn is_audio_filter(name: &str) -> bool {
+    const NOT: &[&str] = &[
+        "abuffer",
+        "abuffersink",
+        "aevalsrc",
+        "afirsrc",
+        "anoisesrc",
+        "anullsrc",
+        "amovie",
+        "asplit",
+        "amix",
+        "amerge",
+        "ainterleave",
+        "acrossover",
+        "afir",
+        "aiir",
+        "ahistogram",
+        "aphasemeter",
+        "avectorscope",
+        "abitscope",
+        "adrawgraph",
+        "agraphmonitor",
+        "asegment",
+        "aselect",
+        "astreamselect",
+        "ashowinfo",
+    ];
+    const NAMED: &[&str] = &[
+        "volume",
+        "loudnorm",
+        "pan",
+        "highpass",
+        "lowpass",
+        "bandpass",
+        "bandreject",
+        "allpass",
+        "equalizer",
+        "bass",
+        "treble",
+        "lowshelf",
+        "highshelf",
+        "biquad",
+        "dynaudnorm",
+        "speechnorm",
+        "compand",
+        "channelmap",
+        "earwax",
+        "extrastereo",
+        "stereotools",
+        "stereowiden",
+        "crystalizer",
+        "deesser",
+        "firequalizer",
+        "superequalizer",
+        "silenceremove",
+        "silencedetect",
+        "volumedetect",
+        "rubberband",
+        "haas",
+        "sofalizer",
+        "surround",
+        "dialoguenhance",
+        "virtualbass",
+        "flanger",
+        "chorus",
+        "tremolo",
+        "vibrato",
+        "dcshift",
+        "compensationdelay",
+        "loudnorm",
+        "replaygain",
+        "resample",
+    ];
+    let kind = name.split('@').next().unwrap_or(name);
+    NAMED.contains(&kind) || (kind.starts_with('a') && kind.len() > 1 && !NOT.contains(&kind))
+}
+
+/// The `-map` that selects the audio stream a chain's input label names:
+/// `F:a` (its first audio stream) and `F:a:N`, of any input `F`.
+fn audio_input(label: &str) -> Option<String> {
+    let (file, spec) = label.split_once(':')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let index = match spec.split_once(':') {
+        Some(("a", index)) => index,
+        None if spec == "a" => "0",
+        _ => return None,
+    };
+    (digits(file) && digits(index)).then(|| format!("{file}:a:{index}"))
 }
 
 /// The `-map` that selects the stream a chain's input label names, when it
@@ -100,7 +297,7 @@ fn first_input_video(label: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn graph(text: &str) -> Result<GraphVideo, String> {
+    fn whole(text: &str) -> Result<Graph, String> {
         let command = crate::args::parse(&[
             "-i".into(),
             "in.mkv".into(),
@@ -110,6 +307,10 @@ mod tests {
         ])
         .unwrap();
         parse(command.global("filter_complex").unwrap())
+    }
+
+    fn graph(text: &str) -> Result<GraphVideo, String> {
+        whole(text).map(|g| g.video.expect("a video chain"))
     }
 
     #[test]
@@ -122,7 +323,6 @@ mod tests {
             (g.input_pad.as_str(), g.output_pad.as_str()),
             ("scale:default", "hflip:default")
         );
-        assert_eq!(g.tokens, ["-filter_complex", "[0:v]scale=160:-2,hflip[v]"]);
     }
 
     #[test]
@@ -137,9 +337,8 @@ mod tests {
         for (text, reason) in [
             ("[0:v][1:v]overlay", "several inputs"),
             ("[0:v]split[a][b]", "several outputs"),
-            ("[0:v]hflip[a];[a]vflip", "more than one filter chain"),
+            ("[0:v]hflip[a];[a]vflip", "more than one filter chain on video"),
             ("[1:v]hflip[v]", "reads [1:v]"),
-            ("[0:a]volume=2[a]", "reads [0:a]"),
             ("[0:1]hflip[v]", "reads [0:1]"),
             ("[0:v]yadif[v]", "temporal filter (yadif)"),
             ("[0:v]fps=24[v]", "temporal filter (fps)"),
@@ -147,6 +346,46 @@ mod tests {
             ("[0:v]scale=160:-2,[x]hflip[v]", "names link labels"),
         ] {
             let error = graph(text).unwrap_err();
+            assert!(error.contains(reason), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn audio_chains_go_to_the_final_mux_as_written() {
+        let g = whole(
+            "[0:v]scale=160:-2[v];[0:a]volume=0.5,aresample=48000[a];[1:a:1]loudnorm=I=-16[b]",
+        )
+        .unwrap();
+        assert_eq!(g.video.unwrap().label.as_deref(), Some("v"));
+        let chains: Vec<_> =
+            g.audio.iter().map(|c| (c.input.as_str(), c.label.as_str(), c.text.as_str())).collect();
+        assert_eq!(
+            chains,
+            [
+                ("0:a:0", "a", "[0:a]volume=0.5,aresample=48000[a]"),
+                ("1:a:1", "b", "[1:a:1]loudnorm=I=-16[b]"),
+            ]
+        );
+        assert_eq!(
+            (g.audio[0].input_pad.as_str(), g.audio[0].output_pad.as_str()),
+            ("volume:default", "aresample:default")
+        );
+        assert_eq!(g.tokens[0], "-filter_complex");
+        let only_audio = whole("[0:a]volume=2[a]").unwrap();
+        assert!(only_audio.video.is_none() && only_audio.audio.len() == 1);
+    }
+
+    #[test]
+    fn audio_chains_the_final_mux_cannot_name_are_refused() {
+        for (text, reason) in [
+            ("[0:a]volume=2", "unlabeled audio output"),
+            ("[0:a]asplit[a][b]", "several outputs"),
+            ("[0:a]showwaves[w]", "showwaves on audio"),
+            ("[0:a]avectorscope[w]", "avectorscope on audio"),
+            ("[0:a]volume=2[x];[x]aresample=8000[a]", "reads [x]"),
+            ("[0:a]volume=2,[x]aresample=8000[a]", "names link labels"),
+        ] {
+            let error = whole(text).unwrap_err();
             assert!(error.contains(reason), "{text}: {error}");
         }
     }

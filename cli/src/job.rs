@@ -126,6 +126,9 @@ pub struct EncodeJob {
     /// output stream goes and how ffmpeg names it (`crate::graph`); its
     /// filters are in `filters`, its input among `maps`.
     pub graph: Option<crate::graph::GraphVideo>,
+    /// The `-filter_complex` chains on audio, which the final mux runs
+    /// (`crate::graph`); each one's output is among `maps` as `[label]`.
+    pub audio_chains: Vec<crate::graph::AudioChain>,
     /// The command names no video encoder: `encoder` is the container's
     /// default (`streams::default_video_encoder`), which the trial must find ffmpeg alone
     /// picking too, or the command runs through ffmpeg.

@@ -126,6 +126,12 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     {
         return Err("-y and -n together".into());
     }
+    let graph_tokens = graph.as_ref().map(|g| g.tokens.clone());
+    let (graph, audio_chains) = match graph {
+        Some(g) => (g.video, g.audio),
+        None => (None, Vec::new()),
+    };
+    let mut chains_mapped = vec![false; audio_chains.len()];
     if !command.trailing.is_empty() {
         return Err("options after the last output".into());
     }
@@ -252,10 +258,22 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
                         graph_mapped = true;
                         maps.push(g.input.clone());
                     }
+                    (MapSource::Label(label), _)
+                        if audio_chains.iter().any(|c| c.label == label) =>
+                    {
+                        let k = audio_chains.iter().position(|c| c.label == label).unwrap_or(0);
+                        if chains_mapped[k] {
+                            return Err(format!("-map [{label}] is given twice"));
+                        }
+                        chains_mapped[k] = true;
+                        maps.push(format!("[{label}]"));
+                    }
                     (MapSource::Label(label), _) => {
                         return Err(format!("-map [{label}] maps no distributable graph output"));
                     }
-                    (MapSource::Streams { .. }, Some(_)) if map.negative => {
+                    (MapSource::Streams { .. }, _)
+                        if map.negative && (graph.is_some() || !audio_chains.is_empty()) =>
+                    {
                         // It would remove the graph's stream, which stands for its input here.
                         return Err(
                             "a negative -map with -filter_complex is not distributable".into()
@@ -330,6 +348,22 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         }
         if matches!(name, "ss" | "t" | "to" | "f") {
             mux_args.extend(opt.tokens());
+        }
+    }
+    if let Some(k) = chains_mapped.iter().position(|mapped| !mapped) {
+        // ffmpeg reports the unconnected output itself.
+        return Err(format!("the graph's output [{}] is not mapped", audio_chains[k].label));
+    }
+    if !audio_chains.is_empty() {
+        // ffmpeg refuses these on a graph's output; let it say so.
+        if let Some(opt) = output.options.iter().find(|o| {
+            o.name == "af"
+                || o.name == "filter" && o.spec.as_deref().is_some_and(|s| s.starts_with('a'))
+        }) {
+            return Err(format!("{} with -filter_complex audio is not distributable", opt.flag()));
+        }
+        if disable.audio {
+            return Err("-an with -filter_complex audio is not distributable".into());
         }
     }
     if let Some(g) = &graph {
@@ -419,8 +453,8 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     };
     let console = Console::from_command(command)?;
     let mut trial_options = trial_options(command, output);
-    if let Some(g) = &graph {
-        trial_options.splice(0..0, g.tokens.iter().cloned());
+    if let Some(tokens) = graph_tokens {
+        trial_options.splice(0..0, tokens);
     }
     let job = EncodeJob {
         input: PathBuf::from(&input.url),
@@ -451,6 +485,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         max_frames,
         keyint,
         graph,
+        audio_chains,
         default_encoder,
     };
     if job.output_format == "segment" {

@@ -23,6 +23,23 @@ pub enum Source {
         /// The stream's index in it.
         stream: usize,
     },
+    /// The output of `-filter_complex` audio chain `chain`
+    /// (`EncodeJob::audio_chains`), which the final mux runs and encodes.
+    Filtered {
+        /// The chain's index.
+        chain: usize,
+    },
+}
+
+/// The stream an audio chain reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChainInput {
+    /// The input's index on the command line.
+    pub file: usize,
+    /// The stream's index in it.
+    pub stream: usize,
+    /// Its probe.
+    pub info: StreamInfo,
 }
 
 /// The output's streams, in order, and the video stream that is distributed.
@@ -37,6 +54,17 @@ pub struct Selection {
     /// The final mux's input index of the concatenated chunks: after the
     /// command's own inputs, so that their numbers stay the user's.
     pub chunks_input: usize,
+    /// The streams the job's audio chains read, by chain.
+    pub chain_inputs: Vec<ChainInput>,
+    /// The labels of the job's audio chains' outputs, by chain.
+    pub chain_labels: Vec<String>,
+}
+
+/// One stream `-map` picks: an input's, or an audio chain's output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pick {
+    Stream(usize, usize),
+    Chain(usize),
 }
 
 /// Selects the streams; `extras` are the probes of the inputs after the
@@ -47,20 +75,38 @@ pub fn select(
     media: &MediaInfo,
     extras: &[MediaInfo],
 ) -> Result<Selection, String> {
-    let mut picked: Vec<(usize, usize)> = if job.maps.is_empty() {
-        automatic(job, media).into_iter().map(|i| (0, i)).collect()
+    let chain_inputs = job
+        .audio_chains
+        .iter()
+        .map(|chain| chain_input(&chain.input, media, extras))
+        .collect::<Result<Vec<_>, _>>()?;
+    let picks: Vec<Pick> = if job.maps.is_empty() {
+        automatic(job, media).into_iter().map(|i| Pick::Stream(0, i)).collect()
     } else {
         mapped(job, media, extras)?
     };
     let info = |(file, i): (usize, usize)| -> &StreamInfo {
         if file == 0 { &media.streams[i] } else { &extras[file - 1].streams[i] }
     };
-    picked.retain(|&at| {
-        let kind = info(at).codec_type.as_str();
-        !(job.disable.audio && kind == "audio"
-            || job.disable.subtitles && kind == "subtitle"
-            || job.disable.data && kind == "data")
-    });
+    let picks: Vec<Pick> = picks
+        .into_iter()
+        .filter(|pick| match *pick {
+            Pick::Stream(file, i) => {
+                let kind = info((file, i)).codec_type.as_str();
+                !(job.disable.audio && kind == "audio"
+                    || job.disable.subtitles && kind == "subtitle"
+                    || job.disable.data && kind == "data")
+            }
+            Pick::Chain(_) => true,
+        })
+        .collect();
+    let picked: Vec<(usize, usize)> = picks
+        .iter()
+        .filter_map(|p| match *p {
+            Pick::Stream(file, i) => Some((file, i)),
+            Pick::Chain(_) => None,
+        })
+        .collect();
     if let Some(&(file, i)) =
         picked.iter().find(|&&(f, i)| f > 0 && info((f, i)).codec_type == "video")
     {
@@ -79,17 +125,54 @@ pub fn select(
     if media.streams[video].attached_pic {
         return Err("the video stream is cover art".into());
     }
-    let streams = picked
+    let streams: Vec<Source> = picks
         .iter()
-        .map(|&(file, i)| match file {
-            0 if i == video => Source::Video,
-            0 => Source::Input(i),
-            _ => Source::Extra { file, stream: i },
+        .map(|pick| match *pick {
+            Pick::Stream(0, i) if i == video => Source::Video,
+            Pick::Stream(0, i) => Source::Input(i),
+            Pick::Stream(file, i) => Source::Extra { file, stream: i },
+            Pick::Chain(chain) => Source::Filtered { chain },
         })
         .collect();
     let extra_streams =
         picked.iter().filter(|&&(file, _)| file > 0).map(|&at| info(at).clone()).collect();
-    Ok(Selection { video, streams, extra_streams, chunks_input: job.extra_inputs.len() + 1 })
+    let selection = Selection {
+        video,
+        streams,
+        extra_streams,
+        chunks_input: job.extra_inputs.len() + 1,
+        chain_inputs,
+        chain_labels: job.audio_chains.iter().map(|c| c.label.clone()).collect(),
+    };
+    for (j, source) in selection.streams.iter().enumerate() {
+        let stream = selection.stream(source, media);
+        let copied = encoder_for(job, stream, selection.position(j, media));
+        if matches!(source, Source::Filtered { .. }) && copied.as_deref() == Some("copy") {
+            // "Filtering and streamcopy cannot be used together": ffmpeg's to say.
+            return Err("-c copy on a -filter_complex audio output".into());
+        }
+    }
+    Ok(selection)
+}
+
+/// The stream an audio chain's input (`1:a:0`) reads.
+fn chain_input(map: &str, media: &MediaInfo, extras: &[MediaInfo]) -> Result<ChainInput, String> {
+    let not_found = || format!("-filter_complex reads [{map}], which names no stream");
+    let MapSource::Streams { file, spec } = parse_map(map).map_err(|e| e.to_string())?.source
+    else {
+        return Err(not_found());
+    };
+    let file = file as usize;
+    let input = match file {
+        0 => media,
+        k => extras.get(k - 1).ok_or_else(not_found)?,
+    };
+    let info = input
+        .streams
+        .iter()
+        .find(|s| spec_matches(&spec, s, input) == Some(true))
+        .ok_or_else(not_found)?;
+    Ok(ChainInput { file, stream: info.index, info: info.clone() })
 }
 
 /// ffmpeg's automatic selection (ffmpeg_opt.c, open_output_file).
@@ -216,6 +299,8 @@ impl Selection {
                     .count();
                 &self.extra_streams[k]
             }
+            // The chain's input: an audio stream, as its output is.
+            Source::Filtered { chain } => &self.chain_inputs[chain].info,
         }
     }
 
@@ -226,6 +311,7 @@ impl Selection {
             Source::Video => format!("{}:0", self.chunks_input),
             Source::Input(i) => format!("0:{i}"),
             Source::Extra { file, stream } => format!("{file}:{stream}"),
+            Source::Filtered { chain } => format!("[{}]", self.chain_labels[chain]),
         }
     }
 
@@ -236,6 +322,9 @@ impl Selection {
             Source::Video => (0, self.video),
             Source::Input(i) => (0, i),
             Source::Extra { file, stream } => (file, stream),
+            Source::Filtered { chain } => {
+                (self.chain_inputs[chain].file, self.chain_inputs[chain].stream)
+            }
         }
     }
 }
@@ -316,15 +405,17 @@ pub fn encoder_for(
 
 /// The user's maps, resolved against the inputs' streams, as (input,
 /// stream) pairs.
-fn mapped(
-    job: &EncodeJob,
-    media: &MediaInfo,
-    extras: &[MediaInfo],
-) -> Result<Vec<(usize, usize)>, String> {
-    let mut out: Vec<(usize, usize)> = Vec::new();
+fn mapped(job: &EncodeJob, media: &MediaInfo, extras: &[MediaInfo]) -> Result<Vec<Pick>, String> {
+    let mut out: Vec<Pick> = Vec::new();
     for text in &job.maps {
         let not_distributable = || format!("-map {text} is not distributable");
         let map = parse_map(text).map_err(|e| e.to_string())?;
+        if let MapSource::Label(label) = &map.source
+            && let Some(k) = job.audio_chains.iter().position(|c| &c.label == label)
+        {
+            out.push(Pick::Chain(k));
+            continue;
+        }
         let MapSource::Streams { file, spec } = &map.source else {
             return Err(not_distributable());
         };
@@ -336,7 +427,7 @@ fn mapped(
         let mut matches = Vec::new();
         for stream in &input.streams {
             match spec_matches(spec, stream, input) {
-                Some(true) => matches.push((file, stream.index)),
+                Some(true) => matches.push(Pick::Stream(file, stream.index)),
                 Some(false) => {}
                 None => return Err(not_distributable()),
             }

@@ -203,16 +203,30 @@ fn a_graphs_output_is_mapped_and_tagged_as_ffmpeg_does() {
         src.to_str().unwrap(),
     ]);
     let node = Node::start(2);
-    for graph in [
-        &["-filter_complex", "[0:v]hflip,scale=80:60[v]", "-map", "0:a", "-map", "[v]"][..],
-        &["-lavfi", "vflip"][..],
+    // With the audio encoded, its encoder's simple graph makes two graphs,
+    // and ffmpeg names the complex one's pads "(graph 0)".
+    for (graph, audio) in [
+        (
+            &["-filter_complex", "[0:v]hflip,scale=80:60[v]", "-map", "0:a", "-map", "[v]"][..],
+            "copy",
+        ),
+        (&["-lavfi", "vflip"][..], "copy"),
+        (&["-filter_complex", "[0:v]hflip[v]", "-map", "[v]", "-map", "0:a"][..], "aac"),
+        // Chains on audio, which the final mux runs: the graph's inputs
+        // are listed in the inputs' order, whatever the chains' order.
+        (
+            &["-filter_complex", "[0:a]volume=0.5[a];[0:v]hflip[v]", "-map", "[v]", "-map", "[a]"]
+                [..],
+            "aac",
+        ),
+        (&["-filter_complex", "[0:a]volume=0.5[a]", "-map", "0:v", "-map", "[a]"][..], "aac"),
     ] {
         let (plain, ours) = (dir.path().join("plain.mkv"), dir.path().join("ours.mkv"));
         let with = |out: &Path| -> Vec<String> {
             ["-y", "-i", src.to_str().unwrap()]
                 .iter()
                 .chain(graph)
-                .chain(&["-c:v", "libx264", "-c:a", "copy", out.to_str().unwrap()])
+                .chain(&["-c:v", "libx264", "-c:a", audio, out.to_str().unwrap()])
                 .map(|a| a.to_string())
                 .collect()
         };
