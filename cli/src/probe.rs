@@ -293,20 +293,8 @@ pub struct ChunkPackets {
 /// The first timestamp and the packet count of an encoded chunk, from one
 /// ffprobe run: this runs on every chunk's way to being verified.
 pub async fn chunk_packets(tools: &Tools, path: &Path) -> anyhow::Result<ChunkPackets> {
-    let mut args: Vec<String> = [
-        "-v",
-        "error",
-        "-select_streams",
-        "0",
-        "-show_entries",
-        "stream=time_base:packet=pts:format=start_time",
-        "-of",
-        "csv=p=1",
-    ]
-    .map(String::from)
-    .to_vec();
-    args.push(path.to_string_lossy().into_owned());
-    let text = String::from_utf8_lossy(&tools.ffprobe(&args).await?).into_owned();
+    let entries = "stream=time_base:packet=pts:format=start_time";
+    let text = first_stream_entries(tools, path, entries, "csv=p=1").await?;
     parse_chunk_packets(&text).with_context(|| format!("probing {}", path.display()))
 }
 
@@ -344,20 +332,8 @@ fn parse_chunk_packets(text: &str) -> anyhow::Result<ChunkPackets> {
 /// the final mux needs this under an output `-ss` (see
 /// `assemble::decode_lead_shift`).
 pub async fn decode_lead(tools: &Tools, path: &Path) -> anyhow::Result<((i64, i64), i64)> {
-    let mut args: Vec<String> = [
-        "-v",
-        "error",
-        "-select_streams",
-        "0",
-        "-show_entries",
-        "stream=time_base,has_b_frames,avg_frame_rate:packet=pts,dts",
-        "-of",
-        "compact",
-    ]
-    .map(String::from)
-    .to_vec();
-    args.push(path.to_string_lossy().into_owned());
-    let text = String::from_utf8_lossy(&tools.ffprobe(&args).await?).into_owned();
+    let entries = "stream=time_base,has_b_frames,avg_frame_rate:packet=pts,dts";
+    let text = first_stream_entries(tools, path, entries, "compact").await?;
     parse_decode_lead(&text).with_context(|| format!("probing {}", path.display()))
 }
 
@@ -425,8 +401,18 @@ fn first_field(line: &str) -> &str {
 
 /// `ffprobe -show_entries ENTRIES` for the first stream of `path`, as CSV.
 async fn first_stream_csv(tools: &Tools, path: &Path, entries: &str) -> anyhow::Result<String> {
+    first_stream_entries(tools, path, entries, "csv=p=0").await
+}
+
+/// `ffprobe -show_entries ENTRIES -of FORMAT` for the first stream of `path`.
+async fn first_stream_entries(
+    tools: &Tools,
+    path: &Path,
+    entries: &str,
+    format: &str,
+) -> anyhow::Result<String> {
     let mut args: Vec<String> =
-        ["-v", "error", "-select_streams", "0", "-show_entries", entries, "-of", "csv=p=0"]
+        ["-v", "error", "-select_streams", "0", "-show_entries", entries, "-of", format]
             .map(String::from)
             .to_vec();
     args.push(path.to_string_lossy().into_owned());

@@ -109,15 +109,21 @@ fn check_with(source: &Source, encode: &[&str], out_ext: &str, lossless: bool) {
     assert!(Path::new(&dist).is_file());
 }
 
+/// `source`, made as `name` in `dir`.
+fn made(source: &Source, dir: &Path, name: &str) -> std::path::PathBuf {
+    let src = dir.join(name);
+    let mut make: Vec<&str> = source.make.to_vec();
+    make.push(src.to_str().unwrap());
+    ffmpeg(&make);
+    src
+}
+
 /// An encode that runs through ffmpeg for `source`, saying `reason` at
 /// `-v verbose`: the output is ffmpeg's own, and where ffmpeg fails (a
 /// graph that reads audio from a source without any), dffmpeg fails alike.
 fn check_fallback(source: &Source, encode: &[&str], out_ext: &str, reason: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join(format!("{}.{}", source.name, source.ext));
-    let mut make: Vec<&str> = source.make.to_vec();
-    make.push(src.to_str().unwrap());
-    ffmpeg(&make);
+    let src = made(source, dir.path(), &format!("{}.{}", source.name, source.ext));
     let plain = dir.path().join(format!("plain.{out_ext}"));
     let dist = dir.path().join(format!("dist.{out_ext}"));
     let alone = Command::new("ffmpeg")
@@ -785,10 +791,7 @@ mod options {
 #[test]
 fn input_side_seek_and_duration() {
     let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("src.mkv");
-    let mut make: Vec<&str> = TWO_AUDIO.make.to_vec();
-    make.push(src.to_str().unwrap());
-    ffmpeg(&make);
+    let src = made(&TWO_AUDIO, dir.path(), "src.mkv");
     let (a, b) = (Node::start(1), Node::start(1));
     let video_only = ["-c:v", "libx264", "-qp", "0", "-an"];
     let with_audio = ["-c:v", "libx264", "-qp", "0", "-c:a", "copy"];
@@ -832,10 +835,7 @@ fn input_side_seek_and_duration() {
 #[test]
 fn input_side_seek_with_copied_audio_into_mp4() {
     let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("src.mp4");
-    let mut make: Vec<&str> = OPEN_GOP_MP4.make.to_vec();
-    make.push(src.to_str().unwrap());
-    ffmpeg(&make);
+    let src = made(&OPEN_GOP_MP4, dir.path(), "src.mp4");
     let node = Node::start(2);
     let tail = ["-c:v", "libx264", "-qp", "0", "-c:a", "copy"];
     for seek in
@@ -910,10 +910,7 @@ fn output_seek_between_frames_on_avi_and_mpegts() {
 #[test]
 fn output_seek_with_b_frames_keeps_every_frame() {
     let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("src.mkv");
-    let mut make: Vec<&str> = OPEN_GOP.make.to_vec();
-    make.push(src.to_str().unwrap());
-    ffmpeg(&make);
+    let src = made(&OPEN_GOP, dir.path(), "src.mkv");
     let node = Node::start(1);
     let timestamps = |file: &Path| -> Vec<String> {
         let text = framemd5(file, "0:v", false);
@@ -956,10 +953,7 @@ fn output_seek_with_b_frames_keeps_every_frame() {
 #[test]
 fn output_seek_runs_through_ffmpeg_where_not_reproduced() {
     let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("src.mkv");
-    let mut make: Vec<&str> = OPEN_GOP.make.to_vec();
-    make.push(src.to_str().unwrap());
-    ffmpeg(&make);
+    let src = made(&OPEN_GOP, dir.path(), "src.mkv");
     let node = Node::start(1);
     let video = ["-ss", "1", "-c:v", "libx264", "-preset", "ultrafast"];
     let cases: &[(&str, &[&str], &str)] = &[
@@ -1024,10 +1018,7 @@ fn output_seek_between_the_ticks_of_copied_audio_runs_through_ffmpeg() {
 #[test]
 fn input_seek_on_a_transport_stream_runs_through_ffmpeg() {
     let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("src.ts");
-    let mut make: Vec<&str> = TRANSPORT_STREAM.make.to_vec();
-    make.push(src.to_str().unwrap());
-    ffmpeg(&make);
+    let src = made(&TRANSPORT_STREAM, dir.path(), "src.ts");
     let node = Node::start(1);
     let seek = ["-ss", "0.7", "-t", "1.5"];
     let encode = ["-c:v", "ffv1", "-c:a", "copy"];
@@ -1043,10 +1034,7 @@ fn input_seek_on_a_transport_stream_runs_through_ffmpeg() {
 #[test]
 fn no_overwrite_keeps_ffmpegs_refusal() {
     let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("src.mkv");
-    let mut make: Vec<&str> = OPEN_GOP.make.to_vec();
-    make.push(src.to_str().unwrap());
-    ffmpeg(&make);
+    let src = made(&OPEN_GOP, dir.path(), "src.mkv");
     let out = dir.path().join("out.mkv");
     std::fs::write(&out, b"keep me").unwrap();
     let node = Node::start(1);
