@@ -126,12 +126,16 @@ pub async fn assemble(
     // The copied video takes its rate from the concat input unless told.
     push("-r:v");
     push(&format!("{}/{}", ctx.frame_rate.0, ctx.frame_rate.1));
-    if !ctx.job.mux_args.iter().any(|a| a.starts_with("-map_metadata")) {
+    if !user_metadata_mapping(&ctx.job) {
         // Stream tags (language, title) come from the source, as with ffmpeg
         // alone. Naming one stream turns off ffmpeg's automatic copy for all,
         // so every stream is named.
         stream_tags_from(selection, 0, ctx.job.graph.is_some()).iter().for_each(|a| push(a));
         encoder_tags(ctx, selection, media, &lavc).iter().for_each(|a| push(a));
+    } else {
+        // The user's mapping applies here as in ffmpeg alone; only the
+        // copied video misses the encoder tag ffmpeg alone gave it.
+        video_encoder_tag(ctx, selection).iter().for_each(|a| push(a));
     }
     if !ctx.job.mux_args.iter().any(|a| a.starts_with("-disposition")) {
         let j = selection.streams.iter().position(|s| *s == Source::Video).unwrap_or(0);
@@ -445,8 +449,72 @@ pub fn lead_shift_gap(
     })
 }
 
+/// Whether the command maps metadata itself (`-map_metadata`).
+fn user_metadata_mapping(job: &crate::job::EncodeJob) -> bool {
+    job.mux_args.iter().any(|a| a.starts_with("-map_metadata"))
+}
+
+/// How the user's `-map_metadata` options touch chapters' metadata, which
+/// ffmpeg 5.1 copies with the chapters unless a mapping names chapters
+/// (`c`) or disables every copy (`-map_metadata -1`, `copy_metadata`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChapterTags {
+    /// Copied with the chapters.
+    Copied,
+    /// Not copied: the chapters keep their times only.
+    Dropped,
+    /// Mapped from somewhere by the user (`-map_metadata:c:0 0:c:1`).
+    Mapped,
+}
+
+/// [`ChapterTags`] for a job's `mux_args`.
+pub fn chapter_tags(mux_args: &[String]) -> ChapterTags {
+    let mut tags = ChapterTags::Copied;
+    for pair in mux_args.windows(2) {
+        let Some(outspec) = pair[0].strip_prefix("-map_metadata") else { continue };
+        let outspec = outspec.strip_prefix(':').unwrap_or(outspec);
+        let (file, inspec) = pair[1].split_once(':').unwrap_or((pair[1].as_str(), ""));
+        let disables = file.starts_with('-') && (outspec.is_empty() || outspec.starts_with('c'));
+        if !file.starts_with('-') && (outspec.starts_with('c') || inspec.starts_with('c')) {
+            tags = ChapterTags::Mapped;
+        } else if disables && tags == ChapterTags::Copied {
+            tags = ChapterTags::Dropped;
+        }
+    }
+    tags
+}
+
+/// `-metadata:s:J encoder=...` for the copied video, with the value ffmpeg
+/// alone's trial showed on it (`EncodeJob::video_encoder_tag`), if any.
+fn video_encoder_tag(ctx: &JobContext, selection: &Selection) -> Vec<String> {
+    let j = selection.streams.iter().position(|s| *s == Source::Video);
+    match (j, &ctx.job.video_encoder_tag) {
+        (Some(j), Some(tag)) => vec![format!("-metadata:s:{j}"), format!("encoder={tag}")],
+        _ => Vec::new(),
+    }
+}
+
+/// The user's `-map_chapters`, for the second run after tee, whose input 1
+/// is the command's input 0: `-1` stays, `0` becomes `1`; `None` for any
+/// other input, which that run does not read (`distribute::known_gap`).
+pub fn restored_chapters(mux_args: &[String]) -> Option<&'static str> {
+    let mut value = "1";
+    for pair in mux_args.windows(2) {
+        if pair[0] == "-map_chapters" {
+            value = match pair[1].as_str() {
+                "-1" => "-1",
+                "0" => "1",
+                _ => return None,
+            };
+        }
+    }
+    Some(value)
+}
+
 /// The second run after tee: chapters and global tags from the source, stream
 /// tags from the source, the user's `-metadata` and muxer options, copied.
+/// With the user's own `-map_metadata`, the first run applied it, and the
+/// tags come from what it wrote (tee keeps them; only chapters are lost).
 async fn restore(
     ctx: &JobContext,
     staged: &Path,
@@ -472,13 +540,40 @@ async fn restore(
     push("-i");
     args.push(ctx.job.input.clone().into());
     let mut push = |s: &str| args.push(s.into());
-    for a in ["-map", "0", "-c", "copy", "-map_chapters", "1", "-map_metadata", "1"] {
+    let chapters =
+        restored_chapters(&ctx.job.mux_args).context("-map_chapters from another input")?;
+    for a in ["-map", "0", "-c", "copy", "-map_chapters", chapters] {
         push(a);
     }
-    stream_tags_from(selection, 1, ctx.job.graph.is_some()).iter().for_each(|a| push(a));
-    encoder_tags(ctx, selection, media, lavc).iter().for_each(|a| push(a));
+    if user_metadata_mapping(&ctx.job) {
+        push("-map_metadata");
+        push("0");
+        // The MP4 demuxer's own tags, not the first run's: with them in the
+        // output's metadata the MOV muxer adds a QuickTime chapter track
+        // (a data stream) that ffmpeg alone does not write.
+        for key in ["major_brand", "minor_version", "compatible_brands"] {
+            push("-metadata");
+            push(&format!("{key}="));
+        }
+        if chapter_tags(&ctx.job.mux_args) == ChapterTags::Dropped {
+            push("-map_metadata:c");
+            push("-1");
+        }
+        for j in 0..selection.streams.len() {
+            push(&format!("-map_metadata:s:{j}"));
+            push(&format!("0:s:{j}"));
+        }
+    } else {
+        push("-map_metadata");
+        push("1");
+        stream_tags_from(selection, 1, ctx.job.graph.is_some()).iter().for_each(|a| push(a));
+        encoder_tags(ctx, selection, media, lavc).iter().for_each(|a| push(a));
+    }
     for pair in option_pairs(&ctx.job.mux_args) {
-        if pair[0].starts_with("-metadata") || is_muxer_option(&pair[0]) {
+        // The first run applied the user's -metadata under a mapping, and
+        // the mapping above copies what it wrote.
+        let metadata = pair[0].starts_with("-metadata") && !user_metadata_mapping(&ctx.job);
+        if metadata || is_muxer_option(&pair[0]) {
             pair.iter().for_each(|a| push(a));
         }
     }
@@ -659,6 +754,21 @@ fn temp_name(output: &Path, tag: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_chapter_mappings_as_ffmpeg_reads_them() {
+        let job = |args: &[&str]| args.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        assert_eq!(chapter_tags(&job(&[])), ChapterTags::Copied);
+        assert_eq!(chapter_tags(&job(&["-map_metadata", "-1"])), ChapterTags::Dropped);
+        assert_eq!(chapter_tags(&job(&["-map_metadata:s:a", "-1"])), ChapterTags::Copied);
+        assert_eq!(chapter_tags(&job(&["-map_metadata:c", "-1"])), ChapterTags::Dropped);
+        assert_eq!(chapter_tags(&job(&["-map_metadata:c:0", "0:c:1"])), ChapterTags::Mapped);
+        assert_eq!(chapter_tags(&job(&["-map_metadata", "0:s:a:0"])), ChapterTags::Copied);
+        assert_eq!(restored_chapters(&job(&[])), Some("1"));
+        assert_eq!(restored_chapters(&job(&["-map_chapters", "-1"])), Some("-1"));
+        assert_eq!(restored_chapters(&job(&["-map_chapters", "0"])), Some("1"));
+        assert_eq!(restored_chapters(&job(&["-map_chapters", "1"])), None);
+    }
 
     #[test]
     fn a_lead_shift_lands_where_ffmpeg_rounds_it() {

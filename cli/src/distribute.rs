@@ -227,6 +227,19 @@ pub async fn run(
                         return Ok(fallback(reason));
                     }
                     ready.job.video_tag = trial.video_tag;
+                    let video =
+                        ready.selection.streams.iter().position(|s| *s == streams::Source::Video);
+                    // ffmpeg writes its own as `encoder`; any other case came
+                    // from the source by the user's mapping, which the final
+                    // mux applies too (setting it again would reorder the tags).
+                    ready.job.video_encoder_tag = match (&trial.description, video) {
+                        (Some(block), Some(j)) => {
+                            crate::trial::stream_metadata(block, j, "encoder")
+                                .filter(|(key, _)| key == "encoder")
+                                .map(|(_, value)| value)
+                        }
+                        _ => None,
+                    };
                     descriptions.push(trial.description);
                 }
             }
@@ -959,10 +972,6 @@ fn known_gap(
     selection: &streams::Selection,
 ) -> Option<String> {
     let mp4 = matches!(job.output_format.as_str(), "mp4" | "mov");
-    let audio = selection.streams.iter().any(|s| match s {
-        streams::Source::Input(i) => media.streams[*i].codec_type == "audio",
-        _ => false,
-    });
     // Copied millisecond audio into these containers goes through tee and a
     // second run that reads the first input only (`assemble`).
     let tee_format = matches!(job.output_format.as_str(), "mp4" | "mov" | "nut" | "mpegts");
@@ -1004,17 +1013,16 @@ fn known_gap(
             job.output_format
         ));
     }
-    // Audio from Matroska into MP4/MOV is assembled through tee and a second
-    // run that restores chapters and tags (see `assemble`); that run owns
-    // the metadata mapping, so user mappings there are not reproduced yet.
-    let user_mapping = job
-        .mux_args
-        .iter()
-        .any(|a| a.starts_with("-map_metadata") || a.starts_with("-map_chapters"));
-    if mp4 && audio && media.format_name.contains("matroska") && user_mapping {
-        return Some(
-            "-map_metadata/-map_chapters with audio from Matroska into MP4/MOV is not reproduced yet".into(),
-        );
+    // Through tee, the second run restores chapters from the first input only.
+    let tee = crate::assemble::tee_for(&job.output_format, media, selection);
+    if tee
+        && (crate::assemble::restored_chapters(&job.mux_args).is_none()
+            || crate::assemble::chapter_tags(&job.mux_args) == crate::assemble::ChapterTags::Mapped)
+    {
+        return Some(format!(
+            "-map_chapters from another input, or chapter tags mapped, into {} with audio from Matroska is not reproduced yet",
+            job.output_format
+        ));
     }
     // ffmpeg seeks an MPEG-TS or PS input by position and decodes from
     // there: seen here, -ss 0.7 on a TS with keyframes every 20 frames left
@@ -1027,7 +1035,6 @@ fn known_gap(
     // it back with `setts` (`assemble::decode_lead_shift`), in the ticks of
     // the output stream's time base, which is known for the muxers listed in
     // `assemble::setts_time_base`.
-    let tee = crate::assemble::tee_for(&job.output_format, media, selection);
     if job.output_window.start.is_some() && reorders(job) {
         let rate = guess_frame_rate(&media.streams[selection.video]);
         if let Some(why) = crate::assemble::lead_shift_gap(job, tee, rate) {

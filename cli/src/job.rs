@@ -113,6 +113,11 @@ pub struct EncodeJob {
     /// output, for containers where the final mux would otherwise keep the
     /// chunks' own (AVI takes MOV's `avc1` where ffmpeg writes `H264`).
     pub video_tag: Option<String>,
+    /// The `encoder` tag ffmpeg alone's video stream carries, from the
+    /// trial's description of its output: with a user's `-map_metadata`,
+    /// the final mux sets it on the copied video, as it cannot tell what
+    /// the mapping left there and ffmpeg writes its own only where none is.
+    pub video_encoder_tag: Option<String>,
     /// Inputs after the first, in order (input 1 first): the final mux
     /// maps their streams; none of their video is encoded.
     pub extra_inputs: Vec<ExtraInput>,

@@ -481,6 +481,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         output_rate,
         trial_options,
         video_tag: None,
+        video_encoder_tag: None,
         extra_inputs,
         max_frames,
         keyint,

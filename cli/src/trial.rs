@@ -149,6 +149,27 @@ pub fn output_description(log: &str, output: &Path) -> Option<String> {
     Some(block)
 }
 
+/// Metadata `key` (in any case) on stream `stream` of an `Output #0` block
+/// ([`output_description`]), as ffmpeg alone set it: the key as written
+/// (a Matroska source's `ENCODER`, ffmpeg's own `encoder`), and the value.
+pub fn stream_metadata(description: &str, stream: usize, key: &str) -> Option<(String, String)> {
+    let head = format!("  Stream #0:{stream}");
+    let mut lines = description
+        .lines()
+        .skip_while(|l| !(l.starts_with(&head) && l[head.len()..].starts_with([':', '(', '['])));
+    lines.next()?;
+    let mut lines = lines.take_while(|l| l.starts_with("    "));
+    // Its own `Metadata:` comes first; side data may follow it.
+    if lines.next()?.trim() != "Metadata:" {
+        return None;
+    }
+    lines.take_while(|l| l.starts_with("      ")).find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        let (name, value) = (name.trim(), value.strip_prefix(' ').unwrap_or(value));
+        name.eq_ignore_ascii_case(key).then(|| (name.to_string(), value.to_string()))
+    })
+}
+
 /// The encoder of each output stream in an ffmpeg 5.1 `Stream mapping:`
 /// block, in output order: `Stream #0:0 -> #0:1 (h264 (native) -> h264
 /// (libx264))` encodes #0:1 with libx264 (`native`: the encoder is named as
@@ -233,5 +254,17 @@ mod tests {
             log.replace("Output #0", "[libx264 @ 0x2] profile High\nOutput #0").as_str(),
         );
         assert_eq!(opening, "[libx264 @ 0x2] profile High\n");
+    }
+
+    #[test]
+    fn a_streams_metadata_from_the_output_block() {
+        let block = "Output #0, mp4, to 'p.mp4':\n  Metadata:\n    encoder         : Lavf59.27.100\n  Stream #0:0: Video: h264 (avc1 / 0x31637661), yuv420p, 25 fps\n    Metadata:\n      encoder         : Lavc59.37.100 libx264\n    Side data:\n      cpb: bitrate max/min/avg: 0/0/0\n  Stream #0:1(fra): Audio: aac (LC), 44100 Hz\n    Metadata:\n      ENCODER         : Lavc59.37.100 aac\n  Stream #0:2: Audio: aac\n";
+        let get = |j, key| super::stream_metadata(block, j, key);
+        let tag = |key: &str, value: &str| Some((key.to_string(), value.to_string()));
+        assert_eq!(get(0, "encoder"), tag("encoder", "Lavc59.37.100 libx264"));
+        assert_eq!(get(1, "encoder"), tag("ENCODER", "Lavc59.37.100 aac"));
+        assert_eq!(get(2, "encoder"), None);
+        assert_eq!(get(0, "cpb"), None);
+        assert_eq!(get(3, "encoder"), None);
     }
 }

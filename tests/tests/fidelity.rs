@@ -855,6 +855,80 @@ fn input_side_seek_with_copied_audio_into_mp4() {
     }
 }
 
+/// A user's `-map_metadata`/`-map_chapters` as ffmpeg alone applies them,
+/// with audio from Matroska copied into every container: through tee (MP4,
+/// MOV, NUT, MPEG-TS) the second run takes the tags the first run wrote
+/// under the mapping, and the chapters as the user mapped them; everywhere,
+/// the copied video gets the encoder tag ffmpeg alone gave it (none where
+/// the mapping brought the source's).
+#[test]
+fn user_metadata_mappings_keep_ffmpegs_tags_and_chapters() {
+    let dir = tempfile::tempdir().unwrap();
+    let chapters = dir.path().join("chapters.txt");
+    std::fs::write(&chapters, CHAPTERS).unwrap();
+    let src = dir.path().join("tagged.mkv");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x120:rate=25:duration=3",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=duration=3",
+        "-i",
+        chapters.to_str().unwrap(),
+        "-map",
+        "0",
+        "-map",
+        "1",
+        "-map_metadata",
+        "2",
+        "-map_chapters",
+        "2",
+        "-metadata:s:v",
+        "title=Cam",
+        "-metadata:s:a",
+        "language=fra",
+        "-c:v",
+        "libx264",
+        "-c:a",
+        "aac",
+        src.to_str().unwrap(),
+    ]);
+    let node = Node::start(2);
+    let tags = |file: &Path| {
+        let out = Command::new("ffprobe")
+            .args(["-v", "error", "-of", "compact", "-show_entries"])
+            .arg("format_tags:stream_tags:chapter")
+            .arg(file)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let mappings: [&[&str]; 5] = [
+        &["-map_metadata", "-1"],
+        &["-map_metadata:s:a", "-1"],
+        &["-map_metadata", "0:s:a:0"],
+        &["-map_metadata", "-1", "-map_chapters", "-1"],
+        &["-map_metadata:s:v", "0:s:v", "-metadata:s:a", "title=Voice"],
+    ];
+    for ext in ["mkv", "mp4", "mov", "nut", "ts"] {
+        for mapping in mappings {
+            let what = format!("{mapping:?} .{ext}");
+            let encode =
+                [mapping, &["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "copy"]].concat();
+            let plain = dir.path().join(format!("plain.{ext}"));
+            let dist = dir.path().join(format!("dist.{ext}"));
+            plain_encode(&[], &src, &encode, &plain);
+            let extra = ["-v", "verbose", "--segment-duration", "0.5"];
+            let stderr = distributed_encode(&[&node], &extra, &[], &src, &encode, &dist);
+            assert!(stderr.contains(" chunks on 1 nodes"), "{what}: {stderr}");
+            assert_eq!(tags(&dist), tags(&plain), "{what}");
+        }
+    }
+}
+
 /// This source's video starts 23 ms after its audio, so the frame at
 /// 2.503 s lies within -t 2.5; ffmpeg's encoder, which rounds it to 2.52 s
 /// at 25 fps first, stops before it. So must the chunks.
