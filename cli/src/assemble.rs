@@ -297,13 +297,7 @@ fn lead_shift(
     if lead <= 0 || [chunk_tb, setts_tb].iter().any(|tb| tb.0 <= 0 || tb.1 <= 0) {
         return None;
     }
-    // A chunk tick is p/q setts ticks: shifts of q chunk ticks are whole.
-    let (p, q) = (
-        i128::from(chunk_tb.0) * i128::from(setts_tb.1),
-        i128::from(chunk_tb.1) * i128::from(setts_tb.0),
-    );
-    let g = gcd(p, q);
-    let (p, q) = (p / g, q / g);
+    let (p, q) = setts_ticks_per_chunk_tick(chunk_tb, setts_tb);
     let shift = (i128::from(lead) + q - 1) / q * q;
     let target = i128::from(rescale(start_us, US, chunk_tb)) + shift;
     let target = i64::try_from(target).ok()?;
@@ -337,6 +331,17 @@ fn setts_time_base(
         "nut" => Some(chunk_tb),
         _ => None,
     }
+}
+
+/// A chunk tick is p/q setts ticks, in lowest terms: shifts of q chunk
+/// ticks are whole setts ticks.
+fn setts_ticks_per_chunk_tick(chunk_tb: (i64, i64), setts_tb: (i64, i64)) -> (i128, i128) {
+    let (p, q) = (
+        i128::from(chunk_tb.0) * i128::from(setts_tb.1),
+        i128::from(chunk_tb.1) * i128::from(setts_tb.0),
+    );
+    let g = gcd(p, q);
+    (p / g, q / g)
 }
 
 fn gcd(a: i128, b: i128) -> i128 {
@@ -431,11 +436,7 @@ pub fn lead_shift_gap(
     if window.duration.is_none() && window.to.is_none() {
         return None;
     }
-    let (p, q) = (
-        i128::from(chunk_tb.0) * i128::from(setts_tb.1),
-        i128::from(chunk_tb.1) * i128::from(setts_tb.0),
-    );
-    let step = q / gcd(p, q);
+    let (_, step) = setts_ticks_per_chunk_tick(chunk_tb, setts_tb);
     let step_us = step * 1_000_000 * i128::from(chunk_tb.0) / i128::from(chunk_tb.1);
     // One frame in chunk ticks, when whole.
     let frame = i128::from(frame_rate.1) * i128::from(chunk_tb.1);
