@@ -78,6 +78,7 @@ fn spec(payload: &Payload) -> EncodeSpec {
         filtered_end_pts: None,
         frame_map: None,
         output_start_us: 0,
+        overlay: None,
     }
 }
 

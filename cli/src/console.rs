@@ -242,6 +242,22 @@ pub struct Mapped {
     /// For a filter graph's output: the graph's input and output pads
     /// (`hflip:default`, `scale:default`), which ffmpeg names instead.
     pub pads: Option<(String, String)>,
+    /// Another input stream the same graph reads: an overlay's image.
+    pub image: Option<GraphInput>,
+}
+
+/// An input stream that feeds a filter graph, as the stream mapping lists
+/// it: `Stream #1:0 (png) -> overlay`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphInput {
+    /// The input file's index.
+    pub file: usize,
+    /// The stream's index in it.
+    pub input: usize,
+    /// Its codec: `png`.
+    pub from: String,
+    /// The pad it feeds: `overlay`, `scale:default`.
+    pub pad: String,
 }
 
 /// A stream that is decoded and encoded again.
@@ -273,13 +289,23 @@ pub fn stream_mapping(outputs: &[Vec<Mapped>]) -> String {
     let suffix = if graphs > 1 { " (graph 0)" } else { "" };
     // ffmpeg lists the input streams that feed a graph first, in the
     // inputs' order.
-    let mut feeding: Vec<&Mapped> = outputs.iter().flatten().filter(|m| m.pads.is_some()).collect();
-    feeding.sort_by_key(|m| (m.file, m.input));
-    for mapped in feeding {
-        if let (Some((input_pad, _)), Some(coding)) = (&mapped.pads, &mapped.coding) {
-            let (file, input, from) = (mapped.file, mapped.input, &coding.from);
-            out.push_str(&format!("  Stream #{file}:{input} ({from}) -> {input_pad}{suffix}\n"));
-        }
+    let mut feeding: Vec<GraphInput> = outputs
+        .iter()
+        .flatten()
+        .filter_map(|m| match (&m.pads, &m.coding) {
+            (Some((pad, _)), Some(coding)) => Some(GraphInput {
+                file: m.file,
+                input: m.input,
+                from: coding.from.clone(),
+                pad: pad.clone(),
+            }),
+            _ => None,
+        })
+        .chain(outputs.iter().flatten().filter_map(|m| m.image.clone()))
+        .collect();
+    feeding.sort_by_key(|f| (f.file, f.input));
+    for GraphInput { file, input, from, pad } in feeding {
+        out.push_str(&format!("  Stream #{file}:{input} ({from}) -> {pad}{suffix}\n"));
     }
     for (file, mapping) in outputs.iter().enumerate() {
         out.push_str(&file_mapping(file, mapping, suffix));
@@ -289,7 +315,7 @@ pub fn stream_mapping(outputs: &[Vec<Mapped>]) -> String {
 
 fn file_mapping(file: usize, mapping: &[Mapped], suffix: &str) -> String {
     let mut out = String::new();
-    for (output, Mapped { file: from, input, coding, pads }) in mapping.iter().enumerate() {
+    for (output, Mapped { file: from, input, coding, pads, .. }) in mapping.iter().enumerate() {
         if let (Some((_, output_pad)), Some(coding)) = (pads, coding) {
             let encoder = &coding.encoder;
             out.push_str(&format!(
@@ -365,8 +391,8 @@ mod tests {
         let pads = Some(("hflip:default".to_string(), "scale:default".to_string()));
         let coding = Some(Coding::new("h264", "libx264"));
         let text = stream_mapping(&[vec![
-            Mapped { file: 0, input: 0, coding, pads },
-            Mapped { file: 0, input: 1, coding: None, pads: None },
+            Mapped { file: 0, input: 0, coding, pads, image: None },
+            Mapped { file: 0, input: 1, coding: None, pads: None, image: None },
         ]]);
         assert_eq!(
             text,
@@ -380,8 +406,20 @@ mod tests {
         //     -c:v libx264 -c:a aac: the audio's encoder has a graph too.
         let pads = Some(("hflip:default".to_string(), "hflip:default".to_string()));
         let text = stream_mapping(&[vec![
-            Mapped { file: 0, input: 0, coding: Some(Coding::new("h264", "libx264")), pads },
-            Mapped { file: 0, input: 1, coding: Some(Coding::new("aac", "aac")), pads: None },
+            Mapped {
+                file: 0,
+                input: 0,
+                coding: Some(Coding::new("h264", "libx264")),
+                pads,
+                image: None,
+            },
+            Mapped {
+                file: 0,
+                input: 1,
+                coding: Some(Coding::new("aac", "aac")),
+                pads: None,
+                image: None,
+            },
         ]]);
         assert_eq!(
             text,
@@ -400,17 +438,47 @@ mod tests {
                 input: 1,
                 coding: Some(Coding::new("aac", "aac")),
                 pads: pads("volume"),
+                image: None,
             },
             Mapped {
                 file: 0,
                 input: 0,
                 coding: Some(Coding::new("h264", "libx264")),
                 pads: pads("hflip"),
+                image: None,
             },
         ]]);
         assert_eq!(
             text,
             "Stream mapping:\n  Stream #0:0 (h264) -> hflip:default\n  Stream #0:1 (aac) -> volume:default\n  volume:default -> Stream #0:0 (aac)\n  hflip:default -> Stream #0:1 (libx264)\n"
+        );
+    }
+
+    #[test]
+    fn an_overlays_image_feeds_the_graph_in_the_inputs_order() {
+        // ffmpeg -i in.mp4 -i logo.png -filter_complex
+        //     '[1:v]scale=40:-1[wm];[0:v][wm]overlay=5:5' -c:v libx264 -c:a aac
+        let image =
+            GraphInput { file: 1, input: 0, from: "png".into(), pad: "scale:default".into() };
+        let text = stream_mapping(&[vec![
+            Mapped {
+                file: 0,
+                input: 0,
+                coding: Some(Coding::new("h264", "libx264")),
+                pads: Some(("overlay".into(), "overlay:default".into())),
+                image: Some(image),
+            },
+            Mapped {
+                file: 0,
+                input: 1,
+                coding: Some(Coding::new("aac", "aac")),
+                pads: None,
+                image: None,
+            },
+        ]]);
+        assert_eq!(
+            text,
+            "Stream mapping:\n  Stream #0:0 (h264) -> overlay (graph 0)\n  Stream #1:0 (png) -> scale:default (graph 0)\n  overlay:default (graph 0) -> Stream #0:0 (libx264)\n  Stream #0:1 -> #0:1 (aac (native) -> aac (native))\n"
         );
     }
 
@@ -423,16 +491,24 @@ mod tests {
                     input: 0,
                     coding: Some(Coding::new("h264", "libx264")),
                     pads: None,
+                    image: None,
                 },
-                Mapped { file: 0, input: 1, coding: None, pads: None },
-                Mapped { file: 0, input: 2, coding: Some(Coding::new("aac", "aac")), pads: None },
-                Mapped { file: 1, input: 0, coding: None, pads: None },
+                Mapped { file: 0, input: 1, coding: None, pads: None, image: None },
+                Mapped {
+                    file: 0,
+                    input: 2,
+                    coding: Some(Coding::new("aac", "aac")),
+                    pads: None,
+                    image: None,
+                },
+                Mapped { file: 1, input: 0, coding: None, pads: None, image: None },
             ],
             vec![Mapped {
                 file: 0,
                 input: 0,
                 coding: Some(Coding::new("h264", "libx265")),
                 pads: None,
+                image: None,
             }],
         ]);
         assert_eq!(

@@ -501,7 +501,7 @@ async fn confirm_all<'a>(
 
 /// Everything about one output that can send the command back to ffmpeg.
 async fn prepare(
-    job: EncodeJob,
+    mut job: EncodeJob,
     media: &probe::MediaInfo,
     extras: &[probe::MediaInfo],
     start_time_us: i64,
@@ -513,6 +513,9 @@ async fn prepare(
         Err(reason) => return Ok(Err(reason)),
     };
     if let Some(reason) = known_gap(&job, media, extras, &selection) {
+        return Ok(Err(reason));
+    }
+    if let Err(reason) = crate::overlay_image::load(&mut job, media, extras, tools).await? {
         return Ok(Err(reason));
     }
     if job.passes == 2 {
@@ -914,7 +917,19 @@ fn mapping(
                 }
                 _ => None,
             };
-            console::Mapped { file, input, coding, pads }
+            let overlay = job.graph.as_ref().and_then(|g| g.overlay.as_ref());
+            let image = match (source, overlay, &coding) {
+                (streams::Source::Video, Some(o), Some(_)) => {
+                    o.file.map(|file| console::GraphInput {
+                        file,
+                        input: 0,
+                        from: o.image_codec.clone(),
+                        pad: o.image_pad.clone(),
+                    })
+                }
+                _ => None,
+            };
+            console::Mapped { file, input, coding, pads, image }
         })
         .collect()
 }

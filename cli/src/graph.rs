@@ -13,6 +13,10 @@
 //! the stream mapping names the graph's filters (ffmpeg 5.1, `ffmpeg_opt.c`
 //! `open_output_file`, `ffmpeg.c` `transcode_init`). The audio chains run in
 //! the final mux, whole, which reads the same inputs under the same numbers.
+//!
+//! The video part may also draw one still image from a later input over
+//! the video (`GraphOverlay`), with a chain before the overlay on each of
+//! its inputs and one after it: the nodes get the image with every chunk.
 
 use crate::args::{Filter, Opt, parse_graph};
 use crate::route::{TEMPORAL_FILTERS, frame_local};
@@ -47,6 +51,37 @@ pub struct GraphVideo {
     pub input_pad: String,
     /// And its output pad: `scale:default`.
     pub output_pad: String,
+    /// A still image the graph draws over the video, if it has one.
+    pub overlay: Option<GraphOverlay>,
+}
+
+/// A still image that a graph's `overlay` filter draws over every frame
+/// (`-i logo.png -filter_complex "[0:v][1:v]overlay=W-w-10:10"`). The image
+/// is one frame, shown from time 0 on (overlay repeats its last frame), so
+/// each frame of the output depends only on its own frame of the video:
+/// the nodes get the image with every chunk and run the same graph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphOverlay {
+    /// The input the image is (1 or later); `None` when the overlay's pads
+    /// are unlabeled, so that ffmpeg gives it the next video stream it has
+    /// not used, which `distribute` resolves with the inputs' probes.
+    pub file: Option<usize>,
+    /// Filters on the image before the overlay (`[1:v]scale=64:-1[logo]`).
+    pub image_filters: Vec<(String, String)>,
+    /// The overlay's options, as written.
+    pub args: String,
+    /// How many of [`GraphVideo::filters`] run before the overlay.
+    pub filters_before: usize,
+    /// What ffmpeg's stream mapping calls the image's pad: `overlay`, or
+    /// `scale:default` when a chain on the image comes first.
+    pub image_pad: String,
+    /// The image file's bytes and its demuxer, once `distribute` has
+    /// checked that it is one still image (empty until then).
+    pub image: proto::Bytes,
+    /// The demuxer ffprobe found for it: `png_pipe`.
+    pub image_format: String,
+    /// And its codec, for the stream mapping: `png`.
+    pub image_codec: String,
 }
 
 /// A chain from one audio stream of any input to a labeled output, which
@@ -76,14 +111,17 @@ pub fn parse(opt: &Opt) -> Result<Graph, String> {
         graph.iter().partition(|chain| reads_audio(chain.as_slice()));
     let audio =
         audio.into_iter().map(|chain| audio_chain(&flag, chain)).collect::<Result<_, _>>()?;
-    let video = match video.as_slice() {
-        [] => None,
-        [chain] => Some(video_chain(&flag, text, chain)?),
-        _ => {
+    let overlays: Vec<usize> = (0..video.len()).filter(|&k| has_overlay(video[k])).collect();
+    let video = match (video.as_slice(), overlays.as_slice()) {
+        ([], _) => None,
+        ([chain], []) => Some(video_chain(&flag, text, chain)?),
+        (_, [k]) => Some(overlay_graph(&flag, text, &video, *k)?),
+        (_, []) => {
             return Err(format!(
                 "{flag} with more than one filter chain on video is not distributable"
             ));
         }
+        _ => return Err(format!("{flag} with more than one overlay is not distributable")),
     };
     Ok(Graph { video, audio, tokens: opt.tokens() })
 }
@@ -122,14 +160,195 @@ fn video_chain(flag: &str, text: &str, chain: &[Filter]) -> Result<GraphVideo, S
         filters,
         input_pad: pad(&first.name),
         output_pad: pad(&last.name),
+        overlay: None,
     })
+}
+
+/// Whether a chain holds an `overlay` filter.
+fn has_overlay(chain: &[Filter]) -> bool {
+    chain.iter().any(|f| kind(&f.name) == "overlay")
+}
+
+/// A filter's kind: its name without an `@instance` suffix.
+fn kind(name: &str) -> &str {
+    name.split('@').next().unwrap_or(name)
+}
+
+/// The video part of a graph that draws a still image over the first
+/// input's video: the chain that starts with `overlay` (the `k`th of
+/// `chains`), and at most two chains feeding it, one from the first input's
+/// video and one from the image's input. Unlabeled, the overlay is the whole
+/// graph (`overlay=10:10`).
+fn overlay_graph(
+    flag: &str,
+    text: &str,
+    chains: &[&Vec<Filter>],
+    k: usize,
+) -> Result<GraphVideo, String> {
+    let chain = chains[k];
+    let (first, rest) = chain.split_first().ok_or_else(|| format!("{flag} is empty"))?;
+    if kind(&first.name) != "overlay" || has_overlay(rest) {
+        return Err(format!("{flag} with an overlay inside a chain is not distributable"));
+    }
+    let others: Vec<&Vec<Filter>> =
+        chains.iter().enumerate().filter(|&(j, _)| j != k).map(|(_, c)| *c).collect();
+    // The chain, among the others, whose output is `label`, with its input.
+    let feeding = |label: &str| {
+        others.iter().find(|c| c.last().is_some_and(|f| f.outputs == [label.to_string()]))
+    };
+    // The overlay has two input pads: ffmpeg names them by the filter alone.
+    let overlay_pad = kind(&first.name).to_string();
+    let mut used = 0;
+    let (input, before, input_pad, file, image_filters, image_pad) = match first.inputs.as_slice() {
+        [] if others.is_empty() => {
+            ("0:v:0".to_string(), Vec::new(), overlay_pad.clone(), None, Vec::new(), overlay_pad)
+        }
+        [main, image] => {
+            let (input, before, input_pad) = match first_input_video(main) {
+                Some(input) => (input, Vec::new(), overlay_pad.clone()),
+                None => {
+                    let feed = feeding(main).ok_or_else(|| {
+                        format!("{flag}: the overlay's [{main}] is not the first input's video")
+                    })?;
+                    used += 1;
+                    let (label, filters) = fed(flag, text, feed)?;
+                    let input = first_input_video(&label).ok_or_else(|| {
+                        format!("{flag} reads [{label}] (the first input's video is distributable)")
+                    })?;
+                    (input, filters, pad(&feed[0].name))
+                }
+            };
+            let (file, image_filters, image_pad) = match extra_input_video(image) {
+                Some(file) => (file, Vec::new(), overlay_pad),
+                None => {
+                    let feed = feeding(image).ok_or_else(|| {
+                        format!("{flag}: the overlay's [{image}] is not a later input's video")
+                    })?;
+                    used += 1;
+                    let (label, filters) = fed(flag, text, feed)?;
+                    let file = extra_input_video(&label).ok_or_else(|| {
+                        format!("{flag}: the overlay's [{image}] is not a later input's video")
+                    })?;
+                    (file, filters, pad(&feed[0].name))
+                }
+            };
+            (input, before, input_pad, Some(file), image_filters, image_pad)
+        }
+        _ => {
+            return Err(format!("{flag} with an overlay of these inputs is not distributable"));
+        }
+    };
+    if used != others.len() {
+        return Err(format!(
+            "{flag} with more than one filter chain on video is not distributable"
+        ));
+    }
+    if image_filters.iter().any(|(name, _)| name == "fps") {
+        return Err(format!("{flag} with fps on the overlay image is not distributable"));
+    }
+    let label = match chain.last().map(|f| f.outputs.as_slice()) {
+        Some([]) | None => None,
+        Some([label]) => Some(label.clone()),
+        Some(_) => {
+            return Err(format!("{flag} with a filter of several outputs is not distributable"));
+        }
+    };
+    let mut after_chain = rest.to_vec();
+    if let Some(last) = after_chain.last_mut() {
+        last.outputs.clear();
+    }
+    if !rest.is_empty() && !first.outputs.is_empty() {
+        return Err(format!("{flag} names link labels"));
+    }
+    let after = crate::route::frame_local(flag, text, &after_chain)?;
+    if before.iter().chain(&after).any(|(name, _)| name == "fps") {
+        // As in a chain without an overlay (`video_chain`).
+        return Err(format!("{flag} with a temporal filter (fps) is not distributable"));
+    }
+    let args = first.args.clone().unwrap_or_default();
+    if let Some(var) = crate::route::chunk_dependent_variable(&args) {
+        return Err(format!(
+            "{flag} {text}: an expression reads {var}, which a chunk does not reproduce"
+        ));
+    }
+    let filters_before = before.len();
+    let overlay = GraphOverlay {
+        file,
+        image_filters,
+        args,
+        filters_before,
+        image_pad,
+        image: proto::Bytes::new(),
+        image_format: String::new(),
+        image_codec: String::new(),
+    };
+    let stand_in = GraphOverlay {
+        image: proto::Bytes::from_static(b"\x89PNG"),
+        image_format: "png_pipe".into(),
+        ..overlay.clone()
+    };
+    let filters: Vec<(String, String)> = before.into_iter().chain(after).collect();
+    // The node's own check, on a stand-in image, before anything is probed.
+    let probe = proto::v1::EncodeSpec {
+        encoder: "libx264".into(),
+        filters: filters
+            .iter()
+            .map(|(name, args)| proto::v1::Filter { name: name.clone(), args: args.clone() })
+            .collect(),
+        keep_start_pts: 0,
+        keep_end_pts: 1,
+        expected_frames: 1,
+        time_base: Some(proto::v1::Rational { num: 1, den: 1 }),
+        frame_rate: Some(proto::v1::Rational { num: 1, den: 1 }),
+        overlay: Some(stand_in.to_proto()),
+        ..Default::default()
+    };
+    node::spec::validate(&probe).map_err(|e| format!("{flag} {text}: {e}"))?;
+    let output_pad = pad(&chain[chain.len() - 1].name);
+    Ok(GraphVideo { input, label, filters, input_pad, output_pad, overlay: Some(overlay) })
+}
+
+/// A chain that feeds the overlay: its input's label and its filters, which
+/// must be frame-local and one chain of one input.
+fn fed(
+    flag: &str,
+    text: &str,
+    chain: &[Filter],
+) -> Result<(String, Vec<(String, String)>), String> {
+    let label = match chain.first().map(|f| f.inputs.as_slice()) {
+        Some([label]) => label.clone(),
+        _ => return Err(format!("{flag} with an overlay of these inputs is not distributable")),
+    };
+    let mut bare = chain.to_vec();
+    bare[0].inputs.clear();
+    if let Some(last) = bare.last_mut() {
+        last.outputs.clear();
+    }
+    Ok((label, crate::route::frame_local(flag, text, &bare)?))
+}
+
+impl GraphOverlay {
+    /// The overlay as a spec carries it.
+    pub fn to_proto(&self) -> proto::v1::Overlay {
+        proto::v1::Overlay {
+            image: self.image.clone(),
+            image_format: self.image_format.clone(),
+            image_filters: self
+                .image_filters
+                .iter()
+                .map(|(name, args)| proto::v1::Filter { name: name.clone(), args: args.clone() })
+                .collect(),
+            args: self.args.clone(),
+            filters_before: self.filters_before as u32,
+        }
+    }
 }
 
 /// ffmpeg's name of a filter's one input or output pad: every filter a
 /// chain here may hold has one of each, called `default`, and ffmpeg names
 /// the filter by its kind, without an `@instance` suffix.
 fn pad(name: &str) -> String {
-    format!("{}:default", name.split('@').next().unwrap_or(name))
+    format!("{}:default", kind(name))
 }
 
 /// Whether a chain starts by reading an input's audio (`[0:a]`, `[1:a:2]`).
@@ -293,6 +512,16 @@ fn first_input_video(label: &str) -> Option<String> {
     (matches!(kind, "v" | "V") && numeric).then(|| format!("0:{kind}:{index}"))
 }
 
+/// The input a chain's label reads the video of, when it is an input after
+/// the first: `1`, `1:v`, `1:V`, `1:v:0`, `1:0` (ffmpeg takes a label's first
+/// stream of the pad's type, and an image has one).
+fn extra_input_video(label: &str) -> Option<usize> {
+    let (file, spec) = label.split_once(':').unwrap_or((label, ""));
+    let file: usize =
+        file.parse().ok().filter(|&k| k >= 1 && file.bytes().all(|b| b.is_ascii_digit()))?;
+    matches!(spec, "" | "v" | "V" | "v:0" | "V:0" | "0").then_some(file)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,6 +554,50 @@ mod tests {
         );
     }
 
+    /// The overlay forms of watermark recipes: the image straight from its
+    /// input or through a chain of its own, the video through one before.
+    #[test]
+    fn a_still_image_drawn_over_the_video() {
+        let g = graph("overlay=10:10").unwrap();
+        let o = g.overlay.clone().unwrap();
+        assert_eq!((g.input.as_str(), o.file, o.args.as_str()), ("0:v:0", None, "10:10"));
+        assert_eq!((g.input_pad.as_str(), g.output_pad.as_str()), ("overlay", "overlay:default"));
+
+        let g = graph("[1:v]scale=40:-1[wm];[0:v][wm]overlay=W-w-8:H-h-8,hflip[v]").unwrap();
+        let o = g.overlay.clone().unwrap();
+        assert_eq!(o.file, Some(1));
+        assert_eq!(o.image_filters, [("scale".into(), "40:-1".into())]);
+        assert_eq!(o.image_pad, "scale:default");
+        assert_eq!((o.filters_before, g.filters.len()), (0, 1));
+        assert_eq!((g.label.as_deref(), g.output_pad.as_str()), (Some("v"), "hflip:default"));
+
+        let g = graph("[0:v]scale=240:-2[bg];[bg][2]overlay=5:5").unwrap();
+        let o = g.overlay.clone().unwrap();
+        assert_eq!((o.file, o.filters_before, o.image_pad.as_str()), (Some(2), 1, "overlay"));
+        assert_eq!(g.input_pad, "scale:default");
+    }
+
+    #[test]
+    fn overlays_that_chunks_would_not_reproduce_are_refused() {
+        for (text, why) in [
+            ("[0:v][0:v]overlay", "not a later input's video"),
+            ("[1:v][0:v]overlay", "not the first input's video"),
+            ("[0:v][1:a]overlay", "not a later input's video"),
+            ("[0:v][1:v]overlay=x=n:y=0", "reads n"),
+            ("[0:v][1:v]overlay=shortest=1", "invalid overlay"),
+            ("[0:v][1:v]overlay[a];[a][2:v]overlay", "more than one overlay"),
+            ("[0:v]hflip,[1:v]overlay", "inside a chain"),
+            ("[0:v][1:v]overlay;[0:v]hflip[x]", "more than one filter chain"),
+            ("[1:v]fps=5[wm];[0:v][wm]overlay", "fps on the overlay image"),
+            ("[1:v]tmix[wm];[0:v][wm]overlay", "temporal filter"),
+            ("[0:v][1:v]overlay,fps=10", "temporal filter (fps)"),
+            ("[0:v]fps=10[m];[m][1:v]overlay", "temporal filter (fps)"),
+        ] {
+            let error = graph(text).unwrap_err();
+            assert!(error.contains(why), "{text}: {error}");
+        }
+    }
+
     #[test]
     fn an_unlabeled_chain_reads_the_first_video_stream() {
         let g = graph("hflip").unwrap();
@@ -335,7 +608,7 @@ mod tests {
     #[test]
     fn what_a_chunk_cannot_reproduce_is_refused_with_a_reason() {
         for (text, reason) in [
-            ("[0:v][1:v]overlay", "several inputs"),
+            ("[0:v][1:v]hstack", "several inputs"),
             ("[0:v]split[a][b]", "several outputs"),
             ("[0:v]hflip[a];[a]vflip", "more than one filter chain on video"),
             ("[1:v]hflip[v]", "reads [1:v]"),

@@ -182,6 +182,12 @@ impl JobContext {
             timescale: if self.chunk_format() == ChunkFormat::Mov { self.timescale() } else { 0 },
             frame_map: frame_map(chunk),
             output_start_us: self.node_output_start_us,
+            overlay: self
+                .job
+                .graph
+                .as_ref()
+                .and_then(|g| g.overlay.as_ref())
+                .map(crate::graph::GraphOverlay::to_proto),
         })
     }
 

@@ -23,6 +23,7 @@ pub mod job;
 pub mod job_context;
 pub mod keyboard;
 pub mod local;
+pub mod overlay_image;
 pub mod overwrite;
 pub mod plan;
 pub mod policy;

@@ -419,8 +419,15 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         // ffmpeg: "Output #0 same as Input #0 - exiting".
         return Err("the output is the input".into());
     }
-    if !extra_inputs.is_empty() && maps.is_empty() {
-        // ffmpeg picks the best streams across all inputs.
+    let overlay_image =
+        graph.as_ref().and_then(|g| g.overlay.as_ref()).map(|o| o.file.unwrap_or(1));
+    if let Some(file) = overlay_image {
+        overlay_input(file, command, &extra_inputs)?;
+    }
+    // ffmpeg picks the best streams across all inputs; an image has no
+    // audio or subtitles to pick, and the graph's output is the video.
+    let only_the_image = extra_inputs.len() == 1 && overlay_image == Some(1);
+    if !extra_inputs.is_empty() && maps.is_empty() && !only_the_image {
         return Err("several inputs without -map".into());
     }
     if encoder == "copy" {
@@ -507,6 +514,29 @@ fn trial_options(command: &Command, output: &FileArg) -> Vec<String> {
         .filter(|o| !matches!(o.name.as_str(), "ss" | "pass" | "passlogfile"))
         .flat_map(Opt::tokens);
     vsync.into_iter().chain(kept).collect()
+}
+
+/// Checks that input `file`, the graph's overlay image, is one the nodes
+/// can be sent: an input (ffmpeg reports a missing one itself) with no
+/// options, which would change how it is read, and not mapped to the output
+/// itself (a second video stream).
+fn overlay_input(file: usize, command: &Command, extras: &[ExtraInput]) -> Result<(), String> {
+    let Some(extra) = extras.get(file.wrapping_sub(1)) else {
+        return Err(format!("the overlay reads input #{file}, which is not given"));
+    };
+    if !extra.args.is_empty() {
+        return Err(format!("input #{file}'s options with an overlay image are not distributable"));
+    }
+    let mapped = command.outputs.iter().flat_map(|o| &o.options).any(|opt| {
+        opt.name == "map"
+            && parse_map(value(opt)).is_ok_and(
+                |m| matches!(m.source, MapSource::Streams { file: f, .. } if f as usize == file),
+            )
+    });
+    if mapped {
+        return Err(format!("-map of input #{file}, the overlay image, is not distributable"));
+    }
+    Ok(())
 }
 
 /// Input `k` (1 or more) as the final mux reads it, for the streams it
@@ -720,6 +750,16 @@ fn parse_filters(opt: &Opt) -> Result<Vec<(String, String)>, String> {
     frame_local(&opt.flag(), value(opt), chain)
 }
 
+/// The variable of a filter's expressions (in `args`) that a chunk would
+/// read differently from ffmpeg alone, if any: the frame number or byte
+/// position, which a chunk counts from its own start (`crop=...:x=n*2`), or
+/// timestamps and rates in the chunk input's time base (`hue=h=pts`). `t`
+/// is safe: the chunks keep ffmpeg alone's timeline.
+pub(crate) fn chunk_dependent_variable(args: &str) -> Option<&str> {
+    args.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .find(|word| matches!(*word, "n" | "N" | "pos" | "pts" | "PTS" | "tb" | "TB" | "r"))
+}
+
 /// The filters of `chain` (written as `text` after the option `flag`) as
 /// the nodes run them, when each is frame-local: what a chunk reproduces
 /// exactly, frame by frame. No filter may name a link label.
@@ -742,13 +782,7 @@ pub(crate) fn frame_local(
             return Err(format!("{} names link labels", flag));
         }
         let args = filter.args.clone().unwrap_or_default();
-        // Expressions may read the frame number or byte position, which a
-        // chunk counts from its own start (`crop=...:x=n*2`), or timestamps
-        // and rates in the chunk input's time base (`hue=h=pts`); `t` is safe.
-        if let Some(var) = args
-            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .find(|word| matches!(*word, "n" | "N" | "pos" | "pts" | "PTS" | "tb" | "TB" | "r"))
-        {
+        if let Some(var) = chunk_dependent_variable(&args) {
             return Err(format!(
                 "{} {}: an expression reads {var}, which a chunk does not reproduce",
                 flag, text

@@ -184,6 +184,13 @@ async fn run_chunk(
             .await
             .map_err(|e| NodeError::io("writing the filter script", e))?;
     }
+    if let Some(overlay) = header.spec.as_ref().and_then(|s| s.overlay.as_ref()) {
+        // Validated with the spec; the arguments name it beside the input.
+        let image = dir.path().join(crate::spec::OVERLAY_IMAGE);
+        tokio::fs::write(&image, &overlay.image)
+            .await
+            .map_err(|e| NodeError::io("writing the overlay image", e))?;
+    }
     let args = if spec.passes == 2 {
         // Pass 1 analyses the chunk into a log in its own directory; its
         // progress is not forwarded (the client counts the frames of pass 2).

@@ -177,6 +177,38 @@ pub const FILTERS: &[&str] = &[
     "zscale",
 ];
 
+/// The file, in a chunk's directory, that holds the spec's overlay image
+/// (written by the service before ffmpeg runs; see [`ValidSpec::ffmpeg_args`]).
+pub const OVERLAY_IMAGE: &str = "overlay.img";
+
+/// The label of an overlay graph's output, which the encoder maps.
+const OVERLAY_OUTPUT: &str = "out";
+
+/// The largest overlay image a spec may carry: it travels in the header
+/// message, which a node decodes up to 4 MiB, and logos are far smaller.
+pub const MAX_OVERLAY_IMAGE: usize = 2 << 20;
+
+/// Demuxers of one still image each, as ffprobe names them, that a node
+/// reads an overlay image with. None names or reads another file.
+pub const IMAGE_FORMATS: &[&str] = &[
+    "png_pipe",
+    "jpeg_pipe",
+    "bmp_pipe",
+    "webp_pipe",
+    "tiff_pipe",
+    "ppm_pipe",
+    "pgm_pipe",
+    "pam_pipe",
+    "pbm_pipe",
+];
+
+/// The overlay filter's options a spec may set: where the image goes
+/// (expressions of `t`, sizes and constants), how it is blended, when the
+/// expressions run. Not `eof_action`, `shortest` or `repeatlast`: they end
+/// the output or hide the image once its single frame has passed, which a
+/// chunk, starting after it, would decide differently from ffmpeg alone.
+const OVERLAY_OPTIONS: &[&str] = &["x", "y", "format", "alpha", "eval"];
+
 /// Why a spec was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
@@ -203,6 +235,19 @@ pub enum SpecError {
     /// The frame map is one the node's filters cannot carry out.
     #[error("invalid frame map: {0}")]
     FrameMap(String),
+    /// The overlay image or its options are not ones a node runs.
+    #[error("invalid overlay: {0}")]
+    Overlay(String),
+}
+
+/// A validated [`proto::v1::Overlay`], without the image's bytes (which the
+/// service writes to [`OVERLAY_IMAGE`]).
+#[derive(Debug, Clone, PartialEq)]
+struct ValidOverlay {
+    image_format: String,
+    image_filters: Vec<(String, String)>,
+    args: String,
+    filters_before: usize,
 }
 
 /// A spec that passed validation.
@@ -228,6 +273,8 @@ pub struct ValidSpec {
     frame_map: Option<FrameMap>,
     /// The output's `-ss` in microseconds, 0 for none.
     output_start_us: i64,
+    /// The still image drawn over the video, if any.
+    overlay: Option<ValidOverlay>,
 }
 
 /// Checks a spec against the allowlists.
@@ -248,14 +295,7 @@ pub fn validate(spec: &EncodeSpec) -> Result<ValidSpec, SpecError> {
         p if p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => Some(p.to_string()),
         p => return Err(SpecError::Value { name: "pix_fmt".into(), value: p.into() }),
     };
-    let mut filters = Vec::new();
-    for filter in &spec.filters {
-        if !FILTERS.contains(&filter.name.as_str()) {
-            return Err(SpecError::Filter(filter.name.clone()));
-        }
-        check_filter_args(&filter.name, &filter.args)?;
-        filters.push((filter.name.clone(), filter.args.clone()));
-    }
+    let filters = checked_filters(&spec.filters)?;
     let tb = spec.time_base.ok_or(SpecError::Range("time base"))?;
     if tb.num <= 0 || tb.den <= 0 {
         return Err(SpecError::Range("time base"));
@@ -292,6 +332,7 @@ pub fn validate(spec: &EncodeSpec) -> Result<ValidSpec, SpecError> {
     if spec.output_start_us < 0 || (spec.output_start_us > 0 && mapped) {
         return Err(SpecError::Range("output start"));
     }
+    let overlay = spec.overlay.as_ref().map(|o| validate_overlay(o, filters.len())).transpose()?;
     Ok(ValidSpec {
         encoder: spec.encoder.clone(),
         options,
@@ -309,6 +350,68 @@ pub fn validate(spec: &EncodeSpec) -> Result<ValidSpec, SpecError> {
         passes,
         frame_map,
         output_start_us: spec.output_start_us,
+        overlay,
+    })
+}
+
+/// Checks filters against the frame-local allowlist and their arguments
+/// against the safe character set.
+fn checked_filters(filters: &[proto::v1::Filter]) -> Result<Vec<(String, String)>, SpecError> {
+    filters
+        .iter()
+        .map(|filter| {
+            if !FILTERS.contains(&filter.name.as_str()) {
+                return Err(SpecError::Filter(filter.name.clone()));
+            }
+            check_filter_args(&filter.name, &filter.args)?;
+            Ok((filter.name.clone(), filter.args.clone()))
+        })
+        .collect()
+}
+
+/// Checks an overlay: an image of bounded size read by a still-image
+/// demuxer, frame-local filters on it (no `fps`: the image is one frame),
+/// and overlay options from [`OVERLAY_OPTIONS`] (`x:y` may be positional).
+fn validate_overlay(
+    overlay: &proto::v1::Overlay,
+    filters: usize,
+) -> Result<ValidOverlay, SpecError> {
+    let refuse = |why: String| Err(SpecError::Overlay(why));
+    if overlay.image.is_empty() || overlay.image.len() > MAX_OVERLAY_IMAGE {
+        return refuse(format!(
+            "an image of {} bytes (1 to {MAX_OVERLAY_IMAGE})",
+            overlay.image.len()
+        ));
+    }
+    if !IMAGE_FORMATS.contains(&overlay.image_format.as_str()) {
+        return refuse(format!("image format '{}'", overlay.image_format));
+    }
+    let image_filters = checked_filters(&overlay.image_filters)?;
+    if image_filters.iter().any(|(name, _)| name == "fps") {
+        return Err(SpecError::Filter("fps".into()));
+    }
+    if !overlay.args.is_empty() {
+        check_filter_args("overlay", &overlay.args)?;
+    }
+    for (k, option) in overlay.args.split(':').filter(|o| !o.is_empty()).enumerate() {
+        let allowed = match option.split_once('=') {
+            Some((key, _)) => OVERLAY_OPTIONS.contains(&key),
+            // ffmpeg reads the first two unnamed options as x and y.
+            None => k < 2,
+        };
+        if !allowed {
+            return refuse(format!("option '{option}'"));
+        }
+    }
+    let filters_before = overlay.filters_before as usize;
+    if filters_before > filters {
+        return refuse(format!("{filters_before} filters before it, of {filters}"));
+    }
+    Ok(ValidOverlay {
+        image_format: overlay.image_format.clone(),
+        image_filters,
+        args: overlay.args.clone(),
+        filters_before,
     })
 }
 
@@ -396,8 +499,9 @@ fn check_filter_args(name: &str, args: &str) -> Result<(), SpecError> {
 }
 
 impl ValidSpec {
-    /// The full ffmpeg argument list for one chunk: read `input`, write `output`,
-    /// report progress on stdout. Nothing here comes from the client unchecked.
+    /// The full ffmpeg argument list for one chunk: read `input` (and, with
+    /// an overlay, [`OVERLAY_IMAGE`] beside it), write `output`, report
+    /// progress on stdout. Nothing here comes from the client unchecked.
     pub fn ffmpeg_args(&self, input: &Path, output: &Path) -> Vec<OsString> {
         self.pass_args(input, output, None)
     }
@@ -418,32 +522,55 @@ impl ValidSpec {
     }
 
     /// The video filter graph: the trim to the chunk's frames, the user's
-    /// frame-local filters, then the fps filter's end or the frame map.
+    /// frame-local filters, then the fps filter's end or the frame map. With
+    /// an overlay, a complex graph of two inputs: the chunk's video, trimmed
+    /// and filtered up to the overlay, and the image ([`OVERLAY_OUTPUT`] is
+    /// its output).
     fn graph(&self) -> String {
-        let mut graph =
-            format!("trim=start_pts={}:end_pts={}", self.keep_start_pts, self.keep_end_pts);
-        for (name, filter_args) in &self.filters {
-            graph.push(',');
-            graph.push_str(name);
-            if !filter_args.is_empty() {
-                graph.push('=');
-                graph.push_str(filter_args);
-            }
-        }
+        let named = |(name, args): &(String, String)| {
+            if args.is_empty() { name.clone() } else { format!("{name}={args}") }
+        };
+        let mut after: Vec<String> = Vec::new();
         if self.output_start_us > 0 {
             // After the user's filters, which see the input's time as with
             // ffmpeg alone; in microseconds, where the start is exact.
-            graph.push_str(&format!(",settb=AVTB,setpts=PTS-{}", self.output_start_us));
+            after.push("settb=AVTB".into());
+            after.push(format!("setpts=PTS-{}", self.output_start_us));
         }
         if let Some(end) = self.filtered_end_pts {
-            graph.push_str(&format!(",trim=end_pts={end}"));
+            after.push(format!("trim=end_pts={end}"));
         }
         if let Some(map) = &self.frame_map {
-            for filter in map.filters(self.frame_rate) {
-                graph.push(',');
-                graph.push_str(&filter);
-            }
+            after.extend(map.filters(self.frame_rate));
         }
+        let trim = format!("trim=start_pts={}:end_pts={}", self.keep_start_pts, self.keep_end_pts);
+        let Some(overlay) = &self.overlay else {
+            let chain = std::iter::once(trim)
+                .chain(self.filters.iter().map(named))
+                .chain(after)
+                .collect::<Vec<_>>();
+            return chain.join(",");
+        };
+        let (before, rest) = self.filters.split_at(overlay.filters_before);
+        let main = std::iter::once(trim).chain(before.iter().map(named)).collect::<Vec<_>>();
+        let mut graph = format!("[0:v]{}[main];", main.join(","));
+        let image = if overlay.image_filters.is_empty() {
+            "[1:v]"
+        } else {
+            let filters = overlay.image_filters.iter().map(named).collect::<Vec<_>>();
+            graph.push_str(&format!("[1:v]{}[image];", filters.join(",")));
+            "[image]"
+        };
+        let drawn = if overlay.args.is_empty() {
+            "overlay".to_string()
+        } else {
+            format!("overlay={}", overlay.args)
+        };
+        let tail = std::iter::once(drawn).chain(rest.iter().map(named)).chain(after);
+        graph.push_str(&format!(
+            "[main]{image}{}[{OVERLAY_OUTPUT}]",
+            tail.collect::<Vec<_>>().join(",")
+        ));
         graph
     }
 
@@ -471,19 +598,32 @@ impl ValidSpec {
             push(a);
         }
         args.push(input.as_os_str().to_owned());
+        if let Some(overlay) = &self.overlay {
+            for a in ["-protocol_whitelist", "file", "-f", &overlay.image_format, "-i"] {
+                args.push(a.into());
+            }
+            args.push(input.with_file_name(OVERLAY_IMAGE).into_os_string());
+        }
         let mut push = |s: &str| args.push(s.into());
-        for a in
-            ["-map", "0:v:0", "-an", "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1"]
-        {
+        let graph = self.graph();
+        let long = graph.len() > INLINE_GRAPH_MAX;
+        if self.overlay.is_some() {
+            // As ffmpeg alone runs the user's -filter_complex: the same kind
+            // of graph, which configures its scalers alike.
+            push(if long { "-filter_complex_script" } else { "-filter_complex" });
+            push(if long { FILTER_SCRIPT } else { &graph });
+            push("-map");
+            push(&format!("[{OVERLAY_OUTPUT}]"));
+        } else {
+            push("-map");
+            push("0:v:0");
+        }
+        for a in ["-an", "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1"] {
             push(a);
         }
-        let graph = self.graph();
-        if graph.len() > INLINE_GRAPH_MAX {
-            push("-filter_script:v");
-            push(FILTER_SCRIPT);
-        } else {
-            push("-filter:v");
-            push(&graph);
+        if self.overlay.is_none() {
+            push(if long { "-filter_script:v" } else { "-filter:v" });
+            push(if long { FILTER_SCRIPT } else { &graph });
         }
         push("-c:v");
         push(&self.encoder);
@@ -562,6 +702,7 @@ mod tests {
             filtered_end_pts: None,
             frame_map: None,
             output_start_us: 0,
+            overlay: None,
         }
     }
 
@@ -750,6 +891,69 @@ mod tests {
             mutate(&mut s);
             assert!(validate(&s).is_err(), "{what} was accepted");
         }
+    }
+
+    fn overlay() -> proto::v1::Overlay {
+        proto::v1::Overlay {
+            image: proto::Bytes::from_static(b"\x89PNG"),
+            image_format: "png_pipe".into(),
+            image_filters: vec![Filter { name: "scale".into(), args: "40:-1".into() }],
+            args: "W-w-8:H-h-8".into(),
+            filters_before: 1,
+        }
+    }
+
+    /// With an overlay the node reads the image beside the chunk and runs a
+    /// complex graph: the chunk's trim and the filters before the overlay,
+    /// the image's own filters, then the overlay and what follows it.
+    #[test]
+    fn an_overlay_runs_as_a_graph_of_two_inputs() {
+        let mut s = spec();
+        s.filters.push(Filter { name: "hflip".into(), args: String::new() });
+        s.overlay = Some(overlay());
+        let args = validate(&s).unwrap().ffmpeg_args(Path::new("/j/in.nut"), Path::new("/j/out"));
+        let text: Vec<_> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        assert!(
+            text.windows(4).any(|w| w == ["-f", "png_pipe", "-i", "/j/overlay.img"]),
+            "{text:?}"
+        );
+        let graph = "[0:v]trim=start_pts=0:end_pts=10,scale=iw/2:-2[main];[1:v]scale=40:-1[image];\
+                     [main][image]overlay=W-w-8:H-h-8,hflip[out]";
+        assert!(text.windows(2).any(|w| w == ["-filter_complex", graph]), "{text:?}");
+        assert!(text.windows(2).any(|w| w == ["-map", "[out]"]), "{text:?}");
+        assert!(!text.iter().any(|a| a == "-filter:v" || a == "0:v:0"), "{text:?}");
+    }
+
+    /// Options that end the output or hide the image once its one frame has
+    /// passed, demuxers that are not of one still image, images too large
+    /// for a header, and filter counts that do not add up are refused.
+    #[test]
+    fn an_overlay_is_a_bounded_still_image_shown_throughout() {
+        type Mutation = Box<dyn Fn(&mut proto::v1::Overlay)>;
+        let cases: Vec<(&str, Mutation)> = vec![
+            ("eof_action", Box::new(|o| o.args = "10:10:eof_action=endall".into())),
+            ("shortest", Box::new(|o| o.args = "shortest=1".into())),
+            ("repeatlast", Box::new(|o| o.args = "x=1:repeatlast=0".into())),
+            ("third positional", Box::new(|o| o.args = "1:2:pass".into())),
+            ("demuxer", Box::new(|o| o.image_format = "image2".into())),
+            ("concat", Box::new(|o| o.image_format = "concat".into())),
+            ("empty image", Box::new(|o| o.image = proto::Bytes::new())),
+            ("large image", Box::new(|o| o.image = vec![0u8; MAX_OVERLAY_IMAGE + 1].into())),
+            ("before", Box::new(|o| o.filters_before = 2)),
+            ("fps on the image", Box::new(|o| o.image_filters[0].name = "fps".into())),
+            ("movie", Box::new(|o| o.image_filters[0].name = "movie".into())),
+            ("graph syntax", Box::new(|o| o.args = "1:1[x];[x]movie=a".into())),
+        ];
+        for (what, mutate) in cases {
+            let mut s = spec();
+            let mut o = overlay();
+            mutate(&mut o);
+            s.overlay = Some(o);
+            assert!(validate(&s).is_err(), "{what} was accepted");
+        }
+        let mut s = spec();
+        s.overlay = Some(proto::v1::Overlay { args: "x=5:y=5:format=auto".into(), ..overlay() });
+        assert!(validate(&s).is_ok());
     }
 
     #[test]

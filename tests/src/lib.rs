@@ -370,6 +370,7 @@ pub fn ten_frame_spec(tb: (i64, i64)) -> proto::v1::EncodeSpec {
         filtered_end_pts: None,
         frame_map: None,
         output_start_us: 0,
+        overlay: None,
     }
 }
 

@@ -38,15 +38,7 @@ fn check_with(source: &Source, encode: &[&str], out_ext: &str, lossless: bool) {
     let mut make: Vec<String> = source.make.iter().map(|a| a.replace("{dir}", dir_s)).collect();
     make.push(src_s.to_string());
     ffmpeg(&make.iter().map(String::as_str).collect::<Vec<_>>());
-    // Second inputs an encode names as `{dir}/NAME`.
-    for (name, side) in SIDE_INPUTS {
-        if encode.iter().any(|a| a.contains(name)) {
-            let mut args: Vec<String> = side.iter().map(|a| a.replace("{dir}", dir_s)).collect();
-            args.push(dir.path().join(name).to_string_lossy().into_owned());
-            ffmpeg(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        }
-    }
-    let encode: Vec<String> = encode.iter().map(|a| a.replace("{dir}", dir_s)).collect();
+    let encode = side_inputs(dir.path(), encode);
     let encode: &[&str] = &encode.iter().map(String::as_str).collect::<Vec<_>>();
 
     // Apart, as HLS and DASH write segments named alike beside the output.
@@ -118,6 +110,20 @@ fn made(source: &Source, dir: &Path, name: &str) -> std::path::PathBuf {
     src
 }
 
+/// Makes the second inputs an encode names as `{dir}/NAME` (`SIDE_INPUTS`)
+/// in `dir`, and gives back the encode with `{dir}` filled in.
+fn side_inputs(dir: &Path, encode: &[&str]) -> Vec<String> {
+    let dir_s = dir.to_str().unwrap();
+    for (name, side) in SIDE_INPUTS {
+        if encode.iter().any(|a| a.contains(name)) {
+            let mut args: Vec<String> = side.iter().map(|a| a.replace("{dir}", dir_s)).collect();
+            args.push(dir.join(name).to_string_lossy().into_owned());
+            ffmpeg(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        }
+    }
+    encode.iter().map(|a| a.replace("{dir}", dir_s)).collect()
+}
+
 /// An encode that runs through ffmpeg for `source`, saying `reason` at
 /// `-v verbose`: the output is ffmpeg's own, and where ffmpeg fails (a
 /// graph that reads audio from a source without any), dffmpeg fails alike.
@@ -126,6 +132,8 @@ fn check_fallback(source: &Source, encode: &[&str], out_ext: &str, reason: &str)
     let src = made(source, dir.path(), &format!("{}.{}", source.name, source.ext));
     let plain = dir.path().join(format!("plain.{out_ext}"));
     let dist = dir.path().join(format!("dist.{out_ext}"));
+    let encode = side_inputs(dir.path(), encode);
+    let encode: &[&str] = &encode.iter().map(String::as_str).collect::<Vec<_>>();
     let alone = Command::new("ffmpeg")
         .args(["-nostdin", "-y", "-i", src.to_str().unwrap()])
         .args(encode)
@@ -176,6 +184,22 @@ const SIDE_INPUTS: &[(&str, &[&str])] = &[
             "flac",
         ],
     ),
+    // A moving picture, for picture in picture.
+    ("moving.mkv", &["-f", "lavfi", "-i", "testsrc2=size=96x64:rate=25:duration=2"]),
+    // An animated GIF: several images.
+    ("animated.gif", &["-f", "lavfi", "-i", "testsrc2=size=48x32:rate=10:duration=1"]),
+    // A logo with graded transparency, so that the overlay blends.
+    (
+        "logo.png",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=48x32,format=rgba,geq=r='r(X,Y)':g='g(X,Y)':b='b(X,Y)':a='X*5'",
+            "-frames:v",
+            "1",
+        ],
+    ),
 ];
 
 const SUBTITLES: &str = "1\n00:00:00,200 --> 00:00:01,000\nFirst line\n\n2\n00:00:01,500 --> 00:00:02,400\nSecond line\n";
@@ -213,6 +237,20 @@ const THROUGH_A_GRAPH_WITH_AUDIO: &[&str] = &[
     "0",
     "-c:a",
     "aac",
+];
+/// A logo drawn over the video (`-i logo.png`, scaled first), as render
+/// farms watermark: every chunk gets the image and runs the same graph.
+const WITH_A_LOGO: &[&str] = &[
+    "-i",
+    "{dir}/logo.png",
+    "-filter_complex",
+    "[1:v]scale=40:-1[logo];[0:v][logo]overlay=W-w-8:H-h-8",
+    "-c:v",
+    "libx264",
+    "-qp",
+    "0",
+    "-c:a",
+    "copy",
 ];
 /// Why a graph on audio runs through ffmpeg for a source without audio
 /// (where ffmpeg then fails: "matches no streams").
@@ -353,6 +391,7 @@ macro_rules! sources {
             },
             { $($sources)* }
         );
+        suite!(x264_lossless_with_a_logo, WITH_A_LOGO, "mkv", { $($sources)* });
         suite!(fps_filter, FPS_24, "mkv", { $($sources)* });
         suite!(output_rate, RATE_24, "mkv", { $($sources)* });
     };
@@ -1184,5 +1223,30 @@ mod subtitles_chapters {
     fn every_stream_copied() {
         let encode = ["-map", "0", "-c", "copy", "-c:v", "libx264", "-qp", "0"];
         check(&SUBTITLES_CHAPTERS, &encode, "mkv");
+    }
+}
+
+/// An overlay of what is not one still image (a video, as for picture in
+/// picture; an animated GIF) runs through ffmpeg: what it draws changes
+/// with time, and a node is only ever sent one image.
+#[test]
+fn an_overlay_that_moves_runs_through_ffmpeg() {
+    let source = Source {
+        name: "h264",
+        make: &["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2", "-c:v", "libx264"],
+        ext: "mkv",
+    };
+    for input in ["{dir}/moving.mkv", "{dir}/animated.gif"] {
+        let encode = [
+            "-i",
+            input,
+            "-filter_complex",
+            "[0:v][1:v]overlay=8:8",
+            "-c:v",
+            "libx264",
+            "-qp",
+            "0",
+        ];
+        check_fallback(&source, &encode, "mkv", "input #1 of the overlay is not one still image");
     }
 }

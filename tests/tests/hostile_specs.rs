@@ -97,6 +97,9 @@ const FILTER_NAMES: &[&str] = &[
     "null",
 ];
 
+const IMAGE_FORMATS: &[&str] =
+    &["png_pipe", "jpeg_pipe", "concat", "hls", "image2", "lavfi", "../in.nut", "tee"];
+
 const ENCODER_NAMES: &[&str] =
     &["libx264", "ffv1", "mjpeg", "libx264,movie=/etc/passwd", "../../bin/sh", "h264_vaapi"];
 
@@ -127,7 +130,7 @@ fn hostile(rng: &mut Rng, tb: (i64, i64)) -> EncodeSpec {
     let mut spec = base(tb);
     // At least one field, often several.
     loop {
-        match rng.next() % 9 {
+        match rng.next() % 10 {
             0 => spec.encoder = rng.pick(ENCODER_NAMES).into(),
             1 => spec.options.push(CodecOption {
                 name: rng.pick(OPTION_NAMES).into(),
@@ -148,6 +151,25 @@ fn hostile(rng: &mut Rng, tb: (i64, i64)) -> EncodeSpec {
                 spec.chunk_format = (rng.next() % 5) as i32;
                 spec.fps_mode = (rng.next() % 6) as i32;
                 spec.passes = (rng.next() % 4) as u32;
+            }
+            8 => {
+                // An overlay image that names other files if read as a
+                // playlist or a concat list, under demuxers that would.
+                let image = rng.pick(&[
+                    "ffconcat version 1.0\nfile /etc/passwd\n",
+                    "#EXTM3U\n#EXTINF:1,\nfile:///etc/passwd\n",
+                    "P1\n1 1\n1\n",
+                ]);
+                spec.overlay = Some(proto::v1::Overlay {
+                    image: image.as_bytes().to_vec().into(),
+                    image_format: rng.pick(IMAGE_FORMATS).into(),
+                    image_filters: vec![Filter {
+                        name: rng.pick(FILTER_NAMES).into(),
+                        args: rng.pick(HOSTILE).into(),
+                    }],
+                    args: rng.pick(HOSTILE).into(),
+                    filters_before: (rng.next() % 3) as u32,
+                });
             }
             _ => spec.filtered_end_pts = Some(extreme(rng)),
         }
