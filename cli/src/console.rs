@@ -242,8 +242,9 @@ pub struct Mapped {
     /// For a filter graph's output: the graph's input and output pads
     /// (`hflip:default`, `scale:default`), which ffmpeg names instead.
     pub pads: Option<(String, String)>,
-    /// Another input stream the same graph reads: an overlay's image.
-    pub image: Option<GraphInput>,
+    /// The other input streams the graph that makes this stream reads: an
+    /// overlay's image, a mixer's further inputs.
+    pub also_feeding: Vec<GraphInput>,
 }
 
 /// An input stream that feeds a filter graph, as the stream mapping lists
@@ -301,7 +302,7 @@ pub fn stream_mapping(outputs: &[Vec<Mapped>]) -> String {
             }),
             _ => None,
         })
-        .chain(outputs.iter().flatten().filter_map(|m| m.image.clone()))
+        .chain(outputs.iter().flatten().flat_map(|m| m.also_feeding.clone()))
         .collect();
     feeding.sort_by_key(|f| (f.file, f.input));
     for GraphInput { file, input, from, pad } in feeding {
@@ -391,8 +392,8 @@ mod tests {
         let pads = Some(("hflip:default".to_string(), "scale:default".to_string()));
         let coding = Some(Coding::new("h264", "libx264"));
         let text = stream_mapping(&[vec![
-            Mapped { file: 0, input: 0, coding, pads, image: None },
-            Mapped { file: 0, input: 1, coding: None, pads: None, image: None },
+            Mapped { file: 0, input: 0, coding, pads, also_feeding: Vec::new() },
+            Mapped { file: 0, input: 1, coding: None, pads: None, also_feeding: Vec::new() },
         ]]);
         assert_eq!(
             text,
@@ -411,14 +412,14 @@ mod tests {
                 input: 0,
                 coding: Some(Coding::new("h264", "libx264")),
                 pads,
-                image: None,
+                also_feeding: Vec::new(),
             },
             Mapped {
                 file: 0,
                 input: 1,
                 coding: Some(Coding::new("aac", "aac")),
                 pads: None,
-                image: None,
+                also_feeding: Vec::new(),
             },
         ]]);
         assert_eq!(
@@ -438,14 +439,14 @@ mod tests {
                 input: 1,
                 coding: Some(Coding::new("aac", "aac")),
                 pads: pads("volume"),
-                image: None,
+                also_feeding: Vec::new(),
             },
             Mapped {
                 file: 0,
                 input: 0,
                 coding: Some(Coding::new("h264", "libx264")),
                 pads: pads("hflip"),
-                image: None,
+                also_feeding: Vec::new(),
             },
         ]]);
         assert_eq!(
@@ -466,19 +467,46 @@ mod tests {
                 input: 0,
                 coding: Some(Coding::new("h264", "libx264")),
                 pads: Some(("overlay".into(), "overlay:default".into())),
-                image: Some(image),
+                also_feeding: vec![image],
             },
             Mapped {
                 file: 0,
                 input: 1,
                 coding: Some(Coding::new("aac", "aac")),
                 pads: None,
-                image: None,
+                also_feeding: Vec::new(),
             },
         ]]);
         assert_eq!(
             text,
             "Stream mapping:\n  Stream #0:0 (h264) -> overlay (graph 0)\n  Stream #1:0 (png) -> scale:default (graph 0)\n  overlay:default (graph 0) -> Stream #0:0 (libx264)\n  Stream #0:1 -> #0:1 (aac (native) -> aac (native))\n"
+        );
+    }
+
+    #[test]
+    fn every_stream_a_mixer_reads_feeds_the_graph() {
+        // ffmpeg -i in.mp4 -i music.wav -filter_complex '[0:a][1:a]amix=inputs=2[a]'
+        //     -map 0:v -map '[a]' -c:v libx264 -c:a aac
+        let music = GraphInput { file: 1, input: 0, from: "pcm_s16le".into(), pad: "amix".into() };
+        let text = stream_mapping(&[vec![
+            Mapped {
+                file: 0,
+                input: 0,
+                coding: Some(Coding::new("h264", "libx264")),
+                pads: None,
+                also_feeding: Vec::new(),
+            },
+            Mapped {
+                file: 0,
+                input: 1,
+                coding: Some(Coding::new("aac", "aac")),
+                pads: Some(("amix".into(), "amix:default".into())),
+                also_feeding: vec![music],
+            },
+        ]]);
+        assert_eq!(
+            text,
+            "Stream mapping:\n  Stream #0:1 (aac) -> amix (graph 0)\n  Stream #1:0 (pcm_s16le) -> amix (graph 0)\n  Stream #0:0 -> #0:0 (h264 (native) -> h264 (libx264))\n  amix:default (graph 0) -> Stream #0:1 (aac)\n"
         );
     }
 
@@ -491,24 +519,24 @@ mod tests {
                     input: 0,
                     coding: Some(Coding::new("h264", "libx264")),
                     pads: None,
-                    image: None,
+                    also_feeding: Vec::new(),
                 },
-                Mapped { file: 0, input: 1, coding: None, pads: None, image: None },
+                Mapped { file: 0, input: 1, coding: None, pads: None, also_feeding: Vec::new() },
                 Mapped {
                     file: 0,
                     input: 2,
                     coding: Some(Coding::new("aac", "aac")),
                     pads: None,
-                    image: None,
+                    also_feeding: Vec::new(),
                 },
-                Mapped { file: 1, input: 0, coding: None, pads: None, image: None },
+                Mapped { file: 1, input: 0, coding: None, pads: None, also_feeding: Vec::new() },
             ],
             vec![Mapped {
                 file: 0,
                 input: 0,
                 coding: Some(Coding::new("h264", "libx265")),
                 pads: None,
-                image: None,
+                also_feeding: Vec::new(),
             }],
         ]);
         assert_eq!(

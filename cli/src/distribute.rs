@@ -200,13 +200,16 @@ pub async fn run(
         for job in &jobs {
             if let Ok(selection) = streams::select(job, &media, &extras) {
                 used.push(selection.video);
-                used.extend(selection.streams.iter().filter_map(|s| match s {
-                    streams::Source::Input(i) => Some(*i),
-                    streams::Source::Filtered { .. } => match selection.origin(s) {
-                        (0, i) => Some(i),
-                        _ => None,
-                    },
-                    _ => None,
+                used.extend(selection.streams.iter().flat_map(|s| {
+                    match s {
+                        streams::Source::Input(i) => vec![*i],
+                        streams::Source::Filtered { chain } => selection.chain_inputs[*chain]
+                            .iter()
+                            .filter(|input| input.file == 0)
+                            .map(|input| input.stream)
+                            .collect(),
+                        _ => Vec::new(),
+                    }
                 }));
             }
         }
@@ -918,18 +921,30 @@ fn mapping(
                 _ => None,
             };
             let overlay = job.graph.as_ref().and_then(|g| g.overlay.as_ref());
-            let image = match (source, overlay, &coding) {
-                (streams::Source::Video, Some(o), Some(_)) => {
-                    o.file.map(|file| console::GraphInput {
+            let also_feeding = match (source, overlay, &coding) {
+                (streams::Source::Video, Some(o), Some(_)) => o
+                    .file
+                    .map(|file| console::GraphInput {
                         file,
                         input: 0,
                         from: o.image_codec.clone(),
                         pad: o.image_pad.clone(),
                     })
-                }
-                _ => None,
+                    .into_iter()
+                    .collect(),
+                (streams::Source::Filtered { chain }, _, _) => selection.chain_inputs[*chain]
+                    .iter()
+                    .skip(1)
+                    .map(|input| console::GraphInput {
+                        file: input.file,
+                        input: input.stream,
+                        from: input.info.codec_name.clone(),
+                        pad: job.audio_chains[*chain].input_pad.clone(),
+                    })
+                    .collect(),
+                _ => Vec::new(),
             };
-            console::Mapped { file, input, coding, pads, image }
+            console::Mapped { file, input, coding, pads, also_feeding }
         })
         .collect()
 }

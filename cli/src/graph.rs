@@ -84,22 +84,31 @@ pub struct GraphOverlay {
     pub image_codec: String,
 }
 
-/// A chain from one audio stream of any input to a labeled output, which
-/// the output maps (`[0:a]loudnorm[a]` ... `-map [a]`).
+/// A chain from audio streams of any inputs to a labeled output, which the
+/// output maps (`[0:a]loudnorm[a]` ... `-map [a]`): one stream, or several
+/// into a filter that mixes them first (`[0:a][1:a]amix=inputs=2[a]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AudioChain {
-    /// The stream it reads, as a `-map` selects it: `[0:a]` reads `0:a:0`.
-    pub input: String,
+    /// The streams it reads, in its labels' order, as a `-map` selects
+    /// them: `[0:a]` reads `0:a:0`. Never empty.
+    pub inputs: Vec<String>,
     /// The label of its output.
     pub label: String,
     /// The chain as the final mux's `-filter_complex` gives it: the final
     /// mux numbers the inputs as the command does.
     pub text: String,
-    /// What ffmpeg's stream mapping calls its input pad: `volume:default`.
+    /// What ffmpeg's stream mapping calls its input pads: `volume:default`,
+    /// or for a filter of several inputs its name alone, `amix`.
     pub input_pad: String,
     /// And its output pad.
     pub output_pad: String,
 }
+
+/// Audio filters of several inputs and one output that may start a chain:
+/// the final mux runs them over the whole streams, as ffmpeg alone does.
+/// `amix` only with `duration=shortest` (see [`amix_ends_alike`]).
+const AUDIO_MIXERS: &[&str] =
+    &["amix", "amerge", "join", "sidechaincompress", "sidechaingate", "acrossfade"];
 
 /// The distributable reading of `opt` (a global `-filter_complex` or
 /// `-lavfi`), or why it is not.
@@ -351,21 +360,32 @@ fn pad(name: &str) -> String {
     format!("{}:default", kind(name))
 }
 
-/// Whether a chain starts by reading an input's audio (`[0:a]`, `[1:a:2]`).
+/// Whether a chain starts by reading inputs' audio (`[0:a]`, `[1:a:2]`).
 fn reads_audio(chain: &[Filter]) -> bool {
-    chain
-        .first()
-        .is_some_and(|f| matches!(f.inputs.as_slice(), [label] if audio_input(label).is_some()))
+    chain.first().is_some_and(|f| {
+        !f.inputs.is_empty() && f.inputs.iter().all(|label| audio_input(label).is_some())
+    })
 }
 
-/// A chain on audio, for the final mux: one input, one labeled output, and
-/// filters that take audio and give audio, one pad each (so that the pads
-/// are `default`), with no label between them.
+/// A chain on audio, for the final mux: one labeled output, filters that
+/// take audio and give audio, one pad each (so that the pads are
+/// `default`), with no label between them, and one input, or several into
+/// a first filter from [`AUDIO_MIXERS`].
 fn audio_chain(flag: &str, chain: &[Filter]) -> Result<AudioChain, String> {
     let (Some(first), Some(last)) = (chain.first(), chain.last()) else {
         return Err(format!("{flag} is empty"));
     };
-    let input = first.inputs.first().and_then(|l| audio_input(l)).unwrap_or_default();
+    let inputs: Vec<String> = first.inputs.iter().filter_map(|l| audio_input(l)).collect();
+    let mixes = inputs.len() > 1;
+    if mixes && !AUDIO_MIXERS.contains(&kind(&first.name)) {
+        return Err(format!("{flag} with {} of several inputs is not distributable", first.name));
+    }
+    if mixes && kind(&first.name) == "amix" && !amix_ends_alike(first.args.as_deref()) {
+        return Err(format!(
+            "{flag} with amix ending with its first or longest input is not distributable \
+             (duration=shortest is)"
+        ));
+    }
     let label = match last.outputs.as_slice() {
         [label] => label.clone(),
         [] => return Err(format!("{flag} with an unlabeled audio output is not distributable")),
@@ -377,7 +397,7 @@ fn audio_chain(flag: &str, chain: &[Filter]) -> Result<AudioChain, String> {
         if inner_inputs || inner_outputs {
             return Err(format!("{flag} names link labels"));
         }
-        if !is_audio_filter(&filter.name) {
+        if !(i == 0 && mixes || is_audio_filter(&filter.name)) {
             return Err(format!(
                 "{flag} with {} on audio is not distributable (filters from audio to audio are)",
                 filter.name
@@ -385,7 +405,21 @@ fn audio_chain(flag: &str, chain: &[Filter]) -> Result<AudioChain, String> {
         }
     }
     let text = chain.iter().map(render).collect::<Vec<_>>().join(",");
-    Ok(AudioChain { input, label, text, input_pad: pad(&first.name), output_pad: pad(&last.name) })
+    // ffmpeg names a pad of a filter with several inputs by the filter alone.
+    let input_pad = if mixes { kind(&first.name).to_string() } else { pad(&first.name) };
+    Ok(AudioChain { inputs, label, text, input_pad, output_pad: pad(&last.name) })
+}
+
+/// Whether an `amix` ends where ffmpeg alone ends it: measured on ffmpeg
+/// 5.1, an amix that runs until its first or longest input ends
+/// (`duration=first`, `longest`, the default) loses its last tenth of a
+/// second or so when the same ffmpeg also encodes video, which the final
+/// mux does not; one that ends with its shortest input ends alike.
+fn amix_ends_alike(args: Option<&str>) -> bool {
+    let options: Vec<&str> = args.unwrap_or_default().split(':').collect();
+    // Positional: inputs, then duration.
+    let positional = options.get(1).is_some_and(|o| *o == "shortest") && !options[0].contains('=');
+    positional || options.contains(&"duration=shortest")
 }
 
 /// A filter as a graph description writes it.
@@ -420,6 +454,7 @@ fn is_audio_filter(name: &str) -> bool {
         "asplit",
         "amix",
         "amerge",
+        "acrossfade",
         "ainterleave",
         "acrossover",
         "afir",
@@ -623,6 +658,35 @@ mod tests {
         }
     }
 
+    /// Background music or a voice-over mixed in: the final mux runs the
+    /// mixer over whole streams; it may only start a chain, whose labels
+    /// then name every input it reads.
+    #[test]
+    fn a_mixer_of_several_audio_streams_goes_to_the_final_mux() {
+        let g =
+            whole("[0:v]hflip[v];[0:a][1:a]amix=inputs=2:duration=shortest,volume=2[a]").unwrap();
+        let chain = &g.audio[0];
+        assert_eq!(chain.inputs, ["0:a:0", "1:a:0"]);
+        assert_eq!(
+            (chain.input_pad.as_str(), chain.output_pad.as_str()),
+            ("amix", "volume:default")
+        );
+        assert_eq!(chain.text, "[0:a][1:a]amix=inputs=2:duration=shortest,volume=2[a]");
+        assert!(whole("[0:a][1:a]amix=2:shortest[a]").is_ok());
+        assert!(whole("[1:a][0:a]amerge=inputs=2[a]").is_ok());
+        for (text, why) in [
+            ("[0:a][1:a]volume[a]", "volume of several inputs"),
+            ("[0:a][1:a]amix=inputs=2:duration=first[a]", "amix ending with its first"),
+            ("[0:a][1:a]amix[a]", "amix ending with its first or longest"),
+            ("[0:a]amix=inputs=2[a]", "amix on audio"),
+            ("[0:a]volume,acrossfade[a]", "acrossfade on audio"),
+            ("[0:a][1:a]amix=2:shortest,amerge[a]", "amerge on audio"),
+        ] {
+            let error = whole(text).unwrap_err();
+            assert!(error.contains(why), "{text}: {error}");
+        }
+    }
+
     #[test]
     fn audio_chains_go_to_the_final_mux_as_written() {
         let g = whole(
@@ -630,8 +694,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(g.video.unwrap().label.as_deref(), Some("v"));
-        let chains: Vec<_> =
-            g.audio.iter().map(|c| (c.input.as_str(), c.label.as_str(), c.text.as_str())).collect();
+        let chains: Vec<_> = g
+            .audio
+            .iter()
+            .map(|c| (c.inputs[0].as_str(), c.label.as_str(), c.text.as_str()))
+            .collect();
         assert_eq!(
             chains,
             [

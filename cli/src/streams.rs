@@ -31,7 +31,7 @@ pub enum Source {
     },
 }
 
-/// The stream an audio chain reads.
+/// A stream an audio chain reads.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChainInput {
     /// The input's index on the command line.
@@ -54,8 +54,10 @@ pub struct Selection {
     /// The final mux's input index of the concatenated chunks: after the
     /// command's own inputs, so that their numbers stay the user's.
     pub chunks_input: usize,
-    /// The streams the job's audio chains read, by chain.
-    pub chain_inputs: Vec<ChainInput>,
+    /// The streams the job's audio chains read, by chain, in the order of
+    /// the chain's input labels (never none: the first stands for the
+    /// chain's output wherever a probe of it is needed).
+    pub chain_inputs: Vec<Vec<ChainInput>>,
     /// The labels of the job's audio chains' outputs, by chain.
     pub chain_labels: Vec<String>,
 }
@@ -78,8 +80,8 @@ pub fn select(
     let chain_inputs = job
         .audio_chains
         .iter()
-        .map(|chain| chain_input(&chain.input, media, extras))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|chain| chain.inputs.iter().map(|map| chain_input(map, media, extras)).collect())
+        .collect::<Result<Vec<Vec<_>>, _>>()?;
     let picks: Vec<Pick> = if job.maps.is_empty() {
         automatic(job, media).into_iter().map(|i| Pick::Stream(0, i)).collect()
     } else {
@@ -299,8 +301,8 @@ impl Selection {
                     .count();
                 &self.extra_streams[k]
             }
-            // The chain's input: an audio stream, as its output is.
-            Source::Filtered { chain } => &self.chain_inputs[chain].info,
+            // The chain's first input: an audio stream, as its output is.
+            Source::Filtered { chain } => &self.chain_inputs[chain][0].info,
         }
     }
 
@@ -323,7 +325,7 @@ impl Selection {
             Source::Input(i) => (0, i),
             Source::Extra { file, stream } => (file, stream),
             Source::Filtered { chain } => {
-                (self.chain_inputs[chain].file, self.chain_inputs[chain].stream)
+                (self.chain_inputs[chain][0].file, self.chain_inputs[chain][0].stream)
             }
         }
     }

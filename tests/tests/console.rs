@@ -663,3 +663,45 @@ fn the_closing_line_counts_what_ffmpeg_counts() {
     // The containers differ only by tags and layout: a few hundred bytes.
     assert!((overhead - expected_overhead).abs() < 0.01, "{line}\n{expected}");
 }
+
+/// The stream mapping of graphs that read a second input: a logo drawn
+/// over the video (which the nodes run) and music mixed under the audio
+/// (which the final mux runs) list every stream they read, in input order.
+#[test]
+fn a_logo_and_a_mixer_are_mapped_as_ffmpeg_maps_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path(), 2);
+    let logo = dir.path().join("logo.png");
+    let music = dir.path().join("music.wav");
+    ffmpeg(&["-f", "lavfi", "-i", "testsrc2=size=40x30", "-frames:v", "1", logo.to_str().unwrap()]);
+    ffmpeg(&["-f", "lavfi", "-i", "sine=frequency=300:duration=3", music.to_str().unwrap()]);
+    let node = Node::start(2);
+    let (logo, music) = (logo.to_str().unwrap(), music.to_str().unwrap());
+    for (second, graph, maps) in [
+        (logo, "[1:v]scale=20:-1[wm];[0:v][wm]overlay=5:5", &[][..]),
+        (logo, "overlay=W-w:H-h", &[][..]),
+        (
+            music,
+            "[0:a][1:a]amix=inputs=2:duration=shortest[a]",
+            &["-map", "0:v", "-map", "[a]"][..],
+        ),
+    ] {
+        let (plain, ours) = (dir.path().join("plain.mkv"), dir.path().join("ours.mkv"));
+        let with = |out: &Path| -> Vec<String> {
+            ["-y", "-i", src.to_str().unwrap(), "-i", second, "-filter_complex", graph]
+                .iter()
+                .chain(maps)
+                .chain(&["-c:v", "libx264", "-c:a", "aac", out.to_str().unwrap()])
+                .map(|a| a.to_string())
+                .collect()
+        };
+        let reference = Command::new("ffmpeg").args(with(&plain)).output().unwrap();
+        assert!(reference.status.success(), "{}", text(&reference.stderr));
+        let verbose = ["-v".to_string(), "verbose".to_string()];
+        let distributed = run(&node, &[&verbose[..], &with(&ours)].concat(), "");
+        let err = text(&distributed.stderr);
+        assert!(distributed.status.success(), "{err}");
+        assert!(err.contains("[dffmpeg] chunk"), "{graph} was not distributed: {err}");
+        assert_eq!(mapping_block(&err), mapping_block(&text(&reference.stderr)), "{graph}");
+    }
+}

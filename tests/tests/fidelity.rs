@@ -516,6 +516,30 @@ mod several_inputs {
         check(&OPEN_GOP, &[&encode[..], X264_LOSSLESS].concat(), "mkv");
     }
 
+    /// A tone mixed under the source's audio (which the final mux runs, over
+    /// whole streams): the encoded audio must be ffmpeg's, frame for frame.
+    #[test]
+    fn audio_of_two_inputs_mixed_by_the_graph() {
+        let encode = [
+            "-i",
+            "{dir}/tone.wav",
+            "-filter_complex",
+            "[0:a][1:a]amix=inputs=2:duration=shortest,volume=1.5[a]",
+            "-map",
+            "0:v",
+            "-map",
+            "[a]",
+            "-c:v",
+            "libx264",
+            "-qp",
+            "0",
+            "-c:a",
+            "aac",
+        ];
+        check(&OPEN_GOP, &encode, "mkv");
+        check(&OPEN_GOP_MP4, &encode, "mp4");
+    }
+
     #[test]
     fn offset_aac_from_an_m4a_copied_into_mp4_beside_the_sources() {
         let encode = ["-itsoffset", "0.3", "-i", "{dir}/tone.m4a", "-map", "0:v", "-map", "1:a"];
