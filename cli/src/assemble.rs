@@ -195,7 +195,8 @@ pub async fn assemble(
     std::mem::forget(guard);
     let description = crate::trial::output_description(&String::from_utf8_lossy(&log), output);
     let out_time_us = std::fs::read_to_string(&progress).ok().and_then(|p| last_out_time_us(&p));
-    Ok(Muxed { closing, description, out_time_us })
+    let muxer_notes = muxer_notes(&log);
+    Ok(Muxed { closing, description, out_time_us, muxer_notes })
 }
 
 /// Fails unless the final mux wrote every video packet the chunks hold:
@@ -375,6 +376,31 @@ pub struct Muxed {
     /// `time=` of ffmpeg alone's last stats line (the audio may end after
     /// the last frame), as the mux's `-progress` reported it.
     pub out_time_us: Option<i64>,
+    /// Its muxer's own info lines, which ffmpeg alone prints as it writes:
+    /// `[hls @ 0x..] Opening 'out0.ts' for writing` for each file a
+    /// segmenting muxer starts (which scripts following an encode read; HLS,
+    /// DASH and segment write in place, so the names are ffmpeg alone's),
+    /// and MP4's `Starting second pass` of `-movflags +faststart`.
+    pub muxer_notes: Vec<String>,
+}
+
+/// The lines of an ffmpeg's info log in which its muxer reports what it
+/// writes (`[hls @ 0x55d0c8e0] Opening 'out0.ts' for writing`), in order,
+/// after its `Output #0` block: what the muxer says as it writes its header
+/// (DASH's init segments) precedes that block, and comes with the trial's
+/// copy of it (`trial::encoders_opening`).
+fn muxer_notes(log: &[u8]) -> Vec<String> {
+    const FASTSTART: &str =
+        "] Starting second pass: moving the moov atom to the beginning of the file";
+    String::from_utf8_lossy(log)
+        .lines()
+        .skip_while(|l| !l.starts_with("Output #0, "))
+        .filter(|l| l.starts_with('['))
+        .filter(|l| {
+            l.contains("] Opening '") && l.ends_with("' for writing") || l.ends_with(FASTSTART)
+        })
+        .map(str::to_string)
+        .collect()
 }
 
 /// The last closing line (`print_final_stats`) in an ffmpeg's info log.

@@ -98,9 +98,16 @@ async fn trial(tools: &Tools, job: &EncodeJob, scratch_root: &Path) -> Result<Pa
         .map_err(|error| format!("ffmpeg alone stops before encoding: {error:#}"))?;
     let log = String::from_utf8_lossy(&log);
     let encoders = mapped_encoders(&log);
+    // A muxer that opens files as it writes its header (DASH's init
+    // segments) names them beside the output, as ffmpeg alone would.
+    let scratch_prefix = format!("'{}/", scratch.path().display());
+    let output_prefix = match parent {
+        Some(dir) => format!("'{}/", dir.display()),
+        None => "'".to_string(),
+    };
     let description = output_description(&log, &job.output).map(|block| {
         // What the encoders said as they opened (x264's settings) precedes it.
-        encoders_opening(&log) + &block
+        encoders_opening(&log).replace(&scratch_prefix, &output_prefix) + &block
     });
     if !TAGGED_FORMATS.contains(&job.output_format.as_str()) {
         return Ok(Passed { encoders, description, ..Passed::default() });

@@ -705,3 +705,51 @@ fn a_logo_and_a_mixer_are_mapped_as_ffmpeg_maps_them() {
         assert_eq!(mapping_block(&err), mapping_block(&text(&reference.stderr)), "{graph}");
     }
 }
+
+/// A segmenting muxer announces every file it opens (`[hls @ 0x..] Opening
+/// 'out0.ts' for writing`), which scripts following an encode read; a
+/// distributed run prints the same lines, from its final mux.
+#[test]
+fn segment_files_are_announced_as_ffmpeg_announces_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path(), 4);
+    let node = Node::start(2);
+    let opened = |stderr: &[u8], dir: &Path| -> Vec<String> {
+        let prefix = format!("{}/", dir.display());
+        text(stderr)
+            .split(['\n', '\r'])
+            .filter_map(|l| l.split_once(" @ 0x"))
+            .filter_map(|(muxer, rest)| Some((muxer, rest.split_once("] ")?.1)))
+            .filter(|(_, rest)| rest.starts_with("Opening '"))
+            .map(|(muxer, rest)| format!("{muxer} {}", rest.replace(&prefix, "")))
+            .collect()
+    };
+    for muxer in [&["-hls_time", "1", "out.m3u8"][..], &["-seg_duration", "1", "out.mpd"][..]] {
+        let (plain, ours) = (dir.path().join("plain"), dir.path().join("ours"));
+        for d in [&plain, &ours] {
+            let _ = std::fs::remove_dir_all(d);
+            std::fs::create_dir(d).unwrap();
+        }
+        let args = |out: &Path| -> Vec<String> {
+            let encode = ["-y", "-i", src.to_str().unwrap(), "-c:v", "libx264", "-g", "25"];
+            let last = out.join(muxer[muxer.len() - 1]);
+            encode
+                .iter()
+                .chain(&["-sc_threshold", "0", "-c:a", "aac"])
+                .chain(&muxer[..muxer.len() - 1])
+                .map(|a| a.to_string())
+                .chain([last.to_string_lossy().into_owned()])
+                .collect()
+        };
+        let reference = Command::new("ffmpeg").args(args(&plain)).output().unwrap();
+        assert!(reference.status.success(), "{}", text(&reference.stderr));
+        let verbose = ["-v".to_string(), "verbose".to_string()];
+        let distributed = run(&node, &[&verbose[..], &args(&ours)].concat(), "");
+        let err = text(&distributed.stderr);
+        assert!(distributed.status.success(), "{err}");
+        assert!(err.contains("[dffmpeg] chunk"), "{muxer:?} was not distributed: {err}");
+        let expected = opened(&reference.stderr, &plain);
+        assert!(expected.len() > 2, "{}", text(&reference.stderr));
+        assert_eq!(opened(&distributed.stderr, &ours), expected, "{muxer:?}");
+    }
+}
