@@ -202,9 +202,6 @@ fn overlay_graph(
     let others: Vec<&Vec<Filter>> =
         chains.iter().enumerate().filter(|&(j, _)| j != k).map(|(_, c)| *c).collect();
     // The chain, among the others, whose output is `label`, with its input.
-    let feeding = |label: &str| {
-        others.iter().find(|c| c.last().is_some_and(|f| f.outputs == [label.to_string()]))
-    };
     // The overlay has two input pads: ffmpeg names them by the filter alone.
     let overlay_pad = kind(&first.name).to_string();
     let mut used = 0;
@@ -213,34 +210,26 @@ fn overlay_graph(
             ("0:v:0".to_string(), Vec::new(), overlay_pad.clone(), None, Vec::new(), overlay_pad)
         }
         [main, image] => {
-            let (input, before, input_pad) = match first_input_video(main) {
-                Some(input) => (input, Vec::new(), overlay_pad.clone()),
-                None => {
-                    let feed = feeding(main).ok_or_else(|| {
-                        format!("{flag}: the overlay's [{main}] is not the first input's video")
-                    })?;
-                    used += 1;
-                    let (label, filters) = fed(flag, text, feed)?;
-                    let input = first_input_video(&label).ok_or_else(|| {
-                        format!("{flag} reads [{label}] (the first input's video is distributable)")
-                    })?;
-                    (input, filters, pad(&feed[0].name))
-                }
+            let not_main = |label: &str| {
+                format!("{flag}: the overlay's [{label}] is not the first input's video")
             };
-            let (file, image_filters, image_pad) = match extra_input_video(image) {
-                Some(file) => (file, Vec::new(), overlay_pad),
-                None => {
-                    let feed = feeding(image).ok_or_else(|| {
-                        format!("{flag}: the overlay's [{image}] is not a later input's video")
-                    })?;
-                    used += 1;
-                    let (label, filters) = fed(flag, text, feed)?;
-                    let file = extra_input_video(&label).ok_or_else(|| {
-                        format!("{flag}: the overlay's [{image}] is not a later input's video")
-                    })?;
-                    (file, filters, pad(&feed[0].name))
-                }
+            let not_image = |label: &str| {
+                format!("{flag}: the overlay's [{label}] is not a later input's video")
             };
+            let main =
+                overlay_feed(flag, text, main, &others, &overlay_pad, first_input_video, not_main)?;
+            let image = overlay_feed(
+                flag,
+                text,
+                image,
+                &others,
+                &overlay_pad,
+                extra_input_video,
+                not_image,
+            )?;
+            used += usize::from(main.chained) + usize::from(image.chained);
+            let (input, before, input_pad) = (main.found, main.filters, main.pad);
+            let (file, image_filters, image_pad) = (image.found, image.filters, image.pad);
             (input, before, input_pad, Some(file), image_filters, image_pad)
         }
         _ => {
@@ -315,6 +304,50 @@ fn overlay_graph(
     node::spec::validate(&probe).map_err(|e| format!("{flag} {text}: {e}"))?;
     let output_pad = pad(&chain[chain.len() - 1].name);
     Ok(GraphVideo { input, label, filters, input_pad, output_pad, overlay: Some(overlay) })
+}
+
+/// One input of the overlay, labeled `label`: the stream `resolve` finds
+/// for the label itself, or for the input of the chain among `others` whose
+/// output it is, whose filters then run first. Gives the stream, those
+/// filters, ffmpeg's name of the pad the stream feeds (`direct_pad`, or the
+/// chain's first filter's), and whether a chain was used; `not` says why a
+/// label names nothing the overlay may read.
+fn overlay_feed<T>(
+    flag: &str,
+    text: &str,
+    label: &str,
+    others: &[&Vec<Filter>],
+    direct_pad: &str,
+    resolve: impl Fn(&str) -> Option<T>,
+    not: impl Fn(&str) -> String,
+) -> Result<Feed<T>, String> {
+    if let Some(found) = resolve(label) {
+        return Ok(Feed {
+            found,
+            filters: Vec::new(),
+            pad: direct_pad.to_string(),
+            chained: false,
+        });
+    }
+    let feed = others
+        .iter()
+        .find(|c| c.last().is_some_and(|f| f.outputs == [label.to_string()]))
+        .ok_or_else(|| not(label))?;
+    let (read, filters) = fed(flag, text, feed)?;
+    let found = resolve(&read).ok_or_else(|| not(&read))?;
+    Ok(Feed { found, filters, pad: pad(&feed[0].name), chained: true })
+}
+
+/// What [`overlay_feed`] found for one of the overlay's inputs.
+struct Feed<T> {
+    /// The stream: `0:v:0`, or the image's input.
+    found: T,
+    /// The filters of the chain that leads to the overlay, if any.
+    filters: Vec<(String, String)>,
+    /// ffmpeg's name of the pad the stream feeds.
+    pad: String,
+    /// Whether a chain was used.
+    chained: bool,
 }
 
 /// A chain that feeds the overlay: its input's label and its filters, which
