@@ -49,17 +49,22 @@ pub async fn load(
         Ok(_) => return not_still(),
         Err(error) => return Ok(Err(format!("{error:#}"))),
     }
-    let image = match tokio::fs::read(&extra.url).await {
-        Ok(image) => image,
-        Err(error) => return Ok(Err(format!("reading {}: {error}", extra.url.display()))),
+    // Its size before its bytes: a still image may be a huge TIFF.
+    let read = |error: std::io::Error| Ok(Err(format!("reading {}: {error}", extra.url.display())));
+    let size = match tokio::fs::metadata(&extra.url).await {
+        Ok(meta) => meta.len(),
+        Err(error) => return read(error),
     };
-    if image.len() > node::spec::MAX_OVERLAY_IMAGE {
+    if size > node::spec::MAX_OVERLAY_IMAGE as u64 {
         return Ok(Err(format!(
-            "an overlay image of {} bytes is not distributable (at most {})",
-            image.len(),
+            "an overlay image of {size} bytes is not distributable (at most {})",
             node::spec::MAX_OVERLAY_IMAGE
         )));
     }
+    let image = match tokio::fs::read(&extra.url).await {
+        Ok(image) => image,
+        Err(error) => return read(error),
+    };
     overlay.file = Some(file);
     overlay.image = image.into();
     overlay.image_format = info.format_name.clone();
