@@ -68,8 +68,13 @@ pub struct GraphOverlay {
     pub file: Option<usize>,
     /// Filters on the image before the overlay (`[1:v]scale=64:-1[logo]`).
     pub image_filters: Vec<(String, String)>,
-    /// The overlay's options, as written.
+    /// The overlay's options, as written, but for `shortest=1`.
     pub args: String,
+    /// Whether the overlay ends with its shorter input (`shortest=1`). Over
+    /// an image looped forever (`-loop 1`) that is the video, and the
+    /// nodes' overlay, whose image is not looped, runs without it (see
+    /// `route::unlooped_image`); over a single image it is refused.
+    pub shortest: bool,
     /// How many of [`GraphVideo::filters`] run before the overlay.
     pub filters_before: usize,
     /// What ffmpeg's stream mapping calls the image's pad: `overlay`, or
@@ -263,7 +268,7 @@ fn overlay_graph(
         // As in a chain without an overlay (`video_chain`).
         return Err(format!("{flag} with a temporal filter (fps) is not distributable"));
     }
-    let args = first.args.clone().unwrap_or_default();
+    let (args, shortest) = without_shortest(first.args.as_deref().unwrap_or_default());
     if let Some(var) = crate::route::chunk_dependent_variable(&args) {
         return Err(format!(
             "{flag} {text}: an expression reads {var}, which a chunk does not reproduce"
@@ -274,6 +279,7 @@ fn overlay_graph(
         file,
         image_filters,
         args,
+        shortest,
         filters_before,
         image_pad,
         image: proto::Bytes::new(),
@@ -304,6 +310,16 @@ fn overlay_graph(
     node::spec::validate(&probe).map_err(|e| format!("{flag} {text}: {e}"))?;
     let output_pad = pad(&chain[chain.len() - 1].name);
     Ok(GraphVideo { input, label, filters, input_pad, output_pad, overlay: Some(overlay) })
+}
+
+/// The overlay's options without `shortest=1`, and whether it was there.
+/// Only the named form is taken out: written positionally it is the fifth
+/// option, after others a spec may not carry, and the node refuses it.
+fn without_shortest(args: &str) -> (String, bool) {
+    let options: Vec<&str> = args.split(':').collect();
+    let kept: Vec<&str> = options.iter().copied().filter(|o| *o != "shortest=1").collect();
+    let shortest = kept.len() < options.len();
+    (if shortest { kept.join(":") } else { args.to_string() }, shortest)
 }
 
 /// One input of the overlay, labeled `label`: the stream `resolve` finds
@@ -643,6 +659,12 @@ mod tests {
         let o = g.overlay.clone().unwrap();
         assert_eq!((o.file, o.filters_before, o.image_pad.as_str()), (Some(2), 1, "overlay"));
         assert_eq!(g.input_pad, "scale:default");
+
+        // shortest=1 is for the router to judge: it needs -loop 1.
+        let o = graph("[0:v][1:v]overlay=10:10:shortest=1:format=auto").unwrap().overlay.unwrap();
+        assert_eq!((o.args.as_str(), o.shortest), ("10:10:format=auto", true));
+        let o = graph("overlay=shortest=1").unwrap().overlay.unwrap();
+        assert_eq!((o.args.as_str(), o.shortest), ("", true));
     }
 
     #[test]
@@ -652,7 +674,8 @@ mod tests {
             ("[1:v][0:v]overlay", "not the first input's video"),
             ("[0:v][1:a]overlay", "not a later input's video"),
             ("[0:v][1:v]overlay=x=n:y=0", "reads n"),
-            ("[0:v][1:v]overlay=shortest=1", "invalid overlay"),
+            ("[0:v][1:v]overlay=shortest=true", "invalid overlay"),
+            ("[0:v][1:v]overlay=eof_action=pass", "invalid overlay"),
             ("[0:v][1:v]overlay[a];[a][2:v]overlay", "more than one overlay"),
             ("[0:v]hflip,[1:v]overlay", "inside a chain"),
             ("[0:v][1:v]overlay;[0:v]hflip[x]", "more than one filter chain"),

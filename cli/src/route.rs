@@ -18,6 +18,7 @@ use proto::v1::FpsMode;
 
 use crate::args::FileArg;
 use crate::console::Console;
+use crate::graph::GraphOverlay;
 use crate::job::{Disabled, EncodeJob, ExtraInput, InputKind, Overwrite, Window};
 
 /// Options that only an audio or subtitle stream can use, or that only the
@@ -138,10 +139,16 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     let Some((input, extras)) = command.inputs.split_first() else {
         return Err("0 inputs (one is distributable)".into());
     };
+    let image_overlay = graph.as_ref().and_then(|g| g.overlay.as_ref());
     let extra_inputs = extras
         .iter()
         .enumerate()
-        .map(|(k, extra)| extra_input(k + 1, extra))
+        .map(|(k, extra)| match image_overlay {
+            Some(overlay) if overlay.file.unwrap_or(1) == k + 1 => {
+                extra_input(k + 1, &unlooped_image(k + 1, extra, overlay)?)
+            }
+            _ => extra_input(k + 1, extra),
+        })
         .collect::<Result<Vec<_>, String>>()?;
     let [output] = command.outputs.as_slice() else {
         return Err(format!("{} outputs (one is distributable)", command.outputs.len()));
@@ -514,6 +521,57 @@ fn trial_options(command: &Command, output: &FileArg) -> Vec<String> {
         .filter(|o| !matches!(o.name.as_str(), "ss" | "pass" | "passlogfile"))
         .flat_map(Opt::tokens);
     vsync.into_iter().chain(kept).collect()
+}
+
+/// The overlay image's input `file` without `-loop 1`, where looping it
+/// changes nothing ffmpeg alone writes: when the overlay ends with the
+/// video (`shortest=1`), each frame of the loop is the same image, which
+/// the overlay would repeat anyway (with any `-framerate`). Without
+/// `shortest=1` the overlay lasts as long as the loop: forever, or, cut by
+/// `-t`, repeating the video's last frame as long as the loop outlasts it;
+/// that is ffmpeg's to run. Filters on a looped image must not read its
+/// time, which the loop moves. Other options stay, for `overlay_input`.
+fn unlooped_image(file: usize, input: &FileArg, overlay: &GraphOverlay) -> Result<FileArg, String> {
+    let looped = match input.last("loop") {
+        None => false,
+        Some(opt) if opt.spec.is_none() && matches!(value(opt), "0" | "1") => value(opt) == "1",
+        Some(opt) => {
+            return Err(format!(
+                "input #{file}'s {} {} is not distributable",
+                opt.flag(),
+                value(opt)
+            ));
+        }
+    };
+    let mut unlooped = input.clone();
+    unlooped.options.retain(|o| o.name != "loop");
+    match (looped, overlay.shortest) {
+        (false, false) => Ok(unlooped),
+        (false, true) => {
+            Err("overlay shortest=1 over a single image ends after one frame; not distributable"
+                .into())
+        }
+        (true, false) => {
+            Err(format!("-loop 1 on input #{file} without overlay shortest=1 is not distributable"))
+        }
+        (true, true) => {
+            let filters = &overlay.image_filters;
+            if let Some(var) = filters.iter().find_map(|(_, args)| time_variable(args)) {
+                return Err(format!(
+                    "a filter on input #{file}, a looped image, reads {var}, which the loop moves"
+                ));
+            }
+            unlooped.options.retain(|o| !(o.name == "framerate" && o.spec.is_none()));
+            Ok(unlooped)
+        }
+    }
+}
+
+/// The variable of a filter's expressions that reads the frame's time (`t`,
+/// `T`, `time`), if any.
+fn time_variable(args: &str) -> Option<&str> {
+    args.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .find(|word| matches!(*word, "t" | "T" | "time"))
 }
 
 /// Checks that input `file`, the graph's overlay image, is one the nodes
@@ -1007,6 +1065,59 @@ mod tests {
         }
         let job = route_line("-i IN -c:v libx264 -r:v ntsc -fps_mode cfr o.mkv", &input).unwrap();
         assert_eq!((job.output_rate, job.fps_mode), (Some((30000, 1001)), Some(FpsMode::Cfr)));
+    }
+
+    #[test]
+    fn a_looped_logo_is_sent_unlooped_where_the_loop_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.mkv");
+        std::fs::write(&input, b"x").unwrap();
+        let logo = dir.path().join("logo.png");
+        std::fs::write(&logo, b"x").unwrap();
+        let line = |text: &str| text.replace("LOGO", logo.to_str().unwrap());
+        for (text, args) in [
+            ("-i IN -loop 1 -i LOGO -lavfi overlay=5:5:shortest=1 -c:v libx264 o.mkv", "5:5"),
+            ("-i IN -loop 1 -framerate 5 -i LOGO -lavfi overlay=shortest=1 -c:v ffv1 o.mkv", ""),
+            ("-i IN -loop 0 -i LOGO -lavfi overlay -c:v ffv1 o.mkv", ""),
+        ] {
+            let job = route_line(&line(text), &input).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert!(job.extra_inputs[0].args.is_empty(), "{text}");
+            let overlay = job.graph.unwrap().overlay.unwrap();
+            assert_eq!(overlay.args, args, "{text}");
+        }
+        for (text, reason) in [
+            (
+                "-i IN -i LOGO -lavfi overlay=shortest=1 -c:v ffv1 o.mkv",
+                "overlay shortest=1 over a single image ends after one frame; not distributable",
+            ),
+            (
+                "-i IN -loop 1 -i LOGO -lavfi overlay -c:v ffv1 o.mkv",
+                "-loop 1 on input #1 without overlay shortest=1 is not distributable",
+            ),
+            (
+                "-i IN -loop 1 -t 5 -i LOGO -lavfi overlay -c:v ffv1 o.mkv",
+                "-loop 1 on input #1 without overlay shortest=1 is not distributable",
+            ),
+            (
+                "-i IN -loop 1 -t 5 -i LOGO -lavfi overlay=shortest=1 -c:v ffv1 o.mkv",
+                "input #1's options with an overlay image are not distributable",
+            ),
+            (
+                "-i IN -loop 1 -i LOGO -lavfi [1:v]rotate=t[l];[0:v][l]overlay=shortest=1 \
+                 -c:v ffv1 o.mkv",
+                "a filter on input #1, a looped image, reads t, which the loop moves",
+            ),
+            (
+                "-i IN -loop 2 -i LOGO -lavfi overlay=shortest=1 -c:v ffv1 o.mkv",
+                "input #1's -loop 2 is not distributable",
+            ),
+            (
+                "-i IN -loop 1 -r 5 -i LOGO -lavfi overlay=shortest=1 -c:v ffv1 o.mkv",
+                "input #1's option -r is not distributable",
+            ),
+        ] {
+            assert_eq!(route_line(&line(text), &input).unwrap_err(), reason, "{text}");
+        }
     }
 
     #[test]

@@ -665,7 +665,7 @@ fn the_closing_line_counts_what_ffmpeg_counts() {
 }
 
 /// The stream mapping of graphs that read a second input: a logo drawn
-/// over the video (which the nodes run) and music mixed under the audio
+/// over the video (which the nodes run), also looped, and music mixed under the audio
 /// (which the final mux runs) list every stream they read, in input order.
 #[test]
 fn a_logo_and_a_mixer_are_mapped_as_ffmpeg_maps_them() {
@@ -678,18 +678,21 @@ fn a_logo_and_a_mixer_are_mapped_as_ffmpeg_maps_them() {
     let node = Node::start(2);
     let (logo, music) = (logo.to_str().unwrap(), music.to_str().unwrap());
     for (second, graph, maps) in [
-        (logo, "[1:v]scale=20:-1[wm];[0:v][wm]overlay=5:5", &[][..]),
-        (logo, "overlay=W-w:H-h", &[][..]),
+        (&["-i", logo][..], "[1:v]scale=20:-1[wm];[0:v][wm]overlay=5:5", &[][..]),
+        (&["-i", logo][..], "overlay=W-w:H-h", &[][..]),
+        (&["-loop", "1", "-i", logo][..], "overlay=W-w:H-h:shortest=1", &[][..]),
         (
-            music,
+            &["-i", music][..],
             "[0:a][1:a]amix=inputs=2:duration=shortest[a]",
             &["-map", "0:v", "-map", "[a]"][..],
         ),
     ] {
         let (plain, ours) = (dir.path().join("plain.mkv"), dir.path().join("ours.mkv"));
         let with = |out: &Path| -> Vec<String> {
-            ["-y", "-i", src.to_str().unwrap(), "-i", second, "-filter_complex", graph]
+            ["-y", "-i", src.to_str().unwrap()]
                 .iter()
+                .chain(second)
+                .chain(&["-filter_complex", graph])
                 .chain(maps)
                 .chain(&["-c:v", "libx264", "-c:a", "aac", out.to_str().unwrap()])
                 .map(|a| a.to_string())

@@ -252,6 +252,23 @@ const WITH_A_LOGO: &[&str] = &[
     "-c:a",
     "copy",
 ];
+/// The logo looped into a stream of its own (`-loop 1`), which the overlay
+/// ends with the video (`shortest=1`), as watermark recipes write it: the
+/// nodes get the single image, which the loop only repeats.
+const WITH_A_LOOPED_LOGO: &[&str] = &[
+    "-loop",
+    "1",
+    "-i",
+    "{dir}/logo.png",
+    "-filter_complex",
+    "[1:v]scale=40:-1[logo];[0:v][logo]overlay=W-w-8:H-h-8:shortest=1",
+    "-c:v",
+    "libx264",
+    "-qp",
+    "0",
+    "-c:a",
+    "copy",
+];
 /// Why a graph on audio runs through ffmpeg for a source without audio
 /// (where ffmpeg then fails: "matches no streams").
 const NO_AUDIO: &str = "-filter_complex reads [0:a:0], which names no stream";
@@ -392,6 +409,7 @@ macro_rules! sources {
             { $($sources)* }
         );
         suite!(x264_lossless_with_a_logo, WITH_A_LOGO, "mkv", { $($sources)* });
+        suite!(x264_lossless_with_a_looped_logo, WITH_A_LOOPED_LOGO, "mkv", { $($sources)* });
         suite!(fps_filter, FPS_24, "mkv", { $($sources)* });
         suite!(output_rate, RATE_24, "mkv", { $($sources)* });
     };
