@@ -811,11 +811,30 @@ fn parse_filters(opt: &Opt) -> Result<Vec<(String, String)>, String> {
 /// The variable of a filter's expressions (in `args`) that a chunk would
 /// read differently from ffmpeg alone, if any: the frame number or byte
 /// position, which a chunk counts from its own start (`crop=...:x=n*2`), or
-/// timestamps and rates in the chunk input's time base (`hue=h=pts`). `t`
-/// is safe: the chunks keep ffmpeg alone's timeline.
+/// timestamps and rates in the chunk input's time base (`hue=h=pts`), or
+/// the functions that keep state from one frame to the next in the
+/// expression's variables (`random(0)`, `st`/`ld`, and `while`, `root`,
+/// `taylor`, which write them), which a chunk starts afresh. `t` is safe:
+/// the chunks keep ffmpeg alone's timeline.
 pub(crate) fn chunk_dependent_variable(args: &str) -> Option<&str> {
-    args.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .find(|word| matches!(*word, "n" | "N" | "pos" | "pts" | "PTS" | "tb" | "TB" | "r"))
+    args.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).find(|word| {
+        matches!(
+            *word,
+            "n" | "N"
+                | "pos"
+                | "pts"
+                | "PTS"
+                | "tb"
+                | "TB"
+                | "r"
+                | "random"
+                | "ld"
+                | "st"
+                | "while"
+                | "root"
+                | "taylor"
+        )
+    })
 }
 
 /// The filters of `chain` (written as `text` after the option `flag`) as
@@ -1117,6 +1136,21 @@ mod tests {
             ),
         ] {
             assert_eq!(route_line(&line(text), &input).unwrap_err(), reason, "{text}");
+        }
+    }
+
+    #[test]
+    fn expressions_that_count_frames_or_keep_state_are_chunk_dependent() {
+        for (args, var) in [
+            ("160:120:n*2:0", Some("n")),
+            ("h=pts*0.01", Some("pts")),
+            ("h=random(0)*360", Some("random")),
+            ("x=st(0\\,ld(0)+1)", Some("st")),
+            ("160:120:t*40:0", None),
+            ("w=iw/2:h=ih/2", None),
+            ("s=0.5:h=t*90", None),
+        ] {
+            assert_eq!(chunk_dependent_variable(args), var, "{args}");
         }
     }
 
