@@ -268,7 +268,8 @@ fn overlay_graph(
         // As in a chain without an overlay (`video_chain`).
         return Err(format!("{flag} with a temporal filter (fps) is not distributable"));
     }
-    let (args, shortest) = without_shortest(first.args.as_deref().unwrap_or_default());
+    let args = first.args.as_deref().map(crate::args::unquoted).unwrap_or_default();
+    let (args, shortest) = without_shortest(&args);
     if let Some(var) = crate::route::chunk_dependent_variable(&args) {
         return Err(format!(
             "{flag} {text}: an expression reads {var}, which a chunk does not reproduce"

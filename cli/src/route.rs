@@ -858,7 +858,7 @@ pub(crate) fn frame_local(
         if !filter.inputs.is_empty() || !filter.outputs.is_empty() {
             return Err(format!("{} names link labels", flag));
         }
-        let args = filter.args.clone().unwrap_or_default();
+        let args = filter.args.as_deref().map(crate::args::unquoted).unwrap_or_default();
         if let Some(var) = chunk_dependent_variable(&args) {
             return Err(format!(
                 "{} {}: an expression reads {var}, which a chunk does not reproduce",

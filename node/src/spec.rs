@@ -204,10 +204,11 @@ pub const IMAGE_FORMATS: &[&str] = &[
 
 /// The overlay filter's options a spec may set: where the image goes
 /// (expressions of `t`, sizes and constants), how it is blended, when the
-/// expressions run. Not `eof_action`, `shortest` or `repeatlast`: they end
+/// expressions run, and when it is drawn at all (`enable`, of the video's
+/// `t`). Not `eof_action`, `shortest` or `repeatlast`: they end
 /// the output or hide the image once its single frame has passed, which a
 /// chunk, starting after it, would decide differently from ffmpeg alone.
-const OVERLAY_OPTIONS: &[&str] = &["x", "y", "format", "alpha", "eval"];
+const OVERLAY_OPTIONS: &[&str] = &["x", "y", "format", "alpha", "eval", "enable"];
 
 /// Why a spec was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -275,6 +276,13 @@ pub struct ValidSpec {
     output_start_us: i64,
     /// The still image drawn over the video, if any.
     overlay: Option<ValidOverlay>,
+}
+
+/// Filter arguments as a graph holds them: a comma, the one character of
+/// graph syntax [`check_filter_args`] lets through, escaped, so that
+/// libavfilter hands the filter the arguments as the spec gave them.
+fn escaped(args: &str) -> String {
+    args.replace(',', "\\,")
 }
 
 /// Checks a spec against the allowlists.
@@ -493,8 +501,10 @@ pub fn check_option(name: &str, value: &str) -> Result<(), SpecError> {
 }
 
 /// Filter arguments: expressions, but no filtergraph syntax and no quoting.
+/// A comma separates a function's arguments (`min(1280,iw)`); the graph
+/// escapes it ([`escaped`]), so it never ends the filter.
 fn check_filter_args(name: &str, args: &str) -> Result<(), SpecError> {
-    let ok = args.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.:=+-*/()<>!".contains(&b));
+    let ok = args.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.:=+-*/()<>!,".contains(&b));
     if ok { Ok(()) } else { Err(SpecError::Value { name: name.into(), value: args.into() }) }
 }
 
@@ -528,7 +538,7 @@ impl ValidSpec {
     /// its output).
     fn graph(&self) -> String {
         let named = |(name, args): &(String, String)| {
-            if args.is_empty() { name.clone() } else { format!("{name}={args}") }
+            if args.is_empty() { name.clone() } else { format!("{name}={}", escaped(args)) }
         };
         let mut after: Vec<String> = Vec::new();
         if self.output_start_us > 0 {
@@ -564,7 +574,7 @@ impl ValidSpec {
         let drawn = if overlay.args.is_empty() {
             "overlay".to_string()
         } else {
-            format!("overlay={}", overlay.args)
+            format!("overlay={}", escaped(&overlay.args))
         };
         let tail = std::iter::once(drawn).chain(rest.iter().map(named)).chain(after);
         graph.push_str(&format!(
@@ -770,6 +780,14 @@ mod tests {
         );
         assert!(joined.windows(2).any(|w| w == ["-crf", "23"]));
 
+        // A function's arguments stay inside the filter's.
+        let mut commas = spec();
+        commas.filters[0].args = "min(320,iw):-2,movie=x".into();
+        let args = validate(&commas).unwrap().ffmpeg_args(Path::new("/j/in"), Path::new("/j/out"));
+        let joined: Vec<_> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        let graph = r"trim=start_pts=0:end_pts=10,scale=min(320\,iw):-2\,movie=x";
+        assert!(joined.windows(2).any(|w| w == ["-filter:v", graph]), "{joined:?}");
+
         let mut fps = spec();
         fps.filters = vec![Filter { name: "fps".into(), args: "24".into() }];
         fps.filtered_end_pts = Some(9);
@@ -881,7 +899,9 @@ mod tests {
                 "movie",
                 Box::new(|s| s.filters.push(Filter { name: "movie".into(), args: "a.mkv".into() })),
             ),
-            ("graph syntax", Box::new(|s| s.filters[0].args = "1:1,movie=x".into())),
+            ("graph syntax", Box::new(|s| s.filters[0].args = "1:1;movie=x".into())),
+            ("link label", Box::new(|s| s.filters[0].args = "1:1[x]".into())),
+            ("escape", Box::new(|s| s.filters[0].args = "1:1\\,movie=x".into())),
             ("quote", Box::new(|s| s.filters[0].args = "'1:1'".into())),
             ("pix_fmt", Box::new(|s| s.pix_fmt = "yuv420p -i x".into())),
             ("range", Box::new(|s| s.keep_end_pts = 0)),

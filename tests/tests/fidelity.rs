@@ -238,6 +238,19 @@ const THROUGH_A_GRAPH_WITH_AUDIO: &[&str] = &[
     "-c:a",
     "aac",
 ];
+/// Expressions with commas, quoted and escaped as people write them, and a
+/// filter switched on for a time (`enable`): the nodes get the arguments
+/// as ffmpeg's option parser reads them, and escape the commas again.
+const THROUGH_EXPRESSIONS: &[&str] = &[
+    "-vf",
+    "scale='min(96,iw)':-2,hue=s=0:enable='between(t,0.3,1.1)',crop=w=trunc(min(iw\\,80)/2)*2",
+    "-c:v",
+    "libx264",
+    "-qp",
+    "0",
+    "-c:a",
+    "copy",
+];
 /// A logo drawn over the video (`-i logo.png`, scaled first), as render
 /// farms watermark: every chunk gets the image and runs the same graph.
 const WITH_A_LOGO: &[&str] = &[
@@ -408,6 +421,7 @@ macro_rules! sources {
             },
             { $($sources)* }
         );
+        suite!(x264_lossless_through_expressions, THROUGH_EXPRESSIONS, "mkv", { $($sources)* });
         suite!(x264_lossless_with_a_logo, WITH_A_LOGO, "mkv", { $($sources)* });
         suite!(x264_lossless_with_a_looped_logo, WITH_A_LOOPED_LOGO, "mkv", { $($sources)* });
         suite!(fps_filter, FPS_24, "mkv", { $($sources)* });

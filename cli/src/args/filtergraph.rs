@@ -4,8 +4,10 @@
 //! The grammar is libavfilter's (`avfilter_graph_parse2`): chains separated by
 //! `;`, filters in a chain by `,`, each filter `[in]...name[@id][=args][out]...`.
 //! Arguments run to the next unescaped `,`, `;` or `[`; `\` escapes one
-//! character and `'...'` quotes a span, so a comma inside quotes stays in the
-//! arguments. Only the structure is parsed: the arguments are kept as written.
+//! character and `'...'` quotes a span (inside which `\` is a character),
+//! so a comma inside quotes stays in the arguments. The structure is parsed
+//! and the arguments are kept as written; [`unquoted`] gives them as the
+//! filter's option parser reads them.
 
 use nom::bytes::complete::take_while1;
 use nom::character::complete::{char, multispace0};
@@ -74,13 +76,46 @@ fn args(input: &str) -> Res<'_, &str> {
             continue;
         }
         match c {
-            '\\' => escaped = true,
+            '\\' if !quoted => escaped = true,
             '\'' => quoted = !quoted,
             '[' | ']' | ',' | ';' if !quoted => return Ok((&input[i..], &input[..i])),
             _ => {}
         }
     }
     Ok(("", input))
+}
+
+/// A filter's arguments as libavfilter hands them to the filter's option
+/// parser: what `av_get_token` makes of them, with leading whitespace
+/// skipped, quotes taken out (the quoted span kept as it is), one character
+/// after each `\` kept as it is, and trailing whitespace that no quote or
+/// escape kept cut off. `scale='min(1280,iw)':-2` is `min(1280,iw):-2`.
+pub fn unquoted(args: &str) -> String {
+    let mut out = String::with_capacity(args.len());
+    // The length of `out` that trailing whitespace may not be cut below.
+    let mut kept = 0;
+    let mut chars = args.trim_start_matches([' ', '\n', '\t', '\r']).chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek().is_some() => {
+                out.extend(chars.next());
+                kept = out.len();
+            }
+            '\'' => {
+                for q in chars.by_ref() {
+                    if q == '\'' {
+                        kept = out.len();
+                        break;
+                    }
+                    out.push(q);
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    let trimmed = out[kept..].trim_end_matches([' ', '\n', '\t', '\r']).len();
+    out.truncate(kept + trimmed);
+    out
 }
 
 fn filter(input: &str) -> Res<'_, Filter> {
@@ -118,8 +153,31 @@ mod tests {
         let graph = parse_graph(r"select=gt(scene\,0.4),scale@s=2:2").unwrap();
         assert_eq!(graph[0][0].args.as_deref(), Some(r"gt(scene\,0.4)"));
         assert_eq!(graph[0][1].name, "scale");
+        // Inside quotes a backslash is a character, as in av_get_token.
+        let graph = parse_graph(r"drawtext=text='a\',hflip").unwrap();
+        assert_eq!(graph[0][0].args.as_deref(), Some(r"text='a\'"));
+        assert_eq!(graph[0][1].name, "hflip");
         for bad in ["", ",scale", "scale,", "[in"] {
             assert!(parse_graph(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn arguments_unquote_as_libavfilter_reads_them() {
+        for (written, read) in [
+            ("'min(1280,iw)':-2", "min(1280,iw):-2"),
+            (r"min(1280\,iw):-2", "min(1280,iw):-2"),
+            ("w='if(gt(t,1),2,3)':h=ih", "w=if(gt(t,1),2,3):h=ih"),
+            ("  640:-2 ", "640:-2"),
+            (r"640:-2\ ", "640:-2 "),
+            ("'a b '  ", "a b "),
+            (r"'a\b'", r"a\b"),
+            (r"text=a\:b", "text=a:b"),
+            ("'unclosed,x", "unclosed,x"),
+            ("end\\", "end\\"),
+            ("", ""),
+        ] {
+            assert_eq!(unquoted(written), read, "{written}");
         }
     }
 }

@@ -13,7 +13,7 @@ mod stream_spec;
 mod table;
 mod token;
 
-pub use filtergraph::{Filter, Graph, GraphError, filter_names, parse_graph};
+pub use filtergraph::{Filter, Graph, GraphError, filter_names, parse_graph, unquoted};
 pub use model::{Command, FileArg, Opt, OptKind, ParseError, parse};
 pub use stream_spec::{
     MapArg, MapSource, MediaType, SpecError, StreamSpec, parse_map, parse_stream_spec,
