@@ -206,6 +206,12 @@ const SUBTITLES: &str = "1\n00:00:00,200 --> 00:00:01,000\nFirst line\n\n2\n00:0
 const CHAPTERS: &str = ";FFMETADATA1\ntitle=With chapters\nartist=dffmpeg tests\n\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1500\ntitle=Opening\n\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=1500\nEND=3000\ntitle=Ending\n";
 
 const X264_LOSSLESS: &[&str] = &["-c:v", "libx264", "-qp", "0", "-c:a", "copy"];
+/// `args` (inputs, filters), then x264 lossless with the audio copied.
+macro_rules! x264_lossless_after {
+    ($($args:expr),*) => {
+        &[$($args,)* "-c:v", "libx264", "-qp", "0", "-c:a", "copy"]
+    };
+}
 const X264_LOSSLESS_AAC: &[&str] = &["-c:v", "libx264", "-qp", "0", "-c:a", "aac"];
 const X264_LOSSLESS_MP3: &[&str] = &["-c:v", "libx264", "-qp", "0", "-c:a", "libmp3lame"];
 /// x264 lossless with a keyframe every 12 frames and no scene cuts, as HLS
@@ -220,8 +226,7 @@ const X264_LOSSLESS_HLS: &[&str] =
 /// DASH likewise, in fragmented MP4 segments.
 const X264_LOSSLESS_DASH: &[&str] = x264_lossless_grid!("-seg_duration", "1");
 const FFV1: &[&str] = &["-c:v", "ffv1", "-c:a", "copy"];
-const THROUGH_A_GRAPH: &[&str] =
-    &["-filter_complex", "hflip,vflip", "-c:v", "libx264", "-qp", "0", "-c:a", "copy"];
+const THROUGH_A_GRAPH: &[&str] = x264_lossless_after!("-filter_complex", "hflip,vflip");
 /// A graph with a chain on the audio too, as media servers write it: the
 /// nodes run the video's, the final mux the audio's.
 const THROUGH_A_GRAPH_WITH_AUDIO: &[&str] = &[
@@ -241,47 +246,29 @@ const THROUGH_A_GRAPH_WITH_AUDIO: &[&str] = &[
 /// Expressions with commas, quoted and escaped as people write them, and a
 /// filter switched on for a time (`enable`): the nodes get the arguments
 /// as ffmpeg's option parser reads them, and escape the commas again.
-const THROUGH_EXPRESSIONS: &[&str] = &[
+const THROUGH_EXPRESSIONS: &[&str] = x264_lossless_after!(
     "-vf",
-    "scale='min(96,iw)':-2,hue=s=0:enable='between(t,0.3,1.1)',crop=w=trunc(min(iw\\,80)/2)*2",
-    "-c:v",
-    "libx264",
-    "-qp",
-    "0",
-    "-c:a",
-    "copy",
-];
+    "scale='min(96,iw)':-2,hue=s=0:enable='between(t,0.3,1.1)',crop=w=trunc(min(iw\\,80)/2)*2"
+);
 /// A logo drawn over the video (`-i logo.png`, scaled first), as render
 /// farms watermark: every chunk gets the image and runs the same graph.
-const WITH_A_LOGO: &[&str] = &[
+const WITH_A_LOGO: &[&str] = x264_lossless_after!(
     "-i",
     "{dir}/logo.png",
     "-filter_complex",
-    "[1:v]scale=40:-1[logo];[0:v][logo]overlay=W-w-8:H-h-8",
-    "-c:v",
-    "libx264",
-    "-qp",
-    "0",
-    "-c:a",
-    "copy",
-];
+    "[1:v]scale=40:-1[logo];[0:v][logo]overlay=W-w-8:H-h-8"
+);
 /// The logo looped into a stream of its own (`-loop 1`), which the overlay
 /// ends with the video (`shortest=1`), as watermark recipes write it: the
 /// nodes get the single image, which the loop only repeats.
-const WITH_A_LOOPED_LOGO: &[&str] = &[
+const WITH_A_LOOPED_LOGO: &[&str] = x264_lossless_after!(
     "-loop",
     "1",
     "-i",
     "{dir}/logo.png",
     "-filter_complex",
-    "[1:v]scale=40:-1[logo];[0:v][logo]overlay=W-w-8:H-h-8:shortest=1",
-    "-c:v",
-    "libx264",
-    "-qp",
-    "0",
-    "-c:a",
-    "copy",
-];
+    "[1:v]scale=40:-1[logo];[0:v][logo]overlay=W-w-8:H-h-8:shortest=1"
+);
 /// Why a graph on audio runs through ffmpeg for a source without audio
 /// (where ffmpeg then fails: "matches no streams").
 const NO_AUDIO: &str = "-filter_complex reads [0:a:0], which names no stream";
