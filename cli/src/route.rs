@@ -815,9 +815,14 @@ fn parse_filters(opt: &Opt) -> Result<Vec<(String, String)>, String> {
 /// the functions that keep state from one frame to the next in the
 /// expression's variables (`random(0)`, `st`/`ld`, and `while`, `root`,
 /// `taylor`, which write them), which a chunk starts afresh. `t` is safe:
-/// the chunks keep ffmpeg alone's timeline.
+/// the chunks keep ffmpeg alone's timeline. Only values are read: an
+/// option's name (zscale's `r=tv`) is no variable.
 pub(crate) fn chunk_dependent_variable(args: &str) -> Option<&str> {
-    args.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).find(|word| {
+    let values = args.split(':').map(|option| match option.split_once('=') {
+        Some((key, value)) if key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => value,
+        _ => option,
+    });
+    values.flat_map(|v| v.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))).find(|word| {
         matches!(
             *word,
             "n" | "N"
@@ -1149,6 +1154,9 @@ mod tests {
             ("160:120:t*40:0", None),
             ("w=iw/2:h=ih/2", None),
             ("s=0.5:h=t*90", None),
+            ("t=bt709:m=bt709:r=tv", None),
+            ("r=tv:n=1", None),
+            ("160:120:x=n", Some("n")),
         ] {
             assert_eq!(chunk_dependent_variable(args), var, "{args}");
         }
