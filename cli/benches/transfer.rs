@@ -79,6 +79,7 @@ fn spec(payload: &Payload) -> EncodeSpec {
         frame_map: None,
         output_start_us: 0,
         overlay: None,
+        input_color: None,
     }
 }
 

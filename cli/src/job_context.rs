@@ -41,6 +41,8 @@ pub struct JobContext {
     pub input_is_matroska: bool,
     /// Indices of the input's audio streams.
     pub audio_streams: Vec<usize>,
+    /// The video's colour description, which the chunks' container loses.
+    input_color: proto::v1::Color,
     /// Chunk timestamps count from the output's `-ss`, as ffmpeg's
     /// frame-rate conversion counts them (an output rate), rather than from
     /// the input's start (see [`JobContext::chunk_offset_us`]).
@@ -95,6 +97,12 @@ impl JobContext {
                 .filter(|s| s.codec_type == "audio")
                 .map(|s| s.index)
                 .collect(),
+            input_color: media
+                .streams
+                .iter()
+                .find(|s| s.index == video_stream)
+                .map(|s| s.color.clone())
+                .unwrap_or_default(),
             from_output_start: false,
             node_output_start_us: 0,
             forced: None,
@@ -188,6 +196,7 @@ impl JobContext {
                 .as_ref()
                 .and_then(|g| g.overlay.as_ref())
                 .map(crate::graph::GraphOverlay::to_proto),
+            input_color: Some(self.input_color.clone()),
         })
     }
 

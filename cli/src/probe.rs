@@ -45,6 +45,9 @@ pub struct StreamInfo {
     pub id: Option<String>,
     /// The stream's first timestamp, in `time_base`, when the container has one.
     pub start_pts: Option<i64>,
+    /// Its colour description, for video, in ffmpeg's names (empty where
+    /// ffprobe says `unknown` or `unspecified`).
+    pub color: proto::v1::Color,
 }
 
 /// The input as a whole.
@@ -141,6 +144,28 @@ struct RawStream {
     tags: BTreeMap<String, String>,
     id: Option<String>,
     start_pts: Option<i64>,
+    color_range: String,
+    color_space: String,
+    color_transfer: String,
+    color_primaries: String,
+    chroma_location: String,
+}
+
+impl RawStream {
+    /// The colour description ffprobe found, unknowns left empty.
+    fn color(&self) -> proto::v1::Color {
+        let known = |v: &str| match v {
+            "unknown" | "unspecified" => String::new(),
+            v => v.to_string(),
+        };
+        proto::v1::Color {
+            range: known(&self.color_range),
+            space: known(&self.color_space),
+            transfer: known(&self.color_transfer),
+            primaries: known(&self.color_primaries),
+            chroma_location: known(&self.chroma_location),
+        }
+    }
 }
 
 /// Probes streams and format.
@@ -160,6 +185,7 @@ pub async fn probe(
         .streams
         .into_iter()
         .map(|s| StreamInfo {
+            color: s.color(),
             index: s.index,
             codec_type: s.codec_type,
             codec_name: s.codec_name,

@@ -175,6 +175,41 @@ pub const FILTERS: &[&str] = &[
     "chromashift",
     "setparams",
     "zscale",
+    // HDR to SDR (`zscale=t=linear,tonemap=hable,zscale=t=bt709`).
+    "tonemap",
+    "colormatrix",
+    // Grading.
+    "lut",
+    "colorbalance",
+    "colortemperature",
+    "colorcorrect",
+    "colorize",
+    "huesaturation",
+    "vibrance",
+    "exposure",
+    "monochrome",
+    "geq",
+    // Keying, within one frame.
+    "chromakey",
+    "colorkey",
+    "despill",
+    // Blurs, sharpening, edges and denoisers that look at one frame.
+    "avgblur",
+    "median",
+    "bilateral",
+    "cas",
+    "edgedetect",
+    "sobel",
+    "prewitt",
+    "dctdnoiz",
+    "owdenoise",
+    "deblock",
+    // Geometry and fields.
+    "lenscorrection",
+    "fillborders",
+    "drawgrid",
+    "il",
+    "swapuv",
 ];
 
 /// The file, in a chunk's directory, that holds the spec's overlay image
@@ -276,6 +311,9 @@ pub struct ValidSpec {
     output_start_us: i64,
     /// The still image drawn over the video, if any.
     overlay: Option<ValidOverlay>,
+    /// The decoder's colour options (`-color_trc smpte2084` ...), from the
+    /// spec's `input_color`.
+    input_color: Vec<(&'static str, String)>,
 }
 
 /// Filter arguments as a graph holds them: a comma, the one character of
@@ -341,6 +379,7 @@ pub fn validate(spec: &EncodeSpec) -> Result<ValidSpec, SpecError> {
         return Err(SpecError::Range("output start"));
     }
     let overlay = spec.overlay.as_ref().map(|o| validate_overlay(o, filters.len())).transpose()?;
+    let input_color = spec.input_color.as_ref().map(color_options).transpose()?.unwrap_or_default();
     Ok(ValidSpec {
         encoder: spec.encoder.clone(),
         options,
@@ -359,7 +398,34 @@ pub fn validate(spec: &EncodeSpec) -> Result<ValidSpec, SpecError> {
         frame_map,
         output_start_us: spec.output_start_us,
         overlay,
+        input_color,
     })
+}
+
+/// A colour description as the decoder options that give it to the
+/// decoder, in the order ffmpeg lists them. Values are ffmpeg's names of
+/// its constants (lower-case words, digits and dashes), which the options
+/// check themselves; empty ones are left out.
+fn color_options(color: &proto::v1::Color) -> Result<Vec<(&'static str, String)>, SpecError> {
+    let fields = [
+        ("color_range", &color.range),
+        ("colorspace", &color.space),
+        ("color_trc", &color.transfer),
+        ("color_primaries", &color.primaries),
+        ("chroma_sample_location", &color.chroma_location),
+    ];
+    let mut options = Vec::new();
+    for (name, value) in fields {
+        if value.is_empty() {
+            continue;
+        }
+        let word = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-';
+        if value.len() > 32 || !value.bytes().all(word) || value.starts_with('-') {
+            return Err(SpecError::Value { name: name.into(), value: value.clone() });
+        }
+        options.push((name, value.clone()));
+    }
+    Ok(options)
 }
 
 /// Checks filters against the frame-local allowlist and their arguments
@@ -604,6 +670,10 @@ impl ValidSpec {
         push("-copyts");
         push("-itsoffset");
         push(&seconds(self.ts_offset_us));
+        for (name, value) in &self.input_color {
+            push(&format!("-{name}"));
+            push(value);
+        }
         for a in ["-protocol_whitelist", "file", "-f", "nut", "-i"] {
             push(a);
         }
@@ -713,6 +783,34 @@ mod tests {
             frame_map: None,
             output_start_us: 0,
             overlay: None,
+            input_color: None,
+        }
+    }
+
+    /// The source's colour description reaches the decoder as its options,
+    /// before the chunk's `-i`; anything but ffmpeg's names is refused.
+    #[test]
+    fn the_colour_description_is_given_to_the_decoder() {
+        let mut coloured = spec();
+        coloured.input_color = Some(proto::v1::Color {
+            range: "tv".into(),
+            transfer: "smpte2084".into(),
+            primaries: "bt2020".into(),
+            ..Default::default()
+        });
+        let args =
+            validate(&coloured).unwrap().ffmpeg_args(Path::new("/j/in"), Path::new("/j/out"));
+        let text: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        let input = text.iter().position(|a| a == "-i").unwrap();
+        let trc = text.iter().position(|a| a == "-color_trc").unwrap();
+        assert!(trc < input && text[trc + 1] == "smpte2084", "{text:?}");
+        assert!(text.windows(2).any(|w| w == ["-color_range", "tv"]), "{text:?}");
+        assert!(!text.iter().any(|a| a == "-colorspace"), "{text:?}");
+        for hostile in ["-i", "bt709 -y", "../x", "BT709", "a=b", &"x".repeat(33)] {
+            let mut bad = spec();
+            bad.input_color =
+                Some(proto::v1::Color { space: hostile.into(), ..Default::default() });
+            assert!(validate(&bad).is_err(), "{hostile}");
         }
     }
 

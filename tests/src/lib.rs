@@ -285,8 +285,9 @@ pub fn probe(file: &Path) -> serde_json::Value {
 }
 
 /// What "the same streams" means: type, codec, language, title, default
-/// disposition and the encoder tag, per stream in order; then chapters and global tags but the
-/// muxer's own; start time and duration are compared separately.
+/// disposition and the encoder tag, and for video its colour description,
+/// per stream in order; then chapters and global tags but the muxer's own;
+/// start time and duration are compared separately.
 pub fn stream_set(probe: &serde_json::Value) -> Vec<String> {
     let mut out = Vec::new();
     for s in probe["streams"].as_array().unwrap() {
@@ -301,6 +302,11 @@ pub fn stream_set(probe: &serde_json::Value) -> Vec<String> {
             s["disposition"]["default"],
             encoder.unwrap_or("-")
         ));
+        if s["codec_type"] == "video" {
+            let field = |name: &str| s[name].as_str().unwrap_or("-").to_string();
+            let colour = ["color_range", "color_space", "color_transfer", "color_primaries"];
+            out.push(format!("colour {}", colour.map(field).join("/")));
+        }
     }
     for c in probe["chapters"].as_array().unwrap() {
         out.push(format!("chapter {} {} {}", c["start_time"], c["end_time"], c["tags"]["title"]));
@@ -371,6 +377,7 @@ pub fn ten_frame_spec(tb: (i64, i64)) -> proto::v1::EncodeSpec {
         frame_map: None,
         output_start_us: 0,
         overlay: None,
+        input_color: None,
     }
 }
 

@@ -1293,3 +1293,49 @@ fn an_overlay_that_moves_runs_through_ffmpeg() {
         check_fallback(&source, &encode, "mkv", "input #1 of the overlay is not one still image");
     }
 }
+
+/// HDR video whose colour description only its container holds (FFV1 in
+/// Matroska; H.264 would repeat it in its VUI), which the chunks' NUT
+/// container loses: the nodes' decoders get it from the spec. Without it
+/// the tone-mapping chain finds no path between colour spaces on the nodes,
+/// and the encoders write no colour description.
+#[test]
+fn colour_only_in_the_container_reaches_the_nodes() {
+    let source = Source {
+        name: "hdr_ffv1",
+        make: &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=25:duration=2",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=2",
+            "-vf",
+            "format=yuv420p10le",
+            "-color_primaries",
+            "bt2020",
+            "-color_trc",
+            "smpte2084",
+            "-colorspace",
+            "bt2020nc",
+            "-color_range",
+            "tv",
+            "-c:v",
+            "ffv1",
+            "-c:a",
+            "flac",
+        ],
+        ext: "mkv",
+    };
+    // HDR to SDR as the usual recipe writes it.
+    let tone_mapped = x264_lossless_after!(
+        "-vf",
+        "zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,\
+         tonemap=tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv,format=yuv420p"
+    );
+    check(&source, tone_mapped, "mkv");
+    check(&source, X264_LOSSLESS, "mkv");
+    check(&source, &["-c:v", "libx265", "-x265-params", "lossless=1:log-level=error"], "mp4");
+}
