@@ -537,6 +537,7 @@ async fn prepare(
         }
     }
     let video = media.streams[selection.video].clone();
+    crate::autorotate::apply(&mut job, video.display_matrix.as_ref());
     // What ffmpeg would report itself is left for it to report.
     let first_index = media.streams.iter().find(|s| s.codec_type == "video").map(|s| s.index);
     let listed = match first_video.take() {

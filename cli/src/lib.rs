@@ -11,6 +11,7 @@
 
 pub mod args;
 pub mod assemble;
+pub mod autorotate;
 pub mod benchmark;
 pub mod console;
 pub mod dispatch;

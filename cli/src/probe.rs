@@ -48,6 +48,9 @@ pub struct StreamInfo {
     /// Its colour description, for video, in ffmpeg's names (empty where
     /// ffprobe says `unknown` or `unspecified`).
     pub color: proto::v1::Color,
+    /// How to show the video, from its container (a phone's portrait video
+    /// is turned by 90 degrees): the display matrix, row by row.
+    pub display_matrix: Option<[i32; 9]>,
 }
 
 /// The input as a whole.
@@ -149,6 +152,14 @@ struct RawStream {
     color_transfer: String,
     color_primaries: String,
     chroma_location: String,
+    side_data_list: Vec<RawSideData>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawSideData {
+    side_data_type: String,
+    displaymatrix: Option<String>,
 }
 
 impl RawStream {
@@ -165,6 +176,24 @@ impl RawStream {
             primaries: known(&self.color_primaries),
             chroma_location: known(&self.chroma_location),
         }
+    }
+
+    /// The display matrix ffprobe printed, if any: three rows of
+    /// `00000000:  a  b  u`.
+    fn display_matrix(&self) -> Option<[i32; 9]> {
+        let text = self
+            .side_data_list
+            .iter()
+            .find(|d| d.side_data_type == "Display Matrix")?
+            .displaymatrix
+            .as_deref()?;
+        let numbers: Vec<i32> = text
+            .lines()
+            .filter_map(|line| line.split_once(':'))
+            .flat_map(|(_, row)| row.split_whitespace().map(str::parse))
+            .collect::<Result<_, _>>()
+            .ok()?;
+        numbers.try_into().ok()
     }
 }
 
@@ -186,6 +215,7 @@ pub async fn probe(
         .into_iter()
         .map(|s| StreamInfo {
             color: s.color(),
+            display_matrix: s.display_matrix(),
             index: s.index,
             codec_type: s.codec_type,
             codec_name: s.codec_name,

@@ -1339,3 +1339,40 @@ fn colour_only_in_the_container_reaches_the_nodes() {
     check(&source, X264_LOSSLESS, "mkv");
     check(&source, &["-c:v", "libx265", "-x265-params", "lossless=1:log-level=error"], "mp4");
 }
+
+/// A phone's portrait video: its container says to turn the picture (a
+/// display matrix), which ffmpeg alone does before the video's filters
+/// (autorotate) and a chunk's container forgets. Every turn, alone, under a
+/// filter and under an overlay, gives ffmpeg alone's frames and size.
+#[test]
+fn a_turned_video_is_turned_as_ffmpeg_turns_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let upright = made(&OPEN_GOP_MP4, dir.path(), "upright.mp4");
+    let logo = dir.path().join("logo.png");
+    ffmpeg(&["-f", "lavfi", "-i", "testsrc2=size=32x24", "-frames:v", "1", logo.to_str().unwrap()]);
+    let node = Node::start(2);
+    let overlay = format!("-i {} -filter_complex overlay=W-w:0", logo.display());
+    let size = |file: &Path| {
+        let p = probe(file);
+        let video = &p["streams"][0];
+        (video["width"].clone(), video["height"].clone())
+    };
+    for angle in ["90", "180", "270", "30"] {
+        let src = dir.path().join(format!("turned{angle}.mp4"));
+        let rotate = format!("rotate={angle}");
+        let (upright_s, src_s) = (upright.to_str().unwrap(), src.to_str().unwrap());
+        ffmpeg(&["-i", upright_s, "-c", "copy", "-metadata:s:v:0", &rotate, src_s]);
+        for filters in ["-c:a copy", "-vf crop=iw/2:ih:0:0 -c:a copy", overlay.as_str()] {
+            let what = format!("{rotate} {filters}");
+            let tail: Vec<&str> =
+                filters.split(' ').chain(["-c:v", "libx264", "-qp", "0"]).collect();
+            let (plain, dist) = (dir.path().join("plain.mkv"), dir.path().join("dist.mkv"));
+            plain_encode(&[], &src, &tail, &plain);
+            let extra = ["-v", "verbose", "--segment-duration", "0.5"];
+            let stderr = distributed_encode(&[&node], &extra, &[], &src, &tail, &dist);
+            assert!(stderr.contains(" chunks on 1 nodes"), "{what}: {stderr}");
+            assert_eq!(size(&dist), size(&plain), "{what}");
+            assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false), "{what}");
+        }
+    }
+}
