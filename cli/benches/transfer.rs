@@ -80,6 +80,7 @@ fn spec(payload: &Payload) -> EncodeSpec {
         output_start_us: 0,
         overlay: None,
         input_color: None,
+        field_order: String::new(),
     }
 }
 

@@ -41,8 +41,10 @@ pub struct JobContext {
     pub input_is_matroska: bool,
     /// Indices of the input's audio streams.
     pub audio_streams: Vec<usize>,
-    /// The video's colour description, which the chunks' container loses.
+    /// The video's colour description and field order, which the chunks'
+    /// container loses.
     input_color: proto::v1::Color,
+    field_order: String,
     /// Chunk timestamps count from the output's `-ss`, as ffmpeg's
     /// frame-rate conversion counts them (an output rate), rather than from
     /// the input's start (see [`JobContext::chunk_offset_us`]).
@@ -77,6 +79,7 @@ impl JobContext {
             _ => None,
         };
         let dir = JobDir::open(temp_dir, identity)?;
+        let video = media.streams.iter().find(|s| s.index == video_stream);
         let fps_mode =
             job.fps_mode.unwrap_or(if job.cfr_output() { FpsMode::Cfr } else { FpsMode::Vfr });
         Ok(Self {
@@ -97,12 +100,8 @@ impl JobContext {
                 .filter(|s| s.codec_type == "audio")
                 .map(|s| s.index)
                 .collect(),
-            input_color: media
-                .streams
-                .iter()
-                .find(|s| s.index == video_stream)
-                .map(|s| s.color.clone())
-                .unwrap_or_default(),
+            input_color: video.map(|s| s.color.clone()).unwrap_or_default(),
+            field_order: video.map(|s| s.field_order.clone()).unwrap_or_default(),
             from_output_start: false,
             node_output_start_us: 0,
             forced: None,
@@ -197,6 +196,7 @@ impl JobContext {
                 .and_then(|g| g.overlay.as_ref())
                 .map(crate::graph::GraphOverlay::to_proto),
             input_color: Some(self.input_color.clone()),
+            field_order: self.field_order.clone(),
         })
     }
 

@@ -48,6 +48,8 @@ pub struct StreamInfo {
     /// Its colour description, for video, in ffmpeg's names (empty where
     /// ffprobe says `unknown` or `unspecified`).
     pub color: proto::v1::Color,
+    /// Its field order, for video, in ffmpeg's names (empty where unknown).
+    pub field_order: String,
     /// How to show the video, from its container (a phone's portrait video
     /// is turned by 90 degrees): the display matrix, row by row.
     pub display_matrix: Option<[i32; 9]>,
@@ -152,6 +154,7 @@ struct RawStream {
     color_transfer: String,
     color_primaries: String,
     chroma_location: String,
+    field_order: String,
     side_data_list: Vec<RawSideData>,
 }
 
@@ -216,6 +219,11 @@ pub async fn probe(
         .map(|s| StreamInfo {
             color: s.color(),
             display_matrix: s.display_matrix(),
+            field_order: if s.field_order == "unknown" {
+                String::new()
+            } else {
+                s.field_order.clone()
+            },
             index: s.index,
             codec_type: s.codec_type,
             codec_name: s.codec_name,

@@ -312,7 +312,7 @@ pub struct ValidSpec {
     /// The still image drawn over the video, if any.
     overlay: Option<ValidOverlay>,
     /// The decoder's colour options (`-color_trc smpte2084` ...), from the
-    /// spec's `input_color`.
+    /// spec's `input_color`, and its field order.
     input_color: Vec<(&'static str, String)>,
 }
 
@@ -379,7 +379,15 @@ pub fn validate(spec: &EncodeSpec) -> Result<ValidSpec, SpecError> {
         return Err(SpecError::Range("output start"));
     }
     let overlay = spec.overlay.as_ref().map(|o| validate_overlay(o, filters.len())).transpose()?;
-    let input_color = spec.input_color.as_ref().map(color_options).transpose()?.unwrap_or_default();
+    let mut input_color =
+        spec.input_color.as_ref().map(color_options).transpose()?.unwrap_or_default();
+    match spec.field_order.as_str() {
+        "" => {}
+        order @ ("progressive" | "tt" | "bb" | "tb" | "bt") => {
+            input_color.push(("field_order", order.to_string()))
+        }
+        order => return Err(SpecError::Value { name: "field_order".into(), value: order.into() }),
+    }
     Ok(ValidSpec {
         encoder: spec.encoder.clone(),
         options,
@@ -784,6 +792,7 @@ mod tests {
             output_start_us: 0,
             overlay: None,
             input_color: None,
+            field_order: String::new(),
         }
     }
 
@@ -806,6 +815,14 @@ mod tests {
         assert!(trc < input && text[trc + 1] == "smpte2084", "{text:?}");
         assert!(text.windows(2).any(|w| w == ["-color_range", "tv"]), "{text:?}");
         assert!(!text.iter().any(|a| a == "-colorspace"), "{text:?}");
+        let mut interlaced = spec();
+        interlaced.field_order = "tt".into();
+        let args =
+            validate(&interlaced).unwrap().ffmpeg_args(Path::new("/j/in"), Path::new("/j/out"));
+        let text: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        assert!(text.windows(2).any(|w| w == ["-field_order", "tt"]), "{text:?}");
+        interlaced.field_order = "-i".into();
+        assert!(validate(&interlaced).is_err());
         for hostile in ["-i", "bt709 -y", "../x", "BT709", "a=b", &"x".repeat(33)] {
             let mut bad = spec();
             bad.input_color =

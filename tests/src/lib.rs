@@ -378,6 +378,7 @@ pub fn ten_frame_spec(tb: (i64, i64)) -> proto::v1::EncodeSpec {
         output_start_us: 0,
         overlay: None,
         input_color: None,
+        field_order: String::new(),
     }
 }
 

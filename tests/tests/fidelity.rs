@@ -1340,6 +1340,30 @@ fn colour_only_in_the_container_reaches_the_nodes() {
     check(&source, &["-c:v", "libx265", "-x265-params", "lossless=1:log-level=error"], "mp4");
 }
 
+/// Interlaced FFV1 whose field order only its container says: FFV1's
+/// decoder marks the frames by it, and the encoders and the output's
+/// container follow (ffmpeg alone writes `tb`), so the nodes' decoders get
+/// it too.
+#[test]
+fn field_order_only_in_the_container_reaches_the_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("interlaced.mkv");
+    let src_s = src.to_str().unwrap();
+    let lavfi = "testsrc2=size=160x120:rate=25:duration=2,setfield=tff";
+    ffmpeg(&["-f", "lavfi", "-i", lavfi, "-c:v", "ffv1", "-field_order", "tt", src_s]);
+    let node = Node::start(2);
+    let field_order = |file: &Path| probe(file)["streams"][0]["field_order"].clone();
+    for tail in [&["-c:v", "ffv1"][..], X264_LOSSLESS] {
+        let (plain, dist) = (dir.path().join("plain.mkv"), dir.path().join("dist.mkv"));
+        plain_encode(&[], &src, tail, &plain);
+        let extra = ["-v", "verbose", "--segment-duration", "0.5"];
+        let stderr = distributed_encode(&[&node], &extra, &[], &src, tail, &dist);
+        assert!(stderr.contains(" chunks on 1 nodes"), "{tail:?}: {stderr}");
+        assert_eq!(field_order(&dist), field_order(&plain), "{tail:?}");
+        assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false), "{tail:?}");
+    }
+}
+
 /// A phone's portrait video: its container says to turn the picture (a
 /// display matrix), which ffmpeg alone does before the video's filters
 /// (autorotate) and a chunk's container forgets. Every turn, alone, under a
