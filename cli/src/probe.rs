@@ -167,15 +167,30 @@ struct RawSideData {
 
 impl RawStream {
     /// The colour description ffprobe found, unknowns left empty.
+    ///
+    /// ffprobe prints libavutil's names, which the decoder's options mostly
+    /// take as they are; where they differ the option's name for the same
+    /// value is given (RGB's matrix is `gbr` to one and `rgb` to the other;
+    /// the BT.470 transfers are `gamma22` and `gamma28`), and `reserved`,
+    /// which names no option value, is left out like `unknown`.
     fn color(&self) -> proto::v1::Color {
         let known = |v: &str| match v {
-            "unknown" | "unspecified" => String::new(),
+            "unknown" | "unspecified" | "reserved" => String::new(),
             v => v.to_string(),
+        };
+        let transfer = match self.color_transfer.as_str() {
+            "bt470m" => "gamma22",
+            "bt470bg" => "gamma28",
+            other => other,
+        };
+        let space = match self.color_space.as_str() {
+            "gbr" => "rgb",
+            other => other,
         };
         proto::v1::Color {
             range: known(&self.color_range),
-            space: known(&self.color_space),
-            transfer: known(&self.color_transfer),
+            space: known(space),
+            transfer: known(transfer),
             primaries: known(&self.color_primaries),
             chroma_location: known(&self.chroma_location),
         }
@@ -486,6 +501,26 @@ async fn first_stream_entries(
 
 #[cfg(test)]
 mod tests {
+    /// The names ffprobe prints become the names the decoder's options take.
+    #[test]
+    fn colour_names_are_the_options_names() {
+        let stream = super::RawStream {
+            color_range: "pc".into(),
+            color_space: "gbr".into(),
+            color_transfer: "bt470bg".into(),
+            color_primaries: "reserved".into(),
+            chroma_location: "unspecified".into(),
+            ..Default::default()
+        };
+        let colour = stream.color();
+        assert_eq!(
+            [colour.range, colour.space, colour.transfer, colour.primaries, colour.chroma_location],
+            ["pc", "rgb", "gamma28", "", ""]
+        );
+        let stream = super::RawStream { color_transfer: "bt470m".into(), ..Default::default() };
+        assert_eq!(stream.color().transfer, "gamma22");
+    }
+
     #[test]
     fn chunk_packets_from_one_probe() {
         let text = "packet,1024\npacket,512,side\npacket,N/A\nstream,1/12800\nformat,N/A\n";

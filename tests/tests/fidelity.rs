@@ -1338,6 +1338,28 @@ fn colour_only_in_the_container_reaches_the_nodes() {
     check(&source, tone_mapped, "mkv");
     check(&source, X264_LOSSLESS, "mkv");
     check(&source, &["-c:v", "libx265", "-x265-params", "lossless=1:log-level=error"], "mp4");
+    // RGB, whose matrix ffprobe calls `gbr` and the options `rgb`, with a
+    // transfer ffprobe calls `bt470bg` and the options `gamma28`.
+    let rgb = Source {
+        name: "rgb_ffv1",
+        make: &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=25:duration=2",
+            "-pix_fmt",
+            "bgr0",
+            "-colorspace",
+            "rgb",
+            "-color_trc",
+            "gamma28",
+            "-c:v",
+            "ffv1",
+        ],
+        ext: "mkv",
+    };
+    check(&rgb, FFV1, "mkv");
+    check(&rgb, X264_LOSSLESS, "mkv");
 }
 
 /// Interlaced FFV1 whose field order only its container says: FFV1's
