@@ -2,23 +2,17 @@
 //! it (a phone's portrait video carries a display matrix of 90 degrees):
 //! ffmpeg alone puts `transpose`, `hflip`/`vflip` or `rotate` before the
 //! video's own filters. A chunk's container has no display matrix, so the
-//! nodes get those filters in the spec instead, first among the job's.
+//! nodes get those filters in the spec instead, before the job's.
 
 use std::f64::consts::PI;
 
 use crate::job::EncodeJob;
 
-/// Puts the filters ffmpeg alone inserts for `matrix`, the video's display
-/// matrix, before the job's own (and before an overlay's).
+/// Gives the job the filters ffmpeg alone inserts for `matrix`, the video's
+/// display matrix (`EncodeJob::turn`), which the spec puts before the job's
+/// own and before an overlay.
 pub fn apply(job: &mut EncodeJob, matrix: Option<&[i32; 9]>) {
-    let turn = filters(matrix);
-    if turn.is_empty() {
-        return;
-    }
-    if let Some(overlay) = job.graph.as_mut().and_then(|g| g.overlay.as_mut()) {
-        overlay.filters_before += turn.len();
-    }
-    job.filters.splice(0..0, turn);
+    job.turn = filters(matrix);
 }
 
 /// The filters ffmpeg 5.1 inserts for a display matrix, in order

@@ -68,7 +68,8 @@ pub struct GraphOverlay {
     pub file: Option<usize>,
     /// Filters on the image before the overlay (`[1:v]scale=64:-1[logo]`).
     pub image_filters: Vec<(String, String)>,
-    /// The overlay's options, as written, but for `shortest=1`.
+    /// The overlay's options as its option parser reads them (unquoted),
+    /// but for `shortest=1`.
     pub args: String,
     /// Whether the overlay ends with its shorter input (`shortest=1`). Over
     /// an image looped forever (`-loop 1`) that is the video, and the

@@ -85,6 +85,11 @@ pub struct EncodeJob {
     pub pix_fmt: Option<String>,
     /// Frame-local filters from `-vf`, as `(name, args)`.
     pub filters: Vec<(String, String)>,
+    /// The filters ffmpeg's autorotation puts before them for the video's
+    /// display matrix (`autorotate`), which the nodes run first. Kept apart:
+    /// ffmpeg's frame-rate decisions read packet durations only for a video
+    /// without the user's filters, which these are not.
+    pub turn: Vec<(String, String)>,
     /// The rate of an `fps` filter among them: chunks then follow its output grid.
     pub fps_filter: Option<(i64, i64)>,
     /// The user's `-map` values, in order; empty for ffmpeg's default choice.

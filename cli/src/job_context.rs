@@ -172,8 +172,9 @@ impl JobContext {
             pix_fmt: self.job.pix_fmt.clone().unwrap_or_default(),
             filters: self
                 .job
-                .filters
+                .turn
                 .iter()
+                .chain(&self.job.filters)
                 .map(|(name, args)| Filter { name: name.clone(), args: args.clone() })
                 .collect(),
             keep_start_pts,
@@ -189,12 +190,13 @@ impl JobContext {
             timescale: if self.chunk_format() == ChunkFormat::Mov { self.timescale() } else { 0 },
             frame_map: frame_map(chunk),
             output_start_us: self.node_output_start_us,
-            overlay: self
-                .job
-                .graph
-                .as_ref()
-                .and_then(|g| g.overlay.as_ref())
-                .map(crate::graph::GraphOverlay::to_proto),
+            overlay: self.job.graph.as_ref().and_then(|g| g.overlay.as_ref()).map(|overlay| {
+                proto::v1::Overlay {
+                    // The turn runs first, on the video.
+                    filters_before: (overlay.filters_before + self.job.turn.len()) as u32,
+                    ..overlay.to_proto()
+                }
+            }),
             input_color: Some(self.input_color.clone()),
             field_order: self.field_order.clone(),
         })

@@ -483,6 +483,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         encoder_options,
         pix_fmt,
         filters,
+        turn: Vec::new(),
         fps_filter,
         maps,
         mux_args,
@@ -526,7 +527,8 @@ fn trial_options(command: &Command, output: &FileArg) -> Vec<String> {
 /// The overlay image's input `file` without `-loop 1`, where looping it
 /// changes nothing ffmpeg alone writes: when the overlay ends with the
 /// video (`shortest=1`), each frame of the loop is the same image, which
-/// the overlay would repeat anyway (with any `-framerate`). Without
+/// the overlay would repeat anyway. (`-framerate` stays, and is refused:
+/// it changes how ffmpeg describes the input.) Without
 /// `shortest=1` the overlay lasts as long as the loop: forever, or, cut by
 /// `-t`, repeating the video's last frame as long as the loop outlasts it;
 /// that is ffmpeg's to run. Filters on a looped image must not read its
@@ -561,7 +563,6 @@ fn unlooped_image(file: usize, input: &FileArg, overlay: &GraphOverlay) -> Resul
                     "a filter on input #{file}, a looped image, reads {var}, which the loop moves"
                 ));
             }
-            unlooped.options.retain(|o| !(o.name == "framerate" && o.spec.is_none()));
             Ok(unlooped)
         }
     }
@@ -570,8 +571,18 @@ fn unlooped_image(file: usize, input: &FileArg, overlay: &GraphOverlay) -> Resul
 /// The variable of a filter's expressions that reads the frame's time (`t`,
 /// `T`, `time`), if any.
 fn time_variable(args: &str) -> Option<&str> {
-    args.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .find(|word| matches!(*word, "t" | "T" | "time"))
+    value_words(args).find(|word| matches!(*word, "t" | "T" | "time"))
+}
+
+/// The words of a filter's option values (`w=min(iw,640)` gives `min`,
+/// `iw`, `640`): an option's name (zscale's `r=tv`, drawbox's `t=2`) is no
+/// variable.
+fn value_words(args: &str) -> impl Iterator<Item = &str> {
+    let values = args.split(':').map(|option| match option.split_once('=') {
+        Some((key, value)) if key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => value,
+        _ => option,
+    });
+    values.flat_map(|v| v.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
 }
 
 /// Checks that input `file`, the graph's overlay image, is one the nodes
@@ -818,11 +829,7 @@ fn parse_filters(opt: &Opt) -> Result<Vec<(String, String)>, String> {
 /// the chunks keep ffmpeg alone's timeline. Only values are read: an
 /// option's name (zscale's `r=tv`) is no variable.
 pub(crate) fn chunk_dependent_variable(args: &str) -> Option<&str> {
-    let values = args.split(':').map(|option| match option.split_once('=') {
-        Some((key, value)) if key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => value,
-        _ => option,
-    });
-    values.flat_map(|v| v.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))).find(|word| {
+    value_words(args).find(|word| {
         matches!(
             *word,
             "n" | "N"
@@ -1101,7 +1108,6 @@ mod tests {
         let line = |text: &str| text.replace("LOGO", logo.to_str().unwrap());
         for (text, args) in [
             ("-i IN -loop 1 -i LOGO -lavfi overlay=5:5:shortest=1 -c:v libx264 o.mkv", "5:5"),
-            ("-i IN -loop 1 -framerate 5 -i LOGO -lavfi overlay=shortest=1 -c:v ffv1 o.mkv", ""),
             ("-i IN -loop 0 -i LOGO -lavfi overlay -c:v ffv1 o.mkv", ""),
         ] {
             let job = route_line(&line(text), &input).unwrap_or_else(|e| panic!("{text}: {e}"));
@@ -1134,6 +1140,10 @@ mod tests {
             (
                 "-i IN -loop 2 -i LOGO -lavfi overlay=shortest=1 -c:v ffv1 o.mkv",
                 "input #1's -loop 2 is not distributable",
+            ),
+            (
+                "-i IN -loop 1 -framerate 5 -i LOGO -lavfi overlay=shortest=1 -c:v ffv1 o.mkv",
+                "input #1's option -framerate is not distributable",
             ),
             (
                 "-i IN -loop 1 -r 5 -i LOGO -lavfi overlay=shortest=1 -c:v ffv1 o.mkv",

@@ -239,11 +239,13 @@ pub const IMAGE_FORMATS: &[&str] = &[
 
 /// The overlay filter's options a spec may set: where the image goes
 /// (expressions of `t`, sizes and constants), how it is blended, when the
-/// expressions run, and when it is drawn at all (`enable`, of the video's
-/// `t`). Not `eof_action`, `shortest` or `repeatlast`: they end
+/// expressions run. Not `enable`: libavfilter evaluates it at the last frame
+/// the overlay took from either input, and a chunk takes the image at its
+/// own start, where ffmpeg alone took it at 0 (two frames of six chunks
+/// differed with `enable='gte(t,1)'`). Not `eof_action`, `shortest` or `repeatlast`: they end
 /// the output or hide the image once its single frame has passed, which a
 /// chunk, starting after it, would decide differently from ffmpeg alone.
-const OVERLAY_OPTIONS: &[&str] = &["x", "y", "format", "alpha", "eval", "enable"];
+const OVERLAY_OPTIONS: &[&str] = &["x", "y", "format", "alpha", "eval"];
 
 /// Why a spec was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1408,7 +1408,10 @@ fn a_turned_video_is_turned_as_ffmpeg_turns_it() {
         let rotate = format!("rotate={angle}");
         let (upright_s, src_s) = (upright.to_str().unwrap(), src.to_str().unwrap());
         ffmpeg(&["-i", upright_s, "-c", "copy", "-metadata:s:v:0", &rotate, src_s]);
-        for filters in ["-c:a copy", "-vf crop=iw/2:ih:0:0 -c:a copy", overlay.as_str()] {
+        // An output rate: ffmpeg reads packet durations where the user gave
+        // no filters, which the turn does not change.
+        let cases = ["-c:a copy", "-r 24 -c:a copy", "-vf crop=iw/2:ih:0:0 -c:a copy", &overlay];
+        for filters in cases {
             let what = format!("{rotate} {filters}");
             let tail: Vec<&str> =
                 filters.split(' ').chain(["-c:v", "libx264", "-qp", "0"]).collect();
