@@ -69,13 +69,17 @@ pub struct GraphOverlay {
     /// Filters on the image before the overlay (`[1:v]scale=64:-1[logo]`).
     pub image_filters: Vec<(String, String)>,
     /// The overlay's options as its option parser reads them (unquoted),
-    /// but for `shortest=1`.
+    /// but for `shortest=1`, and with `enable` folded into `x`
+    /// (`timed_overlay`).
     pub args: String,
     /// Whether the overlay ends with its shorter input (`shortest=1`). Over
     /// an image looped forever (`-loop 1`) that is the video, and the
     /// nodes' overlay, whose image is not looped, runs without it (see
     /// `route::unlooped_image`); over a single image it is refused.
     pub shortest: bool,
+    /// Whether the user's overlay had `enable` (a timed logo), which
+    /// `args` carries in `x`: over a looped image it is refused.
+    pub timed: bool,
     /// How many of [`GraphVideo::filters`] run before the overlay.
     pub filters_before: usize,
     /// What ffmpeg's stream mapping calls the image's pad: `overlay`, or
@@ -271,6 +275,8 @@ fn overlay_graph(
     }
     let args = first.args.as_deref().map(crate::args::unquoted).unwrap_or_default();
     let (args, shortest) = without_shortest(&args);
+    let timed = args.split(':').any(|option| option.starts_with("enable="));
+    let args = crate::timed_overlay::untimed(&args).map_err(|e| format!("{flag} {text}: {e}"))?;
     if let Some(var) = crate::route::chunk_dependent_variable(&args) {
         return Err(format!(
             "{flag} {text}: an expression reads {var}, which a chunk does not reproduce"
@@ -282,6 +288,7 @@ fn overlay_graph(
         image_filters,
         args,
         shortest,
+        timed,
         filters_before,
         image_pad,
         image: proto::Bytes::new(),

@@ -44,6 +44,7 @@ pub mod spool;
 pub mod stats;
 pub mod streams;
 pub mod summary;
+pub mod timed_overlay;
 pub mod timeline;
 pub mod trial;
 pub mod vsync;

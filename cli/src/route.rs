@@ -556,6 +556,10 @@ fn unlooped_image(file: usize, input: &FileArg, overlay: &GraphOverlay) -> Resul
         (true, false) => {
             Err(format!("-loop 1 on input #{file} without overlay shortest=1 is not distributable"))
         }
+        (true, true) if overlay.timed => Err(format!(
+            "overlay enable over input #{file}, a looped image, is evaluated at the loop's frames \
+             too; not distributable"
+        )),
         (true, true) => {
             let filters = &overlay.image_filters;
             if let Some(var) = filters.iter().find_map(|(_, args)| time_variable(args)) {

@@ -242,7 +242,8 @@ pub const IMAGE_FORMATS: &[&str] = &[
 /// expressions run. Not `enable`: libavfilter evaluates it at the last frame
 /// the overlay took from either input, and a chunk takes the image at its
 /// own start, where ffmpeg alone took it at 0 (two frames of six chunks
-/// differed with `enable='gte(t,1)'`). Not `eof_action`, `shortest` or `repeatlast`: they end
+/// differed with `enable='gte(t,1)'`); the coordinator folds it into `x`
+/// instead (`dffmpeg::timed_overlay`). Not `eof_action`, `shortest` or `repeatlast`: they end
 /// the output or hide the image once its single frame has passed, which a
 /// chunk, starting after it, would decide differently from ffmpeg alone.
 const OVERLAY_OPTIONS: &[&str] = &["x", "y", "format", "alpha", "eval"];

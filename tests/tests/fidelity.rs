@@ -269,6 +269,15 @@ const WITH_A_LOOPED_LOGO: &[&str] = x264_lossless_after!(
     "-filter_complex",
     "[1:v]scale=40:-1[logo];[0:v][logo]overlay=W-w-8:H-h-8:shortest=1"
 );
+/// A logo shown for a time (`enable`), as timed watermarks and lower thirds
+/// are written: the window opens and closes inside chunks, and chunks
+/// start inside it (the nodes fold `enable` into the overlay's `x`).
+const WITH_A_TIMED_LOGO: &[&str] = x264_lossless_after!(
+    "-i",
+    "{dir}/logo.png",
+    "-filter_complex",
+    "[1:v]scale=40:-1[logo];[0:v][logo]overlay=W-w-8:H-h-8:enable='between(t,0.7,1.9)'"
+);
 /// Why a graph on audio runs through ffmpeg for a source without audio
 /// (where ffmpeg then fails: "matches no streams").
 const NO_AUDIO: &str = "-filter_complex reads [0:a:0], which names no stream";
@@ -411,6 +420,7 @@ macro_rules! sources {
         suite!(x264_lossless_through_expressions, THROUGH_EXPRESSIONS, "mkv", { $($sources)* });
         suite!(x264_lossless_with_a_logo, WITH_A_LOGO, "mkv", { $($sources)* });
         suite!(x264_lossless_with_a_looped_logo, WITH_A_LOOPED_LOGO, "mkv", { $($sources)* });
+        suite!(x264_lossless_with_a_timed_logo, WITH_A_TIMED_LOGO, "mkv", { $($sources)* });
         suite!(fps_filter, FPS_24, "mkv", { $($sources)* });
         suite!(output_rate, RATE_24, "mkv", { $($sources)* });
     };
