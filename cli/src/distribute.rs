@@ -525,6 +525,9 @@ async fn prepare(
     if let Err(reason) = crate::overlay_image::load(&mut job, media, extras, tools).await? {
         return Ok(Err(reason));
     }
+    if let Err(reason) = crate::filter_files::load(&mut job).await? {
+        return Ok(Err(reason));
+    }
     if job.passes == 2 {
         // ffmpeg alone reads the first pass's log, named after the video's
         // index among the output's streams; without it, let ffmpeg report

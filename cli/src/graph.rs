@@ -306,7 +306,7 @@ fn overlay_graph(
         encoder: "libx264".into(),
         filters: filters
             .iter()
-            .map(|(name, args)| proto::v1::Filter { name: name.clone(), args: args.clone() })
+            .map(|(name, args)| crate::filter_files::stand_in(name, args))
             .collect(),
         keep_start_pts: 0,
         keep_end_pts: 1,
@@ -403,7 +403,11 @@ impl GraphOverlay {
             image_filters: self
                 .image_filters
                 .iter()
-                .map(|(name, args)| proto::v1::Filter { name: name.clone(), args: args.clone() })
+                .map(|(name, args)| proto::v1::Filter {
+                    name: name.clone(),
+                    args: args.clone(),
+                    ..Default::default()
+                })
                 .collect(),
             args: self.args.clone(),
             filters_before: self.filters_before as u32,

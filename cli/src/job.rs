@@ -90,6 +90,10 @@ pub struct EncodeJob {
     /// ffmpeg's frame-rate decisions read packet durations only for a video
     /// without the user's filters, which these are not.
     pub turn: Vec<(String, String)>,
+    /// The files the file filters among `filters` read (`lut3d`), by the
+    /// path their arguments give, read once by `filter_files::load` after
+    /// routing; every chunk's spec carries them.
+    pub filter_files: Vec<(String, proto::Bytes)>,
     /// The rate of an `fps` filter among them: chunks then follow its output grid.
     pub fps_filter: Option<(i64, i64)>,
     /// The user's `-map` values, in order; empty for ffmpeg's default choice.

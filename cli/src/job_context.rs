@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use proto::v1::{ChunkFormat, CodecOption, EncodeSpec, Filter, FpsMode, FrameMap, Rational};
+use proto::v1::{ChunkFormat, CodecOption, EncodeSpec, FpsMode, FrameMap, Rational};
 
 use crate::forced::ForcedKeyframes;
 use crate::job::{EncodeJob, InputKind};
@@ -175,7 +175,9 @@ impl JobContext {
                 .turn
                 .iter()
                 .chain(&self.job.filters)
-                .map(|(name, args)| Filter { name: name.clone(), args: args.clone() })
+                .map(|(name, args)| {
+                    crate::filter_files::to_proto(name, args, &self.job.filter_files)
+                })
                 .collect(),
             keep_start_pts,
             keep_end_pts,

@@ -17,6 +17,7 @@ pub mod console;
 pub mod dispatch;
 pub mod distribute;
 pub mod embedded;
+pub mod filter_files;
 pub mod forced;
 pub mod graph;
 pub mod guessed_layout;

@@ -484,6 +484,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         pix_fmt,
         filters,
         turn: Vec::new(),
+        filter_files: Vec::new(),
         fps_filter,
         maps,
         mux_args,
@@ -874,8 +875,11 @@ pub(crate) fn frame_local(
         if !filter.inputs.is_empty() || !filter.outputs.is_empty() {
             return Err(format!("{} names link labels", flag));
         }
-        let args = filter.args.as_deref().map(crate::args::unquoted).unwrap_or_default();
-        if let Some(var) = chunk_dependent_variable(&args) {
+        let mut args = filter.args.as_deref().map(crate::args::unquoted).unwrap_or_default();
+        if let Some(normalized) = crate::filter_files::normalized(&filter.name, &args) {
+            args = normalized.map_err(|e| format!("{flag} {text}: {e}"))?;
+        }
+        if let Some(var) = chunk_dependent_variable(crate::filter_files::without_file(&args)) {
             return Err(format!(
                 "{} {}: an expression reads {var}, which a chunk does not reproduce",
                 flag, text
@@ -883,7 +887,7 @@ pub(crate) fn frame_local(
         }
         let probe = proto::v1::EncodeSpec {
             encoder: "libx264".into(),
-            filters: vec![proto::v1::Filter { name: filter.name.clone(), args: args.clone() }],
+            filters: vec![crate::filter_files::stand_in(&filter.name, &args)],
             keep_start_pts: 0,
             keep_end_pts: 1,
             expected_frames: 1,

@@ -184,6 +184,12 @@ async fn run_chunk(
             .await
             .map_err(|e| NodeError::io("writing the filter script", e))?;
     }
+    for (name, bytes) in &spec.files {
+        // Validated with the spec; its filters' arguments name them.
+        tokio::fs::write(dir.path().join(name), bytes)
+            .await
+            .map_err(|e| NodeError::io("writing a filter's file", e))?;
+    }
     if let Some(overlay) = header.spec.as_ref().and_then(|s| s.overlay.as_ref()) {
         // Validated with the spec; the arguments name it beside the input.
         let image = dir.path().join(crate::spec::OVERLAY_IMAGE);

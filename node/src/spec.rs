@@ -143,7 +143,8 @@ const FILE_WORDS: &[&str] =
 
 /// Frame-local filters a spec may carry: each output frame depends on one
 /// input frame only, so chunking cannot change the result, and none of them
-/// reads or writes a file (so no `curves`, `lut3d`, `drawtext`). Expressions
+/// reads or writes a file named by its arguments (so no `curves`, `drawtext`;
+/// the LUTs' files travel with the spec, see [`FILE_FILTERS`]). Expressions
 /// that count frames (`n`) are refused by the coordinator. Not `vignette`: its
 /// dither differs per chunk (seen in the corpus suite).
 pub const FILTERS: &[&str] = &[
@@ -210,6 +211,9 @@ pub const FILTERS: &[&str] = &[
     "drawgrid",
     "il",
     "swapuv",
+    // Grading LUTs, whose files travel with the spec (`FILE_FILTERS`).
+    "lut3d",
+    "lut1d",
 ];
 
 /// The file, in a chunk's directory, that holds the spec's overlay image
@@ -236,6 +240,19 @@ pub const IMAGE_FORMATS: &[&str] = &[
     "pam_pipe",
     "pbm_pipe",
 ];
+
+/// Filters that read one file (`file=`), with the types (extensions, by
+/// which they choose the parser) a spec may send: grading LUTs. The spec
+/// carries the file's bytes ([`proto::v1::Filter::file`]); the node writes
+/// them beside the chunk as `filter-K.TYPE` and adds `file=` itself, so no
+/// name a client writes reaches ffmpeg.
+pub const FILE_FILTERS: &[(&str, &[&str])] =
+    &[("lut3d", &["cube", "3dl", "dat", "m3d", "csp"]), ("lut1d", &["cube", "csp"])];
+
+/// The most bytes of filter files one spec may carry: they travel in its
+/// header, beside an overlay image, within a gRPC message (4 MiB). A
+/// 33-point `.cube` LUT is about 1 MB.
+pub const MAX_FILTER_FILES: usize = 3 << 19;
 
 /// The overlay filter's options a spec may set: where the image goes
 /// (expressions of `t`, sizes and constants), how it is blended, when the
@@ -274,6 +291,10 @@ pub enum SpecError {
     /// The frame map is one the node's filters cannot carry out.
     #[error("invalid frame map: {0}")]
     FrameMap(String),
+    /// A filter's file is missing, too large, of another type, or named
+    /// by its arguments.
+    #[error("invalid filter file: {0}")]
+    FilterFile(String),
     /// The overlay image or its options are not ones a node runs.
     #[error("invalid overlay: {0}")]
     Overlay(String),
@@ -314,6 +335,9 @@ pub struct ValidSpec {
     output_start_us: i64,
     /// The still image drawn over the video, if any.
     overlay: Option<ValidOverlay>,
+    /// The filters' files, by the names their arguments give them, which
+    /// the service writes beside the chunk.
+    pub files: Vec<(String, proto::Bytes)>,
     /// The decoder's colour options (`-color_trc smpte2084` ...), from the
     /// spec's `input_color`, and its field order.
     input_color: Vec<(&'static str, String)>,
@@ -344,7 +368,8 @@ pub fn validate(spec: &EncodeSpec) -> Result<ValidSpec, SpecError> {
         p if p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => Some(p.to_string()),
         p => return Err(SpecError::Value { name: "pix_fmt".into(), value: p.into() }),
     };
-    let filters = checked_filters(&spec.filters)?;
+    let mut files = Vec::new();
+    let filters = checked_filters(&spec.filters, &mut files)?;
     let tb = spec.time_base.ok_or(SpecError::Range("time base"))?;
     if tb.num <= 0 || tb.den <= 0 {
         return Err(SpecError::Range("time base"));
@@ -381,7 +406,10 @@ pub fn validate(spec: &EncodeSpec) -> Result<ValidSpec, SpecError> {
     if spec.output_start_us < 0 || (spec.output_start_us > 0 && mapped) {
         return Err(SpecError::Range("output start"));
     }
-    let overlay = spec.overlay.as_ref().map(|o| validate_overlay(o, filters.len())).transpose()?;
+    let overlay = match &spec.overlay {
+        Some(o) => Some(validate_overlay(o, filters.len(), &mut files)?),
+        None => None,
+    };
     let mut input_color =
         spec.input_color.as_ref().map(color_options).transpose()?.unwrap_or_default();
     match spec.field_order.as_str() {
@@ -409,6 +437,7 @@ pub fn validate(spec: &EncodeSpec) -> Result<ValidSpec, SpecError> {
         frame_map,
         output_start_us: spec.output_start_us,
         overlay,
+        files,
         input_color,
     })
 }
@@ -441,7 +470,10 @@ fn color_options(color: &proto::v1::Color) -> Result<Vec<(&'static str, String)>
 
 /// Checks filters against the frame-local allowlist and their arguments
 /// against the safe character set.
-fn checked_filters(filters: &[proto::v1::Filter]) -> Result<Vec<(String, String)>, SpecError> {
+fn checked_filters(
+    filters: &[proto::v1::Filter],
+    files: &mut Vec<(String, proto::Bytes)>,
+) -> Result<Vec<(String, String)>, SpecError> {
     filters
         .iter()
         .map(|filter| {
@@ -449,9 +481,48 @@ fn checked_filters(filters: &[proto::v1::Filter]) -> Result<Vec<(String, String)
                 return Err(SpecError::Filter(filter.name.clone()));
             }
             check_filter_args(&filter.name, &filter.args)?;
-            Ok((filter.name.clone(), filter.args.clone()))
+            let args = match filter_file(filter, files)? {
+                Some(name) if filter.args.is_empty() => format!("file={name}"),
+                Some(name) => format!("{}:file={name}", filter.args),
+                None => filter.args.clone(),
+            };
+            Ok((filter.name.clone(), args))
         })
         .collect()
+}
+
+/// Checks the file of a filter of [`FILE_FILTERS`] (which must have one:
+/// others must not) and adds it to `files`, under the name it gives.
+/// Its arguments are all named, and none is the file: unnamed, the first
+/// would be read as the file.
+fn filter_file(
+    filter: &proto::v1::Filter,
+    files: &mut Vec<(String, proto::Bytes)>,
+) -> Result<Option<String>, SpecError> {
+    let refuse = |why: String| Err(SpecError::FilterFile(why));
+    let Some((_, types)) = FILE_FILTERS.iter().find(|(name, _)| *name == filter.name) else {
+        if filter.file.is_empty() && filter.file_type.is_empty() {
+            return Ok(None);
+        }
+        return refuse(format!("{} reads no file", filter.name));
+    };
+    if filter.file.is_empty() {
+        return refuse(format!("{} without its file", filter.name));
+    }
+    if !types.contains(&filter.file_type.as_str()) {
+        return refuse(format!("{} of type '{}'", filter.name, filter.file_type));
+    }
+    let named = |option: &str| option.split_once('=').is_some_and(|(key, _)| key != "file");
+    if !filter.args.split(':').filter(|o| !o.is_empty()).all(named) {
+        return refuse(format!("{} arguments '{}'", filter.name, filter.args));
+    }
+    let total = files.iter().map(|(_, f)| f.len()).sum::<usize>() + filter.file.len();
+    if total > MAX_FILTER_FILES {
+        return refuse(format!("{total} bytes of files (at most {MAX_FILTER_FILES})"));
+    }
+    let name = format!("filter-{}.{}", files.len(), filter.file_type);
+    files.push((name.clone(), filter.file.clone()));
+    Ok(Some(name))
 }
 
 /// Checks an overlay: an image of bounded size read by a still-image
@@ -460,6 +531,7 @@ fn checked_filters(filters: &[proto::v1::Filter]) -> Result<Vec<(String, String)
 fn validate_overlay(
     overlay: &proto::v1::Overlay,
     filters: usize,
+    files: &mut Vec<(String, proto::Bytes)>,
 ) -> Result<ValidOverlay, SpecError> {
     let refuse = |why: String| Err(SpecError::Overlay(why));
     if overlay.image.is_empty() || overlay.image.len() > MAX_OVERLAY_IMAGE {
@@ -471,7 +543,7 @@ fn validate_overlay(
     if !IMAGE_FORMATS.contains(&overlay.image_format.as_str()) {
         return refuse(format!("image format '{}'", overlay.image_format));
     }
-    let image_filters = checked_filters(&overlay.image_filters)?;
+    let image_filters = checked_filters(&overlay.image_filters, files)?;
     if image_filters.iter().any(|(name, _)| name == "fps") {
         return Err(SpecError::Filter("fps".into()));
     }
@@ -779,7 +851,11 @@ mod tests {
             encoder: "libx264".into(),
             options: vec![CodecOption { name: "crf".into(), value: "23".into() }],
             pix_fmt: String::new(),
-            filters: vec![Filter { name: "scale".into(), args: "iw/2:-2".into() }],
+            filters: vec![Filter {
+                name: "scale".into(),
+                args: "iw/2:-2".into(),
+                ..Default::default()
+            }],
             keep_start_pts: 0,
             keep_end_pts: 10,
             time_base: Some(Rational { num: 1, den: 25 }),
@@ -907,7 +983,7 @@ mod tests {
         assert!(joined.windows(2).any(|w| w == ["-filter:v", graph]), "{joined:?}");
 
         let mut fps = spec();
-        fps.filters = vec![Filter { name: "fps".into(), args: "24".into() }];
+        fps.filters = vec![Filter { name: "fps".into(), args: "24".into(), ..Default::default() }];
         fps.filtered_end_pts = Some(9);
         let args = validate(&fps).unwrap().ffmpeg_args(Path::new("/j/in"), Path::new("/j/out"));
         let joined: Vec<_> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
@@ -1015,7 +1091,13 @@ mod tests {
             ("url", Box::new(|s| s.options[0].value = "http://x".into())),
             (
                 "movie",
-                Box::new(|s| s.filters.push(Filter { name: "movie".into(), args: "a.mkv".into() })),
+                Box::new(|s| {
+                    s.filters.push(Filter {
+                        name: "movie".into(),
+                        args: "a.mkv".into(),
+                        ..Default::default()
+                    })
+                }),
             ),
             ("graph syntax", Box::new(|s| s.filters[0].args = "1:1;movie=x".into())),
             ("link label", Box::new(|s| s.filters[0].args = "1:1[x]".into())),
@@ -1035,7 +1117,11 @@ mod tests {
         proto::v1::Overlay {
             image: proto::Bytes::from_static(b"\x89PNG"),
             image_format: "png_pipe".into(),
-            image_filters: vec![Filter { name: "scale".into(), args: "40:-1".into() }],
+            image_filters: vec![Filter {
+                name: "scale".into(),
+                args: "40:-1".into(),
+                ..Default::default()
+            }],
             args: "W-w-8:H-h-8".into(),
             filters_before: 1,
         }
@@ -1047,7 +1133,7 @@ mod tests {
     #[test]
     fn an_overlay_runs_as_a_graph_of_two_inputs() {
         let mut s = spec();
-        s.filters.push(Filter { name: "hflip".into(), args: String::new() });
+        s.filters.push(Filter { name: "hflip".into(), args: String::new(), ..Default::default() });
         s.overlay = Some(overlay());
         let args = validate(&s).unwrap().ffmpeg_args(Path::new("/j/in.nut"), Path::new("/j/out"));
         let text: Vec<_> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
@@ -1092,6 +1178,49 @@ mod tests {
         let mut s = spec();
         s.overlay = Some(proto::v1::Overlay { args: "x=5:y=5:format=auto".into(), ..overlay() });
         assert!(validate(&s).is_ok());
+    }
+
+    /// A LUT's bytes travel in the spec and the node names its own copy;
+    /// arguments never name a file, other filters carry none, and the
+    /// files of one spec stay within a header.
+    #[test]
+    fn a_lut_travels_as_bytes_and_the_node_names_it() {
+        let lut = |args: &str, file: &[u8], file_type: &str| proto::v1::Filter {
+            name: "lut3d".into(),
+            args: args.into(),
+            file: file.to_vec().into(),
+            file_type: file_type.into(),
+        };
+        let mut s = spec();
+        s.filters = vec![lut("interp=nearest", b"LUT_3D_SIZE 2", "cube"), lut("", b"x", "3dl")];
+        let valid = validate(&s).unwrap();
+        let names: Vec<&str> = valid.files.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["filter-0.cube", "filter-1.3dl"]);
+        let args = valid.ffmpeg_args(Path::new("in.nut"), Path::new("out.mkv"));
+        let graph = args.iter().map(|a| a.to_string_lossy()).find(|a| a.contains("lut3d")).unwrap();
+        assert!(graph.contains("lut3d=interp=nearest:file=filter-0.cube,lut3d=file=filter-1.3dl"));
+
+        let big = vec![0u8; MAX_FILTER_FILES / 2 + 1];
+        let cases = [
+            ("no file", vec![lut("", b"", "cube")]),
+            ("a type lut3d does not read", vec![lut("", b"x", "png")]),
+            ("a path in the arguments", vec![lut("file=/etc/passwd", b"x", "cube")]),
+            ("an unnamed argument", vec![lut("grade.cube", b"x", "cube")]),
+            ("too many bytes", vec![lut("", &big, "cube"), lut("", &big, "cube")]),
+            (
+                "lut1d of 3dl",
+                vec![proto::v1::Filter { name: "lut1d".into(), ..lut("", b"x", "3dl") }],
+            ),
+            (
+                "a file for hflip",
+                vec![proto::v1::Filter { name: "hflip".into(), ..lut("", b"x", "cube") }],
+            ),
+        ];
+        for (what, filters) in cases {
+            let mut s = spec();
+            s.filters = filters;
+            assert!(validate(&s).is_err(), "{what} was accepted");
+        }
     }
 
     #[test]

@@ -50,7 +50,13 @@ async fn serves_health_reports_and_refuses_hostile_specs() {
     let hostile: Vec<(&str, Mutation)> = vec![
         (
             "movie filter",
-            Box::new(|s| s.filters.push(Filter { name: "movie".into(), args: "x.mkv".into() })),
+            Box::new(|s| {
+                s.filters.push(Filter {
+                    name: "movie".into(),
+                    args: "x.mkv".into(),
+                    ..Default::default()
+                })
+            }),
         ),
         (
             "stats file",

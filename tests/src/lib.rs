@@ -455,3 +455,21 @@ pub fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     path
 }
+
+/// A 3D LUT in the `.cube` format, a warm grade that moves every channel:
+/// 9 points per side, interpolated between them.
+pub fn grade_lut() -> String {
+    let n = 9;
+    let mut lut = format!("TITLE \"warm\"\nLUT_3D_SIZE {n}\n");
+    let step = 1.0 / (n - 1) as f64;
+    for b in 0..n {
+        for g in 0..n {
+            for r in 0..n {
+                let (r, g, b) = (r as f64 * step, g as f64 * step, b as f64 * step);
+                let red = (r * 1.1 + 0.02).min(1.0);
+                lut.push_str(&format!("{red:.6} {:.6} {:.6}\n", g.powf(0.9), b * 0.85));
+            }
+        }
+    }
+    lut
+}

@@ -114,6 +114,9 @@ fn made(source: &Source, dir: &Path, name: &str) -> std::path::PathBuf {
 /// in `dir`, and gives back the encode with `{dir}` filled in.
 fn side_inputs(dir: &Path, encode: &[&str]) -> Vec<String> {
     let dir_s = dir.to_str().unwrap();
+    if encode.iter().any(|a| a.contains("grade.cube")) {
+        std::fs::write(dir.join("grade.cube"), tests::grade_lut()).unwrap();
+    }
     for (name, side) in SIDE_INPUTS {
         if encode.iter().any(|a| a.contains(name)) {
             let mut args: Vec<String> = side.iter().map(|a| a.replace("{dir}", dir_s)).collect();
@@ -278,6 +281,10 @@ const WITH_A_TIMED_LOGO: &[&str] = x264_lossless_after!(
     "-filter_complex",
     "[1:v]scale=40:-1[logo];[0:v][logo]overlay=W-w-8:H-h-8:enable='between(t,0.7,1.9)'"
 );
+/// A grading LUT (`lut3d`, interpolated), as colourists hand them to
+/// render farms: the nodes get the file's bytes with every chunk.
+const THROUGH_A_LUT: &[&str] =
+    x264_lossless_after!("-vf", "lut3d={dir}/grade.cube:interp=trilinear,format=yuv420p");
 /// Why a graph on audio runs through ffmpeg for a source without audio
 /// (where ffmpeg then fails: "matches no streams").
 const NO_AUDIO: &str = "-filter_complex reads [0:a:0], which names no stream";
@@ -421,6 +428,7 @@ macro_rules! sources {
         suite!(x264_lossless_with_a_logo, WITH_A_LOGO, "mkv", { $($sources)* });
         suite!(x264_lossless_with_a_looped_logo, WITH_A_LOOPED_LOGO, "mkv", { $($sources)* });
         suite!(x264_lossless_with_a_timed_logo, WITH_A_TIMED_LOGO, "mkv", { $($sources)* });
+        suite!(x264_lossless_through_a_lut, THROUGH_A_LUT, "mkv", { $($sources)* });
         suite!(fps_filter, FPS_24, "mkv", { $($sources)* });
         suite!(output_rate, RATE_24, "mkv", { $($sources)* });
     };

@@ -80,6 +80,7 @@ const OPTION_NAMES: &[&str] = &[
 ];
 
 const FILTER_NAMES: &[&str] = &[
+    "lut3d",
     "scale",
     "crop",
     "drawbox",
@@ -96,6 +97,10 @@ const FILTER_NAMES: &[&str] = &[
     "select",
     "null",
 ];
+
+/// A filter's file and its type, which the node names itself (a LUT's).
+const FILTER_FILES: &[&str] = &["", "LUT_3D_SIZE 2\n0 0 0\n", "file /etc/passwd\n"];
+const FILE_TYPES: &[&str] = &["", "cube", "../cube", "cube/../../../tmp/x", "3dl", "png"];
 
 const IMAGE_FORMATS: &[&str] =
     &["png_pipe", "jpeg_pipe", "concat", "hls", "image2", "lavfi", "../in.nut", "tee"];
@@ -139,6 +144,8 @@ fn hostile(rng: &mut Rng, tb: (i64, i64)) -> EncodeSpec {
             2 => spec.filters.push(Filter {
                 name: rng.pick(FILTER_NAMES).into(),
                 args: rng.pick(HOSTILE).into(),
+                file: rng.pick(FILTER_FILES).as_bytes().to_vec().into(),
+                file_type: rng.pick(FILE_TYPES).into(),
             }),
             3 => spec.pix_fmt = rng.pick(HOSTILE).into(),
             4 => {
@@ -166,6 +173,7 @@ fn hostile(rng: &mut Rng, tb: (i64, i64)) -> EncodeSpec {
                     image_filters: vec![Filter {
                         name: rng.pick(FILTER_NAMES).into(),
                         args: rng.pick(HOSTILE).into(),
+                        ..Default::default()
                     }],
                     args: rng.pick(HOSTILE).into(),
                     filters_before: (rng.next() % 3) as u32,
