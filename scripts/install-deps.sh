@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks: ffmpeg (with ffprobe) from Debian's
 # packages, bc for the demo's arithmetic, openssl for the TLS tests' certificates,
-# strace for the hostile-spec test, the wasm32 target for policies, and the
+# strace for the hostile-spec test, a font for the drawtext tests, the wasm32 target for policies, and the
 # Python clients the tests use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,8 @@ command -v bc >/dev/null || missing+=(bc)
 command -v openssl >/dev/null || missing+=(openssl)
 # The hostile-spec test watches the node's ffmpeg with strace.
 command -v strace >/dev/null || missing+=(strace)
+# The drawtext tests draw with DejaVu Sans (a font file sent to the nodes).
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
   $SUDO apt-get update -qq

@@ -506,6 +506,27 @@ async fn confirm_all<'a>(
     Ok(Ok(()))
 }
 
+/// Why a timed overlay's first frame may come out otherwise than with
+/// ffmpeg alone, which may decide it at the image's time, 0
+/// (`timed_overlay`), where the nodes decide it at the frame's own: unless
+/// the video starts at 0, `enable` must decide alike at both times.
+fn first_frame_undecided(enable: &str, timeline: &Timeline) -> Option<String> {
+    let first = timeline.shifted(timeline.selected.start);
+    if first == 0 {
+        return None;
+    }
+    let (num, den) = timeline.source_tb;
+    let first_s = first as f64 * num as f64 / den as f64;
+    let on = |t: f64| crate::time_expr::eval(enable, t).map(|v| v.abs() >= 0.5);
+    match (on(0.0), on(first_s)) {
+        (Some(a), Some(b)) if a == b => None,
+        _ => Some(format!(
+            "overlay enable={enable} may decide the first frame (at {first_s:.6} s) at time 0; \
+             not distributable"
+        )),
+    }
+}
+
 /// Everything about one output that can send the command back to ffmpeg.
 async fn prepare(
     mut job: EncodeJob,
@@ -575,6 +596,10 @@ async fn prepare(
     }
     if timeline.is_empty() {
         return Ok(Err("no video frames to encode".into()));
+    }
+    let enable = job.graph.as_ref().and_then(|g| g.overlay.as_ref()?.enable.as_deref());
+    if let Some(reason) = enable.and_then(|e| first_frame_undecided(e, &timeline)) {
+        return Ok(Err(reason));
     }
     if let Some(rate) = job.fps_filter {
         let first = timeline.fps_slot(timeline.selected.start, rate);

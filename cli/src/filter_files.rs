@@ -1,74 +1,112 @@
-//! The files that grading filters read (`-vf lut3d=grade.cube`,
-//! `lut1d=file=curve.csp`): the nodes cannot open the user's path, so the
+//! The files that filters read (`-vf lut3d=grade.cube`, `lut1d=curve.csp`,
+//! drawtext's `fontfile`): the nodes cannot open the user's path, so the
 //! file's bytes travel with every chunk's spec and the node names its own
-//! copy (`node::spec::FILE_FILTERS`). A LUT maps each pixel by itself, so
-//! the filter stays frame-local.
+//! copy (`node::spec::FILE_FILTERS`). Each such filter still maps every
+//! frame by itself, so it stays frame-local.
 //!
-//! The job keeps such a filter's arguments with the path last
-//! (`interp=trilinear:file=grade.cube`); `load` reads each file once after
-//! routing, and `to_proto` puts the bytes in place of the path.
+//! The job keeps such a filter's arguments as its option parser reads them,
+//! rewritten with every option named and the path (and drawtext's text)
+//! last (`interp=trilinear:file=grade.cube`); `load` reads each file once
+//! after routing, and `to_proto` puts the bytes in place of the path.
 
 use std::path::Path;
 
+use crate::filter_options::{FilterOption, options, render};
 use crate::job::EncodeJob;
 
-/// The file option of a filter of `node::spec::FILE_FILTERS`, given its
-/// arguments as its option parser reads them (unquoted): the arguments
-/// with the path last and named (the first unnamed option is the file),
-/// or why they are not distributable. `None` for other filters.
+/// The filter of `node::spec::FILE_FILTERS` named `name`: the option that
+/// names its file and the file types the nodes take.
+fn file_filter(name: &str) -> Option<(&'static str, &'static [&'static str])> {
+    node::spec::FILE_FILTERS.iter().find(|(n, ..)| *n == name).map(|(_, key, types)| (*key, *types))
+}
+
+/// The arguments of a filter of `node::spec::FILE_FILTERS` (as its option
+/// parser reads them, unquoted) with every option named and the file last,
+/// then drawtext's text; or why they are not distributable. `None` for
+/// other filters.
 pub fn normalized(name: &str, args: &str) -> Option<Result<String, String>> {
-    let (_, types) = node::spec::FILE_FILTERS.iter().find(|(n, _)| *n == name)?;
+    let (file_key, types) = file_filter(name)?;
+    Some(normalize(name, file_key, types, args))
+}
+
+fn normalize(name: &str, file_key: &str, types: &[&str], args: &str) -> Result<String, String> {
+    let found = options(args).map_err(|e| format!("{name}: {e}"))?;
+    // The options ffmpeg takes by position, in order.
+    let positional: &[&str] = if name == "drawtext" { &["fontfile", "text"] } else { &["file"] };
     let mut path = None;
+    let mut text = None;
     let mut rest = Vec::new();
-    for (k, option) in args.split(':').filter(|o| !o.is_empty()).enumerate() {
-        match option.split_once('=') {
-            Some(("file", value)) => path = Some(value),
-            Some(_) => rest.push(option),
-            None if k == 0 => path = Some(option),
-            None => return Some(Err(format!("{name} with unnamed options is not distributable"))),
+    for (k, option) in found.into_iter().enumerate() {
+        let key = match option.key {
+            Some(key) => key,
+            None => match positional.get(k) {
+                Some(key) => key.to_string(),
+                None => return Err(format!("{name} with unnamed options is not distributable")),
+            },
+        };
+        match key.as_str() {
+            key if key == file_key => path = Some(option.value),
+            "text" if name == "drawtext" => text = Some(option.value),
+            _ => rest.push(FilterOption { key: Some(key), value: option.value }),
         }
     }
-    let Some(path) = path.map(str::trim).filter(|p| !p.is_empty()) else {
-        return Some(Err(format!("{name} without a file is not distributable")));
+    let Some(path) = path.filter(|p| !p.is_empty()) else {
+        return Err(match name {
+            "drawtext" => "drawtext without fontfile draws with each machine's fonts; not \
+                           distributable"
+                .into(),
+            _ => format!("{name} without a file is not distributable"),
+        });
     };
-    if path.contains(['\\', '\'']) {
-        return Some(Err(format!("{name} with an escaped file name is not distributable")));
-    }
-    match file_type(path) {
+    match file_type(&path) {
         Some(t) if types.contains(&t.as_str()) => {}
-        _ => return Some(Err(format!("{name} file {path}: not a type the nodes read"))),
+        _ => return Err(format!("{name} {file_key} {path}: not a type the nodes read")),
     }
-    let mut out: Vec<String> = rest.iter().map(ToString::to_string).collect();
-    out.push(format!("file={path}"));
-    Some(Ok(out.join(":")))
-}
-
-/// The arguments `normalized` wrote without the file, as the node gets
-/// them: what expression checks read (a path is no expression).
-pub fn without_file(args: &str) -> &str {
-    split(args).map_or(args, |(_, rest)| rest)
-}
-
-/// The filter as the router has the node's rules check it, before any
-/// file is read: a stand-in byte in place of the file.
-pub fn stand_in(name: &str, args: &str) -> proto::v1::Filter {
-    let files: Vec<_> = split(args)
-        .map(|(path, _)| (path.to_string(), proto::Bytes::from_static(b"\0")))
-        .into_iter()
-        .collect();
-    to_proto(name, args, &files)
-}
-
-/// The path and the other arguments of a filter `normalized` wrote.
-fn split(args: &str) -> Option<(&str, &str)> {
-    match args.rsplit_once(":file=") {
-        Some((rest, path)) => Some((path, rest)),
-        None => args.strip_prefix("file=").map(|path| (path, "")),
+    let text = match name {
+        "drawtext" => {
+            let text =
+                text.ok_or("drawtext without text (a text file, a timecode) is not distributable")?;
+            crate::drawtext::check(&rest, &text)?;
+            Some(text)
+        }
+        _ => None,
+    };
+    rest.push(FilterOption { key: Some(file_key.into()), value: path });
+    if let Some(text) = text {
+        rest.push(FilterOption { key: Some("text".into()), value: text });
     }
+    Ok(render(&rest))
 }
 
-/// The type a file filter reads a file as: its extension, which it
-/// compares ignoring case.
+/// What `normalized` arguments hold: the path, drawtext's text, and the
+/// other options, rendered.
+struct Parts {
+    path: String,
+    text: String,
+    rest: String,
+}
+
+fn parts(name: &str, args: &str) -> Option<Parts> {
+    let (file_key, _) = file_filter(name)?;
+    let mut found = options(args).ok()?;
+    let take = |found: &mut Vec<FilterOption>, key: &str| {
+        let at = found.iter().position(|o| o.key.as_deref() == Some(key))?;
+        Some(found.remove(at).value)
+    };
+    let path = take(&mut found, file_key)?;
+    let text = if name == "drawtext" { take(&mut found, "text")? } else { String::new() };
+    Some(Parts { path, text, rest: render(&found) })
+}
+
+/// The arguments `normalized` wrote without the file and the text, as the
+/// node gets them: what expression checks read (a path or a title is no
+/// expression). Other filters' arguments are returned as they are.
+pub fn without_file(name: &str, args: &str) -> String {
+    parts(name, args).map_or_else(|| args.to_string(), |p| p.rest)
+}
+
+/// The type a filter reads a file as: its extension, which the LUTs
+/// compare ignoring case.
 fn file_type(path: &str) -> Option<String> {
     Some(Path::new(path).extension()?.to_str()?.to_ascii_lowercase())
 }
@@ -76,30 +114,33 @@ fn file_type(path: &str) -> Option<String> {
 /// Reads the file of each file filter of the job into
 /// `EncodeJob::filter_files`, or says why the command goes to ffmpeg: a
 /// file that is missing (ffmpeg reports it in its words), not a regular
-/// file, or too large to send with each chunk; a LUT on an overlay image.
+/// file, or too large to send with each chunk; a file filter on an overlay
+/// image.
 pub async fn load(job: &mut EncodeJob) -> anyhow::Result<Result<(), String>> {
-    let is_file_filter = |name: &str| node::spec::FILE_FILTERS.iter().any(|(n, _)| *n == name);
     let overlay = job.graph.as_ref().and_then(|g| g.overlay.as_ref());
-    if overlay.is_some_and(|o| o.image_filters.iter().any(|(name, _)| is_file_filter(name))) {
+    if overlay.is_some_and(|o| o.image_filters.iter().any(|(name, _)| file_filter(name).is_some()))
+    {
         return Ok(Err("a file-reading filter on the overlay image is not distributable".into()));
     }
+    // Each use of a file travels in the spec, and counts, on its own.
     let mut total = 0;
-    let mut files = Vec::new();
+    let mut files: Vec<(String, proto::Bytes)> = Vec::new();
     for (name, args) in &job.filters {
-        let Some((path, _)) = split(args).filter(|_| is_file_filter(name)) else { continue };
-        if files.iter().any(|(p, _)| p == path) {
+        let Some(Parts { path, .. }) = parts(name, args) else { continue };
+        if let Some((_, bytes)) = files.iter().find(|(p, _)| *p == path) {
+            total += bytes.len() as u64;
+            if total > node::spec::MAX_FILTER_FILES as u64 {
+                return Ok(Err(too_large(name, total)));
+            }
             continue;
         }
-        let bytes = match tokio::fs::metadata(path).await {
+        let bytes = match tokio::fs::metadata(&path).await {
             Ok(meta) if meta.is_file() => {
                 total += meta.len();
                 if total > node::spec::MAX_FILTER_FILES as u64 {
-                    return Ok(Err(format!(
-                        "{name}'s files of {total} bytes are not distributable (at most {})",
-                        node::spec::MAX_FILTER_FILES
-                    )));
+                    return Ok(Err(too_large(name, total)));
                 }
-                match tokio::fs::read(path).await {
+                match tokio::fs::read(&path).await {
                     Ok(bytes) => bytes,
                     Err(error) => return Ok(Err(format!("reading {path}: {error}"))),
                 }
@@ -107,50 +148,98 @@ pub async fn load(job: &mut EncodeJob) -> anyhow::Result<Result<(), String>> {
             Ok(_) => return Ok(Err(format!("{name} file {path} is not a regular file"))),
             Err(error) => return Ok(Err(format!("{name} file {path}: {error}"))),
         };
-        files.push((path.to_string(), proto::Bytes::from(bytes)));
+        files.push((path, proto::Bytes::from(bytes)));
     }
     job.filter_files = files;
     Ok(Ok(()))
 }
 
+/// Why files of `total` bytes in all do not go with each chunk.
+fn too_large(name: &str, total: u64) -> String {
+    format!(
+        "{name}'s files of {total} bytes are not distributable (at most {} with each chunk)",
+        node::spec::MAX_FILTER_FILES
+    )
+}
+
 /// A job's filter as a spec carries it: a file filter's path replaced by
-/// the file's bytes (read by `load`) and type.
+/// the file's bytes (read by `load`) and type, drawtext's text apart.
 pub fn to_proto(name: &str, args: &str, files: &[(String, proto::Bytes)]) -> proto::v1::Filter {
-    let file_filter = node::spec::FILE_FILTERS.iter().any(|(n, _)| *n == name);
-    let found = split(args).filter(|_| file_filter).and_then(|(path, rest)| {
-        let (_, bytes) = files.iter().find(|(p, _)| p == path)?;
-        Some((rest, bytes.clone(), file_type(path).unwrap_or_default()))
+    let found = parts(name, args).and_then(|p| {
+        let (_, bytes) = files.iter().find(|(path, _)| *path == p.path)?;
+        Some((p, bytes.clone()))
     });
     match found {
-        Some((rest, file, file_type)) => {
-            proto::v1::Filter { name: name.into(), args: rest.into(), file, file_type }
-        }
+        Some((p, file)) => proto::v1::Filter {
+            name: name.into(),
+            args: p.rest,
+            file,
+            file_type: file_type(&p.path).unwrap_or_default(),
+            text: p.text,
+        },
         None => proto::v1::Filter { name: name.into(), args: args.into(), ..Default::default() },
     }
+}
+
+/// The filter as the router has the node's rules check it, before any
+/// file is read: a stand-in byte in place of the file.
+pub fn stand_in(name: &str, args: &str) -> proto::v1::Filter {
+    let files: Vec<_> =
+        parts(name, args).map(|p| (p.path, proto::Bytes::from_static(b"\0"))).into_iter().collect();
+    to_proto(name, args, &files)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn ok(name: &str, args: &str) -> String {
+        normalized(name, args).unwrap().unwrap()
+    }
+
     #[test]
     fn the_path_goes_last_and_named() {
-        let ok = |args: &str| normalized("lut3d", args).unwrap().unwrap();
-        assert_eq!(ok("grade.cube"), "file=grade.cube");
-        assert_eq!(ok("file=luts/a.CUBE:interp=trilinear"), "interp=trilinear:file=luts/a.CUBE");
-        assert_eq!(ok("grade.3dl:interp=nearest"), "interp=nearest:file=grade.3dl");
-        assert_eq!(split("interp=nearest:file=grade.3dl"), Some(("grade.3dl", "interp=nearest")));
-        assert_eq!(split("file=a.cube"), Some(("a.cube", "")));
+        assert_eq!(ok("lut3d", "grade.cube"), "file=grade.cube");
+        assert_eq!(
+            ok("lut3d", "file=luts/a.CUBE:interp=trilinear"),
+            "interp=trilinear:file=luts/a.CUBE"
+        );
+        assert_eq!(ok("lut3d", "grade.3dl:interp=nearest"), "interp=nearest:file=grade.3dl");
+        assert_eq!(ok("lut3d", "file=my lut\\:1.cube"), "file='my lut:1.cube'");
+        assert_eq!(without_file("lut3d", "interp=nearest:file=n.cube"), "interp=nearest");
         assert!(normalized("hflip", "").is_none());
     }
 
     #[test]
+    fn drawtext_keeps_its_text_apart() {
+        let args = ok("drawtext", "text=Take 3\\: %{pts\\:hms}:fontfile=f.ttf:fontsize=20");
+        assert_eq!(args, "fontsize=20:fontfile=f.ttf:text='Take 3: %{pts:hms}'");
+        assert_eq!(without_file("drawtext", &args), "fontsize=20");
+        let files = vec![("f.ttf".to_string(), proto::Bytes::from_static(b"font"))];
+        let filter = to_proto("drawtext", &args, &files);
+        assert_eq!(
+            (filter.args.as_str(), filter.text.as_str()),
+            ("fontsize=20", "Take 3: %{pts:hms}")
+        );
+        assert_eq!((filter.file_type.as_str(), &filter.file[..]), ("ttf", &b"font"[..]));
+        assert_eq!(ok("drawtext", "f.ttf:Hello"), "fontfile=f.ttf:text=Hello");
+    }
+
+    #[test]
     fn what_the_nodes_cannot_read_is_refused() {
-        for args in ["", "interp=nearest", "a.png", "a.cube:nearest", "file=C\\:/a.cube", "x"] {
+        for args in ["", "interp=nearest", "a.png", "a.cube:nearest", "x"] {
             assert!(normalized("lut3d", args).unwrap().is_err(), "{args}");
         }
-        // lut1d reads no .3dl.
         assert!(normalized("lut1d", "a.3dl").unwrap().is_err());
+        for args in [
+            "text=hi",
+            "fontfile=f.ttf",
+            "fontfile=f.ttf:textfile=t.txt",
+            "fontfile=f.ttf:text=%{n}",
+            "font=Sans:text=hi",
+        ] {
+            assert!(normalized("drawtext", args).unwrap().is_err(), "{args}");
+        }
     }
 
     #[test]

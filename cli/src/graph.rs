@@ -77,9 +77,9 @@ pub struct GraphOverlay {
     /// nodes' overlay, whose image is not looped, runs without it (see
     /// `route::unlooped_image`); over a single image it is refused.
     pub shortest: bool,
-    /// Whether the user's overlay had `enable` (a timed logo), which
-    /// `args` carries in `x`: over a looped image it is refused.
-    pub timed: bool,
+    /// The user's overlay's `enable` (a timed logo), which `args` carries
+    /// in `x`: over a looped image it is refused.
+    pub enable: Option<String>,
     /// How many of [`GraphVideo::filters`] run before the overlay.
     pub filters_before: usize,
     /// What ffmpeg's stream mapping calls the image's pad: `overlay`, or
@@ -275,8 +275,8 @@ fn overlay_graph(
     }
     let args = first.args.as_deref().map(crate::args::unquoted).unwrap_or_default();
     let (args, shortest) = without_shortest(&args);
-    let timed = args.split(':').any(|option| option.starts_with("enable="));
-    let args = crate::timed_overlay::untimed(&args).map_err(|e| format!("{flag} {text}: {e}"))?;
+    let (args, enable) =
+        crate::timed_overlay::untimed(&args).map_err(|e| format!("{flag} {text}: {e}"))?;
     if let Some(var) = crate::route::chunk_dependent_variable(&args) {
         return Err(format!(
             "{flag} {text}: an expression reads {var}, which a chunk does not reproduce"
@@ -288,7 +288,7 @@ fn overlay_graph(
         image_filters,
         args,
         shortest,
-        timed,
+        enable,
         filters_before,
         image_pad,
         image: proto::Bytes::new(),

@@ -557,7 +557,7 @@ fn unlooped_image(file: usize, input: &FileArg, overlay: &GraphOverlay) -> Resul
         (true, false) => {
             Err(format!("-loop 1 on input #{file} without overlay shortest=1 is not distributable"))
         }
-        (true, true) if overlay.timed => Err(format!(
+        (true, true) if overlay.enable.is_some() => Err(format!(
             "overlay enable over input #{file}, a looped image, is evaluated at the loop's frames \
              too; not distributable"
         )),
@@ -879,7 +879,8 @@ pub(crate) fn frame_local(
         if let Some(normalized) = crate::filter_files::normalized(&filter.name, &args) {
             args = normalized.map_err(|e| format!("{flag} {text}: {e}"))?;
         }
-        if let Some(var) = chunk_dependent_variable(crate::filter_files::without_file(&args)) {
+        let expressions = crate::filter_files::without_file(&filter.name, &args);
+        if let Some(var) = chunk_dependent_variable(&expressions) {
             return Err(format!(
                 "{} {}: an expression reads {var}, which a chunk does not reproduce",
                 flag, text

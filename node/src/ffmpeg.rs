@@ -28,6 +28,11 @@ pub async fn run_encode(
         // embedded node shares dffmpeg's environment) would write over the
         // user's report file, and a chunk's log goes back in its error.
         .env_remove("FFREPORT")
+        // No fonts but the one a spec sends: drawtext falls back to
+        // fontconfig when its font file does not load, which would read the
+        // machine's configuration and fonts (and draw with them). The
+        // service writes a configuration of no fonts there.
+        .env("FONTCONFIG_FILE", dir.join(crate::spec::FONTS_CONF))
         // Anything an encoder writes by a relative name stays in the chunk's
         // directory, which is removed with the chunk.
         .current_dir(dir)

@@ -5,7 +5,9 @@
 
 pub mod admission;
 pub mod auth;
+pub mod av_token;
 pub mod config;
+pub mod drawtext;
 pub mod error;
 pub mod ffmpeg;
 pub mod frame_map;

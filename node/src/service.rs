@@ -184,6 +184,9 @@ async fn run_chunk(
             .await
             .map_err(|e| NodeError::io("writing the filter script", e))?;
     }
+    tokio::fs::write(dir.path().join(crate::spec::FONTS_CONF), crate::spec::NO_FONTS)
+        .await
+        .map_err(|e| NodeError::io("writing the fontconfig configuration", e))?;
     for (name, bytes) in &spec.files {
         // Validated with the spec; its filters' arguments name them.
         tokio::fs::write(dir.path().join(name), bytes)

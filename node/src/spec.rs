@@ -143,8 +143,8 @@ const FILE_WORDS: &[&str] =
 
 /// Frame-local filters a spec may carry: each output frame depends on one
 /// input frame only, so chunking cannot change the result, and none of them
-/// reads or writes a file named by its arguments (so no `curves`, `drawtext`;
-/// the LUTs' files travel with the spec, see [`FILE_FILTERS`]). Expressions
+/// reads or writes a file named by its arguments (so no `curves`; the LUTs'
+/// and drawtext's font files travel with the spec, see [`FILE_FILTERS`]). Expressions
 /// that count frames (`n`) are refused by the coordinator. Not `vignette`: its
 /// dither differs per chunk (seen in the corpus suite).
 pub const FILTERS: &[&str] = &[
@@ -211,9 +211,11 @@ pub const FILTERS: &[&str] = &[
     "drawgrid",
     "il",
     "swapuv",
-    // Grading LUTs, whose files travel with the spec (`FILE_FILTERS`).
+    // Grading LUTs and burnt-in text, whose files travel with the spec
+    // (`FILE_FILTERS`).
     "lut3d",
     "lut1d",
+    "drawtext",
 ];
 
 /// The file, in a chunk's directory, that holds the spec's overlay image
@@ -241,13 +243,25 @@ pub const IMAGE_FORMATS: &[&str] = &[
     "pbm_pipe",
 ];
 
-/// Filters that read one file (`file=`), with the types (extensions, by
-/// which they choose the parser) a spec may send: grading LUTs. The spec
-/// carries the file's bytes ([`proto::v1::Filter::file`]); the node writes
-/// them beside the chunk as `filter-K.TYPE` and adds `file=` itself, so no
-/// name a client writes reaches ffmpeg.
-pub const FILE_FILTERS: &[(&str, &[&str])] =
-    &[("lut3d", &["cube", "3dl", "dat", "m3d", "csp"]), ("lut1d", &["cube", "csp"])];
+/// Filters that read one file, with the option that names it and the types
+/// (extensions, by which the LUTs choose their parser) a spec may send:
+/// grading LUTs and drawtext's font. The spec carries the file's bytes
+/// ([`proto::v1::Filter::file`]); the node writes them beside the chunk as
+/// `filter-K.TYPE` and names it itself, so no name a client writes reaches
+/// ffmpeg.
+pub const FILE_FILTERS: &[(&str, &str, &[&str])] = &[
+    ("lut3d", "file", &["cube", "3dl", "dat", "m3d", "csp"]),
+    ("lut1d", "file", &["cube", "csp"]),
+    ("drawtext", "fontfile", &["ttf", "otf", "ttc", "otc"]),
+];
+
+/// The fontconfig configuration, in a chunk's directory, that the node's
+/// ffmpeg reads (`FONTCONFIG_FILE`): [`NO_FONTS`], so that drawtext, whose
+/// font file does not load, finds no other font than the one sent.
+pub const FONTS_CONF: &str = "fonts.conf";
+
+/// A fontconfig configuration with no font directories and no includes.
+pub const NO_FONTS: &str = "<?xml version=\"1.0\"?>\n<fontconfig></fontconfig>\n";
 
 /// The most bytes of filter files one spec may carry: they travel in its
 /// header, beside an overlay image, within a gRPC message (4 MiB). A
@@ -343,11 +357,19 @@ pub struct ValidSpec {
     input_color: Vec<(&'static str, String)>,
 }
 
-/// Filter arguments as a graph holds them: a comma, the one character of
-/// graph syntax [`check_filter_args`] lets through, escaped, so that
-/// libavfilter hands the filter the arguments as the spec gave them.
+/// Filter arguments as a graph holds them: every character of graph syntax
+/// escaped (of those [`check_filter_args`] lets through, only the comma;
+/// drawtext's quoted text may hold any), so that libavfilter hands the
+/// filter the arguments as the node wrote them.
 fn escaped(args: &str) -> String {
-    args.replace(',', "\\,")
+    let mut out = String::with_capacity(args.len());
+    for c in args.chars() {
+        if matches!(c, '\\' | '\'' | '[' | ']' | ',' | ';') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Checks a spec against the allowlists.
@@ -481,26 +503,54 @@ fn checked_filters(
                 return Err(SpecError::Filter(filter.name.clone()));
             }
             check_filter_args(&filter.name, &filter.args)?;
-            let args = match filter_file(filter, files)? {
-                Some(name) if filter.args.is_empty() => format!("file={name}"),
-                Some(name) => format!("{}:file={name}", filter.args),
-                None => filter.args.clone(),
-            };
+            let mut args = filter.args.clone();
+            if let Some((option, name)) = filter_file(filter, files)? {
+                if !args.is_empty() {
+                    args.push(':');
+                }
+                args.push_str(&format!("{option}={name}"));
+            }
+            if filter.name == "drawtext" {
+                check_drawtext(filter)?;
+                args.push_str(&format!(":text={}", crate::av_token::quoted(&filter.text)));
+            } else if !filter.text.is_empty() {
+                return Err(SpecError::Value { name: filter.name.clone(), value: "text".into() });
+            }
             Ok((filter.name.clone(), args))
         })
         .collect()
 }
 
+/// Checks drawtext's options ([`crate::drawtext::DRAWTEXT_OPTIONS`], all
+/// named, expansion `none` or `normal`) and its text.
+fn check_drawtext(filter: &proto::v1::Filter) -> Result<(), SpecError> {
+    let refuse =
+        |value: &str| Err(SpecError::Value { name: "drawtext".into(), value: value.to_string() });
+    let mut expanded = true;
+    for option in filter.args.split(':').filter(|o| !o.is_empty()) {
+        match option.split_once('=') {
+            Some(("expansion", "none" | "0")) => expanded = false,
+            Some(("expansion", "normal" | "1")) => {}
+            Some(("expansion", _)) => return refuse(option),
+            Some((key, _)) if crate::drawtext::DRAWTEXT_OPTIONS.contains(&key) => {}
+            _ => return refuse(option),
+        }
+    }
+    crate::drawtext::check_text(&filter.text, expanded)
+        .map_err(|why| SpecError::Value { name: "drawtext text".into(), value: why })
+}
+
 /// Checks the file of a filter of [`FILE_FILTERS`] (which must have one:
-/// others must not) and adds it to `files`, under the name it gives.
-/// Its arguments are all named, and none is the file: unnamed, the first
-/// would be read as the file.
+/// others must not) and adds it to `files`, under the name it gives; gives
+/// the option that names it and that name. Its arguments are all named,
+/// and none is the file: unnamed, the first would be read as the file.
 fn filter_file(
     filter: &proto::v1::Filter,
     files: &mut Vec<(String, proto::Bytes)>,
-) -> Result<Option<String>, SpecError> {
+) -> Result<Option<(&'static str, String)>, SpecError> {
     let refuse = |why: String| Err(SpecError::FilterFile(why));
-    let Some((_, types)) = FILE_FILTERS.iter().find(|(name, _)| *name == filter.name) else {
+    let Some((_, option, types)) = FILE_FILTERS.iter().find(|(name, ..)| *name == filter.name)
+    else {
         if filter.file.is_empty() && filter.file_type.is_empty() {
             return Ok(None);
         }
@@ -512,7 +562,7 @@ fn filter_file(
     if !types.contains(&filter.file_type.as_str()) {
         return refuse(format!("{} of type '{}'", filter.name, filter.file_type));
     }
-    let named = |option: &str| option.split_once('=').is_some_and(|(key, _)| key != "file");
+    let named = |o: &str| o.split_once('=').is_some_and(|(key, _)| key != *option);
     if !filter.args.split(':').filter(|o| !o.is_empty()).all(named) {
         return refuse(format!("{} arguments '{}'", filter.name, filter.args));
     }
@@ -522,7 +572,7 @@ fn filter_file(
     }
     let name = format!("filter-{}.{}", files.len(), filter.file_type);
     files.push((name.clone(), filter.file.clone()));
-    Ok(Some(name))
+    Ok(Some((option, name)))
 }
 
 /// Checks an overlay: an image of bounded size read by a still-image
@@ -653,7 +703,7 @@ pub fn check_option(name: &str, value: &str) -> Result<(), SpecError> {
 /// A comma separates a function's arguments (`min(1280,iw)`); the graph
 /// escapes it ([`escaped`]), so it never ends the filter.
 fn check_filter_args(name: &str, args: &str) -> Result<(), SpecError> {
-    let ok = args.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.:=+-*/()<>!,".contains(&b));
+    let ok = args.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.:=+-*/()<>!,@#".contains(&b));
     if ok { Ok(()) } else { Err(SpecError::Value { name: name.into(), value: args.into() }) }
 }
 
@@ -1190,6 +1240,7 @@ mod tests {
             args: args.into(),
             file: file.to_vec().into(),
             file_type: file_type.into(),
+            text: String::new(),
         };
         let mut s = spec();
         s.filters = vec![lut("interp=nearest", b"LUT_3D_SIZE 2", "cube"), lut("", b"x", "3dl")];
@@ -1219,6 +1270,57 @@ mod tests {
         for (what, filters) in cases {
             let mut s = spec();
             s.filters = filters;
+            assert!(validate(&s).is_err(), "{what} was accepted");
+        }
+    }
+
+    /// drawtext's text reaches the filter as the spec gave it, whatever
+    /// it holds, and only through the text field; its font is the file.
+    #[test]
+    fn drawtext_quotes_its_text_itself() {
+        let text = |args: &str, text: &str| Filter {
+            name: "drawtext".into(),
+            args: args.into(),
+            file: proto::Bytes::from_static(b"font"),
+            file_type: "ttf".into(),
+            text: text.into(),
+        };
+        let mut s = spec();
+        s.filters = vec![text("fontsize=20:fontcolor=white@0.5", "it's [a], b; c:\\ %{pts:hms}")];
+        let valid = validate(&s).unwrap();
+        let args = valid.ffmpeg_args(Path::new("in.nut"), Path::new("out.mkv"));
+        let graph = args.iter().map(|a| a.to_string_lossy()).find(|a| a.contains("drawtext"));
+        let graph = graph.unwrap();
+        // Read back as libavfilter reads it: the graph's token, then the
+        // option's.
+        use crate::av_token::token;
+        let (options, _) = token(graph.split_once("drawtext=").unwrap().1, &['[', ']', ',', ';']);
+        let (before, text_value) = options.split_once(":text=").unwrap();
+        assert_eq!(before, "fontsize=20:fontcolor=white@0.5:fontfile=filter-0.ttf");
+        assert_eq!(token(text_value, &[':']).0, "it's [a], b; c:\\ %{pts:hms}");
+
+        let cases = [
+            ("no text", text("", "")),
+            ("text in the arguments", text("text=hi", "hi")),
+            ("a text file", text("textfile=t.txt", "hi")),
+            ("fontconfig", text("font=Sans", "hi")),
+            ("a timecode", text("timecode=00\\:00\\:00\\:00", "hi")),
+            ("the clock", text("", "%{localtime}")),
+            ("a control character", text("", "a\u{1b}b")),
+            ("strftime", text("expansion=strftime", "%H")),
+            (
+                "text for another filter",
+                Filter {
+                    name: "hflip".into(),
+                    file: proto::Bytes::new(),
+                    file_type: String::new(),
+                    ..text("", "hi")
+                },
+            ),
+        ];
+        for (what, filter) in cases {
+            let mut s = spec();
+            s.filters = vec![filter];
             assert!(validate(&s).is_err(), "{what} was accepted");
         }
     }

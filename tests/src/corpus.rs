@@ -78,7 +78,7 @@ const INPUTS: &[(&str, &[&str])] = &[
 /// Writes every input the corpus names into `dir`: real 2 s clips when `real`,
 /// otherwise a few bytes each (enough for routing and for ffmpeg's splitter).
 pub fn make_inputs(dir: &Path, real: bool) {
-    let names = ["in.mkv", "in.wav", "in.srt", "logo.png", "list.txt", "grade.cube"];
+    let names = ["in.mkv", "in.wav", "in.srt", "logo.png", "list.txt", "grade.cube", "font.ttf"];
     if !real {
         for name in INPUTS.iter().map(|(n, _)| *n).chain(names) {
             std::fs::write(dir.join(name), b"not media").unwrap();
@@ -141,4 +141,5 @@ pub fn make_inputs(dir: &Path, real: bool) {
     ffmpeg(&["-f", "lavfi", "-i", "testsrc2=size=64x64", "-frames:v", "1", &at("logo.png")]);
     std::fs::write(dir.join("list.txt"), "file 'in.mp4'\nfile 'in.mov'\n").unwrap();
     std::fs::write(dir.join("grade.cube"), crate::grade_lut()).unwrap();
+    crate::copy_font(&dir.join("font.ttf"));
 }

@@ -473,3 +473,13 @@ pub fn grade_lut() -> String {
     }
     lut
 }
+
+/// The font the drawtext tests draw with, which `scripts/install-deps.sh`
+/// installs (Debian's fonts-dejavu-core).
+pub const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+
+/// Copies [`FONT`] to `to`, with a message that says how to get it.
+pub fn copy_font(to: &std::path::Path) {
+    std::fs::copy(FONT, to)
+        .unwrap_or_else(|e| panic!("{FONT}: {e} (bash scripts/install-deps.sh installs it)"));
+}

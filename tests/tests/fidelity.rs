@@ -117,6 +117,9 @@ fn side_inputs(dir: &Path, encode: &[&str]) -> Vec<String> {
     if encode.iter().any(|a| a.contains("grade.cube")) {
         std::fs::write(dir.join("grade.cube"), tests::grade_lut()).unwrap();
     }
+    if encode.iter().any(|a| a.contains("font.ttf")) {
+        tests::copy_font(&dir.join("font.ttf"));
+    }
     for (name, side) in SIDE_INPUTS {
         if encode.iter().any(|a| a.contains(name)) {
             let mut args: Vec<String> = side.iter().map(|a| a.replace("{dir}", dir_s)).collect();
@@ -285,6 +288,14 @@ const WITH_A_TIMED_LOGO: &[&str] = x264_lossless_after!(
 /// render farms: the nodes get the file's bytes with every chunk.
 const THROUGH_A_LUT: &[&str] =
     x264_lossless_after!("-vf", "lut3d={dir}/grade.cube:interp=trilinear,format=yuv420p");
+/// Text burnt into the picture (`drawtext`, a running time in a box), as
+/// dailies and review copies carry it: the font travels with each chunk,
+/// and each frame shows its own time.
+const WITH_BURNT_IN_TEXT: &[&str] = x264_lossless_after!(
+    "-vf",
+    "drawtext=fontfile={dir}/font.ttf:text='Take 3\\: %{pts\\:hms}':fontsize=12:\
+     fontcolor=white@0.8:box=1:boxcolor=black@0.4:x=(w-text_w)/2:y=h-th-2,format=yuv420p"
+);
 /// Why a graph on audio runs through ffmpeg for a source without audio
 /// (where ffmpeg then fails: "matches no streams").
 const NO_AUDIO: &str = "-filter_complex reads [0:a:0], which names no stream";
@@ -429,6 +440,7 @@ macro_rules! sources {
         suite!(x264_lossless_with_a_looped_logo, WITH_A_LOOPED_LOGO, "mkv", { $($sources)* });
         suite!(x264_lossless_with_a_timed_logo, WITH_A_TIMED_LOGO, "mkv", { $($sources)* });
         suite!(x264_lossless_through_a_lut, THROUGH_A_LUT, "mkv", { $($sources)* });
+        suite!(x264_lossless_with_burnt_in_text, WITH_BURNT_IN_TEXT, "mkv", { $($sources)* });
         suite!(fps_filter, FPS_24, "mkv", { $($sources)* });
         suite!(output_rate, RATE_24, "mkv", { $($sources)* });
     };
@@ -1220,6 +1232,54 @@ fn no_overwrite_keeps_ffmpegs_refusal() {
     assert!(String::from_utf8_lossy(&result.stderr).contains("already exists"));
     assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
 }
+
+/// Video that starts after the audio (x264's B-frames in Matroska: its
+/// first frame is at 0.023 s), under a timed logo: ffmpeg alone may decide
+/// the first frame at the image's time, 0, so a window that opens or closes
+/// in between runs through ffmpeg; one that does not is distributed.
+#[test]
+fn a_timed_logo_over_late_video_is_decided_as_ffmpeg_decides_it() {
+    let timed = |enable: &str| {
+        let graph = format!("[0:v][1:v]overlay=W-w-8:8:enable='{enable}'");
+        let encode = x264_lossless_after!("-i", "{dir}/logo.png", "-filter_complex", "GRAPH");
+        encode
+            .iter()
+            .map(|a| if *a == "GRAPH" { graph.clone() } else { a.to_string() })
+            .collect::<Vec<_>>()
+    };
+    for enable in ["lt(t,0.01)", "between(t, 0.01, 1)"] {
+        let encode = timed(enable);
+        let encode: Vec<&str> = encode.iter().map(String::as_str).collect();
+        let reason =
+            format!("overlay enable={} may decide the first frame", enable.replace(' ', ""));
+        check_fallback(&LATE_VIDEO, &encode, "mkv", &reason);
+    }
+    let encode = timed("gte(t,1)");
+    check(&LATE_VIDEO, &encode.iter().map(String::as_str).collect::<Vec<_>>(), "mkv");
+}
+
+const LATE_VIDEO: Source = Source {
+    name: "late_video",
+    make: &[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x120:rate=25:duration=3",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=duration=3",
+        "-c:v",
+        "libx264",
+        "-bf",
+        "2",
+        "-g",
+        "12",
+        "-c:a",
+        "aac",
+    ],
+    ext: "mkv",
+};
 
 const SUBTITLES_CHAPTERS: Source = Source {
     name: "subtitles_chapters",

@@ -81,6 +81,7 @@ const OPTION_NAMES: &[&str] = &[
 
 const FILTER_NAMES: &[&str] = &[
     "lut3d",
+    "drawtext",
     "scale",
     "crop",
     "drawbox",
@@ -100,7 +101,19 @@ const FILTER_NAMES: &[&str] = &[
 
 /// A filter's file and its type, which the node names itself (a LUT's).
 const FILTER_FILES: &[&str] = &["", "LUT_3D_SIZE 2\n0 0 0\n", "file /etc/passwd\n"];
-const FILE_TYPES: &[&str] = &["", "cube", "../cube", "cube/../../../tmp/x", "3dl", "png"];
+const FILE_TYPES: &[&str] = &["", "cube", "../cube", "cube/../../../tmp/x", "3dl", "png", "ttf"];
+/// drawtext's text, which the node quotes itself: graph and option syntax,
+/// and functions that read the machine.
+const TEXTS: &[&str] = &[
+    "",
+    "Take 3: %{pts:hms}",
+    "a'; movie=/etc/passwd [x]",
+    "':textfile=/etc/passwd:text='",
+    "\\\\'\\,",
+    "%{metadata:lavfi.x}",
+    "%{localtime}",
+    "%{e:1}\n[out];movie=/etc/passwd",
+];
 
 const IMAGE_FORMATS: &[&str] =
     &["png_pipe", "jpeg_pipe", "concat", "hls", "image2", "lavfi", "../in.nut", "tee"];
@@ -146,6 +159,7 @@ fn hostile(rng: &mut Rng, tb: (i64, i64)) -> EncodeSpec {
                 args: rng.pick(HOSTILE).into(),
                 file: rng.pick(FILTER_FILES).as_bytes().to_vec().into(),
                 file_type: rng.pick(FILE_TYPES).into(),
+                text: rng.pick(TEXTS).into(),
             }),
             3 => spec.pix_fmt = rng.pick(HOSTILE).into(),
             4 => {
@@ -362,6 +376,18 @@ fn hostile_specs_never_escape_the_chunk_directory() {
     let (mut refused, mut encoded, mut failed) = (0, 0, 0);
     runtime.block_on(async {
         assert_eq!(attempt(&node.addr, base(tb), &input).await, Ended::Encoded, "the base spec");
+        // A font that does not load: drawtext would fall back to the
+        // machine's fontconfig fonts; the node leaves it none to read.
+        let mut unloadable = base(tb);
+        unloadable.filters.push(Filter {
+            name: "drawtext".into(),
+            file: b"not a font".to_vec().into(),
+            file_type: "ttf".into(),
+            text: "hello".into(),
+            ..Default::default()
+        });
+        let ended = attempt(&node.addr, unloadable, &input).await;
+        assert!(matches!(ended, Ended::Failed(_)), "an unloadable font: {ended:?}");
         for _ in 0..ATTEMPTS {
             match attempt(&node.addr, hostile(&mut rng, tb), &input).await {
                 Ended::Refused => refused += 1,
