@@ -31,6 +31,11 @@ pub fn check(options: &[FilterOption], text: &str) -> Result<(), String> {
             },
             "x" => place.0 = Some(value),
             "y" => place.1 = Some(value),
+            "fontsize" => {
+                if let Some(word) = layout(value) {
+                    return refuse(&format!("fontsize reading {word}"));
+                }
+            }
             _ if !node::drawtext::DRAWTEXT_OPTIONS.contains(&key) => {
                 return refuse(&format!("option {key}"));
             }
@@ -47,29 +52,42 @@ pub fn check(options: &[FilterOption], text: &str) -> Result<(), String> {
     if !expanded {
         return Ok(());
     }
+    // The node checked the calls' names and arguments; their expressions
+    // must not read frame counts, chance, or the layout (below).
     for call in node::drawtext::functions(text).map_err(|why| format!("drawtext text: {why}"))? {
-        let arg = |i: usize| call.get(i).map(String::as_str);
-        let fine = match call[0].as_str() {
-            // The format (seconds, or h:m:s) and an offset in seconds.
-            "pts" => {
-                matches!(arg(1), None | Some("flt" | "hms"))
-                    && arg(2).is_none_or(|o| o.trim().parse::<f64>().is_ok())
-                    && call.len() <= 3
-            }
-            "expr" | "e" => call.len() == 2 && dependent(&call[1]).is_none(),
-            "expr_int_format" | "eif" => {
-                (3..=4).contains(&call.len())
-                    && dependent(&call[1]).is_none()
-                    && matches!(arg(2), Some("d" | "x" | "X" | "u" | "o"))
-                    && arg(3).is_none_or(|d| d.trim().parse::<u8>().is_ok())
-            }
-            _ => false,
+        let expression = match call[0].as_str() {
+            "expr" | "e" | "expr_int_format" | "eif" => call.get(1),
+            _ => None,
         };
-        if !fine {
-            return refuse(&format!("text %{{{}}}", call.join(":")));
+        if let Some(word) = expression.and_then(|e| dependent(e).or_else(|| layout(e))) {
+            return refuse(&format!("text %{{{}}} reading {word}", call.join(":")));
         }
     }
     Ok(())
+}
+
+/// The variable of a `fontsize` or text expression that reads the text's
+/// layout (its size, the glyphs' metrics, its place), if any: drawtext
+/// evaluates those before it lays out the frame's text, so they hold the
+/// previous frame's values, which a chunk starts at 0.
+fn layout(expr: &str) -> Option<&str> {
+    const LAYOUT: &[&str] = &[
+        "tw",
+        "text_w",
+        "th",
+        "text_h",
+        "lh",
+        "line_h",
+        "max_glyph_w",
+        "max_glyph_h",
+        "max_glyph_a",
+        "ascent",
+        "max_glyph_d",
+        "descent",
+        "x",
+        "y",
+    ];
+    expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).find(|w| LAYOUT.contains(w))
 }
 
 /// The word of an expression that a chunk does not reproduce, if any.
@@ -121,6 +139,7 @@ mod tests {
             named(&[("expansion", "strftime")]),
             named(&[("basetime", "0")]),
             named(&[("alpha", "if(lt(pkt_pos,0),1,0)")]),
+            named(&[("fontsize", "10+tw/5")]),
         ] {
             assert!(check(&options, "hi").is_err(), "{options:?}");
         }

@@ -136,7 +136,14 @@ fn call(name: &str, args: &[f64]) -> Option<f64> {
         ("lte", [a, b]) => flag(b >= a),
         ("eq", [a, b]) => flag(a == b),
         ("not", [a]) => flag(*a == 0.0),
-        ("if", [c, a]) => flag(*c != 0.0) * a,
+        // Without an else, 0 (not 0 times the value, which may be infinite).
+        ("if", [c, a]) => {
+            if *c != 0.0 {
+                *a
+            } else {
+                0.0
+            }
+        }
         ("if", [c, a, b]) => {
             if *c != 0.0 {
                 *a
@@ -144,7 +151,13 @@ fn call(name: &str, args: &[f64]) -> Option<f64> {
                 *b
             }
         }
-        ("ifnot", [c, a]) => flag(*c == 0.0) * a,
+        ("ifnot", [c, a]) => {
+            if *c == 0.0 {
+                *a
+            } else {
+                0.0
+            }
+        }
         ("ifnot", [c, a, b]) => {
             if *c == 0.0 {
                 *a
@@ -194,6 +207,8 @@ mod tests {
         assert_eq!(eval("mod(-t,2)", 5.0), Some(1.0));
         assert_eq!(eval("2^3^2", 0.0), Some(64.0));
         assert_eq!(eval("2^-1", 0.0), Some(0.5));
+        assert_eq!(eval("not(if(gt(t,5),1/0))", 1.0), Some(1.0));
+        assert_eq!(eval("ifnot(lt(t,5),1/0)", 1.0), Some(0.0));
     }
 
     #[test]

@@ -96,10 +96,43 @@ pub fn check_text(text: &str, expanded: bool) -> Result<(), String> {
         };
     }
     let calls = functions(text)?;
-    match calls.iter().find(|argv| !TEXT_FUNCTIONS.contains(&argv[0].as_str())) {
-        Some(argv) => Err(format!("the text function '{}'", argv[0])),
+    match calls.iter().find(|argv| !call_allowed(argv)) {
+        Some(argv) => Err(format!("the text function '%{{{}}}'", argv.join(":"))),
         None => Ok(()),
     }
+}
+
+/// Whether a call of the text (its name and arguments) is one of
+/// [`TEXT_FUNCTIONS`], with arguments ffmpeg 5.1 takes that read nothing
+/// but the frame: `pts` as seconds or h:m:s (not `localtime`, which reads
+/// the machine's zone file, nor `gmtime`) with an offset in seconds; the
+/// integer formats of `eif`.
+pub fn call_allowed(argv: &[String]) -> bool {
+    let arg = |i: usize| argv.get(i).map(String::as_str);
+    match arg(0).unwrap_or_default() {
+        "pts" => {
+            argv.len() <= 3
+                && matches!(arg(1), None | Some("flt" | "hms"))
+                && arg(2).is_none_or(seconds)
+        }
+        "expr" | "e" => argv.len() == 2,
+        "expr_int_format" | "eif" => {
+            (3..=4).contains(&argv.len())
+                && matches!(arg(2), Some("d" | "x" | "X" | "u"))
+                && arg(3).is_none_or(|d| d.parse::<u8>().is_ok())
+        }
+        _ => false,
+    }
+}
+
+/// `-S[.m]`: a number of seconds as `av_parse_time` reads a duration, in
+/// its plainest form.
+fn seconds(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
+    !whole.is_empty()
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && fraction.bytes().all(|b| b.is_ascii_digit())
 }
 
 #[cfg(test)]
@@ -118,8 +151,18 @@ mod tests {
 
     #[test]
     fn only_time_and_expressions_are_called() {
-        assert!(check_text("%{pts} %{e:t*2}", true).is_ok());
-        for text in ["%{n}", "%{frame_num}", "%{localtime}", "%{metadata:lavfi.x}", ""] {
+        assert!(check_text("%{pts} %{e:t*2} %{pts:hms:-1.5} %{eif:t:x:4}", true).is_ok());
+        for text in [
+            "%{n}",
+            "%{frame_num}",
+            "%{localtime}",
+            "%{pts:localtime}",
+            "%{pts:gmtime:0}",
+            "%{pts:flt:1e3}",
+            "%{eif:t:o}",
+            "%{metadata:lavfi.x}",
+            "",
+        ] {
             assert!(check_text(text, true).is_err(), "{text}");
         }
         // Unexpanded, %{n} and a lone % are text.

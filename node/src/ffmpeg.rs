@@ -22,6 +22,8 @@ pub async fn run_encode(
     args: Vec<OsString>,
     progress: mpsc::Sender<ProgressBlock>,
 ) -> Result<ProgressBlock, NodeError> {
+    let fonts_conf = std::path::absolute(dir.join(crate::spec::FONTS_CONF))
+        .map_err(|e| NodeError::io("finding the chunk directory", e))?;
     let mut child = Command::new(ffmpeg)
         .args(&args)
         // A chunk's ffmpeg writes no report: an inherited FFREPORT (the
@@ -32,7 +34,8 @@ pub async fn run_encode(
         // fontconfig when its font file does not load, which would read the
         // machine's configuration and fonts (and draw with them). The
         // service writes a configuration of no fonts there.
-        .env("FONTCONFIG_FILE", dir.join(crate::spec::FONTS_CONF))
+        // Absolute: fontconfig looks a relative name up in /etc/fonts.
+        .env("FONTCONFIG_FILE", fonts_conf)
         // Anything an encoder writes by a relative name stays in the chunk's
         // directory, which is removed with the chunk.
         .current_dir(dir)

@@ -112,6 +112,7 @@ const TEXTS: &[&str] = &[
     "\\\\'\\,",
     "%{metadata:lavfi.x}",
     "%{localtime}",
+    "%{pts:localtime:0}",
     "%{e:1}\n[out];movie=/etc/passwd",
 ];
 

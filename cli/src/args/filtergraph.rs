@@ -91,31 +91,7 @@ fn args(input: &str) -> Res<'_, &str> {
 /// after each `\` kept as it is, and trailing whitespace that no quote or
 /// escape kept cut off. `scale='min(1280,iw)':-2` is `min(1280,iw):-2`.
 pub fn unquoted(args: &str) -> String {
-    let mut out = String::with_capacity(args.len());
-    // The length of `out` that trailing whitespace may not be cut below.
-    let mut kept = 0;
-    let mut chars = args.trim_start_matches([' ', '\n', '\t', '\r']).chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' if chars.peek().is_some() => {
-                out.extend(chars.next());
-                kept = out.len();
-            }
-            '\'' => {
-                for q in chars.by_ref() {
-                    if q == '\'' {
-                        kept = out.len();
-                        break;
-                    }
-                    out.push(q);
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    let trimmed = out[kept..].trim_end_matches([' ', '\n', '\t', '\r']).len();
-    out.truncate(kept + trimmed);
-    out
+    node::av_token::token(args, &[]).0
 }
 
 fn filter(input: &str) -> Res<'_, Filter> {
@@ -124,7 +100,9 @@ fn filter(input: &str) -> Res<'_, Filter> {
         |(inputs, name, args, outputs)| Filter {
             inputs,
             name: name.split('@').next().unwrap_or(name).to_string(),
-            args: args.map(|a| a.trim_end().to_string()),
+            // As written: `unquoted` trims what `av_get_token` trims, and
+            // only that (not an escaped or quoted space, nor U+3000).
+            args: args.map(str::to_string),
             outputs,
         },
     )
@@ -157,6 +135,11 @@ mod tests {
         let graph = parse_graph(r"drawtext=text='a\',hflip").unwrap();
         assert_eq!(graph[0][0].args.as_deref(), Some(r"text='a\'"));
         assert_eq!(graph[0][1].name, "hflip");
+        // What a quote or an escape keeps at the end is kept, as is
+        // whitespace that av_get_token does not cut (U+3000).
+        let graph = parse_graph("drawtext=text=abc\\ ,hflip;drawtext=text=abc\u{3000}").unwrap();
+        assert_eq!(unquoted(graph[0][0].args.as_deref().unwrap()), "text=abc ");
+        assert_eq!(unquoted(graph[1][0].args.as_deref().unwrap()), "text=abc\u{3000}");
         for bad in ["", ",scale", "scale,", "[in"] {
             assert!(parse_graph(bad).is_err(), "{bad}");
         }
