@@ -35,6 +35,7 @@ fn normalize(name: &str, file_key: &str, types: &[&str], args: &str) -> Result<S
     let positional: &[&str] = if name == "drawtext" { &["fontfile", "text"] } else { &["file"] };
     let mut path = None;
     let mut text = None;
+    let mut timecode = None;
     let mut rest = Vec::new();
     for (k, option) in found.into_iter().enumerate() {
         let key = match option.key {
@@ -47,6 +48,7 @@ fn normalize(name: &str, file_key: &str, types: &[&str], args: &str) -> Result<S
         match key.as_str() {
             key if key == file_key => path = Some(option.value),
             "text" if name == "drawtext" => text = Some(option.value),
+            "timecode" if name == "drawtext" => timecode = Some(option.value),
             _ => rest.push(FilterOption { key: Some(key), value: option.value }),
         }
     }
@@ -64,25 +66,35 @@ fn normalize(name: &str, file_key: &str, types: &[&str], args: &str) -> Result<S
     }
     let text = match name {
         "drawtext" => {
-            let text =
-                text.ok_or("drawtext without text (a text file, a timecode) is not distributable")?;
-            crate::drawtext::check(&rest, &text)?;
+            // With a timecode, ffmpeg draws it after the text, or alone.
+            let text = match (text, &timecode) {
+                (Some(text), _) => text,
+                (None, Some(_)) => String::new(),
+                (None, None) => {
+                    return Err("drawtext without text (a text file) is not distributable".into());
+                }
+            };
+            crate::drawtext::check(&rest, &text, timecode.as_deref())?;
             Some(text)
         }
         _ => None,
     };
     rest.push(FilterOption { key: Some(file_key.into()), value: path });
+    if let Some(timecode) = timecode {
+        rest.push(FilterOption { key: Some("timecode".into()), value: timecode });
+    }
     if let Some(text) = text {
         rest.push(FilterOption { key: Some("text".into()), value: text });
     }
     Ok(render(&rest))
 }
 
-/// What `normalized` arguments hold: the path, drawtext's text, and the
-/// other options, rendered.
+/// What `normalized` arguments hold: the path, drawtext's text and
+/// timecode (empty without one), and the other options, rendered.
 struct Parts {
     path: String,
     text: String,
+    timecode: String,
     rest: String,
 }
 
@@ -95,11 +107,12 @@ fn parts(name: &str, args: &str) -> Option<Parts> {
     };
     let path = take(&mut found, file_key)?;
     let text = if name == "drawtext" { take(&mut found, "text")? } else { String::new() };
-    Some(Parts { path, text, rest: render(&found) })
+    let timecode = take(&mut found, "timecode").unwrap_or_default();
+    Some(Parts { path, text, timecode, rest: render(&found) })
 }
 
-/// The arguments `normalized` wrote without the file and the text, as the
-/// node gets them: what expression checks read (a path or a title is no
+/// The arguments `normalized` wrote without the file, the text and the
+/// timecode, as the node gets them: what expression checks read (a path or a title is no
 /// expression). Other filters' arguments are returned as they are.
 pub fn without_file(name: &str, args: &str) -> String {
     parts(name, args).map_or_else(|| args.to_string(), |p| p.rest)
@@ -176,6 +189,7 @@ pub fn to_proto(name: &str, args: &str, files: &[(String, proto::Bytes)]) -> pro
             file,
             file_type: file_type(&p.path).unwrap_or_default(),
             text: p.text,
+            timecode: p.timecode,
         },
         None => proto::v1::Filter { name: name.into(), args: args.into(), ..Default::default() },
     }
@@ -226,6 +240,17 @@ mod tests {
     }
 
     #[test]
+    fn drawtext_keeps_its_timecode_apart() {
+        let args = ok("drawtext", "fontfile=f.ttf:timecode=00\\:59\\:59;20:rate=30000/1001");
+        assert_eq!(args, "rate=30000/1001:fontfile=f.ttf:timecode='00:59:59;20':text=");
+        let files = vec![("f.ttf".to_string(), proto::Bytes::from_static(b"font"))];
+        let filter = to_proto("drawtext", &args, &files);
+        let fields = (filter.args.as_str(), filter.timecode.as_str(), filter.text.as_str());
+        assert_eq!(fields, ("rate=30000/1001", "00:59:59;20", ""));
+        assert_eq!(without_file("drawtext", &args), "rate=30000/1001");
+    }
+
+    #[test]
     fn what_the_nodes_cannot_read_is_refused() {
         for args in ["", "interp=nearest", "a.png", "a.cube:nearest", "x"] {
             assert!(normalized("lut3d", args).unwrap().is_err(), "{args}");
@@ -235,7 +260,8 @@ mod tests {
             "text=hi",
             "fontfile=f.ttf",
             "fontfile=f.ttf:textfile=t.txt",
-            "fontfile=f.ttf:text=%{n}",
+            "fontfile=f.ttf:text=%{localtime}",
+            "fontfile=f.ttf:timecode=0\\:0\\:0@0",
             "font=Sans:text=hi",
         ] {
             assert!(normalized("drawtext", args).unwrap().is_err(), "{args}");

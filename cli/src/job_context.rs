@@ -175,8 +175,12 @@ impl JobContext {
                 .turn
                 .iter()
                 .chain(&self.job.filters)
-                .map(|(name, args)| {
-                    crate::filter_files::to_proto(name, args, &self.job.filter_files)
+                .map(|(name, args)| match name.as_str() {
+                    "drawtext" => {
+                        let args = crate::drawtext::for_chunk(args, self.frames_before(chunk));
+                        crate::filter_files::to_proto(name, &args, &self.job.filter_files)
+                    }
+                    _ => crate::filter_files::to_proto(name, args, &self.job.filter_files),
                 })
                 .collect(),
             keep_start_pts,
@@ -202,6 +206,15 @@ impl JobContext {
             input_color: Some(self.input_color.clone()),
             field_order: self.field_order.clone(),
         })
+    }
+
+    /// The frames that pass the job's filters before `chunk`'s first in
+    /// ffmpeg alone: those encoded before it, since the filters see the
+    /// frames from the first one encoded (`route` refuses a drawtext that
+    /// counts frames where they would not: after `-vf fps`, or with an
+    /// output `-ss`, which drops frames after the filters).
+    fn frames_before(&self, chunk: &Chunk) -> u64 {
+        chunk.frames.start.saturating_sub(self.first_frame) as u64
     }
 
     /// The chunk container that carries what the output container needs:

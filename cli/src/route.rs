@@ -417,6 +417,20 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
             return Err(format!("-r {num}/{den} with {encoder} is not distributable"));
         }
     }
+    if let Some(at) =
+        filters.iter().position(|(n, a)| n == "drawtext" && crate::drawtext::counts_frames(a))
+    {
+        // Each chunk counts on from the frames before it, which the
+        // coordinator knows as they enter the filters: before an fps
+        // filter, and from the first decoded frame, which an output -ss
+        // drops only after the filters.
+        if filters[..at].iter().any(|(name, _)| name == "fps") {
+            return Err("drawtext counting frames after -vf fps is not distributable".into());
+        }
+        if output_window.start.is_some() {
+            return Err("drawtext counting frames with an output -ss is not distributable".into());
+        }
+    }
     if fps_filter.is_some()
         && (input_window != Window::default() || output_window != Window::default())
     {
@@ -879,8 +893,10 @@ pub(crate) fn frame_local(
         if let Some(normalized) = crate::filter_files::normalized(&filter.name, &args) {
             args = normalized.map_err(|e| format!("{flag} {text}: {e}"))?;
         }
+        // drawtext's own check knows its variables (`n` counts on per chunk).
         let expressions = crate::filter_files::without_file(&filter.name, &args);
-        if let Some(var) = chunk_dependent_variable(&expressions) {
+        let checked = filter.name == "drawtext";
+        if let Some(var) = chunk_dependent_variable(&expressions).filter(|_| !checked) {
             return Err(format!(
                 "{} {}: an expression reads {var}, which a chunk does not reproduce",
                 flag, text

@@ -7,10 +7,12 @@
 use crate::av_token::token;
 
 /// drawtext's options a spec may set in a filter's arguments, all named:
-/// looks, place and timeline. Not `textfile`, `reload`, `text_source`
-/// (other sources of text), `font` (the machine's fontconfig), `timecode`,
-/// `timecode_rate`, `r`, `rate`, `tc24hmax`, `start_number`, `basetime`
-/// (they count frames or read the clock), nor `fontcolor_expr`.
+/// looks, place, timeline, and what frame numbers and timecodes count
+/// from (`start_number`, the timecode's rate and wrap; the timecode itself
+/// travels in its own field, [`proto::v1::Filter::timecode`], as the text
+/// does). Not `textfile`, `reload`, `text_source` (other sources of text),
+/// `font` (the machine's fontconfig), `basetime` (the clock), nor
+/// `fontcolor_expr`.
 pub const DRAWTEXT_OPTIONS: &[&str] = &[
     "fontcolor",
     "boxcolor",
@@ -32,12 +34,18 @@ pub const DRAWTEXT_OPTIONS: &[&str] = &[
     "text_shaping",
     "ft_load_flags",
     "enable",
+    "start_number",
+    "timecode_rate",
+    "rate",
+    "r",
+    "tc24hmax",
 ];
 
-/// The functions drawtext's text may call (`%{pts:hms}`, `%{eif:t*25:d}`):
-/// the time and expressions. Not `n`/`frame_num`, `localtime`/`gmtime`,
-/// `metadata` or `pict_type`.
-pub const TEXT_FUNCTIONS: &[&str] = &["pts", "expr", "e", "expr_int_format", "eif"];
+/// The functions drawtext's text may call (`%{pts:hms}`, `%{eif:t*25:d}`,
+/// `%{n}`): the time, the frame number and expressions. Not
+/// `localtime`/`gmtime`, `metadata` or `pict_type`.
+pub const TEXT_FUNCTIONS: &[&str] =
+    &["pts", "expr", "e", "expr_int_format", "eif", "n", "frame_num"];
 
 /// The `%{...}` functions of `text` as drawtext expands it (`vf_drawtext.c`
 /// `expand_text`): each as its name and arguments, read as the filter reads
@@ -84,9 +92,11 @@ pub fn functions(text: &str) -> Result<Vec<Vec<String>>, String> {
 }
 
 /// Checks drawtext's text for a spec: [`functions`] of [`TEXT_FUNCTIONS`]
-/// only, when `expanded` (its `expansion` is not `none`).
-pub fn check_text(text: &str, expanded: bool) -> Result<(), String> {
-    if text.is_empty() {
+/// only, when `expanded` (its `expansion` is not `none`). Only a filter
+/// that shows a timecode may have no text (ffmpeg draws the timecode
+/// alone).
+pub fn check_text(text: &str, expanded: bool, timecode: bool) -> Result<(), String> {
+    if text.is_empty() && !timecode {
         return Err("no text".into());
     }
     if !expanded {
@@ -115,6 +125,7 @@ pub fn call_allowed(argv: &[String]) -> bool {
                 && matches!(arg(1), None | Some("flt" | "hms"))
                 && arg(2).is_none_or(seconds)
         }
+        "n" | "frame_num" => argv.len() == 1,
         "expr" | "e" => argv.len() == 2,
         "expr_int_format" | "eif" => {
             (3..=4).contains(&argv.len())
@@ -150,11 +161,12 @@ mod tests {
     }
 
     #[test]
-    fn only_time_and_expressions_are_called() {
-        assert!(check_text("%{pts} %{e:t*2} %{pts:hms:-1.5} %{eif:t:x:4}", true).is_ok());
+    fn only_time_frame_numbers_and_expressions_are_called() {
+        let text = "%{pts} %{e:t*2} %{pts:hms:-1.5} %{eif:t:x:4} %{n} %{frame_num}";
+        assert!(check_text(text, true, false).is_ok());
         for text in [
-            "%{n}",
-            "%{frame_num}",
+            "%{n:5}",
+            "%{frame_num:x}",
             "%{localtime}",
             "%{pts:localtime}",
             "%{pts:gmtime:0}",
@@ -163,9 +175,11 @@ mod tests {
             "%{metadata:lavfi.x}",
             "",
         ] {
-            assert!(check_text(text, true).is_err(), "{text}");
+            assert!(check_text(text, true, false).is_err(), "{text}");
         }
-        // Unexpanded, %{n} and a lone % are text.
-        assert!(check_text("%{n} 100%", false).is_ok());
+        // Unexpanded, %{localtime} and a lone % are text.
+        assert!(check_text("%{localtime} 100%", false, false).is_ok());
+        // A timecode may be drawn alone.
+        assert!(check_text("", true, true).is_ok());
     }
 }

@@ -18,6 +18,7 @@ pub mod report;
 pub mod server;
 pub mod service;
 pub mod spec;
+pub mod timecode;
 pub mod workdir;
 
 pub use config::NodeConfig;

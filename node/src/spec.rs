@@ -512,9 +512,14 @@ fn checked_filters(
             }
             if filter.name == "drawtext" {
                 check_drawtext(filter)?;
+                if !filter.timecode.is_empty() {
+                    let quoted = crate::av_token::quoted(&filter.timecode);
+                    args.push_str(&format!(":timecode={quoted}"));
+                }
                 args.push_str(&format!(":text={}", crate::av_token::quoted(&filter.text)));
-            } else if !filter.text.is_empty() {
-                return Err(SpecError::Value { name: filter.name.clone(), value: "text".into() });
+            } else if !filter.text.is_empty() || !filter.timecode.is_empty() {
+                let field = if filter.text.is_empty() { "timecode" } else { "text" };
+                return Err(SpecError::Value { name: filter.name.clone(), value: field.into() });
             }
             Ok((filter.name.clone(), args))
         })
@@ -522,10 +527,15 @@ fn checked_filters(
 }
 
 /// Checks drawtext's options ([`crate::drawtext::DRAWTEXT_OPTIONS`], all
-/// named, expansion `none` or `normal`) and its text.
+/// named, expansion `none` or `normal`), its timecode (the plain form of
+/// [`crate::timecode::Timecode`]) and its text.
 fn check_drawtext(filter: &proto::v1::Filter) -> Result<(), SpecError> {
     let refuse =
         |value: &str| Err(SpecError::Value { name: "drawtext".into(), value: value.to_string() });
+    let timecode = !filter.timecode.is_empty();
+    if timecode && crate::timecode::Timecode::parse(&filter.timecode).is_none() {
+        return refuse(&filter.timecode);
+    }
     let mut expanded = true;
     for option in filter.args.split(':').filter(|o| !o.is_empty()) {
         match option.split_once('=') {
@@ -536,7 +546,7 @@ fn check_drawtext(filter: &proto::v1::Filter) -> Result<(), SpecError> {
             _ => return refuse(option),
         }
     }
-    crate::drawtext::check_text(&filter.text, expanded)
+    crate::drawtext::check_text(&filter.text, expanded, timecode)
         .map_err(|why| SpecError::Value { name: "drawtext text".into(), value: why })
 }
 
@@ -1240,7 +1250,7 @@ mod tests {
             args: args.into(),
             file: file.to_vec().into(),
             file_type: file_type.into(),
-            text: String::new(),
+            ..Default::default()
         };
         let mut s = spec();
         s.filters = vec![lut("interp=nearest", b"LUT_3D_SIZE 2", "cube"), lut("", b"x", "3dl")];
@@ -1284,6 +1294,7 @@ mod tests {
             file: proto::Bytes::from_static(b"font"),
             file_type: "ttf".into(),
             text: text.into(),
+            timecode: String::new(),
         };
         let mut s = spec();
         s.filters = vec![text("fontsize=20:fontcolor=white@0.5", "it's [a], b; c:\\ %{pts:hms}")];
@@ -1299,15 +1310,38 @@ mod tests {
         assert_eq!(before, "fontsize=20:fontcolor=white@0.5:fontfile=filter-0.ttf");
         assert_eq!(token(text_value, &[':']).0, "it's [a], b; c:\\ %{pts:hms}");
 
+        // A timecode (drawn alone, without text) is quoted by the node too.
+        s.filters = vec![Filter {
+            timecode: "00:59:59;80".into(),
+            ..text("rate=30000/1001:start_number=7", "")
+        }];
+        let args = validate(&s).unwrap().ffmpeg_args(Path::new("in.nut"), Path::new("out.mkv"));
+        let graph = args.iter().map(|a| a.to_string_lossy()).find(|a| a.contains("drawtext"));
+        let (options, _) =
+            token(graph.unwrap().split_once("drawtext=").unwrap().1, &['[', ']', ',', ';']);
+        let (_, timecode) = options.split_once(":timecode=").unwrap();
+        assert_eq!(token(timecode, &[':']), ("00:59:59;80".to_string(), ":text=''"));
+
         let cases = [
             ("no text", text("", "")),
             ("text in the arguments", text("text=hi", "hi")),
             ("a text file", text("textfile=t.txt", "hi")),
             ("fontconfig", text("font=Sans", "hi")),
-            ("a timecode", text("timecode=00\\:00\\:00\\:00", "hi")),
+            ("a timecode in the arguments", text("timecode=00\\:00\\:00\\:00", "hi")),
+            ("a timecode of another form", Filter { timecode: " 0:0:0:0".into(), ..text("", "") }),
             ("the clock", text("", "%{localtime}")),
             ("a control character", text("", "a\u{1b}b")),
             ("strftime", text("expansion=strftime", "%H")),
+            (
+                "a timecode for another filter",
+                Filter {
+                    name: "hflip".into(),
+                    file: proto::Bytes::new(),
+                    file_type: String::new(),
+                    timecode: "00:00:00:00".into(),
+                    ..text("", "")
+                },
+            ),
             (
                 "text for another filter",
                 Filter {

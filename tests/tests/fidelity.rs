@@ -288,13 +288,17 @@ const WITH_A_TIMED_LOGO: &[&str] = x264_lossless_after!(
 /// render farms: the nodes get the file's bytes with every chunk.
 const THROUGH_A_LUT: &[&str] =
     x264_lossless_after!("-vf", "lut3d={dir}/grade.cube:interp=trilinear,format=yuv420p");
-/// Text burnt into the picture (`drawtext`, a running time in a box), as
-/// dailies and review copies carry it: the font travels with each chunk,
-/// and each frame shows its own time.
+/// Text burnt into the picture (`drawtext`: a running time and the frame
+/// number in a box, moving with the frame number, and a drop-frame
+/// timecode that crosses a minute), as dailies and review copies carry
+/// it: the font travels with each chunk, each frame shows its own time,
+/// and each chunk counts frames on from the frames before it.
 const WITH_BURNT_IN_TEXT: &[&str] = x264_lossless_after!(
     "-vf",
-    "drawtext=fontfile={dir}/font.ttf:text='Take 3\\: %{pts\\:hms}':fontsize=12:\
-     fontcolor=white@0.8:box=1:boxcolor=black@0.4:x=(w-text_w)/2:y=h-th-2,format=yuv420p"
+    "drawtext=fontfile={dir}/font.ttf:text='Take 3\\: %{pts\\:hms} #%{n}':start_number=1:\
+     fontsize=12:fontcolor=white@0.8:box=1:boxcolor=black@0.4:x=(w-text_w)/2:y=h-th-2-n/25,\
+     drawtext=fontfile={dir}/font.ttf:timecode='00\\:00\\:59;25':rate=30000/1001:fontsize=10:\
+     fontcolor=yellow:x=2:y=2,format=yuv420p"
 );
 /// Why a graph on audio runs through ffmpeg for a source without audio
 /// (where ffmpeg then fails: "matches no streams").

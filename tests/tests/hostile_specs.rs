@@ -116,6 +116,16 @@ const TEXTS: &[&str] = &[
     "%{e:1}\n[out];movie=/etc/passwd",
 ];
 
+/// drawtext's timecode, which the node quotes itself too.
+const TIMECODES: &[&str] = &[
+    "",
+    "00:00:00:00",
+    "00:00:00;00':textfile=/etc/passwd:text='",
+    "00:00:00:00,movie=/etc/passwd",
+    "/etc/passwd",
+    "99:99:99:999999999",
+];
+
 const IMAGE_FORMATS: &[&str] =
     &["png_pipe", "jpeg_pipe", "concat", "hls", "image2", "lavfi", "../in.nut", "tee"];
 
@@ -161,6 +171,7 @@ fn hostile(rng: &mut Rng, tb: (i64, i64)) -> EncodeSpec {
                 file: rng.pick(FILTER_FILES).as_bytes().to_vec().into(),
                 file_type: rng.pick(FILE_TYPES).into(),
                 text: rng.pick(TEXTS).into(),
+                timecode: rng.pick(TIMECODES).into(),
             }),
             3 => spec.pix_fmt = rng.pick(HOSTILE).into(),
             4 => {
