@@ -55,10 +55,14 @@ fn key(input: &str) -> Option<(&str, &str)> {
 }
 
 /// Options written back as arguments that [`options`] reads the same:
-/// values quoted where they hold anything but plain characters.
+/// values quoted where they hold anything but plain characters and spaces
+/// inside (which `av_get_token` keeps; it trims a value's ends).
 pub fn render(options: &[FilterOption]) -> String {
-    let plain =
-        |v: &str| v.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.=+-*/()<>!,@#".contains(&b));
+    let plain = |v: &str| {
+        v.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.=+-*/()<>!,@# ".contains(&b))
+            && !v.starts_with(' ')
+            && !v.ends_with(' ')
+    };
     options
         .iter()
         .map(|o| {
@@ -71,6 +75,22 @@ pub fn render(options: &[FilterOption]) -> String {
         })
         .collect::<Vec<_>>()
         .join(":")
+}
+
+/// `args` with every option named: the unnamed ones (which come first)
+/// get the names of `positional`, in order, as the filter's option table
+/// gives them. `Err` for more unnamed options than `positional` names.
+pub fn named(args: &str, positional: &[&str]) -> Result<String, String> {
+    let mut found = options(args)?;
+    for (k, option) in found.iter_mut().enumerate() {
+        if option.key.is_none() {
+            let Some(key) = positional.get(k) else {
+                return Err(format!("more than {} unnamed options", positional.len()));
+            };
+            option.key = Some(key.to_string());
+        }
+    }
+    Ok(render(&found))
 }
 
 #[cfg(test)]
@@ -99,8 +119,24 @@ mod tests {
     }
 
     #[test]
+    fn names_what_comes_by_position() {
+        let positional = ["preset", "master"];
+        assert_eq!(named("vintage", &positional).unwrap(), "preset=vintage");
+        assert_eq!(
+            named("none:0/0 1/1:r=0/1", &positional).unwrap(),
+            "preset=none:master=0/0 1/1:r=0/1"
+        );
+        assert!(named("a:b:c", &positional).is_err());
+    }
+
+    #[test]
     fn renders_what_it_reads() {
-        for args in ["fontsize=20:text='a: b, [c]; it'\\''s':x=(w-tw)/2", "a.cube:interp=nearest"] {
+        let cases = [
+            "fontsize=20:text='a: b, [c]; it'\\''s':x=(w-tw)/2",
+            "a.cube:interp=nearest",
+            "r=0/0 0.5/0.58 1/1:g=' 0/0':b='1/1 '",
+        ];
+        for args in cases {
             let found = options(args).unwrap();
             assert_eq!(options(&render(&found)).unwrap(), found, "{args}");
         }

@@ -868,6 +868,10 @@ pub(crate) fn chunk_dependent_variable(args: &str) -> Option<&str> {
     })
 }
 
+/// The options `curves` takes by position, in the order of its option
+/// table (ffmpeg 5.1), up to the ones the nodes refuse (`psfile`, `plot`).
+const CURVES_POSITIONAL: &[&str] = &["preset", "master", "red", "green", "blue", "all"];
+
 /// The filters of `chain` (written as `text` after the option `flag`) as
 /// the nodes run them, when each is frame-local: what a chunk reproduces
 /// exactly, frame by frame. No filter may name a link label.
@@ -890,6 +894,11 @@ pub(crate) fn frame_local(
             return Err(format!("{} names link labels", flag));
         }
         let mut args = filter.args.as_deref().map(crate::args::unquoted).unwrap_or_default();
+        if filter.name == "curves" {
+            // The node takes curves' options named only (`node::spec::CURVES_OPTIONS`).
+            args = crate::filter_options::named(&args, CURVES_POSITIONAL)
+                .map_err(|e| format!("{flag} {text}: curves with {e} is not distributable"))?;
+        }
         if let Some(normalized) = crate::filter_files::normalized(&filter.name, &args) {
             args = normalized.map_err(|e| format!("{flag} {text}: {e}"))?;
         }
@@ -1068,7 +1077,19 @@ mod tests {
                 "-i IN -c:v libx264 -vf yadif out.mkv",
                 "-vf with a temporal filter (yadif) is not distributable",
             ),
-            ("-i IN -c:v libx264 -vf curves out.mkv", "-vf curves: filter 'curves' is not allowed"),
+            (
+                "-i IN -c:v libx264 -vf vignette out.mkv",
+                "-vf vignette: filter 'vignette' is not allowed",
+            ),
+            (
+                "-i IN -c:v libx264 -vf curves=psfile=a.acv out.mkv",
+                "-vf curves=psfile=a.acv: value 'psfile=a.acv' of 'curves' is not allowed",
+            ),
+            (
+                "-i IN -c:v libx264 -vf curves=none::::::a.acv out.mkv",
+                "-vf curves=none::::::a.acv: curves with more than 6 unnamed options is not \
+                 distributable",
+            ),
             (
                 "-i IN -filter_complex [0:v]fps=30[v] -map [v] -c:v libx264 out.mkv",
                 "-filter_complex with a temporal filter (fps) is not distributable",

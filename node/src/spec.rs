@@ -143,8 +143,9 @@ const FILE_WORDS: &[&str] =
 
 /// Frame-local filters a spec may carry: each output frame depends on one
 /// input frame only, so chunking cannot change the result, and none of them
-/// reads or writes a file named by its arguments (so no `curves`; the LUTs'
-/// and drawtext's font files travel with the spec, see [`FILE_FILTERS`]). Expressions
+/// reads or writes a file named by its arguments (`curves` without its
+/// `psfile` and `plot`; the LUTs' and drawtext's font files travel with
+/// the spec, see [`FILE_FILTERS`]). Expressions
 /// that count frames (`n`) are refused by the coordinator. Not `vignette`: its
 /// dither differs per chunk (seen in the corpus suite).
 pub const FILTERS: &[&str] = &[
@@ -216,7 +217,17 @@ pub const FILTERS: &[&str] = &[
     "lut3d",
     "lut1d",
     "drawtext",
+    // Tone curves of a preset or of points, never of a file (`CURVES_OPTIONS`).
+    "curves",
 ];
+
+/// The options `curves` may have in a spec, each named: a preset, and the
+/// points of each component (`r=0/0 0.5/0.58 1/1`, points separated by
+/// spaces). Not `psfile` (reads a Photoshop curves file) nor `plot`
+/// (writes a Gnuplot script): unnamed, the seventh and eighth values
+/// would set them, so every value must be named.
+pub const CURVES_OPTIONS: &[&str] =
+    &["preset", "master", "m", "red", "r", "green", "g", "blue", "b", "all", "enable"];
 
 /// The file, in a chunk's directory, that holds the spec's overlay image
 /// (written by the service before ffmpeg runs; see [`ValidSpec::ffmpeg_args`]).
@@ -711,10 +722,22 @@ pub fn check_option(name: &str, value: &str) -> Result<(), SpecError> {
 
 /// Filter arguments: expressions, but no filtergraph syntax and no quoting.
 /// A comma separates a function's arguments (`min(1280,iw)`); the graph
-/// escapes it ([`escaped`]), so it never ends the filter.
+/// escapes it ([`escaped`]), so it never ends the filter. `curves` takes
+/// its named options only ([`CURVES_OPTIONS`]), whose points are separated
+/// by spaces (which libavfilter keeps inside a value, trimming its ends).
 fn check_filter_args(name: &str, args: &str) -> Result<(), SpecError> {
-    let ok = args.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.:=+-*/()<>!,@#".contains(&b));
-    if ok { Ok(()) } else { Err(SpecError::Value { name: name.into(), value: args.into() }) }
+    let refuse = || Err(SpecError::Value { name: name.into(), value: args.into() });
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || b"_.:=+-*/()<>!,@#".contains(&b);
+    if name == "curves" {
+        let named = args.split(':').filter(|o| !o.is_empty()).all(|option| {
+            option.split_once('=').is_some_and(|(key, _)| CURVES_OPTIONS.contains(&key))
+        });
+        return match named && args.bytes().all(|b| allowed(b) || b == b' ') {
+            true => Ok(()),
+            false => refuse(),
+        };
+    }
+    if args.bytes().all(allowed) { Ok(()) } else { refuse() }
 }
 
 impl ValidSpec {
@@ -1357,6 +1380,34 @@ mod tests {
             s.filters = vec![filter];
             assert!(validate(&s).is_err(), "{what} was accepted");
         }
+    }
+
+    /// curves reads a file (`psfile`) and writes one (`plot`); a spec
+    /// names every option, since unnamed values would reach those.
+    #[test]
+    fn curves_take_presets_and_points_never_files() {
+        let curves = |args: &str| {
+            let mut s = spec();
+            s.filters =
+                vec![Filter { name: "curves".into(), args: args.into(), ..Default::default() }];
+            validate(&s)
+        };
+        assert!(curves("preset=vintage").is_ok());
+        assert!(curves("r=0/0 0.5/0.58 1/1:g=0/0 1/1:enable=gte(t,1)").is_ok());
+        for args in [
+            "psfile=/etc/passwd",
+            "plot=/tmp/curves.plt",
+            "vintage",
+            "preset=none::::::/etc/passwd",
+            "preset=none: psfile=/etc/passwd",
+            "r=0/0 1/1 :psfile=x",
+            "r='0/0 1/1'",
+        ] {
+            assert!(curves(args).is_err(), "{args} was accepted");
+        }
+        let mut s = spec();
+        s.filters = vec![Filter { name: "hue".into(), args: "h=90 ".into(), ..Default::default() }];
+        assert!(validate(&s).is_err(), "a space outside curves");
     }
 
     #[test]
