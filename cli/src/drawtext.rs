@@ -36,8 +36,9 @@ pub fn check(options: &[FilterOption], text: &str, timecode: Option<&str>) -> Re
         let value = option.value.as_str();
         match key {
             "expansion" => match value {
+                // The last one counts.
                 "none" | "0" => expanded = false,
-                "normal" | "1" => {}
+                "normal" | "1" => expanded = true,
                 _ => return refuse(&format!("expansion={value}")),
             },
             "x" => place.0 = Some(value),
@@ -101,9 +102,9 @@ fn start_number(value: &str) -> Option<u64> {
 /// every frame ffmpeg alone's sees from the first (see `route`).
 pub fn counts_frames(args: &str) -> bool {
     let Ok(found) = options(args) else { return false };
-    let expanded = !found
-        .iter()
-        .any(|o| o.key.as_deref() == Some("expansion") && matches!(o.value.as_str(), "none" | "0"));
+    // The last `expansion` counts.
+    let expansion = found.iter().rev().find(|o| o.key.as_deref() == Some("expansion"));
+    let expanded = !expansion.is_some_and(|o| matches!(o.value.as_str(), "none" | "0"));
     found.iter().any(|o| match o.key.as_deref() {
         Some("timecode") => true,
         Some("text") => {
@@ -123,32 +124,38 @@ pub fn counts_frames(args: &str) -> bool {
 /// The arguments of a drawtext (as `filter_files::normalized` writes them)
 /// for a chunk whose first frame comes after `frames_before` frames have
 /// passed the filter in ffmpeg alone: its frame numbers (`start_number`)
-/// and timecode start that many frames later. Arguments that cannot be
-/// read, or a count that would overflow ffmpeg's `int`, are returned as
-/// they are (the router has refused them before).
-pub fn for_chunk(args: &str, frames_before: u64) -> String {
-    let Ok(mut found) = options(args) else { return args.to_string() };
+/// and timecode start that many frames later. `Err` where a count would
+/// overflow ffmpeg's `int` (after about 1.1e9 frames); arguments that
+/// cannot be read are returned as they are (the router refused them).
+pub fn for_chunk(args: &str, frames_before: u64) -> Result<String, String> {
+    let Ok(mut found) = options(args) else { return Ok(args.to_string()) };
     if frames_before == 0 {
-        return args.to_string();
+        return Ok(args.to_string());
     }
+    let overflow = || format!("drawtext counting past {frames_before} frames overflows");
     let mut numbered = false;
     for option in &mut found {
         match option.key.as_deref() {
             Some("start_number") => {
                 numbered = true;
                 if let Some(n) = start_number(&option.value) {
-                    option.value = (n + frames_before).to_string();
+                    let n = n + frames_before;
+                    if n > i32::MAX as u64 {
+                        return Err(overflow());
+                    }
+                    option.value = n.to_string();
                 }
             }
             Some("timecode") => {
-                if let Some(tc) =
-                    Timecode::parse(&option.value).and_then(|t| t.later(frames_before))
-                {
-                    option.value = tc.to_string();
+                if let Some(tc) = Timecode::parse(&option.value) {
+                    option.value = tc.later(frames_before).ok_or_else(overflow)?.to_string();
                 }
             }
             _ => {}
         }
+    }
+    if !numbered && frames_before > i32::MAX as u64 {
+        return Err(overflow());
     }
     if !numbered {
         // Before the file, the timecode and the text, which come last.
@@ -159,7 +166,7 @@ pub fn for_chunk(args: &str, frames_before: u64) -> String {
         let value = frames_before.to_string();
         found.insert(at, FilterOption { key: Some("start_number".into()), value });
     }
-    render(&found)
+    Ok(render(&found))
 }
 
 /// The words of an expression: names and numbers.
@@ -252,6 +259,9 @@ mod tests {
         ] {
             assert!(check(&options, "hi", None).is_err(), "{options:?}");
         }
+        // The last expansion counts.
+        let expanded_at_last = named(&[("expansion", "none"), ("expansion", "normal")]);
+        assert!(check(&expanded_at_last, "%{localtime}", None).is_err());
         for timecode in ["00:00:00", "0:0:0:0 ", "+1:00:00:00", "00:00:00@00"] {
             assert!(check(&none, "hi", Some(timecode)).is_err(), "{timecode}");
         }
@@ -265,6 +275,7 @@ mod tests {
             "fontfile=f.ttf:text='%{eif:n*2:d}'",
             "x=10+n:fontfile=f.ttf:text=hi",
             "fontfile=f.ttf:timecode='00:00:00:00':text=",
+            "expansion=none:expansion=normal:fontfile=f.ttf:text=%{n}",
         ] {
             assert!(counts_frames(args), "{args}");
         }
@@ -272,6 +283,7 @@ mod tests {
             "x=10:fontfile=f.ttf:text='%{pts:hms}'",
             "fontfile=n.ttf:text=n",
             "expansion=none:fontfile=f.ttf:text=%{n}",
+            "expansion=normal:expansion=none:fontfile=f.ttf:text=%{n}",
         ] {
             assert!(!counts_frames(args), "{args}");
         }
@@ -282,14 +294,16 @@ mod tests {
     #[test]
     fn a_later_chunk_counts_on() {
         let args = "x=10+n:start_number=7:fontfile=f.ttf:timecode='00:00:59;25':text='%{n}'";
-        assert_eq!(for_chunk(args, 0), args);
+        assert_eq!(for_chunk(args, 0).unwrap(), args);
         assert_eq!(
-            for_chunk(args, 50),
+            for_chunk(args, 50).unwrap(),
             "x=10+n:start_number=57:fontfile=f.ttf:timecode='00:00:59;75':text='%{n}'"
         );
         assert_eq!(
-            for_chunk("fontsize=9:fontfile=f.ttf:text='%{n}'", 3),
+            for_chunk("fontsize=9:fontfile=f.ttf:text='%{n}'", 3).unwrap(),
             "fontsize=9:start_number=3:fontfile=f.ttf:text='%{n}'"
         );
+        assert!(for_chunk(args, i32::MAX as u64).is_err());
+        assert!(for_chunk("start_number=999999999:fontfile=f.ttf:text=n", 1 << 31).is_err());
     }
 }

@@ -177,12 +177,13 @@ impl JobContext {
                 .chain(&self.job.filters)
                 .map(|(name, args)| match name.as_str() {
                     "drawtext" => {
-                        let args = crate::drawtext::for_chunk(args, self.frames_before(chunk));
-                        crate::filter_files::to_proto(name, &args, &self.job.filter_files)
+                        let args = crate::drawtext::for_chunk(args, self.frames_before(chunk))
+                            .map_err(anyhow::Error::msg)?;
+                        Ok(crate::filter_files::to_proto(name, &args, &self.job.filter_files))
                     }
-                    _ => crate::filter_files::to_proto(name, args, &self.job.filter_files),
+                    _ => Ok(crate::filter_files::to_proto(name, args, &self.job.filter_files)),
                 })
-                .collect(),
+                .collect::<anyhow::Result<_>>()?,
             keep_start_pts,
             keep_end_pts,
             time_base: rational(chunk_tb),

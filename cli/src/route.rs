@@ -417,9 +417,8 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
             return Err(format!("-r {num}/{den} with {encoder} is not distributable"));
         }
     }
-    if let Some(at) =
-        filters.iter().position(|(n, a)| n == "drawtext" && crate::drawtext::counts_frames(a))
-    {
+    let counting = |(n, a): &(String, String)| n == "drawtext" && crate::drawtext::counts_frames(a);
+    if let Some(at) = filters.iter().rposition(counting) {
         // Each chunk counts on from the frames before it, which the
         // coordinator knows as they enter the filters: before an fps
         // filter, and from the first decoded frame, which an output -ss
@@ -1080,6 +1079,10 @@ mod tests {
             (
                 "-i IN -c:v libx264 -vf vignette out.mkv",
                 "-vf vignette: filter 'vignette' is not allowed",
+            ),
+            (
+                "-i IN -c:v ffv1 -vf drawtext=f.ttf:%{n},fps=10,drawtext=f.ttf:%{n} out.mkv",
+                "drawtext counting frames after -vf fps is not distributable",
             ),
             (
                 "-i IN -c:v libx264 -vf curves=psfile=a.acv out.mkv",

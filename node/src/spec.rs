@@ -551,7 +551,8 @@ fn check_drawtext(filter: &proto::v1::Filter) -> Result<(), SpecError> {
     for option in filter.args.split(':').filter(|o| !o.is_empty()) {
         match option.split_once('=') {
             Some(("expansion", "none" | "0")) => expanded = false,
-            Some(("expansion", "normal" | "1")) => {}
+            // The last one counts.
+            Some(("expansion", "normal" | "1")) => expanded = true,
             Some(("expansion", _)) => return refuse(option),
             Some((key, _)) if crate::drawtext::DRAWTEXT_OPTIONS.contains(&key) => {}
             _ => return refuse(option),
@@ -1355,6 +1356,10 @@ mod tests {
             ("the clock", text("", "%{localtime}")),
             ("a control character", text("", "a\u{1b}b")),
             ("strftime", text("expansion=strftime", "%H")),
+            (
+                "the clock, expanded at last",
+                text("expansion=none:expansion=normal", "%{localtime}"),
+            ),
             (
                 "a timecode for another filter",
                 Filter {
