@@ -98,7 +98,8 @@ fn start_number(value: &str) -> Option<u64> {
 
 /// Whether the drawtext of `args` (as `filter_files::normalized` writes
 /// them) draws anything that counts frames: a timecode, `%{n}` or
-/// `%{frame_num}`, or `n` in an expression. Such a drawtext must see
+/// `%{frame_num}`, `n` in an expression, or a text file (which may hold
+/// any of them). Such a drawtext must see
 /// every frame ffmpeg alone's sees from the first (see `route`).
 pub fn counts_frames(args: &str) -> bool {
     let Ok(found) = options(args) else { return false };
@@ -106,7 +107,8 @@ pub fn counts_frames(args: &str) -> bool {
     let expansion = found.iter().rev().find(|o| o.key.as_deref() == Some("expansion"));
     let expanded = !expansion.is_some_and(|o| matches!(o.value.as_str(), "none" | "0"));
     found.iter().any(|o| match o.key.as_deref() {
-        Some("timecode") => true,
+        // What a text file holds is read after routing: taken as counting.
+        Some("timecode" | "textfile") => true,
         Some("text") => {
             expanded
                 && node::drawtext::functions(&o.value).is_ok_and(|calls| {

@@ -36,6 +36,7 @@ fn normalize(name: &str, file_key: &str, types: &[&str], args: &str) -> Result<S
     let mut path = None;
     let mut text = None;
     let mut timecode = None;
+    let mut textfile = None;
     let mut rest = Vec::new();
     for (k, option) in found.into_iter().enumerate() {
         let key = match option.key {
@@ -49,6 +50,7 @@ fn normalize(name: &str, file_key: &str, types: &[&str], args: &str) -> Result<S
             key if key == file_key => path = Some(option.value),
             "text" if name == "drawtext" => text = Some(option.value),
             "timecode" if name == "drawtext" => timecode = Some(option.value),
+            "textfile" if name == "drawtext" => textfile = Some(option.value),
             _ => rest.push(FilterOption { key: Some(key), value: option.value }),
         }
     }
@@ -65,35 +67,46 @@ fn normalize(name: &str, file_key: &str, types: &[&str], args: &str) -> Result<S
         _ => return Err(format!("{name} {file_key} {path}: not a type the nodes read")),
     }
     let text = match name {
-        "drawtext" => {
-            // With a timecode, ffmpeg draws it after the text, or alone.
-            let text = match (text, &timecode) {
-                (Some(text), _) => text,
-                (None, Some(_)) => String::new(),
-                (None, None) => {
-                    return Err("drawtext without text (a text file) is not distributable".into());
-                }
-            };
-            crate::drawtext::check(&rest, &text, timecode.as_deref())?;
-            Some(text)
-        }
+        "drawtext" => match (text, textfile) {
+            (Some(_), Some(_)) => {
+                // ffmpeg refuses it: "Both text and text file provided".
+                return Err("drawtext with both text and textfile".into());
+            }
+            (None, Some(textfile)) => {
+                // The file's text is checked once read (`load`).
+                crate::drawtext::check(&rest, "-", timecode.as_deref())?;
+                Some(FilterOption { key: Some("textfile".into()), value: textfile })
+            }
+            (text, None) => {
+                // With a timecode, ffmpeg draws it after the text, or alone.
+                let text = match (text, &timecode) {
+                    (Some(text), _) => text,
+                    (None, Some(_)) => String::new(),
+                    (None, None) => {
+                        return Err("drawtext without text is not distributable".into());
+                    }
+                };
+                crate::drawtext::check(&rest, &text, timecode.as_deref())?;
+                Some(FilterOption { key: Some("text".into()), value: text })
+            }
+        },
         _ => None,
     };
     rest.push(FilterOption { key: Some(file_key.into()), value: path });
     if let Some(timecode) = timecode {
         rest.push(FilterOption { key: Some("timecode".into()), value: timecode });
     }
-    if let Some(text) = text {
-        rest.push(FilterOption { key: Some("text".into()), value: text });
-    }
+    rest.extend(text);
     Ok(render(&rest))
 }
 
-/// What `normalized` arguments hold: the path, drawtext's text and
-/// timecode (empty without one), and the other options, rendered.
+/// What `normalized` arguments hold: the path, drawtext's text (or the
+/// file it is read from) and timecode (empty without one), and the other
+/// options, rendered.
 struct Parts {
     path: String,
     text: String,
+    textfile: Option<String>,
     timecode: String,
     rest: String,
 }
@@ -106,9 +119,13 @@ fn parts(name: &str, args: &str) -> Option<Parts> {
         Some(found.remove(at).value)
     };
     let path = take(&mut found, file_key)?;
-    let text = if name == "drawtext" { take(&mut found, "text")? } else { String::new() };
+    let textfile = take(&mut found, "textfile");
+    let text = match name {
+        "drawtext" if textfile.is_none() => take(&mut found, "text")?,
+        _ => String::new(),
+    };
     let timecode = take(&mut found, "timecode").unwrap_or_default();
-    Some(Parts { path, text, timecode, rest: render(&found) })
+    Some(Parts { path, text, textfile, timecode, rest: render(&found) })
 }
 
 /// The arguments `normalized` wrote without the file, the text and the
@@ -124,11 +141,13 @@ fn file_type(path: &str) -> Option<String> {
     Some(Path::new(path).extension()?.to_str()?.to_ascii_lowercase())
 }
 
-/// Reads the file of each file filter of the job into
-/// `EncodeJob::filter_files`, or says why the command goes to ffmpeg: a
-/// file that is missing (ffmpeg reports it in its words), not a regular
-/// file, or too large to send with each chunk; a file filter on an overlay
-/// image.
+/// Reads the file of each file filter of the job, and the text file of a
+/// drawtext (`textfile=`), into `EncodeJob::filter_files`, or says why the
+/// command goes to ffmpeg: a file that is missing (ffmpeg reports it in
+/// its words), not a regular file, or too large to send with each chunk;
+/// a text that is not the plain UTF-8 the nodes draw, or that drawtext
+/// would expand into what a chunk does not reproduce; a file filter on an
+/// overlay image.
 pub async fn load(job: &mut EncodeJob) -> anyhow::Result<Result<(), String>> {
     let overlay = job.graph.as_ref().and_then(|g| g.overlay.as_ref());
     if overlay.is_some_and(|o| o.image_filters.iter().any(|(name, _)| file_filter(name).is_some()))
@@ -139,32 +158,72 @@ pub async fn load(job: &mut EncodeJob) -> anyhow::Result<Result<(), String>> {
     let mut total = 0;
     let mut files: Vec<(String, proto::Bytes)> = Vec::new();
     for (name, args) in &job.filters {
-        let Some(Parts { path, .. }) = parts(name, args) else { continue };
-        if let Some((_, bytes)) = files.iter().find(|(p, _)| *p == path) {
-            total += bytes.len() as u64;
-            if total > node::spec::MAX_FILTER_FILES as u64 {
-                return Ok(Err(too_large(name, total)));
-            }
+        let Some(Parts { path, textfile, timecode, rest, .. }) = parts(name, args) else {
             continue;
-        }
-        let bytes = match tokio::fs::metadata(&path).await {
-            Ok(meta) if meta.is_file() => {
-                total += meta.len();
-                if total > node::spec::MAX_FILTER_FILES as u64 {
-                    return Ok(Err(too_large(name, total)));
-                }
-                match tokio::fs::read(&path).await {
-                    Ok(bytes) => bytes,
-                    Err(error) => return Ok(Err(format!("reading {path}: {error}"))),
-                }
-            }
-            Ok(_) => return Ok(Err(format!("{name} file {path} is not a regular file"))),
-            Err(error) => return Ok(Err(format!("{name} file {path}: {error}"))),
         };
-        files.push((path, proto::Bytes::from(bytes)));
+        let bytes = match files.iter().find(|(p, _)| *p == path) {
+            Some((_, bytes)) => bytes.clone(),
+            None => match read(name, &path, node::spec::MAX_FILTER_FILES as u64).await {
+                Ok(bytes) => bytes,
+                Err(why) => return Ok(Err(why)),
+            },
+        };
+        total += bytes.len() as u64;
+        if total > node::spec::MAX_FILTER_FILES as u64 {
+            return Ok(Err(too_large(name, total)));
+        }
+        if !files.iter().any(|(p, _)| *p == path) {
+            files.push((path, bytes));
+        }
+        let Some(textfile) = textfile else { continue };
+        let text = match read(name, &textfile, MAX_TEXT_FILE).await {
+            Ok(bytes) => bytes,
+            Err(why) => return Ok(Err(why)),
+        };
+        if std::str::from_utf8(&text).is_err() {
+            return Ok(Err(format!("drawtext textfile {textfile} is not UTF-8")));
+        }
+        let options = options(&rest).unwrap_or_default();
+        let timecode = Some(timecode.as_str()).filter(|t| !t.is_empty());
+        // A NUL ends the text for ffmpeg; the node's check refuses it.
+        if let Err(why) = crate::drawtext::check(&options, &file_text(&text), timecode) {
+            return Ok(Err(format!("textfile {textfile}: {why}")));
+        }
+        if !files.iter().any(|(p, _)| *p == textfile) {
+            files.push((textfile, text));
+        }
     }
     job.filter_files = files;
     Ok(Ok(()))
+}
+
+/// The text drawtext reads from a text file's bytes (`load_textfile`):
+/// all of them but one line break at the end (`\n`, `\r`, `\f` or
+/// `\v`). `load` checked that they are UTF-8.
+fn file_text(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.strip_suffix(['\n', '\r', '\u{c}', '\u{b}']).unwrap_or(&text);
+    text.to_string()
+}
+
+/// The largest text file a drawtext's text is read from (`textfile=`): it
+/// travels in each chunk's spec, and titles are far smaller.
+pub const MAX_TEXT_FILE: u64 = 64 << 10;
+
+/// The bytes of the regular file at `path`, at most `limit` of them, or
+/// why not (in the words of the filter `name` that reads it).
+async fn read(name: &str, path: &str, limit: u64) -> Result<proto::Bytes, String> {
+    match tokio::fs::metadata(path).await {
+        Ok(meta) if meta.is_file() && meta.len() > limit => {
+            Err(format!("{name} file {path} is over {limit} bytes; not distributable"))
+        }
+        Ok(meta) if meta.is_file() => match tokio::fs::read(path).await {
+            Ok(bytes) => Ok(proto::Bytes::from(bytes)),
+            Err(error) => Err(format!("reading {path}: {error}")),
+        },
+        Ok(_) => Err(format!("{name} file {path} is not a regular file")),
+        Err(error) => Err(format!("{name} file {path}: {error}")),
+    }
 }
 
 /// Why files of `total` bytes in all do not go with each chunk.
@@ -178,12 +237,15 @@ fn too_large(name: &str, total: u64) -> String {
 /// A job's filter as a spec carries it: a file filter's path replaced by
 /// the file's bytes (read by `load`) and type, drawtext's text apart.
 pub fn to_proto(name: &str, args: &str, files: &[(String, proto::Bytes)]) -> proto::v1::Filter {
-    let found = parts(name, args).and_then(|p| {
-        let (_, bytes) = files.iter().find(|(path, _)| *path == p.path)?;
-        Some((p, bytes.clone()))
+    let bytes = |path: &str| files.iter().find(|(p, _)| p == path).map(|(_, b)| b.clone());
+    let found = parts(name, args).and_then(|mut p| {
+        if let Some(textfile) = &p.textfile {
+            p.text = file_text(&bytes(textfile)?);
+        }
+        Some((bytes(&p.path)?, p))
     });
     match found {
-        Some((p, file)) => proto::v1::Filter {
+        Some((file, p)) => proto::v1::Filter {
             name: name.into(),
             args: p.rest,
             file,
@@ -198,8 +260,12 @@ pub fn to_proto(name: &str, args: &str, files: &[(String, proto::Bytes)]) -> pro
 /// The filter as the router has the node's rules check it, before any
 /// file is read: a stand-in byte in place of the file.
 pub fn stand_in(name: &str, args: &str) -> proto::v1::Filter {
-    let files: Vec<_> =
-        parts(name, args).map(|p| (p.path, proto::Bytes::from_static(b"\0"))).into_iter().collect();
+    let mut files = Vec::new();
+    if let Some(p) = parts(name, args) {
+        files.push((p.path, proto::Bytes::from_static(b"\0")));
+        // The text file's words are checked once it is read (`load`).
+        files.extend(p.textfile.map(|t| (t, proto::Bytes::from_static(b"-"))));
+    }
     to_proto(name, args, &files)
 }
 
@@ -239,6 +305,26 @@ mod tests {
         assert_eq!(ok("drawtext", "f.ttf:Hello"), "fontfile=f.ttf:text=Hello");
     }
 
+    /// A text file's text reaches the node as the text, read by `load`.
+    #[test]
+    fn drawtext_sends_its_text_files_text() {
+        let args = ok("drawtext", "fontfile=f.ttf:textfile=t.txt:x=4");
+        assert_eq!(args, "x=4:fontfile=f.ttf:textfile=t.txt");
+        assert!(crate::drawtext::counts_frames(&args));
+        let files = vec![
+            ("f.ttf".to_string(), proto::Bytes::from_static(b"font")),
+            ("t.txt".to_string(), proto::Bytes::from_static(b"Take 3\n%{pts:hms}\n")),
+        ];
+        let filter = to_proto("drawtext", &args, &files);
+        let fields = (filter.args.as_str(), filter.text.as_str(), &filter.file[..]);
+        // drawtext leaves out one line break at the end of the file.
+        assert_eq!(fields, ("x=4", "Take 3\n%{pts:hms}", &b"font"[..]));
+        assert_eq!(file_text(b"a\n\n"), "a\n");
+        assert_eq!(file_text(b"a\r\n"), "a\r");
+        assert_eq!(without_file("drawtext", &args), "x=4");
+        assert_eq!(stand_in("drawtext", &args).text, "-");
+    }
+
     #[test]
     fn drawtext_keeps_its_timecode_apart() {
         let args = ok("drawtext", "fontfile=f.ttf:timecode=00\\:59\\:59;20:rate=30000/1001");
@@ -259,7 +345,8 @@ mod tests {
         for args in [
             "text=hi",
             "fontfile=f.ttf",
-            "fontfile=f.ttf:textfile=t.txt",
+            "fontfile=f.ttf:textfile=t.txt:text=hi",
+            "fontfile=f.ttf:textfile=t.txt:reload=1",
             "fontfile=f.ttf:text=%{localtime}",
             "fontfile=f.ttf:timecode=0\\:0\\:0@0",
             "font=Sans:text=hi",

@@ -78,7 +78,16 @@ const INPUTS: &[(&str, &[&str])] = &[
 /// Writes every input the corpus names into `dir`: real 2 s clips when `real`,
 /// otherwise a few bytes each (enough for routing and for ffmpeg's splitter).
 pub fn make_inputs(dir: &Path, real: bool) {
-    let names = ["in.mkv", "in.wav", "in.srt", "logo.png", "list.txt", "grade.cube", "font.ttf"];
+    let names = [
+        "in.mkv",
+        "in.wav",
+        "in.srt",
+        "logo.png",
+        "list.txt",
+        "grade.cube",
+        "font.ttf",
+        "title.txt",
+    ];
     if !real {
         for name in INPUTS.iter().map(|(n, _)| *n).chain(names) {
             std::fs::write(dir.join(name), b"not media").unwrap();
@@ -142,4 +151,7 @@ pub fn make_inputs(dir: &Path, real: bool) {
     std::fs::write(dir.join("list.txt"), "file 'in.mp4'\nfile 'in.mov'\n").unwrap();
     std::fs::write(dir.join("grade.cube"), crate::grade_lut()).unwrap();
     crate::copy_font(&dir.join("font.ttf"));
+    // A slate's text, as drawtext reads it from a file: expanded, with
+    // the time and the frame number.
+    std::fs::write(dir.join("title.txt"), "Scene 12, take 3\n%{pts:hms} #%{n}\n").unwrap();
 }
