@@ -215,7 +215,13 @@ mod tests {
         let pts = [0, 3, 1, 2, 6, 4, 5, 9, 7, 8];
         let packets = pts
             .iter()
-            .map(|&p| Packet { pts: Some(p), dts: None, duration: None, key: p == 0 || p == 6 })
+            .map(|&p| Packet {
+                pts: Some(p),
+                dts: None,
+                duration: None,
+                key: p == 0 || p == 6,
+                ..Default::default()
+            })
             .collect();
         Timeline::new(packets, (1, 25), (1, 25), 0, Window::default(), Window::default()).unwrap()
     }
@@ -241,7 +247,13 @@ mod tests {
         let pts: Vec<i64> = (0..30).collect();
         let packets = pts
             .iter()
-            .map(|&p| Packet { pts: Some(p), dts: None, duration: None, key: p % 10 == 0 })
+            .map(|&p| Packet {
+                pts: Some(p),
+                dts: None,
+                duration: None,
+                key: p % 10 == 0,
+                ..Default::default()
+            })
             .collect();
         let t = Timeline::new(packets, (1, 30), (1, 30), 0, Window::default(), Window::default())
             .unwrap();
@@ -271,7 +283,13 @@ mod tests {
         let pts: Vec<i64> = (0..12).collect();
         let packets = pts
             .iter()
-            .map(|&p| Packet { pts: Some(p), dts: None, duration: None, key: p % 4 == 0 })
+            .map(|&p| Packet {
+                pts: Some(p),
+                dts: None,
+                duration: None,
+                key: p % 4 == 0,
+                ..Default::default()
+            })
             .collect();
         let t = Timeline::new(packets, (1, 30), (1, 30), 0, Window::default(), Window::default())
             .unwrap();

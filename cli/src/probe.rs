@@ -106,7 +106,7 @@ impl MediaInfo {
 }
 
 /// One video packet, in decode order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Packet {
     /// Presentation timestamp in the stream's time base.
     pub pts: Option<i64>,
@@ -116,6 +116,11 @@ pub struct Packet {
     pub duration: Option<i64>,
     /// A keyframe: decoding can start here.
     pub key: bool,
+    /// Flagged for discarding (`AV_PKT_FLAG_DISCARD`): decoded for the
+    /// frames after it, but its own frame is dropped by the decoder (MP4
+    /// and MOV edit lists that start after a keyframe, as `-ss` with `-c
+    /// copy` writes them). The timeline refuses such a stream.
+    pub discard: bool,
 }
 
 #[derive(Deserialize)]
@@ -303,6 +308,7 @@ pub async fn packets(
             dts: dts.parse().ok(),
             duration: duration.parse().ok().filter(|d| *d > 0),
             key: flags.starts_with('K'),
+            discard: flags.contains('D'),
         });
     }
     Ok(packets)

@@ -59,11 +59,30 @@ impl Timeline {
                 Some(pts) => pts,
                 None => anyhow::bail!("video packet {decode_index} has no timestamp"),
             };
+            // The decoder drops a discarded packet's frame but decodes it
+            // for the frames after it; a chunk cut by stream copy loses
+            // such packets (they come before the stream's start), and
+            // with them the keyframe its first frames need.
+            if packet.discard {
+                anyhow::bail!(
+                    "video packet {decode_index} is discarded by its container (an edit list \
+                     that starts after a keyframe, as -ss with -c copy writes into MP4)"
+                );
+            }
             all.push(Frame { pts, decode_index });
         }
         all.sort_by_key(|f| (f.pts, f.decode_index));
-        // Equal timestamps cannot both be shown; the decoder keeps one.
-        all.dedup_by_key(|f| f.pts);
+        // ffmpeg alone decodes and encodes both frames of a timestamp
+        // (moving the second on); chunks, trimmed by timestamp, would not
+        // agree where they split them.
+        if let Some(pair) = all.windows(2).find(|pair| pair[0].pts == pair[1].pts) {
+            anyhow::bail!(
+                "video packets {} and {} share the timestamp {}",
+                pair[0].decode_index,
+                pair[1].decode_index,
+                pair[0].pts
+            );
+        }
         let us = (1, 1_000_000);
         let offset = rescale(-(start_time_us + input.start.unwrap_or(0)), us, source_tb);
         let ts_offset_us = rescale(offset, source_tb, us);
@@ -204,7 +223,13 @@ mod tests {
     fn packets(pts: &[i64]) -> Vec<Packet> {
         pts.iter()
             .enumerate()
-            .map(|(i, &p)| Packet { pts: Some(p), dts: None, duration: None, key: i == 0 })
+            .map(|(i, &p)| Packet {
+                pts: Some(p),
+                dts: None,
+                duration: None,
+                key: i == 0,
+                ..Default::default()
+            })
             .collect()
     }
 

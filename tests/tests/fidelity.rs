@@ -1507,3 +1507,38 @@ fn a_turned_video_is_turned_as_ffmpeg_turns_it() {
         }
     }
 }
+
+/// Inputs whose frames the chunks cannot be told by timestamp run through
+/// ffmpeg, which encodes them as it always does: an MP4 cut with `-ss` and
+/// `-c copy` (its edit list starts after a keyframe, whose packet the
+/// container marks discarded: the decoder needs it, ffmpeg shows nothing
+/// of it, and a chunk cut by stream copy drops it), and a stream with two
+/// frames of one timestamp (ffmpeg alone encodes both).
+#[test]
+fn inputs_whose_frames_chunks_cannot_find_run_through_ffmpeg() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let clip = "testsrc2=size=160x120:rate=25:duration=4";
+    ffmpeg(&["-f", "lavfi", "-i", clip, "-c:v", "libx264", "-g", "50", "-bf", "2", &at("x.mp4")]);
+    ffmpeg(&["-ss", "1.3", "-i", &at("x.mp4"), "-c", "copy", &at("cut.mp4")]);
+    let twice = "setpts='if(eq(N,10),(N-1)/(25*TB),N/(25*TB))'";
+    let passthrough = ["-fps_mode", "passthrough", "-c:v", "ffv1"];
+    ffmpeg(
+        &[&["-f", "lavfi", "-i", clip, "-vf", twice][..], &passthrough, &[&at("twice.mkv")]]
+            .concat(),
+    );
+    let node = Node::start(1);
+    let cases =
+        [("cut.mp4", "is discarded by its container"), ("twice.mkv", "share the timestamp")];
+    for (name, reason) in cases {
+        let src = dir.path().join(name);
+        let encode = ["-c:v", "ffv1"];
+        let (plain, dist) = (dir.path().join("plain.mkv"), dir.path().join("dist.mkv"));
+        plain_encode(&[], &src, &encode, &plain);
+        let extra = ["-v", "verbose", "--segment-duration", "0.5"];
+        let stderr = distributed_encode(&[&node], &extra, &[], &src, &encode, &dist);
+        assert!(stderr.contains("running with ffmpeg: video packet"), "{name}: {stderr}");
+        assert!(stderr.contains(reason), "{name}: {stderr}");
+        assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false), "{name}");
+    }
+}
