@@ -546,7 +546,7 @@ async fn prepare(
     if let Err(reason) = crate::overlay_image::load(&mut job, media, extras, tools).await? {
         return Ok(Err(reason));
     }
-    if let Err(reason) = crate::filter_files::load(&mut job).await? {
+    if let Err(reason) = crate::filter_files::load(&mut job, tools).await? {
         return Ok(Err(reason));
     }
     if job.passes == 2 {

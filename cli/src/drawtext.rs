@@ -118,7 +118,7 @@ pub fn counts_frames(args: &str) -> bool {
                     })
                 })
         }
-        Some("fontfile") => false,
+        Some("fontfile" | "font") => false,
         _ => words(&o.value).any(|w| w == "n"),
     })
 }

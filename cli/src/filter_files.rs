@@ -13,6 +13,7 @@ use std::path::Path;
 
 use crate::filter_options::{FilterOption, options, render};
 use crate::job::EncodeJob;
+use crate::local::Tools;
 
 /// The filter of `node::spec::FILE_FILTERS` named `name`: the option that
 /// names its file and the file types the nodes take.
@@ -37,6 +38,7 @@ fn normalize(name: &str, file_key: &str, types: &[&str], args: &str) -> Result<S
     let mut text = None;
     let mut timecode = None;
     let mut textfile = None;
+    let mut font = None;
     let mut rest = Vec::new();
     for (k, option) in found.into_iter().enumerate() {
         let key = match option.key {
@@ -51,18 +53,20 @@ fn normalize(name: &str, file_key: &str, types: &[&str], args: &str) -> Result<S
             "text" if name == "drawtext" => text = Some(option.value),
             "timecode" if name == "drawtext" => timecode = Some(option.value),
             "textfile" if name == "drawtext" => textfile = Some(option.value),
+            "font" if name == "drawtext" => font = Some(option.value),
             _ => rest.push(FilterOption { key: Some(key), value: option.value }),
         }
     }
-    let Some(path) = path.filter(|p| !p.is_empty()) else {
-        return Err(match name {
-            "drawtext" => "drawtext without fontfile draws with each machine's fonts; not \
-                           distributable"
-                .into(),
-            _ => format!("{name} without a file is not distributable"),
-        });
-    };
+    let path = path.unwrap_or_default();
+    // drawtext without fontfile draws with fontconfig's font for `font`,
+    // which `load` resolves to a file (`fontconfig`); with a file that
+    // loads, `font` is not read.
+    let fontconfig = name == "drawtext" && path.is_empty();
+    if path.is_empty() && !fontconfig {
+        return Err(format!("{name} without a file is not distributable"));
+    }
     match file_type(&path) {
+        _ if fontconfig => {}
         Some(t) if types.contains(&t.as_str()) => {}
         _ => return Err(format!("{name} {file_key} {path}: not a type the nodes read")),
     }
@@ -92,6 +96,10 @@ fn normalize(name: &str, file_key: &str, types: &[&str], args: &str) -> Result<S
         },
         _ => None,
     };
+    if fontconfig {
+        let family = font.unwrap_or_else(|| "Sans".into());
+        rest.push(FilterOption { key: Some("font".into()), value: family });
+    }
     rest.push(FilterOption { key: Some(file_key.into()), value: path });
     if let Some(timecode) = timecode {
         rest.push(FilterOption { key: Some("timecode".into()), value: timecode });
@@ -100,11 +108,13 @@ fn normalize(name: &str, file_key: &str, types: &[&str], args: &str) -> Result<S
     Ok(render(&rest))
 }
 
-/// What `normalized` arguments hold: the path, drawtext's text (or the
+/// What `normalized` arguments hold: the path (empty for a drawtext whose
+/// font fontconfig finds, by the family `font`), drawtext's text (or the
 /// file it is read from) and timecode (empty without one), and the other
 /// options, rendered.
 struct Parts {
     path: String,
+    font: Option<String>,
     text: String,
     textfile: Option<String>,
     timecode: String,
@@ -119,13 +129,14 @@ fn parts(name: &str, args: &str) -> Option<Parts> {
         Some(found.remove(at).value)
     };
     let path = take(&mut found, file_key)?;
+    let font = take(&mut found, "font");
     let textfile = take(&mut found, "textfile");
     let text = match name {
         "drawtext" if textfile.is_none() => take(&mut found, "text")?,
         _ => String::new(),
     };
     let timecode = take(&mut found, "timecode").unwrap_or_default();
-    Some(Parts { path, text, textfile, timecode, rest: render(&found) })
+    Some(Parts { path, font, text, textfile, timecode, rest: render(&found) })
 }
 
 /// The arguments `normalized` wrote without the file, the text and the
@@ -147,12 +158,28 @@ fn file_type(path: &str) -> Option<String> {
 /// its words), not a regular file, or too large to send with each chunk;
 /// a text that is not the plain UTF-8 the nodes draw, or that drawtext
 /// would expand into what a chunk does not reproduce; a file filter on an
-/// overlay image.
-pub async fn load(job: &mut EncodeJob) -> anyhow::Result<Result<(), String>> {
+/// overlay image. A drawtext without `fontfile` first gets the file and
+/// size fontconfig gives ffmpeg here (`fontconfig::resolve`), or the
+/// reason it cannot.
+pub async fn load(job: &mut EncodeJob, tools: &Tools) -> anyhow::Result<Result<(), String>> {
     let overlay = job.graph.as_ref().and_then(|g| g.overlay.as_ref());
     if overlay.is_some_and(|o| o.image_filters.iter().any(|(name, _)| file_filter(name).is_some()))
     {
         return Ok(Err("a file-reading filter on the overlay image is not distributable".into()));
+    }
+    for (name, args) in &mut job.filters {
+        let Some(Parts { path, font, .. }) = parts(name, args) else { continue };
+        if !path.is_empty() {
+            continue;
+        }
+        let found = options(args).unwrap_or_default();
+        let size = found.iter().find(|o| o.key.as_deref() == Some("fontsize"));
+        match crate::fontconfig::resolve(tools, font.as_deref(), size.map(|o| o.value.as_str()))
+            .await
+        {
+            Ok(resolved) => *args = with_font(found, &resolved),
+            Err(why) => return Ok(Err(why)),
+        }
     }
     // Each use of a file travels in the spec, and counts, on its own.
     let mut total = 0;
@@ -195,6 +222,25 @@ pub async fn load(job: &mut EncodeJob) -> anyhow::Result<Result<(), String>> {
     }
     job.filter_files = files;
     Ok(Ok(()))
+}
+
+/// A drawtext's `normalized` options with fontconfig's font in place of
+/// `font`: the file, and the size it draws at.
+fn with_font(found: Vec<FilterOption>, resolved: &crate::fontconfig::Resolved) -> String {
+    let mut out = Vec::with_capacity(found.len() + 1);
+    for option in found {
+        match option.key.as_deref() {
+            Some("font" | "fontsize") => {}
+            Some("fontfile") => {
+                let size = resolved.fontsize.clone();
+                out.push(FilterOption { key: Some("fontsize".into()), value: size });
+                let path = resolved.path.clone();
+                out.push(FilterOption { key: Some("fontfile".into()), value: path });
+            }
+            _ => out.push(option),
+        }
+    }
+    render(&out)
 }
 
 /// The text drawtext reads from a text file's bytes (`load_textfile`):
@@ -262,6 +308,15 @@ pub fn to_proto(name: &str, args: &str, files: &[(String, proto::Bytes)]) -> pro
 pub fn stand_in(name: &str, args: &str) -> proto::v1::Filter {
     let mut files = Vec::new();
     if let Some(p) = parts(name, args) {
+        if p.path.is_empty() {
+            // fontconfig's font, resolved by `load`: a font file by then.
+            let found = options(args).unwrap_or_default();
+            let resolved = crate::fontconfig::Resolved {
+                path: "font.ttf".into(),
+                fontsize: crate::fontconfig::FONTCONFIG_DEFAULT_SIZE.into(),
+            };
+            return stand_in(name, &with_font(found, &resolved));
+        }
         files.push((p.path, proto::Bytes::from_static(b"\0")));
         // The text file's words are checked once it is read (`load`).
         files.extend(p.textfile.map(|t| (t, proto::Bytes::from_static(b"-"))));
@@ -305,6 +360,24 @@ mod tests {
         assert_eq!(ok("drawtext", "f.ttf:Hello"), "fontfile=f.ttf:text=Hello");
     }
 
+    /// Without fontfile, the family (`Sans` by default) waits for `load`
+    /// to find its file; the router checks the rest with a stand-in file.
+    #[test]
+    fn drawtext_without_a_font_file_names_its_family() {
+        assert_eq!(ok("drawtext", "text=hi:x=2"), "x=2:font=Sans:fontfile=:text=hi");
+        let args = ok("drawtext", "text=hi:font=DejaVu Serif:fontsize=20");
+        assert_eq!(args, "fontsize=20:font=DejaVu Serif:fontfile=:text=hi");
+        assert_eq!(without_file("drawtext", &args), "fontsize=20");
+        let filter = stand_in("drawtext", &args);
+        assert_eq!((filter.args.as_str(), filter.file_type.as_str()), ("fontsize=12", "ttf"));
+        let resolved =
+            crate::fontconfig::Resolved { path: "/f/a.ttf".into(), fontsize: "20".into() };
+        let found = options(&args).unwrap();
+        assert_eq!(with_font(found, &resolved), "fontsize=20:fontfile=/f/a.ttf:text=hi");
+        // With a file that loads, ffmpeg does not read `font`.
+        assert_eq!(ok("drawtext", "fontfile=f.ttf:font=Serif:text=hi"), "fontfile=f.ttf:text=hi");
+    }
+
     /// A text file's text reaches the node as the text, read by `load`.
     #[test]
     fn drawtext_sends_its_text_files_text() {
@@ -343,13 +416,11 @@ mod tests {
         }
         assert!(normalized("lut1d", "a.3dl").unwrap().is_err());
         for args in [
-            "text=hi",
             "fontfile=f.ttf",
             "fontfile=f.ttf:textfile=t.txt:text=hi",
             "fontfile=f.ttf:textfile=t.txt:reload=1",
             "fontfile=f.ttf:text=%{localtime}",
             "fontfile=f.ttf:timecode=0\\:0\\:0@0",
-            "font=Sans:text=hi",
         ] {
             assert!(normalized("drawtext", args).unwrap().is_err(), "{args}");
         }

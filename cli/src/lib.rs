@@ -20,6 +20,7 @@ pub mod drawtext;
 pub mod embedded;
 pub mod filter_files;
 pub mod filter_options;
+pub mod fontconfig;
 pub mod forced;
 pub mod graph;
 pub mod guessed_layout;

@@ -1,0 +1,111 @@
+//! drawtext without `fontfile` draws with the font fontconfig picks for its
+//! `font` (a family, `Sans` by default) on the machine ffmpeg runs on. The
+//! nodes' ffmpeg has no fonts to pick from (it reads a configuration of
+//! none), and another machine's fonts would draw other glyphs; so the
+//! coordinator, on the machine where ffmpeg alone would have run, asks its
+//! own ffmpeg which file that is (drawtext logs `Using "FILE"` at debug
+//! level), and the job's drawtext names that file, which then travels with
+//! every chunk as any font file does (`filter_files`).
+//!
+//! The size changes with the way the font is found: from a file drawtext's
+//! default size is 16, from fontconfig it is the matched size (12 unless
+//! the configuration says otherwise), so the job's drawtext also gets an
+//! explicit size. Rather than trust either rule, [`resolve`] draws a
+//! sample both ways on one frame and keeps the file only if the two
+//! frames are the same (a face of a collection other than the first, or a
+//! configured size, would differ).
+
+use std::ffi::OsString;
+
+use crate::local::Tools;
+
+/// The font a drawtext without `fontfile` draws with, as a file and a size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The font file fontconfig gives ffmpeg.
+    pub path: String,
+    /// The size to name with it: the user's, or fontconfig's default.
+    pub fontsize: String,
+}
+
+/// The size drawtext takes from fontconfig's match when none is given:
+/// `FcDefaultSubstitute`'s 12 points, rounded.
+pub const FONTCONFIG_DEFAULT_SIZE: &str = "12";
+
+/// A sample of glyphs with ascenders, descenders and digits.
+const SAMPLE: &str = "Hg0";
+
+/// The font file and size ffmpeg's drawtext uses for `family` at
+/// `fontsize` (as the user gave them, `None` when not given), checked by
+/// drawing a sample both ways; or why the command goes to ffmpeg.
+pub async fn resolve(
+    tools: &Tools,
+    family: Option<&str>,
+    fontsize: Option<&str>,
+) -> Result<Resolved, String> {
+    let plain = |v: &str, extra: &[u8]| {
+        !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || extra.contains(&b))
+    };
+    if let Some(family) = family.filter(|f| !plain(f, b" -_.") || f.starts_with(' ')) {
+        return Err(format!("drawtext font '{family}' is not distributable"));
+    }
+    if let Some(size) = fontsize.filter(|s| !plain(s, b".")) {
+        return Err(format!("drawtext without fontfile at fontsize '{size}' is not distributable"));
+    }
+    let mut asked = String::new();
+    if let Some(family) = family {
+        asked.push_str(&format!("font={family}:"));
+    }
+    if let Some(size) = fontsize {
+        asked.push_str(&format!("fontsize={size}:"));
+    }
+    let sample = |drawtext: &str| format!("drawtext={drawtext}fontcolor=white:text={SAMPLE}");
+    let log = run(tools, "debug", &[&sample(&asked)]).await?;
+    let path = log
+        .lines()
+        .filter(|line| line.contains("Parsed_drawtext"))
+        .find_map(|line| line.split_once("Using \"")?.1.strip_suffix('"'))
+        .ok_or("ffmpeg named no font for drawtext")?
+        .to_string();
+    // The path goes into filter arguments (here, and as the job's
+    // fontfile); a collection's face would be chosen by index.
+    let named = path.starts_with('/') && plain(&path, b"/-_.+ ") && !path.ends_with(' ');
+    let single = [".ttf", ".otf"].iter().any(|ext| path.to_ascii_lowercase().ends_with(ext));
+    if !named || !single {
+        return Err(format!("drawtext's font {path} is not distributable"));
+    }
+    let fontsize = fontsize.unwrap_or(FONTCONFIG_DEFAULT_SIZE).to_string();
+    let file = format!("fontfile={path}:fontsize={fontsize}:");
+    let log = run(tools, "info", &[&sample(&asked), &sample(&file)]).await?;
+    let checksums: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("Parsed_showinfo"))
+        .filter_map(|line| line.split_once(" checksum:")?.1.split_whitespace().next())
+        .collect();
+    match checksums.as_slice() {
+        [a, b] if a == b => Ok(Resolved { path, fontsize }),
+        _ => {
+            Err(format!("drawtext's font {path} does not draw as fontconfig's; not distributable"))
+        }
+    }
+}
+
+/// Runs ffmpeg at `loglevel` on one black frame drawn by each of `chains`
+/// (each followed by `showinfo`), and returns its log.
+async fn run(tools: &Tools, loglevel: &str, chains: &[&str]) -> Result<String, String> {
+    let labels: Vec<String> = (0..chains.len()).map(|k| format!("[in{k}]")).collect();
+    let mut graph =
+        format!("color=c=black:s=96x40:d=0.04,split={}{};", chains.len(), labels.concat());
+    for (k, chain) in chains.iter().enumerate() {
+        graph.push_str(&format!("{}{chain},showinfo[out{k}];", labels[k]));
+    }
+    graph.pop();
+    let mut args: Vec<OsString> = vec!["-filter_complex".into(), graph.into()];
+    for k in 0..chains.len() {
+        for a in ["-map".to_string(), format!("[out{k}]"), "-f".into(), "null".into(), "-".into()] {
+            args.push(a.into());
+        }
+    }
+    let log = tools.ffmpeg_log(loglevel, &args).await.map_err(|e| format!("{e:#}"))?;
+    Ok(String::from_utf8_lossy(&log).into_owned())
+}
