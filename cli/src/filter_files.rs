@@ -65,6 +65,17 @@ fn normalize(name: &str, file_key: &str, types: &[&str], args: &str) -> Result<S
     if path.is_empty() && !fontconfig {
         return Err(format!("{name} without a file is not distributable"));
     }
+    if let Some(size) = rest.iter().find(|o| o.key.as_deref() == Some("fontsize")) {
+        // fontconfig reads the size at the filter's start, before any
+        // frame: an expression would match by what it gives then.
+        let plain = size.value.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+        if fontconfig && !plain {
+            let size = &size.value;
+            return Err(format!(
+                "drawtext without fontfile at fontsize '{size}' is not distributable"
+            ));
+        }
+    }
     match file_type(&path) {
         _ if fontconfig => {}
         Some(t) if types.contains(&t.as_str()) => {}
