@@ -339,12 +339,16 @@ pub fn ffprobe_input_args(input_args: &[String]) -> Vec<String> {
     out
 }
 
-/// AVI stores no presentation timestamps: have the demuxer generate them, as
-/// every reader of the input must then do.
+/// AVI stores no presentation timestamps, and an MPEG program stream
+/// (`.mpg`, `.vob`) gives none to the frames a packet of the container
+/// holds after its first: have the demuxer generate them (the timestamps
+/// ffmpeg alone's decoder gives those frames), as every reader of the
+/// input must then do.
 pub fn genpts_args(input: &Path) -> Vec<String> {
-    let avi =
-        input.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("avi"));
-    if avi { vec!["-fflags".into(), "+genpts".into()] } else { Vec::new() }
+    const EXTENSIONS: &[&str] = &["avi", "mpg", "mpeg", "vob", "m2p", "ps"];
+    let extension = input.extension().and_then(|e| e.to_str()).unwrap_or_default();
+    let generated = EXTENSIONS.iter().any(|e| extension.eq_ignore_ascii_case(e));
+    if generated { vec!["-fflags".into(), "+genpts".into()] } else { Vec::new() }
 }
 
 /// `30000/1001` to `(30000, 1001)`; `(0, 1)` when absent.

@@ -508,6 +508,34 @@ const TRANSPORT_STREAM: Source = Source {
     ext: "ts",
 };
 
+/// An MPEG program stream (a DVD's `.vob`, an `.mpg`) of MPEG-2 with
+/// B-frames: a packet of the container that holds several frames gives a
+/// timestamp to the first only, which ffmpeg alone's decoder fills in.
+const PROGRAM_STREAM: Source = Source {
+    name: "vob",
+    make: &[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=25:duration=4",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=duration=4",
+        "-c:v",
+        "mpeg2video",
+        "-bf",
+        "2",
+        "-g",
+        "12",
+        "-c:a",
+        "mp2",
+        "-f",
+        "vob",
+    ],
+    ext: "vob",
+};
+
 const OPEN_GOP: Source = Source {
     name: "open_gop",
     make: &[
@@ -727,6 +755,13 @@ mod output_rates {
     #[test]
     fn transport_stream_without_its_audio() {
         check(&TRANSPORT_STREAM, &["-r", "24", "-an", "-c:v", "ffv1"], "mkv");
+    }
+
+    /// The frames without a container timestamp take the ones the demuxer
+    /// generates (`probe::genpts_args`) in every reader dffmpeg runs.
+    #[test]
+    fn program_stream_with_b_frames() {
+        check(&PROGRAM_STREAM, &["-c:v", "libx264", "-qp", "0", "-c:a", "copy"], "mkv");
     }
 }
 
