@@ -218,6 +218,11 @@ pub async fn load(job: &mut EncodeJob, tools: &Tools) -> anyhow::Result<Result<(
             Ok(bytes) => bytes,
             Err(why) => return Ok(Err(why)),
         };
+        // The text travels with each spec too, within the same bound.
+        total += text.len() as u64;
+        if total > node::spec::MAX_FILTER_FILES as u64 {
+            return Ok(Err(too_large(name, total)));
+        }
         if std::str::from_utf8(&text).is_err() {
             return Ok(Err(format!("drawtext textfile {textfile} is not UTF-8")));
         }
