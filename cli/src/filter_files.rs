@@ -169,9 +169,10 @@ fn file_type(path: &str) -> Option<String> {
 /// its words), not a regular file, or too large to send with each chunk;
 /// a text that is not the plain UTF-8 the nodes draw, or that drawtext
 /// would expand into what a chunk does not reproduce; a file filter on an
-/// overlay image. A drawtext without `fontfile` first gets the file and
-/// size fontconfig gives ffmpeg here (`fontconfig::resolve`), or the
-/// reason it cannot.
+/// overlay image; a font FreeType cannot load (`fontconfig::loads`:
+/// ffmpeg alone would draw with another). A drawtext without `fontfile`
+/// first gets the file and size fontconfig gives ffmpeg here
+/// (`fontconfig::resolve`), or the reason it cannot.
 pub async fn load(job: &mut EncodeJob, tools: &Tools) -> anyhow::Result<Result<(), String>> {
     let overlay = job.graph.as_ref().and_then(|g| g.overlay.as_ref());
     if overlay.is_some_and(|o| o.image_filters.iter().any(|(name, _)| file_filter(name).is_some()))
@@ -211,6 +212,13 @@ pub async fn load(job: &mut EncodeJob, tools: &Tools) -> anyhow::Result<Result<(
             return Ok(Err(too_large(name, total)));
         }
         if !files.iter().any(|(p, _)| *p == path) {
+            if name == "drawtext" {
+                let file_type = file_type(&path).unwrap_or_default();
+                if let Err(why) = crate::fontconfig::loads(tools, &bytes, &file_type, &path).await?
+                {
+                    return Ok(Err(why));
+                }
+            }
             files.push((path, bytes));
         }
         let Some(textfile) = textfile else { continue };

@@ -90,9 +90,47 @@ pub async fn resolve(
     }
 }
 
+/// Checks that a font file (its bytes, of type `file_type`) loads in
+/// drawtext where the nodes run it, with no fonts to fall back on: ffmpeg
+/// alone falls back to fontconfig's font for a file FreeType cannot load
+/// and draws anyway, where every chunk would fail. `Err` says why the
+/// command goes to ffmpeg.
+pub async fn loads(
+    tools: &Tools,
+    font: &[u8],
+    file_type: &str,
+    path: &str,
+) -> anyhow::Result<Result<(), String>> {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join(format!("font.{file_type}"));
+    tokio::fs::write(&file, font).await?;
+    let conf = dir.path().join(node::spec::FONTS_CONF);
+    tokio::fs::write(&conf, node::spec::NO_FONTS).await?;
+    let Some(name) = file.to_str().filter(|n| !n.contains([':', '\\', '\'', ',', ';', '[', ']']))
+    else {
+        anyhow::bail!("a temporary directory whose name filters cannot hold: {}", file.display());
+    };
+    let chain = format!("drawtext=fontfile={name}:fontcolor=white:text={SAMPLE}");
+    let env = [("FONTCONFIG_FILE", conf.as_path())];
+    Ok(match run_in(tools, "error", &[&chain], &env).await {
+        Ok(_) => Ok(()),
+        Err(_) => Err(format!("drawtext's font file {path} does not load; not distributable")),
+    })
+}
+
 /// Runs ffmpeg at `loglevel` on one black frame drawn by each of `chains`
 /// (each followed by `showinfo`), and returns its log.
 async fn run(tools: &Tools, loglevel: &str, chains: &[&str]) -> Result<String, String> {
+    run_in(tools, loglevel, chains, &[]).await
+}
+
+/// [`run`] with `env` added to ffmpeg's environment.
+async fn run_in(
+    tools: &Tools,
+    loglevel: &str,
+    chains: &[&str],
+    env: &[(&str, &std::path::Path)],
+) -> Result<String, String> {
     let labels: Vec<String> = (0..chains.len()).map(|k| format!("[in{k}]")).collect();
     let mut graph =
         format!("color=c=black:s=96x40:d=0.04,split={}{};", chains.len(), labels.concat());
@@ -106,6 +144,6 @@ async fn run(tools: &Tools, loglevel: &str, chains: &[&str]) -> Result<String, S
             args.push(a.into());
         }
     }
-    let log = tools.ffmpeg_log(loglevel, &args).await.map_err(|e| format!("{e:#}"))?;
+    let log = tools.ffmpeg_log_in(loglevel, &args, env).await.map_err(|e| format!("{e:#}"))?;
     Ok(String::from_utf8_lossy(&log).into_owned())
 }

@@ -103,9 +103,21 @@ impl Tools {
     /// filters that report through the log (`showinfo`); fails with the end
     /// of its stderr.
     pub async fn ffmpeg_log(&self, loglevel: &str, args: &[OsString]) -> anyhow::Result<Vec<u8>> {
+        self.ffmpeg_log_in(loglevel, args, &[]).await
+    }
+
+    /// [`Tools::ffmpeg_log`] with `env` added to ffmpeg's environment (a
+    /// font configuration of the nodes' kind, `fontconfig::loads`).
+    pub async fn ffmpeg_log_in(
+        &self,
+        loglevel: &str,
+        args: &[OsString],
+        env: &[(&str, &std::path::Path)],
+    ) -> anyhow::Result<Vec<u8>> {
         let mut child = Command::new(&self.ffmpeg)
             .args(["-hide_banner", "-nostdin", "-nostats", "-loglevel", loglevel])
             .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, *v)))
             // The user's FFREPORT names dffmpeg's report; an ffmpeg of ours
             // that inherited it would write its own log over that file.
             .env_remove("FFREPORT")

@@ -1577,3 +1577,26 @@ fn inputs_whose_frames_chunks_cannot_find_run_through_ffmpeg() {
         assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false), "{name}");
     }
 }
+
+/// A font file FreeType cannot load: ffmpeg alone falls back to
+/// fontconfig's font and draws anyway, where every chunk (whose node has
+/// no fonts to fall back on) would fail; the coordinator tries the font
+/// as the nodes would, and the command runs through ffmpeg.
+#[test]
+fn a_font_that_does_not_load_runs_through_ffmpeg() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.mkv");
+    let clip = "testsrc2=size=160x120:rate=25:duration=2";
+    ffmpeg(&["-f", "lavfi", "-i", clip, "-c:v", "ffv1", src.to_str().unwrap()]);
+    let font = dir.path().join("broken.ttf");
+    std::fs::write(&font, b"not a font").unwrap();
+    let drawtext = format!("drawtext=fontfile={}:text=hello:fontcolor=white", font.display());
+    let encode = ["-vf", &drawtext, "-c:v", "ffv1"];
+    let (plain, dist) = (dir.path().join("plain.mkv"), dir.path().join("dist.mkv"));
+    plain_encode(&[], &src, &encode, &plain);
+    let node = Node::start(1);
+    let extra = ["-v", "verbose", "--segment-duration", "0.5"];
+    let stderr = distributed_encode(&[&node], &extra, &[], &src, &encode, &dist);
+    assert!(stderr.contains("running with ffmpeg: drawtext's font file"), "{stderr}");
+    assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
+}
