@@ -81,6 +81,7 @@ fn spec(payload: &Payload) -> EncodeSpec {
         overlay: None,
         input_color: None,
         field_order: String::new(),
+        filter_time_base: None,
     }
 }
 

@@ -31,6 +31,9 @@ pub struct JobContext {
     pub first_frame: usize,
     /// Its time base.
     pub timeline_time_base: (i64, i64),
+    /// The time base ffmpeg alone's filters get the video in: the one it
+    /// reads the stream in (`Timeline::source_tb`).
+    filter_time_base: (i64, i64),
     /// Timestamp offset the nodes apply, in microseconds.
     pub ts_offset_us: i64,
     /// The frame rate ffmpeg alone would use.
@@ -90,6 +93,7 @@ impl JobContext {
             video_stream,
             first_frame: timeline.selected.start,
             timeline_time_base: timeline.time_base,
+            filter_time_base: timeline.source_tb,
             ts_offset_us: timeline.ts_offset_us,
             frame_rate,
             fps_mode,
@@ -206,6 +210,7 @@ impl JobContext {
             }),
             input_color: Some(self.input_color.clone()),
             field_order: self.field_order.clone(),
+            filter_time_base: rational(self.filter_time_base),
         })
     }
 

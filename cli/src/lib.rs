@@ -18,6 +18,7 @@ pub mod dispatch;
 pub mod distribute;
 pub mod drawtext;
 pub mod embedded;
+pub mod fade;
 pub mod filter_files;
 pub mod filter_options;
 pub mod fontconfig;

@@ -824,7 +824,6 @@ pub(crate) const TEMPORAL_FILTERS: &[&str] = &[
     "blackdetect",
     "scdet",
     "showinfo",
-    "fade",
     "idet",
 ];
 
@@ -893,6 +892,9 @@ pub(crate) fn frame_local(
             return Err(format!("{} names link labels", flag));
         }
         let mut args = filter.args.as_deref().map(crate::args::unquoted).unwrap_or_default();
+        if filter.name == "fade" {
+            args = crate::fade::normalized(&args).map_err(|e| format!("{flag} {text}: {e}"))?;
+        }
         if filter.name == "curves" {
             // The node takes curves' options named only (`node::spec::CURVES_OPTIONS`).
             args = crate::filter_options::named(&args, CURVES_POSITIONAL)

@@ -219,6 +219,8 @@ pub const FILTERS: &[&str] = &[
     "drawtext",
     // Tone curves of a preset or of points, never of a file (`CURVES_OPTIONS`).
     "curves",
+    // Fades by time, which the coordinator checks (`cli::fade`).
+    "fade",
 ];
 
 /// The options `curves` may have in a spec, each named: a preset, and the
@@ -343,6 +345,8 @@ pub struct ValidSpec {
     pix_fmt: Option<String>,
     filters: Vec<(String, String)>,
     keep_start_pts: i64,
+    /// The time base the user's filters get the frames in (ffmpeg alone's).
+    filter_time_base: Option<(i64, i64)>,
     keep_end_pts: i64,
     filtered_end_pts: Option<i64>,
     /// Frames the encoder must get.
@@ -414,6 +418,18 @@ pub fn validate(spec: &EncodeSpec) -> Result<ValidSpec, SpecError> {
     if fr.num <= 0 || fr.den <= 0 {
         return Err(SpecError::Range("frame rate"));
     }
+    let filter_time_base = match spec.filter_time_base {
+        None => None,
+        Some(tb)
+            if tb.num > 0
+                && tb.den > 0
+                && tb.num <= i32::MAX as i64
+                && tb.den <= i32::MAX as i64 =>
+        {
+            Some((tb.num, tb.den))
+        }
+        Some(_) => return Err(SpecError::Range("filter time base")),
+    };
     let fps_mode = FpsMode::try_from(spec.fps_mode).map_err(|_| SpecError::Range("fps mode"))?;
     let chunk_format =
         ChunkFormat::try_from(spec.chunk_format).map_err(|_| SpecError::Range("chunk format"))?;
@@ -459,6 +475,7 @@ pub fn validate(spec: &EncodeSpec) -> Result<ValidSpec, SpecError> {
         filters,
         keep_start_pts: spec.keep_start_pts,
         keep_end_pts: spec.keep_end_pts,
+        filter_time_base,
         filtered_end_pts: spec.filtered_end_pts,
         expected_frames: spec.expected_frames,
         ts_offset_us: spec.ts_offset_us,
@@ -786,7 +803,11 @@ impl ValidSpec {
         if let Some(map) = &self.frame_map {
             after.extend(map.filters(self.frame_rate));
         }
-        let trim = format!("trim=start_pts={}:end_pts={}", self.keep_start_pts, self.keep_end_pts);
+        let mut trim =
+            format!("trim=start_pts={}:end_pts={}", self.keep_start_pts, self.keep_end_pts);
+        if let Some((num, den)) = self.filter_time_base {
+            trim.push_str(&format!(",settb={num}/{den}"));
+        }
         let Some(overlay) = &self.overlay else {
             let chain = std::iter::once(trim)
                 .chain(self.filters.iter().map(named))
@@ -956,6 +977,7 @@ mod tests {
             overlay: None,
             input_color: None,
             field_order: String::new(),
+            filter_time_base: None,
         }
     }
 
@@ -1413,6 +1435,21 @@ mod tests {
         let mut s = spec();
         s.filters = vec![Filter { name: "hue".into(), args: "h=90 ".into(), ..Default::default() }];
         assert!(validate(&s).is_err(), "a space outside curves");
+    }
+
+    /// The user's filters get the frames in ffmpeg alone's time base, set
+    /// right after the trim to the chunk's frames.
+    #[test]
+    fn filters_see_the_sources_time_base() {
+        let mut s = spec();
+        s.filter_time_base = Some(Rational { num: 1, den: 25 });
+        let args = validate(&s).unwrap().ffmpeg_args(Path::new("in.nut"), Path::new("out.mkv"));
+        let graph = args.iter().map(|a| a.to_string_lossy()).find(|a| a.contains("trim")).unwrap();
+        assert!(graph.starts_with("trim=start_pts=0:end_pts=10,settb=1/25,scale="), "{graph}");
+        for (num, den) in [(0, 25), (1, -25), (1, i64::MAX)] {
+            s.filter_time_base = Some(Rational { num, den });
+            assert!(validate(&s).is_err(), "{num}/{den}");
+        }
     }
 
     #[test]

@@ -379,6 +379,7 @@ pub fn ten_frame_spec(tb: (i64, i64)) -> proto::v1::EncodeSpec {
         overlay: None,
         input_color: None,
         field_order: String::new(),
+        filter_time_base: Some(Rational { num: 1, den: 25 }),
     }
 }
 

@@ -182,7 +182,10 @@ fn hostile(rng: &mut Rng, tb: (i64, i64)) -> EncodeSpec {
                 spec.keep_start_pts = extreme(rng);
                 spec.keep_end_pts = extreme(rng);
             }
-            5 => spec.time_base = Some(Rational { num: extreme(rng), den: extreme(rng) }),
+            5 => {
+                spec.time_base = Some(Rational { num: extreme(rng), den: extreme(rng) });
+                spec.filter_time_base = Some(Rational { num: extreme(rng), den: extreme(rng) });
+            }
             6 => spec.frame_rate = Some(Rational { num: extreme(rng), den: extreme(rng) }),
             7 => {
                 spec.chunk_format = (rng.next() % 5) as i32;
