@@ -597,6 +597,11 @@ async fn prepare(
     if timeline.is_empty() {
         return Ok(Err("no video frames to encode".into()));
     }
+    if let Some(reason) =
+        crate::fade::shorter_than_a_tick(&job.filters, timeline.source_tb, job.fps_filter)
+    {
+        return Ok(Err(reason));
+    }
     let enable = job.graph.as_ref().and_then(|g| g.overlay.as_ref()?.enable.as_deref());
     if let Some(reason) = enable.and_then(|e| first_frame_undecided(e, &timeline)) {
         return Ok(Err(reason));

@@ -65,7 +65,8 @@ fn normalize(name: &str, file_key: &str, types: &[&str], args: &str) -> Result<S
     if path.is_empty() && !fontconfig {
         return Err(format!("{name} without a file is not distributable"));
     }
-    if let Some(size) = rest.iter().find(|o| o.key.as_deref() == Some("fontsize")) {
+    // The last value of an option counts.
+    if let Some(size) = rest.iter().rev().find(|o| o.key.as_deref() == Some("fontsize")) {
         // fontconfig reads the size at the filter's start, before any
         // frame: an expression would match by what it gives then.
         let plain = size.value.bytes().all(|b| b.is_ascii_digit() || b == b'.');
@@ -185,7 +186,8 @@ pub async fn load(job: &mut EncodeJob, tools: &Tools) -> anyhow::Result<Result<(
             continue;
         }
         let found = options(args).unwrap_or_default();
-        let size = found.iter().find(|o| o.key.as_deref() == Some("fontsize"));
+        // The last value of an option counts.
+        let size = found.iter().rev().find(|o| o.key.as_deref() == Some("fontsize"));
         match crate::fontconfig::resolve(tools, font.as_deref(), size.map(|o| o.value.as_str()))
             .await
         {
@@ -398,6 +400,8 @@ mod tests {
             crate::fontconfig::Resolved { path: "/f/a.ttf".into(), fontsize: "20".into() };
         let found = options(&args).unwrap();
         assert_eq!(with_font(found, &resolved), "fontsize=20:fontfile=/f/a.ttf:text=hi");
+        // The last size counts: an expression there is refused.
+        assert!(normalized("drawtext", "text=hi:fontsize=12:fontsize=h/4").unwrap().is_err());
         // With a file that loads, ffmpeg does not read `font`.
         assert_eq!(ok("drawtext", "fontfile=f.ttf:font=Serif:text=hi"), "fontfile=f.ttf:text=hi");
     }

@@ -254,6 +254,11 @@ fn overlay_graph(
     if image_filters.iter().any(|(name, _)| name == "fps") {
         return Err(format!("{flag} with fps on the overlay image is not distributable"));
     }
+    // A fade decides each frame by its time: a looped image's frames, which
+    // the nodes replace with one image at time 0 (`route::unlooped_image`).
+    if image_filters.iter().any(|(name, _)| name == "fade") {
+        return Err(format!("{flag} with a fade on the overlay image is not distributable"));
+    }
     let label = match chain.last().map(|f| f.outputs.as_slice()) {
         Some([]) | None => None,
         Some([label]) => Some(label.clone()),
@@ -688,6 +693,7 @@ mod tests {
             ("[0:v][1:a]overlay", "not a later input's video"),
             ("[0:v][1:v]overlay=x=n:y=0", "reads n"),
             ("[0:v][1:v]overlay=shortest=true", "invalid overlay"),
+            ("[1:v]fade=t=in:d=1[l];[0:v][l]overlay", "a fade on the overlay image"),
             ("[0:v][1:v]overlay=eof_action=pass", "invalid overlay"),
             ("[0:v][1:v]overlay[a];[a][2:v]overlay", "more than one overlay"),
             ("[0:v]hflip,[1:v]overlay", "inside a chain"),
