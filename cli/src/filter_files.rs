@@ -66,16 +66,9 @@ fn normalize(name: &str, file_key: &str, types: &[&str], args: &str) -> Result<S
         return Err(format!("{name} without a file is not distributable"));
     }
     // The last value of an option counts.
-    if let Some(size) = rest.iter().rev().find(|o| o.key.as_deref() == Some("fontsize")) {
-        // fontconfig reads the size at the filter's start, before any
-        // frame: an expression would match by what it gives then.
-        let plain = size.value.bytes().all(|b| b.is_ascii_digit() || b == b'.');
-        if fontconfig && !plain {
-            let size = &size.value;
-            return Err(format!(
-                "drawtext without fontfile at fontsize '{size}' is not distributable"
-            ));
-        }
+    let size = rest.iter().rev().find(|o| o.key.as_deref() == Some("fontsize"));
+    if let Some(size) = size.filter(|_| fontconfig) {
+        crate::fontconfig::checked_size(&size.value)?;
     }
     match file_type(&path) {
         _ if fontconfig => {}

@@ -13,7 +13,9 @@
 //! explicit size. Rather than trust either rule, [`resolve`] draws a
 //! sample both ways on one frame and keeps the file only if the two
 //! frames are the same (a face of a collection other than the first, or a
-//! configured size, would differ).
+//! configured size, would differ). The frame is sized for the sample at
+//! that size, and the sample must show on it: a comparison of two blank
+//! frames would prove nothing.
 
 use std::ffi::OsString;
 
@@ -35,6 +37,32 @@ pub const FONTCONFIG_DEFAULT_SIZE: &str = "12";
 /// A sample of glyphs with ascenders, descenders and digits.
 const SAMPLE: &str = "Hg0";
 
+/// The largest size [`resolve`] checks (in pixels): the check draws on a
+/// frame about three times as wide, which past this grows costly.
+pub const MAX_CHECKED_SIZE: f64 = 1024.0;
+
+/// The size in pixels of a drawtext without `fontfile` at `fontsize`, if
+/// [`resolve`] can check it: a plain number up to [`MAX_CHECKED_SIZE`].
+/// fontconfig reads the size at the filter's start, before any frame, so
+/// an expression would match by what it gives then.
+pub fn checked_size(fontsize: &str) -> Result<f64, String> {
+    let plain = fontsize.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    match fontsize.parse::<f64>() {
+        Ok(size) if plain && size > 0.0 && size <= MAX_CHECKED_SIZE => Ok(size),
+        _ => {
+            Err(format!("drawtext without fontfile at fontsize '{fontsize}' is not distributable"))
+        }
+    }
+}
+
+/// The frame the sample is drawn on at `size` pixels: drawtext puts it at
+/// the top left; it is about `1.3 * size` high (ascender to descender) and
+/// under `2.5 * size` wide, so it fits with a margin.
+fn canvas(size: f64) -> (u32, u32) {
+    let even = |v: f64| (v.ceil() as u32 + 16).next_multiple_of(2);
+    (even(size * 3.0), even(size * 2.0))
+}
+
 /// The font file and size ffmpeg's drawtext uses for `family` at
 /// `fontsize` (as the user gave them, `None` when not given), checked by
 /// drawing a sample both ways; or why the command goes to ffmpeg.
@@ -49,18 +77,18 @@ pub async fn resolve(
     if let Some(family) = family.filter(|f| !plain(f, b" -_.") || f.starts_with(' ')) {
         return Err(format!("drawtext font '{family}' is not distributable"));
     }
-    if let Some(size) = fontsize.filter(|s| !plain(s, b".")) {
-        return Err(format!("drawtext without fontfile at fontsize '{size}' is not distributable"));
-    }
+    let given = fontsize;
+    let fontsize = fontsize.unwrap_or(FONTCONFIG_DEFAULT_SIZE);
+    let canvas = canvas(checked_size(fontsize)?);
     let mut asked = String::new();
     if let Some(family) = family {
         asked.push_str(&format!("font={family}:"));
     }
-    if let Some(size) = fontsize {
+    if let Some(size) = given {
         asked.push_str(&format!("fontsize={size}:"));
     }
     let sample = |drawtext: &str| format!("drawtext={drawtext}fontcolor=white:text={SAMPLE}");
-    let log = run(tools, "debug", &[&sample(&asked)]).await?;
+    let log = run(tools, "debug", canvas, &[&sample(&asked)]).await?;
     let path = log
         .lines()
         .filter(|line| line.contains("Parsed_drawtext"))
@@ -74,16 +102,18 @@ pub async fn resolve(
     if !named || !single {
         return Err(format!("drawtext's font {path} is not distributable"));
     }
-    let fontsize = fontsize.unwrap_or(FONTCONFIG_DEFAULT_SIZE).to_string();
     let file = format!("fontfile={path}:fontsize={fontsize}:");
-    let log = run(tools, "info", &[&sample(&asked), &sample(&file)]).await?;
+    // The third frame, with nothing drawn, shows the sample was drawn.
+    let log = run(tools, "info", canvas, &[&sample(&asked), &sample(&file), "null"]).await?;
     let checksums: Vec<&str> = log
         .lines()
         .filter(|line| line.contains("Parsed_showinfo"))
         .filter_map(|line| line.split_once(" checksum:")?.1.split_whitespace().next())
         .collect();
     match checksums.as_slice() {
-        [a, b] if a == b => Ok(Resolved { path, fontsize }),
+        [a, b, blank] if a == b && a != blank => {
+            Ok(Resolved { path, fontsize: fontsize.to_string() })
+        }
         _ => {
             Err(format!("drawtext's font {path} does not draw as fontconfig's; not distributable"))
         }
@@ -112,28 +142,37 @@ pub async fn loads(
     };
     let chain = format!("drawtext=fontfile={name}:fontcolor=white:text={SAMPLE}");
     let env = [("FONTCONFIG_FILE", conf.as_path())];
-    Ok(match run_in(tools, "error", &[&chain], &env).await {
+    Ok(match run_in(tools, "error", canvas(16.0), &[&chain], &env).await {
         Ok(_) => Ok(()),
         Err(_) => Err(format!("drawtext's font file {path} does not load; not distributable")),
     })
 }
 
-/// Runs ffmpeg at `loglevel` on one black frame drawn by each of `chains`
-/// (each followed by `showinfo`), and returns its log.
-async fn run(tools: &Tools, loglevel: &str, chains: &[&str]) -> Result<String, String> {
-    run_in(tools, loglevel, chains, &[]).await
+/// Runs ffmpeg at `loglevel` on one black frame of `size` drawn by each of
+/// `chains` (each followed by `showinfo`), and returns its log.
+async fn run(
+    tools: &Tools,
+    loglevel: &str,
+    size: (u32, u32),
+    chains: &[&str],
+) -> Result<String, String> {
+    run_in(tools, loglevel, size, chains, &[]).await
 }
 
 /// [`run`] with `env` added to ffmpeg's environment.
 async fn run_in(
     tools: &Tools,
     loglevel: &str,
+    (width, height): (u32, u32),
     chains: &[&str],
     env: &[(&str, &std::path::Path)],
 ) -> Result<String, String> {
     let labels: Vec<String> = (0..chains.len()).map(|k| format!("[in{k}]")).collect();
-    let mut graph =
-        format!("color=c=black:s=96x40:d=0.04,split={}{};", chains.len(), labels.concat());
+    let mut graph = format!(
+        "color=c=black:s={width}x{height}:d=0.04,split={}{};",
+        chains.len(),
+        labels.concat()
+    );
     for (k, chain) in chains.iter().enumerate() {
         graph.push_str(&format!("{}{chain},showinfo[out{k}];", labels[k]));
     }
@@ -146,4 +185,29 @@ async fn run_in(
     }
     let log = tools.ffmpeg_log_in(loglevel, &args, env).await.map_err(|e| format!("{e:#}"))?;
     Ok(String::from_utf8_lossy(&log).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_sizes_up_to_the_checked_bound_are_checked() {
+        assert_eq!(checked_size("24"), Ok(24.0));
+        assert_eq!(checked_size("12.5"), Ok(12.5));
+        assert_eq!(checked_size("1024"), Ok(MAX_CHECKED_SIZE));
+        for refused in ["1025", "2000", "0", "h/20", "1.2.3", "", "1e2", "inf"] {
+            assert!(checked_size(refused).is_err(), "{refused}");
+        }
+    }
+
+    #[test]
+    fn the_sample_fits_its_frame() {
+        // "Hg0" at `size` pixels: about 1.3 * size high, 2.5 * size wide.
+        for size in [1.0, 12.0, 150.0, MAX_CHECKED_SIZE] {
+            let (w, h) = canvas(size);
+            assert!(f64::from(w) >= 2.5 * size && f64::from(h) >= 1.3 * size, "{size}");
+            assert!(w % 2 == 0 && h % 2 == 0);
+        }
+    }
 }
