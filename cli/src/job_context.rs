@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context;
 use proto::v1::{ChunkFormat, CodecOption, EncodeSpec, FpsMode, FrameMap, Rational};
 
 use crate::forced::ForcedKeyframes;
@@ -156,6 +157,12 @@ impl JobContext {
             Some(pts) => convert(pts)?,
             None => i64::MAX,
         };
+        // The cut moved the chunk's timestamps by whole seconds.
+        let ts_offset_us = chunk
+            .cut_offset_s
+            .checked_mul(1_000_000)
+            .and_then(|cut| self.ts_offset_us.checked_sub(cut))
+            .with_context(|| format!("chunk {} starts too far before 0", chunk.index))?;
         Ok(EncodeSpec {
             encoder: self.job.encoder.clone(),
             options: self
@@ -192,7 +199,7 @@ impl JobContext {
             keep_end_pts,
             time_base: rational(chunk_tb),
             expected_frames: chunk.frame_count(),
-            ts_offset_us: self.ts_offset_us,
+            ts_offset_us,
             frame_rate: rational(self.frame_rate),
             fps_mode: self.fps_mode_for(chunk) as i32,
             chunk_format: self.chunk_format() as i32,

@@ -38,6 +38,11 @@ pub struct Chunk {
     /// With an output rate: per frame of `frames`, what the output shows of
     /// it, as ffmpeg alone decided over the whole input (see `retime`).
     pub frame_map: Option<Vec<Shown>>,
+    /// Whole seconds the cut adds to the chunk input's timestamps, and the
+    /// node takes off again (`cut_offset_s`): NUT refuses a negative
+    /// timestamp, which a discarded lead-in or B-frames before an MP4's
+    /// start have. 0 for most chunks.
+    pub cut_offset_s: i64,
 }
 
 impl Chunk {
@@ -91,18 +96,37 @@ pub fn chunk(
     let seek_pts =
         timeline.packets[first_packet].pts.or(timeline.packets[first_packet].dts).unwrap_or(0);
     let next_pts = timeline.all.get(frames.end).map(|f| f.pts);
+    let packet_count = max_decode - first_packet + 1;
     Ok(Chunk {
         index,
         frames,
         first_packet,
-        packet_count: max_decode - first_packet + 1,
+        packet_count,
         seek_pts,
         first_pts,
         next_pts,
         grid: None,
         filtered_end: None,
         frame_map: None,
+        cut_offset_s: cut_offset_s(timeline, first_packet..first_packet + packet_count),
     })
+}
+
+/// The whole seconds that make every presentation time of `packets`
+/// (decode indices) at least 0 (see [`Chunk::cut_offset_s`]): a whole number of
+/// `den` ticks of the time base `num/den`, so whole ticks of it and of the
+/// NUT muxer's (which holds the source's ticks), and no timestamp moves by
+/// a rounding on the way.
+pub fn cut_offset_s(timeline: &Timeline, packets: std::ops::Range<usize>) -> i64 {
+    // NUT keeps presentation times alone (a negative decode time, as
+    // B-frames give an MP4's first packets, is no bar).
+    let earliest = timeline.packets[packets].iter().filter_map(|p| p.pts).min().unwrap_or(0);
+    if earliest >= 0 {
+        return 0;
+    }
+    let (num, den) = timeline.time_base;
+    let periods = (-earliest + den - 1) / den;
+    periods * num
 }
 
 /// Chunks for an encode through `-vf fps=rate`, which decides per output
@@ -140,6 +164,7 @@ pub fn fps_chunks(
             let chunk = &mut out[i];
             let last_packet = (chunk.first_packet + chunk.packet_count - 1).max(needed);
             chunk.packet_count = last_packet - chunk.first_packet + 1;
+            chunk.cut_offset_s = cut_offset_s(timeline, chunk.first_packet..last_packet + 1);
             chunk.filtered_end = Some(end);
         }
         out[i].grid = Some(first..end);
@@ -239,6 +264,34 @@ mod tests {
         assert_eq!(chunks[2].packet_count, 6);
         assert_eq!(chunks[2].next_pts, None);
         assert_eq!(chunks.iter().map(Chunk::frame_count).sum::<u64>(), 10);
+    }
+
+    #[test]
+    fn chunks_after_a_discarded_lead_in_decode_it_at_whole_seconds_later() {
+        // An MP4 cut after its keyframe (1/12800): I-25600 B-12800 | P512 B256 | I1024 ...
+        let tb = (1, 12_800);
+        let pts = [-25_600, -12_800, 512, 256, 1024, 1536];
+        let packets: Vec<Packet> = pts
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| Packet {
+                pts: Some(p),
+                key: i == 0 || p == 1024,
+                discard: p < 0,
+                ..Default::default()
+            })
+            .collect();
+        let at =
+            |tb| Timeline::new(packets.clone(), tb, tb, 0, Window::default(), Window::default());
+        let t = at(tb).unwrap();
+        let chunks = chunks(&t, &[0, 1, 2]).unwrap();
+        // Both chunks before the second keyframe start at the discarded one,
+        // 2 s before 0: their cuts move it to 0.
+        assert_eq!(chunks.iter().map(|c| c.first_packet).collect::<Vec<_>>(), [0, 0, 4]);
+        assert_eq!(chunks.iter().map(|c| c.cut_offset_s).collect::<Vec<_>>(), [2, 2, 0]);
+        assert_eq!((chunks[0].first_pts, chunks[0].packet_count), (256, 4));
+        // A time base of num > 1 moves by whole periods of num seconds.
+        assert_eq!(cut_offset_s(&at((1001, 30_000)).unwrap(), 0..1), 1001);
     }
 
     #[test]

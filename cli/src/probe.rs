@@ -119,7 +119,8 @@ pub struct Packet {
     /// Flagged for discarding (`AV_PKT_FLAG_DISCARD`): decoded for the
     /// frames after it, but its own frame is dropped by the decoder (MP4
     /// and MOV edit lists that start after a keyframe, as `-ss` with `-c
-    /// copy` writes them). The timeline refuses such a stream.
+    /// copy` writes them). The timeline takes such packets only before
+    /// the stream's first kept frame.
     pub discard: bool,
 }
 

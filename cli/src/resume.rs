@@ -312,6 +312,8 @@ fn chunk_key(identity: &Identity, chunk: &Chunk) -> String {
         grid,
         filtered_end,
         frame_map,
+        // Follows from the packets.
+        cut_offset_s: _,
     } = chunk;
     let placed = format!(
         "{frames:?} {first_packet} {packet_count} {seek_pts} {first_pts} {next_pts:?} {grid:?} {filtered_end:?} {frame_map:?}"
@@ -364,6 +366,7 @@ mod tests {
             grid: None,
             filtered_end: None,
             frame_map: None,
+            cut_offset_s: 0,
         }
     }
 

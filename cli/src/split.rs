@@ -44,10 +44,19 @@ pub async fn extract(
     for a in ["-map".to_string(), format!("0:{stream}"), "-c".into(), "copy".into()] {
         args.push(a.into());
     }
-    args.push("-copypriorss".into());
-    args.push("0".into());
+    if chunk.first_packet > 0 {
+        // Only after a seek: with -copyts it would also drop what comes
+        // before the input's start time, a discarded lead-in the chunk's
+        // first frames are decoded from.
+        args.push("-copypriorss".into());
+        args.push("0".into());
+    }
     args.push("-frames:v".into());
     args.push(chunk.packet_count.to_string().into());
+    if chunk.cut_offset_s != 0 {
+        args.push("-output_ts_offset".into());
+        args.push(chunk.cut_offset_s.to_string().into());
+    }
     // Chapters would give the NUT muxer a second time base and corrupt the timestamps.
     for a in [
         "-avoid_negative_ts",

@@ -54,24 +54,35 @@ impl Timeline {
         output: Window,
     ) -> anyhow::Result<Self> {
         let mut all = Vec::with_capacity(packets.len());
+        let mut discarded = Vec::new();
         for (decode_index, packet) in packets.iter().enumerate() {
             let pts = match packet.pts.or(packet.dts) {
                 Some(pts) => pts,
                 None => anyhow::bail!("video packet {decode_index} has no timestamp"),
             };
-            // The decoder drops a discarded packet's frame but decodes it
-            // for the frames after it; a chunk cut by stream copy loses
-            // such packets (they come before the stream's start), and
-            // with them the keyframe its first frames need.
+            // The decoder drops a discarded packet's frame, but decodes
+            // the packet for the frames after it: chunks keep such packets
+            // (a chunk's input runs from a keyframe) and their nodes drop
+            // the frames by timestamp, as they drop any frame before the
+            // chunk's first.
             if packet.discard {
-                anyhow::bail!(
-                    "video packet {decode_index} is discarded by its container (an edit list \
-                     that starts after a keyframe, as -ss with -c copy writes into MP4)"
-                );
+                discarded.push(Frame { pts, decode_index });
+            } else {
+                all.push(Frame { pts, decode_index });
             }
-            all.push(Frame { pts, decode_index });
         }
         all.sort_by_key(|f| (f.pts, f.decode_index));
+        // That holds for a lead-in (an MP4 or MOV edit list that starts
+        // after a keyframe, as `-ss` with `-c copy` writes it); a frame
+        // discarded among the kept ones would be kept by its chunk.
+        let first_kept = all.first().map_or(i64::MAX, |f| f.pts);
+        if let Some(late) = discarded.iter().find(|f| f.pts >= first_kept) {
+            anyhow::bail!(
+                "video packet {} is discarded by its container after the stream's start \
+                 (an edit list that skips within the stream)",
+                late.decode_index
+            );
+        }
         // ffmpeg alone decodes and encodes both frames of a timestamp
         // (moving the second on); chunks, trimmed by timestamp, would not
         // agree where they split them.
@@ -276,6 +287,25 @@ mod tests {
             Timeline::new(packets(&pts), (1, 51_200), (1, 51_200), 0, half, Window::default())
                 .unwrap();
         assert_eq!((same.ts_offset_us, same.selected), (-500_000, 13..75));
+    }
+
+    #[test]
+    fn a_discarded_lead_in_is_decoded_but_not_selected() {
+        // `-ss` with `-c copy` into MP4: the edit list starts after the
+        // keyframe, whose GOP up to the start is flagged for discarding.
+        let mut lead_in = packets(&[-3, -1, -2, 0, 2, 1]);
+        for packet in &mut lead_in[..3] {
+            packet.discard = true;
+        }
+        let t = Timeline::new(lead_in, (1, 25), (1, 25), 0, Window::default(), Window::default())
+            .unwrap();
+        let order: Vec<_> = t.all.iter().map(|f| f.decode_index).collect();
+        assert_eq!((order, t.selected.clone()), (vec![3, 5, 4], 0..3));
+        let mut late = packets(&[0, 2, 1, 3]);
+        late[2].discard = true;
+        let refused =
+            Timeline::new(late, (1, 25), (1, 25), 0, Window::default(), Window::default());
+        assert!(refused.unwrap_err().to_string().contains("packet 2 is discarded"));
     }
 
     #[test]

@@ -14,7 +14,9 @@ use tests::{
 /// A source, made with lavfi inside the test.
 struct Source {
     name: &'static str,
-    /// ffmpeg arguments that write the source (after `-y`), ending before the file name.
+    /// ffmpeg arguments that write the source (after `-y`), ending before
+    /// the file name; a `&&` ends a first command, which writes a file of
+    /// its own (named with `{dir}`) that the second reads.
     make: &'static [&'static str],
     ext: &'static str,
 }
@@ -36,6 +38,10 @@ fn check_with(source: &Source, encode: &[&str], out_ext: &str, lossless: bool) {
     std::fs::write(dir.path().join("subs.srt"), SUBTITLES).unwrap();
     std::fs::write(dir.path().join("chapters.txt"), CHAPTERS).unwrap();
     let mut make: Vec<String> = source.make.iter().map(|a| a.replace("{dir}", dir_s)).collect();
+    if let Some(and) = make.iter().position(|a| a == "&&") {
+        ffmpeg(&make[..and].iter().map(String::as_str).collect::<Vec<_>>());
+        make.drain(..=and);
+    }
     make.push(src_s.to_string());
     ffmpeg(&make.iter().map(String::as_str).collect::<Vec<_>>());
     let encode = side_inputs(dir.path(), encode);
@@ -566,6 +572,73 @@ const OPEN_GOP: Source = Source {
     ext: "mkv",
 };
 const OPEN_GOP_MP4: Source = Source { name: "open_gop_mp4", ext: "mp4", ..OPEN_GOP };
+
+/// An MP4 cut with `-ss` and `-c copy`, as trimming tools write them: its
+/// edit list starts after a keyframe, whose GOP up to the cut the demuxer
+/// flags discarded (decoded for the frames after it, shown by no one), at
+/// negative timestamps; the AAC track's edit list cuts its first frame.
+const CUT_MP4: Source = Source {
+    name: "cut_mp4",
+    make: &[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=25:duration=4",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=duration=4",
+        "-c:v",
+        "libx264",
+        "-bf",
+        "2",
+        "-g",
+        "25",
+        "-c:a",
+        "aac",
+        "{dir}/uncut.mp4",
+        "&&",
+        "-ss",
+        "1.3",
+        "-i",
+        "{dir}/uncut.mp4",
+        "-c",
+        "copy",
+    ],
+    ext: "mp4",
+};
+
+/// The same cut of HEVC with B-frames in a MOV, as a camera's file trimmed.
+const CUT_HEVC_MOV: Source = Source {
+    name: "cut_hevc_mov",
+    make: &[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x120:rate=30000/1001:duration=4",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=duration=4",
+        "-c:v",
+        "libx265",
+        "-x265-params",
+        "bframes=4:keyint=30:log-level=error",
+        "-tag:v",
+        "hvc1",
+        "-c:a",
+        "pcm_s16le",
+        "{dir}/uncut.mov",
+        "&&",
+        "-ss",
+        "2.1",
+        "-i",
+        "{dir}/uncut.mov",
+        "-c",
+        "copy",
+    ],
+    ext: "mov",
+};
 const LONG_GOP_NTSC: Source = Source {
     name: "long_gop_ntsc",
     make: &[
@@ -772,6 +845,16 @@ mod output_rates {
 
 mod lossless_mp4 {
     use super::*;
+
+    /// Chunks before the second keyframe are cut from the discarded one,
+    /// moved by whole seconds to timestamps NUT takes (`plan::cut_offset_s`).
+    #[test]
+    fn cut_with_copy_after_a_keyframe() {
+        check(&CUT_MP4, X264_LOSSLESS, "mkv");
+        check(&CUT_MP4, X264_LOSSLESS, "mp4");
+        check(&CUT_MP4, FPS_24, "mkv");
+        check(&CUT_HEVC_MOV, X264_LOSSLESS, "mov");
+    }
 
     #[test]
     fn open_gop_x264() {
@@ -1548,39 +1631,26 @@ fn a_turned_video_is_turned_as_ffmpeg_turns_it() {
     }
 }
 
-/// Inputs whose frames the chunks cannot be told by timestamp run through
-/// ffmpeg, which encodes them as it always does: an MP4 cut with `-ss` and
-/// `-c copy` (its edit list starts after a keyframe, whose packet the
-/// container marks discarded: the decoder needs it, ffmpeg shows nothing
-/// of it, and a chunk cut by stream copy drops it), and a stream with two
-/// frames of one timestamp (ffmpeg alone encodes both).
+/// A stream with two frames of one timestamp (ffmpeg alone encodes both;
+/// chunks, trimmed by timestamp, cannot tell them apart) runs through
+/// ffmpeg, which encodes it as it always does.
 #[test]
-fn inputs_whose_frames_chunks_cannot_find_run_through_ffmpeg() {
+fn frames_of_one_timestamp_run_through_ffmpeg() {
     let dir = tempfile::tempdir().unwrap();
-    let at = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let src = dir.path().join("twice.mkv");
     let clip = "testsrc2=size=160x120:rate=25:duration=4";
-    ffmpeg(&["-f", "lavfi", "-i", clip, "-c:v", "libx264", "-g", "50", "-bf", "2", &at("x.mp4")]);
-    ffmpeg(&["-ss", "1.3", "-i", &at("x.mp4"), "-c", "copy", &at("cut.mp4")]);
     let twice = "setpts='if(eq(N,10),(N-1)/(25*TB),N/(25*TB))'";
-    let passthrough = ["-fps_mode", "passthrough", "-c:v", "ffv1"];
-    ffmpeg(
-        &[&["-f", "lavfi", "-i", clip, "-vf", twice][..], &passthrough, &[&at("twice.mkv")]]
-            .concat(),
-    );
+    let make = ["-f", "lavfi", "-i", clip, "-vf", twice, "-fps_mode", "passthrough", "-c:v"];
+    ffmpeg(&[&make[..], &["ffv1", src.to_str().unwrap()]].concat());
     let node = Node::start(1);
-    let cases =
-        [("cut.mp4", "is discarded by its container"), ("twice.mkv", "share the timestamp")];
-    for (name, reason) in cases {
-        let src = dir.path().join(name);
-        let encode = ["-c:v", "ffv1"];
-        let (plain, dist) = (dir.path().join("plain.mkv"), dir.path().join("dist.mkv"));
-        plain_encode(&[], &src, &encode, &plain);
-        let extra = ["-v", "verbose", "--segment-duration", "0.5"];
-        let stderr = distributed_encode(&[&node], &extra, &[], &src, &encode, &dist);
-        assert!(stderr.contains("running with ffmpeg: video packet"), "{name}: {stderr}");
-        assert!(stderr.contains(reason), "{name}: {stderr}");
-        assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false), "{name}");
-    }
+    let encode = ["-c:v", "ffv1"];
+    let (plain, dist) = (dir.path().join("plain.mkv"), dir.path().join("dist.mkv"));
+    plain_encode(&[], &src, &encode, &plain);
+    let extra = ["-v", "verbose", "--segment-duration", "0.5"];
+    let stderr = distributed_encode(&[&node], &extra, &[], &src, &encode, &dist);
+    assert!(stderr.contains("running with ffmpeg: video packet"), "{stderr}");
+    assert!(stderr.contains("share the timestamp"), "{stderr}");
+    assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
 }
 
 /// A font file FreeType cannot load: ffmpeg alone falls back to
