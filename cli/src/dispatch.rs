@@ -316,7 +316,7 @@ pub async fn run(
                         })?;
                         if let Requeued::Split(at) = requeued {
                             let parent = chunks[index].clone();
-                            let pieces = split_chunk(&mut schedule, timeline, &parent, &at)?;
+                            let pieces = split_chunk(&ctx, &mut schedule, timeline, &parent, &at)?;
                             tracing::info!(chunk = index, pieces = pieces.len(), "chunk split");
                             if ctx.job.verbose() {
                                 let first: Vec<String> =
@@ -412,9 +412,11 @@ fn stop_time_us(timeline: &Timeline, chunk: &Chunk, ctx: &JobContext) -> i64 {
     }
 }
 
-/// The pieces of `parent` cut at the offsets `at`, registered with the
-/// schedule (which numbers them).
+/// The pieces of `parent` cut at the offsets `at` (but where a chunk may
+/// not start: `JobContext::may_start_at`), registered with the schedule
+/// (which numbers them).
 fn split_chunk(
+    ctx: &JobContext,
     schedule: &mut Schedule,
     timeline: &Timeline,
     parent: &Chunk,
@@ -422,7 +424,7 @@ fn split_chunk(
 ) -> anyhow::Result<Vec<Chunk>> {
     let first = parent.frames.start;
     let bounds: Vec<usize> = std::iter::once(first)
-        .chain(at.iter().map(|&a| first + a as usize))
+        .chain(at.iter().map(|&a| first + a as usize).filter(|&frame| ctx.may_start_at(frame)))
         .chain(std::iter::once(parent.frames.end))
         .collect();
     let sizes: Vec<u64> = bounds.windows(2).map(|w| (w[1] - w[0]) as u64).collect();

@@ -602,6 +602,9 @@ async fn prepare(
     {
         return Ok(Err(reason));
     }
+    if let Some(reason) = crate::fade::too_early_after(&job.filters, &timeline) {
+        return Ok(Err(reason));
+    }
     let enable = job.graph.as_ref().and_then(|g| g.overlay.as_ref()?.enable.as_deref());
     if let Some(reason) = enable.and_then(|e| first_frame_undecided(e, &timeline)) {
         return Ok(Err(reason));
@@ -860,12 +863,30 @@ async fn encode(
         None => starts,
     };
     // The rate the encoder runs at: an fps filter's, the output's, else the input's.
-    let (output_rate, chunks) = match (job.fps_filter, &retimed) {
-        (Some(rate), _) => (rate, plan::fps_chunks(&timeline, &starts, rate, frame_rate)?),
-        (None, Some(retimed)) => {
-            (retimed.rate, plan::rate_chunks(&timeline, &starts, &retimed.shown)?)
+    let output_rate = match (job.fps_filter, &retimed) {
+        (Some(rate), _) => rate,
+        (None, Some(retimed)) => retimed.rate,
+        (None, None) => frame_rate,
+    };
+    let build = |starts: &[u64]| match (job.fps_filter, &retimed) {
+        (Some(rate), _) => plan::fps_chunks(&timeline, starts, rate, frame_rate),
+        (None, Some(retimed)) => plan::rate_chunks(&timeline, starts, &retimed.shown),
+        (None, None) => plan::chunks(&timeline, starts),
+    };
+    let fades = crate::fade::frame_fades(&job.filters);
+    let mut starts = crate::fade::starts_outside(&starts, &fades);
+    let chunks = loop {
+        let chunks = build(&starts)?;
+        // An output rate moves a start on to a frame it shows, which may
+        // be inside a fade: that start goes (its frames join the chunk
+        // before).
+        let first = timeline.selected.start;
+        let begins: Vec<u64> = chunks.iter().map(|c| (c.frames.start - first) as u64).collect();
+        let inside = |begin: u64| fades.iter().any(|fade| fade.inside(begin));
+        if !begins.iter().any(|&begin| inside(begin)) {
+            break chunks;
         }
-        (None, None) => (frame_rate, plan::chunks(&timeline, &starts)?),
+        starts.retain(|&s| s == 0 || begins.iter().find(|&&b| b >= s).is_none_or(|&b| !inside(b)));
     };
     let chunk_count = chunks.len();
     let output = job.output.display().to_string();

@@ -35,6 +35,9 @@ pub struct JobContext {
     /// The time base ffmpeg alone's filters get the video in: the one it
     /// reads the stream in (`Timeline::source_tb`).
     filter_time_base: (i64, i64),
+    /// What ffmpeg alone adds to a frame's timestamp, in `filter_time_base`,
+    /// before its filters see it (`Timeline::shifted`).
+    filter_offset: i64,
     /// Timestamp offset the nodes apply, in microseconds.
     pub ts_offset_us: i64,
     /// The frame rate ffmpeg alone would use.
@@ -95,6 +98,7 @@ impl JobContext {
             first_frame: timeline.selected.start,
             timeline_time_base: timeline.time_base,
             filter_time_base: timeline.source_tb,
+            filter_offset: timeline.filter_offset(),
             ts_offset_us: timeline.ts_offset_us,
             frame_rate,
             fps_mode,
@@ -192,6 +196,10 @@ impl JobContext {
                             .map_err(anyhow::Error::msg)?;
                         Ok(crate::filter_files::to_proto(name, &args, &self.job.filter_files))
                     }
+                    "fade" => {
+                        let args = self.fade_for(chunk, args).map_err(anyhow::Error::msg)?;
+                        Ok(crate::filter_files::to_proto(name, &args, &self.job.filter_files))
+                    }
                     _ => Ok(crate::filter_files::to_proto(name, args, &self.job.filter_files)),
                 })
                 .collect::<anyhow::Result<_>>()?,
@@ -228,6 +236,24 @@ impl JobContext {
     /// output `-ss`, which drops frames after the filters).
     fn frames_before(&self, chunk: &Chunk) -> u64 {
         chunk.frames.start.saturating_sub(self.first_frame) as u64
+    }
+
+    /// A fade's arguments `args` for `chunk` (`fade::for_chunk`).
+    fn fade_for(&self, chunk: &Chunk, args: &str) -> Result<String, String> {
+        let first_pts = crate::timeline::rescale(
+            chunk.first_pts,
+            self.timeline_time_base,
+            self.filter_time_base,
+        ) + self.filter_offset;
+        crate::fade::for_chunk(args, self.frames_before(chunk), first_pts, self.filter_time_base)
+    }
+
+    /// Whether a chunk may start at `frame` (an index into the timeline's
+    /// frames): not inside a fade by frame count, which a chunk cannot be
+    /// told it is part way through (`fade::for_chunk`).
+    pub fn may_start_at(&self, frame: usize) -> bool {
+        let before = frame.saturating_sub(self.first_frame) as u64;
+        !crate::fade::frame_fades(&self.job.filters).iter().any(|fade| fade.inside(before))
     }
 
     /// The chunk container that carries what the output container needs:

@@ -417,17 +417,22 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
             return Err(format!("-r {num}/{den} with {encoder} is not distributable"));
         }
     }
-    let counting = |(n, a): &(String, String)| n == "drawtext" && crate::drawtext::counts_frames(a);
+    let counting = |(n, a): &(String, String)| match n.as_str() {
+        "drawtext" => crate::drawtext::counts_frames(a),
+        "fade" => crate::fade::FrameFade::of(a).is_some(),
+        _ => false,
+    };
     if let Some(at) = filters.iter().rposition(counting) {
         // Each chunk counts on from the frames before it, which the
         // coordinator knows as they enter the filters: before an fps
         // filter, and from the first decoded frame, which an output -ss
         // drops only after the filters.
+        let name = &filters[at].0;
         if filters[..at].iter().any(|(name, _)| name == "fps") {
-            return Err("drawtext counting frames after -vf fps is not distributable".into());
+            return Err(format!("{name} counting frames after -vf fps is not distributable"));
         }
         if output_window.start.is_some() {
-            return Err("drawtext counting frames with an output -ss is not distributable".into());
+            return Err(format!("{name} counting frames with an output -ss is not distributable"));
         }
     }
     if fps_filter.is_some()

@@ -136,6 +136,12 @@ impl Timeline {
         rescale(self.all[i].pts, self.time_base, self.source_tb) + self.source_offset
     }
 
+    /// What ffmpeg alone adds to a timestamp in `source_tb` before its
+    /// filters see it (see [`Timeline::shifted`]).
+    pub fn filter_offset(&self) -> i64 {
+        self.source_offset
+    }
+
     /// Frame `i` (of `all`)'s timestamp after the input's start offset, as
     /// ffmpeg's output `-t` and `-to` count time, in microseconds.
     pub fn shifted_us(&self, i: usize) -> i64 {

@@ -291,13 +291,14 @@ const WITH_A_TIMED_LOGO: &[&str] = x264_lossless_after!(
     "[1:v]scale=40:-1[logo];[0:v][logo]overlay=W-w-8:H-h-8:enable='between(t,0.7,1.9)'"
 );
 /// A grading LUT (`lut3d`, interpolated), as colourists hand them to
-/// render farms, then a fade from black and one to white, by time: the
-/// nodes get the LUT's bytes with every chunk, and each frame fades by its
-/// own time, wherever its chunk starts.
+/// render farms, then a fade from black and one to white, by time, and
+/// two by frame count: the nodes get the LUT's bytes with every chunk,
+/// each frame fades by its own time, wherever its chunk starts, and each
+/// chunk is told where the frame count stands (`fade::for_chunk`).
 const THROUGH_A_LUT: &[&str] = x264_lossless_after!(
     "-vf",
     "lut3d={dir}/grade.cube:interp=trilinear,fade=t=in:st=0.3:d=0.9,\
-     fade=t=out:st=1.4:d=0.5:c=white,format=yuv420p"
+     fade=t=out:st=1.4:d=0.5:c=white,fade=in:3:10:c=blue,fade=out:30:8:c=red,format=yuv420p"
 );
 /// Text burnt into the picture (`drawtext`: a running time and the frame
 /// number in a box, moving with the frame number, and a drop-frame
