@@ -574,6 +574,9 @@ async fn prepare(
         Ok(packets) => packets,
         Err(error) => return Ok(Err(format!("{error:#}"))),
     };
+    if let Some(reason) = crate::timeline::discarded_unlike_ffmpeg(&video.codec_name, &packets) {
+        return Ok(Err(reason));
+    }
     let mut timeline = match Timeline::new(
         packets,
         video.time_base,

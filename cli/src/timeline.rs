@@ -10,6 +10,37 @@
 use crate::job::Window;
 use crate::probe::Packet;
 
+/// The decoders (by codec name) that drop the frame of a packet the
+/// container marks discarded, in ffmpeg 5.1: those called a packet at a
+/// time (libavcodec's `decode_simple_internal` drops it); the others,
+/// mjpeg and libdav1d's AV1 among them, output the frame, and ffmpeg alone
+/// encodes it (measured). A stream of other codecs with discarded packets
+/// runs through ffmpeg.
+pub const DROPS_DISCARDED: &[&str] = &[
+    "h264",
+    "hevc",
+    "mpeg1video",
+    "mpeg2video",
+    "mpeg4",
+    "prores",
+    "png",
+    "ffv1",
+    "utvideo",
+    "qtrle",
+];
+
+/// Why a video stream of `codec` whose packets are `packets` cannot be cut
+/// into chunks that agree with ffmpeg alone on its discarded packets.
+pub fn discarded_unlike_ffmpeg(codec: &str, packets: &[Packet]) -> Option<String> {
+    let first = packets.iter().position(|p| p.discard)?;
+    (!DROPS_DISCARDED.contains(&codec)).then(|| {
+        format!(
+            "video packet {first} is discarded by its container (an edit list that starts after \
+             a keyframe), and the {codec} decoder still shows its frame; not distributable"
+        )
+    })
+}
+
 /// A frame in presentation order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Frame {
@@ -312,6 +343,16 @@ mod tests {
         let refused =
             Timeline::new(late, (1, 25), (1, 25), 0, Window::default(), Window::default());
         assert!(refused.unwrap_err().to_string().contains("packet 2 is discarded"));
+    }
+
+    #[test]
+    fn only_decoders_that_drop_discarded_frames_cut_them() {
+        let mut lead_in = packets(&[-1, 0, 1]);
+        lead_in[0].discard = true;
+        assert_eq!(discarded_unlike_ffmpeg("h264", &lead_in), None);
+        let why = discarded_unlike_ffmpeg("mjpeg", &lead_in).unwrap();
+        assert!(why.contains("packet 0") && why.contains("mjpeg"), "{why}");
+        assert_eq!(discarded_unlike_ffmpeg("av1", &packets(&[0, 1])), None);
     }
 
     #[test]

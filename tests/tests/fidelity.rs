@@ -1632,6 +1632,27 @@ fn a_turned_video_is_turned_as_ffmpeg_turns_it() {
     }
 }
 
+/// A MOV of MJPEG cut with `-ss -c copy`: the mjpeg decoder (as libdav1d
+/// for AV1) shows the frames of packets the container marks discarded,
+/// which ffmpeg alone then encodes; such a stream runs through ffmpeg.
+#[test]
+fn a_cut_whose_decoder_shows_discarded_frames_runs_through_ffmpeg() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let clip = "testsrc2=size=160x120:rate=25:duration=3";
+    ffmpeg(&["-f", "lavfi", "-i", clip, "-c:v", "mjpeg", "-q:v", "3", &at("uncut.mov")]);
+    ffmpeg(&["-ss", "1.31", "-i", &at("uncut.mov"), "-c", "copy", &at("cut.mov")]);
+    let node = Node::start(1);
+    let encode = ["-c:v", "ffv1"];
+    let (src, plain, dist) =
+        (dir.path().join("cut.mov"), dir.path().join("plain.mkv"), dir.path().join("dist.mkv"));
+    plain_encode(&[], &src, &encode, &plain);
+    let extra = ["-v", "verbose", "--segment-duration", "0.5"];
+    let stderr = distributed_encode(&[&node], &extra, &[], &src, &encode, &dist);
+    assert!(stderr.contains("the mjpeg decoder still shows its frame"), "{stderr}");
+    assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
+}
+
 /// A stream with two frames of one timestamp (ffmpeg alone encodes both;
 /// chunks, trimmed by timestamp, cannot tell them apart) runs through
 /// ffmpeg, which encodes it as it always does.
