@@ -608,6 +608,11 @@ async fn prepare(
     if let Some(reason) = crate::fade::too_early_after(&job.filters, &timeline) {
         return Ok(Err(reason));
     }
+    let concat =
+        if job.concat_input() { crate::concat_list::check(tools, &job.input).await? } else { None };
+    if let Some(reason) = concat {
+        return Ok(Err(reason));
+    }
     let enable = job.graph.as_ref().and_then(|g| g.overlay.as_ref()?.enable.as_deref());
     if let Some(reason) = enable.and_then(|e| first_frame_undecided(e, &timeline)) {
         return Ok(Err(reason));

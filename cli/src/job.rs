@@ -176,6 +176,11 @@ impl EncodeJob {
         crate::segmented::FORMATS.contains(&self.output_format.as_str())
     }
 
+    /// The input is read by the concat demuxer (`-f concat -i list.txt`).
+    pub fn concat_input(&self) -> bool {
+        self.input_args.windows(2).any(|w| w[0] == "-f" && w[1] == "concat")
+    }
+
     /// Whether ffmpeg alone writes this output at a constant frame rate by
     /// default: its muxer lacks `AVFMT_VARIABLE_FPS` (MP4, MOV, HLS, DASH, and
     /// the segment muxer, whatever its segments' container).

@@ -76,9 +76,10 @@ impl JobContext {
         media: &crate::probe::MediaInfo,
     ) -> anyhow::Result<Self> {
         let job_id = uuid::Uuid::new_v4().simple().to_string();
-        // Only a file has an identity a later run can recognise.
+        // Only a file has an identity a later run can recognise (not a
+        // concat list, whose files may change under the same list).
         let identity = match job.input_kind {
-            InputKind::File => {
+            InputKind::File if !job.concat_input() => {
                 Identity::new(&job.input, &job.input_args, video_stream, &job.output)
                     .map_err(|error| tracing::warn!(%error, "this job cannot be resumed"))
                     .ok()

@@ -13,6 +13,7 @@ pub mod args;
 pub mod assemble;
 pub mod autorotate;
 pub mod benchmark;
+pub mod concat_list;
 pub mod console;
 pub mod dispatch;
 pub mod distribute;

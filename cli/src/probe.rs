@@ -315,8 +315,8 @@ pub async fn packets(
     Ok(packets)
 }
 
-/// The input options ffprobe needs too, in its spelling: the demuxer (`-f`)
-/// and a raw stream's description, which ffmpeg's `-s`, `-pix_fmt` and `-r`
+/// The input options ffprobe needs too, in its spelling: the demuxer (`-f`,
+/// and the concat demuxer's `-safe`) and a raw stream's description, which ffmpeg's `-s`, `-pix_fmt` and `-r`
 /// hand to the demuxer as `video_size`, `pixel_format` and `framerate`.
 /// Options that only concern decoding (`-vcodec rawvideo`, `-an`) are left out.
 pub fn ffprobe_input_args(input_args: &[String]) -> Vec<String> {
@@ -333,6 +333,8 @@ pub fn ffprobe_input_args(input_args: &[String]) -> Vec<String> {
             "-s" | "-video_size" => "-video_size",
             "-pix_fmt" | "-pixel_format" => "-pixel_format",
             "-r" | "-framerate" => "-framerate",
+            // The concat demuxer's.
+            "-safe" => "-safe",
             _ => continue,
         };
         out.extend([probe_name.to_string(), value.clone()]);

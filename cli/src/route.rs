@@ -681,9 +681,11 @@ fn reader_option(kind: InputKind, input: &FileArg, opt: &Opt) -> bool {
     let name = opt.name.as_str();
     let video_spec = opt.stream_spec().is_ok_and(|s| s.is_plain_video());
     match kind {
-        InputKind::File => {
-            name == "f" && !matches!(value(opt), "lavfi" | "concat" | "image2" | "image2pipe")
-        }
+        InputKind::File => match name {
+            "f" => !matches!(value(opt), "lavfi" | "image2" | "image2pipe"),
+            "safe" => format == Some("concat"),
+            _ => false,
+        },
         InputKind::Lavfi => matches!(name, "f" | "thread_queue_size"),
         InputKind::Stdin => {
             let raw = format == Some("rawvideo");

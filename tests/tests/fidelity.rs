@@ -1632,6 +1632,56 @@ fn a_turned_video_is_turned_as_ffmpeg_turns_it() {
     }
 }
 
+/// A concat list of clips alike (`-f concat -i list.txt`: each clip's
+/// timestamps moved on past the ones before, B-frames at every join), read
+/// through the same demuxer by every reader: frame-exact in Matroska and
+/// MP4, audio too. Clips whose video differ (ffmpeg alone scales later ones
+/// to the first's size) and lists with other directives run through
+/// ffmpeg, with the reason.
+#[test]
+fn concat_list_of_clips() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let clip = |name: &str, size: &str, seconds: &str, tone: &str| {
+        let video = format!("testsrc2=size={size}:rate=25:duration={seconds}");
+        let audio = format!("sine=frequency={tone}:duration={seconds}");
+        let make = ["-f", "lavfi", "-i", &video, "-f", "lavfi", "-i", &audio, "-c:v", "libx264"];
+        ffmpeg(&[&make[..], &["-bf", "3", "-g", "20", "-c:a", "aac", &at(name)]].concat());
+    };
+    clip("one.mp4", "320x240", "1.7", "440");
+    clip("two.mp4", "320x240", "2.3", "660");
+    clip("small.mp4", "160x120", "1", "880");
+    let list = |name: &str, text: &str| {
+        std::fs::write(dir.path().join(name), text).unwrap();
+        dir.path().join(name)
+    };
+    let alike =
+        list("alike.txt", "ffconcat version 1.0\nfile one.mp4\nfile 'two.mp4'\nfile one.mp4\n");
+    let (a, b) = (Node::start(1), Node::start(1));
+    let extra = ["-v", "verbose", "--segment-duration", "0.5"];
+    let concat = ["-f", "concat"];
+    for ext in ["mkv", "mp4"] {
+        let (plain, dist) =
+            (dir.path().join(format!("plain.{ext}")), dir.path().join(format!("dist.{ext}")));
+        plain_encode(&concat, &alike, X264_LOSSLESS, &plain);
+        let stderr = distributed_encode(&[&a, &b], &extra, &concat, &alike, X264_LOSSLESS, &dist);
+        assert!(stderr.contains("on 2 nodes"), "{ext}: {stderr}");
+        assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false), "{ext}");
+        assert_eq!(framemd5(&dist, "0:a", true), framemd5(&plain, "0:a", true), "{ext}");
+    }
+    let unlike = list("unlike.txt", "file one.mp4\nfile small.mp4\n");
+    let trimmed = list("trimmed.txt", "file one.mp4\ninpoint 0.5\nfile two.mp4\n");
+    for (list, reason) in [(unlike, "differ in their video"), (trimmed, "the directive inpoint")] {
+        let encode = ["-c:v", "ffv1"];
+        let (plain, dist) = (dir.path().join("plain.mkv"), dir.path().join("dist.mkv"));
+        plain_encode(&concat, &list, &encode, &plain);
+        let stderr = distributed_encode(&[&a], &extra, &concat, &list, &encode, &dist);
+        assert!(stderr.contains("running with ffmpeg: concat list"), "{stderr}");
+        assert!(stderr.contains(reason), "{stderr}");
+        assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
+    }
+}
+
 /// A MOV of MJPEG cut with `-ss -c copy`: the mjpeg decoder (as libdav1d
 /// for AV1) shows the frames of packets the container marks discarded,
 /// which ffmpeg alone then encodes; such a stream runs through ffmpeg.
