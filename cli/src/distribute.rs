@@ -1205,7 +1205,7 @@ fn reorders(job: &EncodeJob) -> bool {
     let b_frames = job.encoder_options.iter().rev().find(|(name, _)| name == "bf");
     match b_frames {
         Some((_, value)) => value.trim() != "0",
-        None => matches!(job.encoder.as_str(), "libx264" | "libx265"),
+        None => matches!(job.encoder.as_str(), "libx264" | "libx264rgb" | "libx265"),
     }
 }
 

@@ -31,6 +31,7 @@ pub const FILTER_SCRIPT: &str = "filters.txt";
 /// Software video encoders a node runs.
 pub const ENCODERS: &[&str] = &[
     "libx264",
+    "libx264rgb",
     "libx265",
     "libsvtav1",
     "libaom-av1",
@@ -51,8 +52,16 @@ pub const ENCODERS: &[&str] = &[
 ];
 
 /// Encoders whose `-pass 1`/`-pass 2` ffmpeg 5.1 implements.
-pub const TWO_PASS_ENCODERS: &[&str] =
-    &["libx264", "libvpx", "libvpx-vp9", "libaom-av1", "mpeg4", "mpeg2video", "libtheora"];
+pub const TWO_PASS_ENCODERS: &[&str] = &[
+    "libx264",
+    "libx264rgb",
+    "libvpx",
+    "libvpx-vp9",
+    "libaom-av1",
+    "mpeg4",
+    "mpeg2video",
+    "libtheora",
+];
 
 /// Encoder options a spec may carry (ffmpeg's names, without the dash).
 pub const OPTIONS: &[&str] = &[
