@@ -672,7 +672,8 @@ fn input_kind(input: &FileArg) -> InputKind {
 /// True for an input option (other than a trim) that every reader of the
 /// input is given as written, because its effect is the same on each.
 ///
-/// A file may only name its demuxer. Standard input may also describe raw
+/// A file may only name its demuxer (and the concat demuxer's `-safe`),
+/// and its decoder's threads. Standard input may also describe raw
 /// video (`-s`, `-pix_fmt`, `-framerate`); for `-f rawvideo`, whose frames
 /// carry no timestamps of their own, also `-r`, the `rawvideo` decoder and
 /// `-an`, as moviepy and OpenCV pipes write them. A lavfi graph takes none.
@@ -684,6 +685,9 @@ fn reader_option(kind: InputKind, input: &FileArg, opt: &Opt) -> bool {
         InputKind::File => match name {
             "f" => !matches!(value(opt), "lavfi" | "image2" | "image2pipe"),
             "safe" => format == Some("concat"),
+            // The decoder's threads and the demuxer's queue: how fast, not
+            // what (libavcodec's threaded decoding is bit-exact).
+            "threads" | "thread_queue_size" => true,
             _ => false,
         },
         InputKind::Lavfi => matches!(name, "f" | "thread_queue_size"),
