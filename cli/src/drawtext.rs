@@ -17,6 +17,7 @@
 use node::timecode::Timecode;
 
 use crate::filter_options::{FilterOption, options, render};
+use crate::time_expr::words;
 
 /// Words of drawtext's expressions that a chunk does not reproduce, beyond
 /// those of every filter (`route::chunk_dependent_variable`, but `n`).
@@ -169,11 +170,6 @@ pub fn for_chunk(args: &str, frames_before: u64) -> Result<String, String> {
         found.insert(at, FilterOption { key: Some("start_number".into()), value });
     }
     Ok(render(&found))
-}
-
-/// The words of an expression: names and numbers.
-fn words(expr: &str) -> impl Iterator<Item = &str> {
-    expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| !w.is_empty())
 }
 
 /// The variable of a `fontsize` or text expression that reads the text's

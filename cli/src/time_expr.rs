@@ -5,6 +5,14 @@
 //! coordinator must know an expression's value at a given time before any
 //! frame is encoded; anything else is `None`, unknown.
 
+/// The names an expression uses (its variables, functions and constants),
+/// and its numbers' digits: the words between its operators and
+/// punctuation, which is what the checks that an expression reads some
+/// variable look for.
+pub fn words(expr: &str) -> impl Iterator<Item = &str> {
+    expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| !w.is_empty())
+}
+
 /// `expr` at time `t`, or `None` when it holds anything this evaluator
 /// does not know (another variable or function, a syntax error).
 pub fn eval(expr: &str, t: f64) -> Option<f64> {

@@ -27,6 +27,8 @@
 //! looped image (`-loop 1`) is refused by the router: there the loop's
 //! frames are consumed too, and decide some frames at their time.
 
+use crate::time_expr::words;
+
 /// The overlay's options (unquoted, `shortest=1` taken out) as the nodes
 /// run them, and its `enable` (whitespace taken out), if any: unchanged
 /// without `enable`, else with `enable` folded into `x`. Also refuses positions that depend on the previous frame's (`x`
@@ -80,12 +82,6 @@ pub fn untimed(args: &str) -> Result<(String, Option<String>), String> {
 pub fn reads_own_previous(x: Option<&str>, y: Option<&str>) -> bool {
     let reads = |expr: Option<&str>, var: &str| expr.is_some_and(|e| words(e).any(|w| w == var));
     reads(x, "x") || reads(y, "y") || (reads(x, "y") && reads(y, "x"))
-}
-
-/// The names in an expression (`between(t,5,10)` gives `between`, `t`, `5`,
-/// `10`); a variable is one word, never part of a longer name.
-fn words(expr: &str) -> impl Iterator<Item = &str> {
-    expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| !w.is_empty())
 }
 
 #[cfg(test)]
