@@ -125,7 +125,7 @@ impl Console {
     /// there), else into the report alone when it records the level.
     pub fn print(&self, level: i32, text: &str) {
         if self.shows(level) {
-            eprint!("{text}");
+            stderr(text);
         } else {
             crate::report::unseen(level, text);
         }
@@ -149,7 +149,7 @@ impl Console {
     /// console with `-stats`, else an info message.
     pub fn print_last_stats(&self, line: &str) {
         if self.stats == Some(true) {
-            eprintln!("{line}");
+            stderr(&format!("{line}\n"));
         } else {
             self.print(level::INFO, &format!("{line}\n"));
         }
@@ -174,6 +174,15 @@ pub enum Sink {
     Console,
     /// The report alone: the console's level hides the line.
     Report,
+}
+
+/// Writes `text` to standard error, dropping a write error: with standard
+/// error closed (`2>&1 | head -1`) ffmpeg goes on and finishes its output,
+/// and so must dffmpeg (`eprint!` would panic).
+pub fn stderr(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = std::io::Write::write_all(&mut err, text.as_bytes());
+    let _ = std::io::Write::flush(&mut err);
 }
 
 impl Sink {

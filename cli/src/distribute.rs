@@ -281,7 +281,7 @@ pub async fn run(
             if let Err(error) = crate::report::start(request, &argv, &started_wall, info)
                 && console.shows(console::level::ERROR)
             {
-                eprintln!("{error:#}");
+                console::stderr(&format!("{error:#}\n"));
             }
         }
         if console.logs(INFO) && !console.hide_banner {
@@ -342,7 +342,7 @@ pub async fn run(
                 Ok(encoded) => encoded,
                 Err(error) => {
                     if console.running_stats() {
-                        eprintln!();
+                        console::stderr("\n");
                     }
                     result = Err(error);
                     break;
@@ -353,7 +353,7 @@ pub async fn run(
                 muxed.description.as_ref().filter(|_| descriptions[index].is_none())
             {
                 if info && console.running_stats() {
-                    eprintln!();
+                    console::stderr("\n");
                 }
                 console.print(INFO, &renumber(block, index));
             }

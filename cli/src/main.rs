@@ -22,6 +22,9 @@ fn main() -> ExitCode {
     let console = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)
+        // It would report a failed write with eprintln!, which panics once
+        // standard error is closed (`console::stderr`).
+        .log_internal_errors(false)
         .with_filter(
             tracing_subscriber::EnvFilter::try_from_env("DFFMPEG_LOG")
                 .unwrap_or_else(|_| "error".into()),
@@ -46,7 +49,7 @@ fn main() -> ExitCode {
     let code = match run() {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("dffmpeg: {error:#}");
+            cli::console::stderr(&format!("dffmpeg: {error:#}\n"));
             ExitCode::from(EXIT_FAILURE)
         }
     };
@@ -100,11 +103,11 @@ fn run() -> anyhow::Result<ExitCode> {
             Err(passthrough(&tools, &ffmpeg_argv, &reason, verbose, stdin))
         }
         Ok(Some(distribute::Outcome::Refused(refusal))) => {
-            eprintln!("{refusal}");
+            cli::console::stderr(&format!("{refusal}\n"));
             Ok(ExitCode::from(EXIT_FAILURE))
         }
         Ok(None) => {
-            eprintln!("Exiting normally, received signal 2.");
+            cli::console::stderr("Exiting normally, received signal 2.\n");
             Ok(ExitCode::from(EXIT_INTERRUPTED))
         }
         Err(error) => Err(error),
@@ -154,7 +157,7 @@ fn passthrough(
     stdin: Option<std::process::Stdio>,
 ) -> anyhow::Error {
     if verbose {
-        eprintln!("[dffmpeg] running with ffmpeg: {reason}");
+        cli::console::stderr(&format!("[dffmpeg] running with ffmpeg: {reason}\n"));
     }
     // ffmpeg writes its own report; standard error is the real one for it.
     cli::report::finish();

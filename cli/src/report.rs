@@ -201,7 +201,7 @@ pub fn start(
         .and_then(|()| file.write_all(command.as_bytes()))
         .with_context(|| format!("writing the report {name}"))?;
     if announce {
-        eprint!("{header}");
+        crate::console::stderr(&header);
     }
     let file = Arc::new(Mutex::new(file));
     let (saved, drained) =

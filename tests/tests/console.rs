@@ -756,3 +756,39 @@ fn segment_files_are_announced_as_ffmpeg_announces_them() {
         assert_eq!(opened(&distributed.stderr, &ours), expected, "{muxer:?}");
     }
 }
+
+/// Standard error closed early (`2>&1 | head -1`): ffmpeg goes on and
+/// finishes its output with exit 0, and so does dffmpeg (its writes to
+/// standard error fail, and must neither panic nor stop the encode).
+#[test]
+fn a_closed_standard_error_does_not_stop_the_encode() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path(), 3);
+    let node = Node::start(1);
+    let out = dir.path().join("out.mkv");
+    let mut child = Command::new(bin("dffmpeg"))
+        .args(["--nodes", &node.addr, "--segment-duration", "0.5", "-v", "verbose", "-y", "-i"])
+        .args([src.as_path(), Path::new("-c:v"), Path::new("ffv1"), out.as_path()])
+        .env_remove("DFFMPEG_NODES")
+        .env("XDG_CONFIG_HOME", "/nonexistent")
+        .env("DFFMPEG_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read the first bytes, then close the pipe, as `head -1` does.
+    let mut err = child.stderr.take().unwrap();
+    let mut first = [0u8; 16];
+    let _ = std::io::Read::read(&mut err, &mut first);
+    drop(err);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let frames = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v", "-count_frames", "-show_entries"])
+        .args(["stream=nb_read_frames", "-of", "csv=p=0"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(text(&frames.stdout).trim(), "75");
+}

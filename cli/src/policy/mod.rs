@@ -205,7 +205,7 @@ impl Sandboxed {
     fn warn(&self, message: &str) {
         tracing::warn!("{message}");
         if self.loud {
-            eprintln!("[dffmpeg] {message}");
+            crate::console::stderr(&format!("[dffmpeg] {message}\n"));
         }
     }
 }
