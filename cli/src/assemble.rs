@@ -189,6 +189,7 @@ pub async fn assemble(
         closing = closing_line(&log).filter(|_| alone);
     }
     if !in_place {
+        crate::output_file::keep_permissions(output, &temp);
         std::fs::rename(&temp, output)
             .with_context(|| format!("renaming the finished output to {}", output.display()))?;
     }

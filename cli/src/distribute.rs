@@ -536,6 +536,9 @@ async fn prepare(
     tools: &Tools,
     first_video: &mut Option<FirstVideoPackets>,
 ) -> anyhow::Result<Result<Prepared, String>> {
+    if let Err(reason) = crate::output_file::check(&job.output) {
+        return Ok(Err(reason));
+    }
     let selection = match streams::select(&job, media, extras) {
         Ok(selection) => selection,
         Err(reason) => return Ok(Err(reason)),

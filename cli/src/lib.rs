@@ -30,6 +30,7 @@ pub mod job;
 pub mod job_context;
 pub mod keyboard;
 pub mod local;
+pub mod output_file;
 pub mod overlay_image;
 pub mod overwrite;
 pub mod plan;

@@ -4,6 +4,7 @@
 //! 255 with nothing left behind on Ctrl-C.
 
 use std::io::Write as _;
+use std::os::unix::fs::FileTypeExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -791,4 +792,41 @@ fn a_closed_standard_error_does_not_stop_the_encode() {
         .output()
         .unwrap();
     assert_eq!(text(&frames.stdout).trim(), "75");
+}
+
+/// An output path ffmpeg alone writes through (a symbolic link, a FIFO)
+/// or cannot open (a directory) runs through ffmpeg: the link's target
+/// gets the output and the link stays, the FIFO's reader gets the stream,
+/// and a directory fails at once with ffmpeg's words, before any encode.
+#[test]
+fn an_output_that_is_not_a_regular_file_runs_through_ffmpeg() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path(), 2);
+    let node = Node::start(1);
+    let at = |name: &str| dir.path().join(name);
+    std::fs::write(at("target.mkv"), b"old").unwrap();
+    std::os::unix::fs::symlink(at("target.mkv"), at("link.mkv")).unwrap();
+    std::fs::create_dir(at("dir.mkv")).unwrap();
+    assert!(Command::new("mkfifo").arg(at("fifo.mkv")).status().unwrap().success());
+    let fifo = at("fifo.mkv");
+    let reader = std::thread::spawn(move || std::fs::read(fifo).unwrap());
+    let args = |out: &str| {
+        let (src, out) = (src.to_str().unwrap().to_string(), at(out).to_str().unwrap().to_string());
+        ["-v", "verbose", "-y", "-i", &src, "-c:v", "ffv1", "-f", "matroska", &out]
+            .map(String::from)
+    };
+    for (out, reason) in [
+        ("link.mkv", "the output is a symbolic link"),
+        ("fifo.mkv", "the output is not a regular file"),
+        ("dir.mkv", "the output is a directory"),
+    ] {
+        let done = run(&node, &args(out), "");
+        let stderr = text(&done.stderr);
+        assert!(stderr.contains(&format!("running with ffmpeg: {reason}")), "{out}: {stderr}");
+        assert_eq!(done.status.success(), out != "dir.mkv", "{out}: {stderr}");
+    }
+    assert!(std::fs::symlink_metadata(at("link.mkv")).unwrap().file_type().is_symlink());
+    assert!(std::fs::metadata(at("target.mkv")).unwrap().len() > 1000);
+    assert!(reader.join().unwrap().len() > 1000);
+    assert!(std::fs::symlink_metadata(at("fifo.mkv")).unwrap().file_type().is_fifo());
 }
