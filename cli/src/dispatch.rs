@@ -182,13 +182,42 @@ pub async fn run(
     let mut splitting = true;
     let mut last_error = String::new();
     let mut stopped_before = None;
+    // After a stop that still needs the first chunk: that chunk.
+    let mut holding: Option<usize> = None;
 
     while !schedule.is_finished() {
-        if stop.requested()
-            && let Some(missing) = first_missing(&chunks, &done, &schedule)
-        {
-            stopped_before = Some(missing);
-            break;
+        if stop.requested() {
+            if let Some(missing) = first_missing(&chunks, &done, &schedule) {
+                stopped_before = Some(missing);
+                break;
+            }
+            // The output still needs its first chunk, and nothing else:
+            // the others stop now, and their slots and inputs' places go
+            // to it, so that a stop ends as soon as the first chunk is in.
+            if holding.is_none()
+                && let Some(first) = first_live(&chunks, &schedule)
+            {
+                holding = Some(first);
+                schedule.only(first as u32);
+                let others: Vec<(u32, usize)> = attempts
+                    .keys()
+                    .copied()
+                    .filter(|&(chunk, _)| chunk as usize != first)
+                    .collect();
+                for (chunk, node) in others {
+                    if let Some(handle) = attempts.remove(&(chunk, node)) {
+                        handle.abort();
+                    }
+                    schedule.cancelled(chunk, node, now_ms());
+                    stats.reset(chunk);
+                }
+                for (i, permit) in permits.iter_mut().enumerate() {
+                    if i != first {
+                        *permit = None;
+                    }
+                }
+                tracing::info!(chunk = first, "stopping: only the first chunk is still encoded");
+            }
         }
         schedule.check_nodes(&last_error)?;
         // A call may run for its whole deadline: off the async workers.
@@ -244,7 +273,10 @@ pub async fn run(
             }
             message = ready_rx.recv(), if splitting => match message {
                 Some(Ok(Ready { index, permit, time_base })) => {
-                    permits[index as usize] = Some(permit);
+                    // Held back after a stop, an input keeps no place.
+                    if holding.is_none_or(|first| first == index as usize) {
+                        permits[index as usize] = Some(permit);
+                    }
                     time_bases[index as usize] = time_base;
                     schedule.ready(index);
                 }
@@ -381,6 +413,13 @@ pub async fn run(
         tracing::info!(chunks = verified.len(), at_us = at, "stopped on request");
     }
     Ok(Dispatched { done: verified, stopped_at_us })
+}
+
+/// The first live chunk in output order.
+fn first_live(chunks: &[Chunk], schedule: &Schedule) -> Option<usize> {
+    (0..chunks.len())
+        .filter(|&i| !schedule.is_replaced(i as u32))
+        .min_by_key(|&i| chunks[i].frames.start)
 }
 
 /// After a stop: the first live chunk in output order without a verified

@@ -72,6 +72,7 @@ pub async fn run(
     jobs: Vec<EncodeJob>,
     settings: &Settings,
     tools: Tools,
+    signals: &crate::interrupt::Signals,
 ) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let started_wall = crate::report::LocalTime::now();
@@ -308,6 +309,8 @@ pub async fn run(
             Keyboard::listen(console.clone())
         });
         let stop = keyboard.as_ref().map_or_else(Stop::never, Keyboard::stop);
+        // A signal now stops the encode as q does (`interrupt`).
+        let stop = stop.or_signal(signals.encoding());
         // ffmpeg describes every output once it has written its header,
         // before its first stats line.
         for (index, block) in descriptions.iter().enumerate() {

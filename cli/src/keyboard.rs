@@ -58,35 +58,62 @@ impl Keyboard {
 
     /// A receiver that turns true when `q` arrived.
     pub fn stop(&self) -> Stop {
-        Stop(Some(self.stop.clone()))
+        Stop { keyboard: Some(self.stop.clone()), signals: None }
     }
 }
 
-/// Whether the user asked the encode to stop; [`Stop::never`] for runs that
-/// do not read the keyboard.
+/// Whether the user asked the encode to stop: `q`, or a signal once the
+/// encode began (`interrupt`); [`Stop::never`] for runs that read neither.
 #[derive(Debug, Clone)]
-pub struct Stop(Option<watch::Receiver<bool>>);
+pub struct Stop {
+    keyboard: Option<watch::Receiver<bool>>,
+    signals: Option<watch::Receiver<Option<crate::interrupt::Received>>>,
+}
 
 impl Stop {
     /// A stop that never comes.
     pub fn never() -> Self {
-        Self(None)
+        Self { keyboard: None, signals: None }
     }
 
-    /// True once `q` arrived.
+    /// This stop, or a signal's (`interrupt::Signals::encoding`).
+    pub fn or_signal(
+        mut self,
+        signals: watch::Receiver<Option<crate::interrupt::Received>>,
+    ) -> Self {
+        self.signals = Some(signals);
+        self
+    }
+
+    /// True once `q` or a signal arrived.
     pub fn requested(&self) -> bool {
-        self.0.as_ref().is_some_and(|rx| *rx.borrow())
+        self.keyboard.as_ref().is_some_and(|rx| *rx.borrow())
+            || self.signals.as_ref().is_some_and(|rx| rx.borrow().is_some())
     }
 
-    /// Resolves when `q` arrives; never, if it cannot any more.
+    /// Resolves when `q` or a signal arrives; never, if neither can any more.
     pub async fn wait(&mut self) {
-        match &mut self.0 {
-            Some(rx) => {
-                if rx.wait_for(|stop| *stop).await.is_err() {
-                    std::future::pending::<()>().await;
-                }
+        let keyboard = async {
+            let came = match &mut self.keyboard {
+                Some(rx) => rx.wait_for(|stop| *stop).await.is_ok(),
+                None => false,
+            };
+            if !came {
+                std::future::pending::<()>().await;
             }
-            None => std::future::pending::<()>().await,
+        };
+        let signals = async {
+            let came = match &mut self.signals {
+                Some(rx) => rx.wait_for(Option::is_some).await.is_ok(),
+                None => false,
+            };
+            if !came {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            () = keyboard => {}
+            () = signals => {}
         }
     }
 }

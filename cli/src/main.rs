@@ -89,15 +89,28 @@ fn run() -> anyhow::Result<ExitCode> {
         Err(reason) => return Err(passthrough(&tools, &ffmpeg_argv, &reason, verbose, None)),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let outcome = runtime.block_on(async {
-        tokio::select! {
-            outcome = distribute::run(jobs, &settings, tools.clone()) => outcome.map(Some),
-            _ = tokio::signal::ctrl_c() => Ok(None),
-        }
-    });
+    let (outcome, signaled) = runtime.block_on(async {
+        let signals = cli::interrupt::Signals::listen()?;
+        let mut aborting = signals.clone();
+        let outcome = tokio::select! {
+            outcome = distribute::run(jobs, &settings, tools.clone(), &signals) => {
+                outcome.map(Some)
+            }
+            () = aborting.abort() => Ok(None),
+        };
+        anyhow::Ok((outcome, signals.received()))
+    })?;
     // Dropping the runtime kills every child and removes the job directory.
     drop(runtime);
+    let exiting = |signal: i32| {
+        cli::console::stderr(&format!("Exiting normally, received signal {signal}.\n"));
+        Ok(ExitCode::from(EXIT_INTERRUPTED))
+    };
     match outcome {
+        // Stopped by a signal, the output of what was encoded is written.
+        Ok(Some(distribute::Outcome::Done)) if let Some(received) = signaled => {
+            exiting(received.signal)
+        }
         Ok(Some(distribute::Outcome::Done)) => Ok(ExitCode::SUCCESS),
         Ok(Some(distribute::Outcome::Fallback { reason, stdin })) => {
             Err(passthrough(&tools, &ffmpeg_argv, &reason, verbose, stdin))
@@ -106,10 +119,7 @@ fn run() -> anyhow::Result<ExitCode> {
             cli::console::stderr(&format!("{refusal}\n"));
             Ok(ExitCode::from(EXIT_FAILURE))
         }
-        Ok(None) => {
-            cli::console::stderr("Exiting normally, received signal 2.\n");
-            Ok(ExitCode::from(EXIT_INTERRUPTED))
-        }
+        Ok(None) => exiting(signaled.map_or(libc::SIGINT, |r| r.signal)),
         Err(error) => Err(error),
     }
 }

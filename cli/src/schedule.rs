@@ -216,6 +216,8 @@ pub struct Schedule {
     /// Chunks cut into others after a failure: no longer part of the job.
     replaced: Vec<bool>,
     ready: BTreeSet<u32>,
+    /// After a stop: the one chunk still handed out (`Schedule::only`).
+    only: Option<u32>,
     /// Per chunk, its attempts in flight.
     running_on: Vec<Vec<Attempt>>,
     /// Chunks that got a backup (one each at most).
@@ -270,6 +272,7 @@ impl Schedule {
             done: vec![false; n],
             replaced: vec![false; n],
             ready: BTreeSet::new(),
+            only: None,
             running_on: vec![Vec::new(); n],
             backed_up: vec![false; n],
             can_back_up: true,
@@ -341,8 +344,23 @@ impl Schedule {
     /// The chunk's input is cut: it may be handed out.
     pub fn ready(&mut self, chunk: u32) {
         if !self.done[chunk as usize] && !self.replaced[chunk as usize] {
+            self.offer(chunk);
+        }
+    }
+
+    /// Makes `chunk` one to hand out, unless a stop holds every other back.
+    fn offer(&mut self, chunk: u32) {
+        if self.only.is_none_or(|only| only == chunk) {
             self.ready.insert(chunk);
         }
+    }
+
+    /// After a stop that still needs `chunk` (the output's first): no other
+    /// chunk is handed out any more, nor backed up; the caller cancels
+    /// their attempts (`cancelled`), whose slots then go to it.
+    pub fn only(&mut self, chunk: u32) {
+        self.only = Some(chunk);
+        self.ready.retain(|&c| c == chunk);
     }
 
     /// The chunk was verified by an earlier run of the job: it is done
@@ -710,7 +728,7 @@ impl Schedule {
             }
         }
         self.retried += 1;
-        self.ready.insert(chunk);
+        self.offer(chunk);
         Ok(Requeued::Whole)
     }
 

@@ -1,7 +1,7 @@
 //! The console of a distributed run reads like ffmpeg's: banner, input
 //! description and stream mapping unless -hide_banner, the overwrite prompt
-//! and its answers, -progress blocks, -benchmark's closing lines, and exit
-//! 255 with nothing left behind on Ctrl-C.
+//! and its answers, -progress blocks, -benchmark's closing lines, and on
+//! Ctrl-C the output of what was encoded and exit 255.
 
 use std::io::Write as _;
 use std::os::unix::fs::FileTypeExt as _;
@@ -424,8 +424,9 @@ fn progress_blocks_go_to_a_tcp_listener() {
     assert!(!lost.exists());
 }
 
-#[test]
-fn ctrl_c_exits_255_and_leaves_nothing() {
+/// dffmpeg on a 20 s clip interrupted by `signals` SIGINTs once chunks are
+/// on the node; returns its output, the output path and the temp dir.
+fn interrupted(signals: usize) -> (Output, PathBuf, tempfile::TempDir, tempfile::TempDir, Node) {
     let dir = tempfile::tempdir().unwrap();
     let src = clip(dir.path(), 20);
     let out = dir.path().join("out.mkv");
@@ -447,12 +448,48 @@ fn ctrl_c_exits_255_and_leaves_nothing() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(!node.leftovers().is_empty(), "no chunk reached the node");
-    // SAFETY: kill(2) on our own child's pid has no memory effects.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
+    for _ in 0..signals {
+        // SAFETY: kill(2) on our own child's pid has no memory effects.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGINT);
+        }
+        std::thread::sleep(Duration::from_millis(200));
     }
     let output = child.wait_with_output().unwrap();
+    (output, out, dir, temp, node)
+}
+
+/// Ctrl-C stops the encode as ffmpeg's does: the output holds what was
+/// encoded from the start (here the chunks up to the first unfinished one,
+/// at least the first), a playable file, and dffmpeg exits 255.
+#[test]
+fn ctrl_c_writes_what_was_encoded_and_exits_255() {
+    let (output, out, _dir, temp, node) = interrupted(1);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(255), "{stderr}");
+    assert!(stderr.contains("Exiting normally, received signal 2."), "{stderr}");
+    let frames = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v", "-count_frames", "-show_entries"])
+        .args(["stream=nb_read_frames", "-of", "csv=p=0"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let frames: u32 = text(&frames.stdout).trim().parse().expect("a playable output");
+    assert!((50..500).contains(&frames), "{frames} frames of 500");
+    assert!(std::fs::read_dir(temp.path()).unwrap().next().is_none(), "temp files left");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !node.leftovers().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(node.leftovers().is_empty(), "the node kept {:?}", node.leftovers());
+}
+
+/// A second Ctrl-C, for a user who will not wait for the first chunk,
+/// ends the run at once: exit 255 and nothing left behind.
+#[test]
+fn a_second_ctrl_c_exits_255_and_leaves_nothing() {
+    let (output, out, _dir, temp, node) = interrupted(2);
     assert_eq!(output.status.code(), Some(255), "{}", text(&output.stderr));
     assert!(text(&output.stderr).contains("Exiting normally, received signal 2."));
     assert!(!out.exists());
