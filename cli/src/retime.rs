@@ -1,5 +1,6 @@
 //! An output retimed to a rate: with output `-r`, or `-fps_mode cfr` into a
-//! container ffmpeg would otherwise write with variable timing, ffmpeg alone
+//! container ffmpeg would otherwise write with variable timing, or into
+//! MP4/MOV where ffmpeg alone would drop or repeat some frame, ffmpeg alone
 //! drops and repeats frames by `vsync`'s arithmetic. This gathers that
 //! arithmetic's settings from the job and the probe, the way ffmpeg 5.1's
 //! option handling resolves them, and runs it over the frames to encode.
@@ -41,7 +42,22 @@ pub fn retime(
         && job.output_window.start.is_some()
         && !matches!(job.fps_mode, Some(FpsMode::Vfr | FpsMode::Passthrough));
     if job.output_rate.is_none() && !cfr_elsewhere && !cfr_after_seek {
-        return Ok(None);
+        let cfr =
+            cfr_container && !matches!(job.fps_mode, Some(FpsMode::Vfr | FpsMode::Passthrough));
+        if !cfr || job.fps_filter.is_some() {
+            return Ok(None);
+        }
+        // A node's own CFR repeats and drops frames within its chunk alone:
+        // a gap at a chunk's end (a join of clips whose audio outlasts
+        // their video, a pause in a recording) would go unfilled, where
+        // ffmpeg alone repeats the frame before it. Wherever ffmpeg alone
+        // shows a frame other than once, the map decides instead.
+        let outputs = replay(job, timeline, video, media, input_rate, input_rate)?;
+        let shown = vsync::shown(&outputs, timeline.len());
+        if shown.iter().all(|s| s.copies == 1) {
+            return Ok(None);
+        }
+        return Ok(Some(Retimed { rate: input_rate, shown }));
     }
     let rate = job.output_rate.unwrap_or(input_rate);
     let outputs = replay(job, timeline, video, media, rate, input_rate)?;

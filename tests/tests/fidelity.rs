@@ -1669,6 +1669,25 @@ fn concat_list_of_clips() {
         assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false), "{ext}");
         assert_eq!(framemd5(&dist, "0:a", true), framemd5(&plain, "0:a", true), "{ext}");
     }
+    // Clips whose audio outlasts their video: the next clip's video starts
+    // after a gap, at a keyframe (so at a chunk's start), which ffmpeg
+    // alone fills in MP4 by repeating the frame before it.
+    let gapped = |name: &str| {
+        let video = "testsrc2=size=160x120:rate=30000/1001:duration=2";
+        let make = ["-f", "lavfi", "-i", video, "-f", "lavfi", "-i", "sine=duration=2.3"];
+        ffmpeg(
+            &[&make[..], &["-c:v", "libx264", "-g", "15", "-c:a", "libopus", &at(name)]].concat(),
+        );
+    };
+    gapped("g1.mkv");
+    gapped("g2.mkv");
+    let gaps = list("gaps.txt", "file g1.mkv\nfile g2.mkv\nfile g1.mkv\n");
+    let (plain, dist) = (dir.path().join("plain.mp4"), dir.path().join("dist.mp4"));
+    let encode = ["-c:v", "libx264", "-qp", "0", "-c:a", "aac"];
+    plain_encode(&concat, &gaps, &encode, &plain);
+    let stderr = distributed_encode(&[&a, &b], &extra, &concat, &gaps, &encode, &dist);
+    assert!(stderr.contains("on 2 nodes"), "{stderr}");
+    assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false), "gaps");
     let unlike = list("unlike.txt", "file one.mp4\nfile small.mp4\n");
     let trimmed = list("trimmed.txt", "file one.mp4\ninpoint 0.5\nfile two.mp4\n");
     for (list, reason) in [(unlike, "differ in their video"), (trimmed, "the directive inpoint")] {
