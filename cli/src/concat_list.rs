@@ -59,20 +59,29 @@ pub async fn check(tools: &Tools, list: &Path) -> anyhow::Result<Option<String>>
 }
 
 /// What of a file's video streams must match across a list: codec,
-/// profile, size, pixel format, aspect, field order, colour, time base and
-/// frame rate of each video stream, in ffprobe's words.
+/// profile, size, pixel format, aspect, field order, colour, time base,
+/// frame rate and the decoder's setup (the extradata: H.264's parameter
+/// sets, which the concat demuxer repeats only before IDR frames, so a
+/// chunk starting at another keyframe of a later clip would decode with
+/// the first clip's) of each video stream, in ffprobe's words. Errors for
+/// a nested concat list, whose own files this does not see.
 async fn video_description(tools: &Tools, path: &Path) -> anyhow::Result<String> {
     let entries = "stream=codec_name,profile,width,height,pix_fmt,sample_aspect_ratio,\
                    field_order,color_range,color_space,color_transfer,color_primaries,time_base,\
-                   r_frame_rate";
-    let args: Vec<String> = ["-v", "error", "-select_streams", "v", "-show_entries", entries]
+                   r_frame_rate,extradata_hash:format=format_name";
+    let args: Vec<String> = ["-v", "error", "-show_data_hash", "md5", "-select_streams", "v"]
         .into_iter()
-        .chain(["-of", "csv=p=0"])
+        .chain(["-show_entries", entries, "-of", "csv=p=0"])
         .map(String::from)
         .chain(std::iter::once(path.to_string_lossy().into_owned()))
         .collect();
     let out = tools.ffprobe(&args).await?;
-    Ok(String::from_utf8_lossy(&out).trim().replace('\n', "; "))
+    let text = String::from_utf8_lossy(&out);
+    let mut lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.pop().is_some_and(|format| format.trim() == "concat") {
+        anyhow::bail!("a concat list inside the list is not distributable");
+    }
+    Ok(lines.join("; "))
 }
 
 /// The files a concat script names, in order, or why it is refused: a

@@ -614,8 +614,12 @@ async fn prepare(
     if let Some(reason) = crate::fade::too_early_after(&job.filters, &timeline) {
         return Ok(Err(reason));
     }
-    let concat =
-        if job.concat_input() { crate::concat_list::check(tools, &job.input).await? } else { None };
+    // Named with -f concat, or found by its `ffconcat version 1.0` header.
+    let concat = if job.concat_input() || media.format_name == "concat" {
+        crate::concat_list::check(tools, &job.input).await?
+    } else {
+        None
+    };
     if let Some(reason) = concat {
         return Ok(Err(reason));
     }

@@ -79,7 +79,7 @@ impl JobContext {
         // Only a file has an identity a later run can recognise (not a
         // concat list, whose files may change under the same list).
         let identity = match job.input_kind {
-            InputKind::File if !job.concat_input() => {
+            InputKind::File if !job.concat_input() && media.format_name != "concat" => {
                 Identity::new(&job.input, &job.input_args, video_stream, &job.output)
                     .map_err(|error| tracing::warn!(%error, "this job cannot be resumed"))
                     .ok()

@@ -1688,13 +1688,30 @@ fn concat_list_of_clips() {
     let stderr = distributed_encode(&[&a, &b], &extra, &concat, &gaps, &encode, &dist);
     assert!(stderr.contains("on 2 nodes"), "{stderr}");
     assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false), "gaps");
+    // Alike but for H.264's parameter sets (CABAC off), which the demuxer
+    // repeats before IDR frames only: a chunk at another keyframe of the
+    // second clip would decode with the first one's.
+    let make = ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2", "-c:v"];
+    let x264 = ["libx264", "-g", "10", "-x264-params", "open-gop=1:cabac=0"];
+    ffmpeg(&[&make[..], &x264, &[&at("cavlc.mp4")]].concat());
     let unlike = list("unlike.txt", "file one.mp4\nfile small.mp4\n");
     let trimmed = list("trimmed.txt", "file one.mp4\ninpoint 0.5\nfile two.mp4\n");
-    for (list, reason) in [(unlike, "differ in their video"), (trimmed, "the directive inpoint")] {
+    let headers = list("headers.txt", "file one.mp4\nfile cavlc.mp4\n");
+    list("inner.ffconcat", "ffconcat version 1.0\nfile two.mp4\nfile small.mp4\n");
+    let nested = list("nested.txt", "file one.mp4\nfile inner.ffconcat\n");
+    // Found by its header, without -f concat.
+    let found = list("found.ffconcat", "ffconcat version 1.0\nfile one.mp4\nfile small.mp4\n");
+    for (before, list, reason) in [
+        (&concat[..], unlike, "differ in their video"),
+        (&concat[..], trimmed, "the directive inpoint"),
+        (&concat[..], headers, "differ in their video"),
+        (&concat[..], nested, "a concat list inside the list"),
+        (&[][..], found, "differ in their video"),
+    ] {
         let encode = ["-c:v", "ffv1"];
         let (plain, dist) = (dir.path().join("plain.mkv"), dir.path().join("dist.mkv"));
-        plain_encode(&concat, &list, &encode, &plain);
-        let stderr = distributed_encode(&[&a], &extra, &concat, &list, &encode, &dist);
+        plain_encode(before, &list, &encode, &plain);
+        let stderr = distributed_encode(&[&a], &extra, before, &list, &encode, &dist);
         assert!(stderr.contains("running with ffmpeg: concat list"), "{stderr}");
         assert!(stderr.contains(reason), "{stderr}");
         assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
