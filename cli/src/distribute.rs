@@ -892,7 +892,8 @@ async fn encode(
         (None, None) => plan::chunks(&timeline, starts),
     };
     let fades = crate::fade::frame_fades(&job.filters);
-    let mut starts = crate::fade::starts_outside(&starts, &fades);
+    // On a segmented output's keyframe grid, starts may only go.
+    let mut starts = crate::fade::starts_outside(&starts, &fades, key_starts.is_some());
     let chunks = loop {
         let chunks = build(&starts)?;
         // An output rate moves a start on to a frame it shows, which may

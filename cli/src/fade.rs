@@ -120,11 +120,16 @@ pub fn frame_fades(filters: &[(String, String)]) -> Vec<FrameFade> {
 
 /// The policy's chunk starts (frames the filters see, increasing, from 0)
 /// with none inside a fade by frame count: such a start moves back to the
-/// fade's first frame, which merges it with a start already there.
-pub fn starts_outside(starts: &[u64], fades: &[FrameFade]) -> Vec<u64> {
+/// fade's first frame, which merges it with a start already there; or,
+/// when starts may not move (`fixed`: a segmented output's, on its
+/// keyframe grid), it goes, and its frames join the chunk before.
+pub fn starts_outside(starts: &[u64], fades: &[FrameFade], fixed: bool) -> Vec<u64> {
     let mut out: Vec<u64> = Vec::with_capacity(starts.len());
     for &start in starts {
         let mut start = start;
+        if fixed && start > 0 && fades.iter().any(|f| f.inside(start)) {
+            continue;
+        }
         // A fade's first frame may lie inside another fade.
         while let Some(fade) = fades.iter().find(|f| f.inside(start)) {
             start = fade.start;
@@ -300,9 +305,11 @@ mod tests {
     fn no_chunk_starts_inside_a_fade() {
         let fades = [FrameFade { start: 10, frames: 5 }, FrameFade { start: 13, frames: 10 }];
         // 12 moves to 10; 20 to 13, then to 10; 24 stays (after 13..=23).
-        assert_eq!(starts_outside(&[0, 5, 12, 20, 24, 30], &fades), [0, 5, 10, 24, 30]);
+        assert_eq!(starts_outside(&[0, 5, 12, 20, 24, 30], &fades, false), [0, 5, 10, 24, 30]);
         let at_zero = [FrameFade { start: 0, frames: 25 }];
-        assert_eq!(starts_outside(&[0, 10, 20, 26], &at_zero), [0, 26]);
+        assert_eq!(starts_outside(&[0, 10, 20, 26], &at_zero, false), [0, 26]);
+        // On a keyframe grid, a start inside a fade goes.
+        assert_eq!(starts_outside(&[0, 6, 12, 18, 24], &fades, true), [0, 6, 24]);
     }
 
     #[test]
