@@ -847,6 +847,16 @@ mod output_rates {
 mod lossless_mp4 {
     use super::*;
 
+    /// A fade by frame count into HLS: chunks keep ffmpeg alone's keyframe
+    /// grid (a start inside the fade goes rather than moving to its first
+    /// frame), so the segments and the playlist are ffmpeg alone's.
+    #[test]
+    fn fade_by_frame_count_into_hls() {
+        let grid = ["-g", "12", "-sc_threshold", "0", "-c:a", "aac", "-hls_time", "0.5"];
+        let encode = [&["-vf", "fade=in:5:20", "-c:v", "libx264", "-qp", "0"][..], &grid].concat();
+        check(&OPEN_GOP, &encode, "m3u8");
+    }
+
     /// Chunks before the second keyframe are cut from the discarded one,
     /// moved by whole seconds to timestamps NUT takes (`plan::cut_offset_s`).
     #[test]
