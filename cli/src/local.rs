@@ -125,6 +125,8 @@ impl Tools {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
+            // See `run_to_end`.
+            .process_group(0)
             .spawn()
             .with_context(|| format!("starting {}", self.ffmpeg.display()))?;
         let mut stderr = Vec::new();
@@ -155,7 +157,10 @@ impl Tools {
 }
 
 /// Runs `program` with `args` and `stdin` to its end, keeping its output;
-/// the child dies with the future.
+/// the child dies with the future. Like every process dffmpeg starts, it
+/// runs in a process group of its own: Ctrl-C on a terminal signals the
+/// whole foreground group, and the stop it asks for is dffmpeg's to carry
+/// out (`interrupt`), not a cut's or a mux's to die of.
 async fn run_to_end<I, S>(
     program: &Path,
     args: I,
@@ -170,6 +175,7 @@ where
         .env_remove("FFREPORT") // see `Tools::ffmpeg_log`
         .stdin(stdin)
         .kill_on_drop(true)
+        .process_group(0)
         .output()
         .await
         .with_context(|| format!("starting {}", program.display()))

@@ -356,8 +356,9 @@ impl Schedule {
     }
 
     /// After a stop that still needs `chunk` (the output's first): no other
-    /// chunk is handed out any more, nor backed up; the caller cancels
-    /// their attempts (`cancelled`), whose slots then go to it.
+    /// chunk is handed out any more, nor backed up, and a failure of it is
+    /// retried whole, not split; the caller cancels the others' attempts
+    /// (`cancelled`), whose slots then go to it.
     pub fn only(&mut self, chunk: u32) {
         self.only = Some(chunk);
         self.ready.retain(|&c| c == chunk);
@@ -705,6 +706,9 @@ impl Schedule {
         };
         let avoid = match policy.on_failure(&request)? {
             FailureDecision::Retry { avoid } => avoid,
+            // After a stop, the pieces would be chunks it holds back
+            // (`Schedule::only`): the chunk is retried whole.
+            FailureDecision::Split { .. } if self.only.is_some() => Vec::new(),
             FailureDecision::Split { at } => match self.check_split(index, &at) {
                 Ok(()) => {
                     self.retried += 1;
@@ -1035,6 +1039,22 @@ mod tests {
         let first = s.assign(&mut Splits(vec![5]), 0).unwrap()[0];
         let requeued = s.failed(first.chunk, first.node, "boom", false, &mut Splits(vec![5]), 0);
         assert_eq!(requeued.unwrap(), Requeued::Whole);
+    }
+
+    /// After a stop only the first chunk is handed out, and a failure of it
+    /// is retried whole: its pieces would be held back, and the stop would
+    /// wait for them forever.
+    #[test]
+    fn after_a_stop_only_the_first_chunk_runs_and_is_never_split() {
+        let mut s = schedule(3, &[1, 1]);
+        s.only(0);
+        s.ready(2);
+        assert_eq!(s.waiting(), 1, "only chunk 0 waits");
+        let first = s.assign(&mut Splits(vec![3, 7]), 0).unwrap()[0];
+        assert_eq!(first.chunk, 0);
+        let requeued = s.failed(first.chunk, first.node, "boom", false, &mut Splits(vec![3, 7]), 0);
+        assert_eq!(requeued.unwrap(), Requeued::Whole);
+        assert_eq!(s.waiting(), 1);
     }
 
     #[test]

@@ -43,6 +43,10 @@ pub async fn run_encode(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
+        // Its own process group: Ctrl-C on the terminal of a node (or of
+        // dffmpeg, for the embedded one) signals the foreground group, and
+        // the node decides what becomes of a running chunk.
+        .process_group(0)
         .spawn()
         .map_err(|e| NodeError::io(format!("starting {}", ffmpeg.display()), e))?;
     let stdout = child.stdout.take().expect("stdout is piped");

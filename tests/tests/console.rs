@@ -5,6 +5,7 @@
 
 use std::io::Write as _;
 use std::os::unix::fs::FileTypeExt as _;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -425,7 +426,9 @@ fn progress_blocks_go_to_a_tcp_listener() {
 }
 
 /// dffmpeg on a 20 s clip interrupted by `signals` SIGINTs once chunks are
-/// on the node; returns its output, the output path and the temp dir.
+/// on the node, sent to its whole process group as a terminal's Ctrl-C is
+/// (the ffmpegs dffmpeg starts, cuts, muxes, must not die of it); returns
+/// its output, the output path and the temp dir.
 fn interrupted(signals: usize) -> (Output, PathBuf, tempfile::TempDir, tempfile::TempDir, Node) {
     let dir = tempfile::tempdir().unwrap();
     let src = clip(dir.path(), 20);
@@ -440,6 +443,7 @@ fn interrupted(signals: usize) -> (Output, PathBuf, tempfile::TempDir, tempfile:
         .env_remove("DFFMPEG_NODES")
         .stdin(Stdio::null())
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()
         .unwrap();
     // Wait until chunks are on the node, then interrupt.
@@ -449,10 +453,11 @@ fn interrupted(signals: usize) -> (Output, PathBuf, tempfile::TempDir, tempfile:
     }
     assert!(!node.leftovers().is_empty(), "no chunk reached the node");
     for _ in 0..signals {
-        // SAFETY: kill(2) on our own child's pid has no memory effects.
+        // SAFETY: kill(2) on our own child's process group has no memory
+        // effects.
         #[allow(unsafe_code)]
         unsafe {
-            libc::kill(child.id() as i32, libc::SIGINT);
+            libc::kill(-(child.id() as i32), libc::SIGINT);
         }
         std::thread::sleep(Duration::from_millis(200));
     }
