@@ -8,7 +8,8 @@
 //! `main` exits 255. Before that (probing, the trial, the overwrite
 //! question) there is no output yet: a signal ends the run at once, as it
 //! does a second time during the encode, for a user who will not wait for
-//! the first chunk (ffmpeg itself hard-exits only after a fourth).
+//! the first chunk (ffmpeg itself hard-exits only after a fourth), and at
+//! SIGHUP (the terminal is gone).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,7 +21,8 @@ use tokio::sync::watch;
 pub struct Received {
     /// The last signal's number.
     pub signal: i32,
-    /// Signals received so far.
+    /// Signals received so far (`u32::MAX` after a hangup, which ends the
+    /// run at once).
     pub count: u32,
 }
 
@@ -37,6 +39,7 @@ impl Signals {
         use tokio::signal::unix::{SignalKind, signal};
         let mut interrupt = signal(SignalKind::interrupt())?;
         let mut terminate = signal(SignalKind::terminate())?;
+        let mut hangup = signal(SignalKind::hangup())?;
         let (tx, rx) = watch::channel(None);
         tokio::spawn(async move {
             let mut count = 0;
@@ -44,6 +47,15 @@ impl Signals {
                 let signal = tokio::select! {
                     Some(()) = interrupt.recv() => libc::SIGINT,
                     Some(()) = terminate.recv() => libc::SIGTERM,
+                    // The terminal is gone: end at once, as its default
+                    // would, but through the runtime's end, which kills
+                    // the children (in process groups of their own, the
+                    // hangup does not reach them).
+                    Some(()) = hangup.recv() => {
+                        count += 1;
+                        let _ = tx.send(Some(Received { signal: libc::SIGHUP, count: u32::MAX }));
+                        continue;
+                    }
                     else => return,
                 };
                 count += 1;
