@@ -941,7 +941,7 @@ async fn encode(
     let (stopped, muxed) = match result {
         Ok(ended) => ended,
         Err(error) => {
-            let kept = ctx.dir.keep();
+            let kept = ctx.dir.kept();
             if kept == 0 {
                 return Err(error);
             }
@@ -951,6 +951,23 @@ async fn encode(
             )));
         }
     };
+    match stopped {
+        // The whole output is in place: nothing is left to resume.
+        None => ctx.dir.finish(),
+        // A stopped output holds the chunks from the start; the same
+        // command run again (with `-y`) makes the whole of it from every
+        // chunk verified so far.
+        Some(_) => {
+            let kept = ctx.dir.kept();
+            if kept > 0 {
+                let dir = ctx.dir.path().display();
+                let line = format!(
+                    "[dffmpeg] {output}: stopped; the same command run again resumes from the {kept} verified chunks kept in {dir}\n"
+                );
+                console.print(VERBOSE, &line);
+            }
+        }
+    }
     if console.logs(VERBOSE) {
         let chunks = match stopped {
             Some(kept) => format!("the first {kept} of {chunk_count} chunks (stopped)"),

@@ -100,7 +100,8 @@ fn run() -> anyhow::Result<ExitCode> {
         };
         anyhow::Ok((outcome, signals.received()))
     })?;
-    // Dropping the runtime kills every child and removes the job directory.
+    // Dropping the runtime kills every child; an unfinished job's directory
+    // keeps its verified chunks for the rerun (`resume`).
     drop(runtime);
     let exiting = |signal: i32| {
         cli::console::stderr(&format!("Exiting normally, received signal {signal}.\n"));

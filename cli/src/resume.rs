@@ -17,9 +17,12 @@
 //! options, filters, timestamps) and its bytes still hash (BLAKE3) as the
 //! node reported them.
 //!
-//! The directory is removed when the job ends, unless it failed with
-//! verified chunks, which are then kept for the rerun ([`JobDir::keep`]).
-//! Interrupted runs never rerun are swept after [`STALE_AFTER`]. Inputs read
+//! The directory is removed once the job has made its whole output
+//! ([`JobDir::finish`]). Any other end keeps the verified chunks for the
+//! rerun: a failure, a stop (`q`, a first signal: the output holds only the
+//! chunks from the start), a run aborted by a second signal or a hangup (an
+//! ssh session closed, `timeout`), a panic. Interrupted runs never rerun are
+//! swept after [`STALE_AFTER`]. Inputs read
 //! once (a pipe, a lavfi graph) get a fresh directory each run: there is no
 //! identity to resume them by.
 
@@ -93,15 +96,17 @@ impl Identity {
     }
 }
 
-/// One job's directory: resumable and locked, or fresh. Removed on drop
-/// unless [`JobDir::keep`] was called.
+/// One job's directory: resumable and locked, or fresh. On drop, a fresh
+/// one is removed, and so is a resumable one whose job finished
+/// ([`JobDir::finish`]) or that holds no verified chunk.
 #[derive(Debug)]
 pub struct JobDir {
     path: PathBuf,
     /// Held while the job runs; `None` for a fresh directory.
     lock: Option<File>,
     identity: Option<Identity>,
-    keep: std::sync::atomic::AtomicBool,
+    /// The job made its whole output: nothing is left to resume.
+    finished: std::sync::atomic::AtomicBool,
     /// A fresh directory, which removes itself.
     fresh: Option<WorkDir>,
 }
@@ -157,7 +162,7 @@ impl JobDir {
             path: fresh.path().to_path_buf(),
             lock: None,
             identity: None,
-            keep: false.into(),
+            finished: false.into(),
             fresh: Some(fresh),
         })
     }
@@ -169,31 +174,16 @@ impl JobDir {
         let Some(lock) = lock(&path)? else { return Ok(None) };
         let recorded = std::fs::read_to_string(path.join("identity")).unwrap_or_default();
         let same = recorded.trim() == identity.digest;
-        for entry in std::fs::read_dir(&path)? {
-            let entry = entry?;
-            let name = entry.file_name();
-            if name == "lock" || (same && (name == "identity" || name == "verified")) {
-                continue;
-            }
-            remove(&entry.path())?;
-        }
+        prune(&path, same)?;
         if !same {
             write_atomically(&path.join("identity"), identity.digest.as_bytes())?;
         }
-        let verified = path.join("verified");
-        std::fs::create_dir_all(&verified)?;
-        // Unfinished writes of a killed run.
-        for entry in std::fs::read_dir(&verified)? {
-            let entry = entry?;
-            if entry.file_name().to_string_lossy().ends_with(".tmp") {
-                remove(&entry.path())?;
-            }
-        }
+        std::fs::create_dir_all(path.join("verified"))?;
         Ok(Some(Self {
             path,
             lock: Some(lock),
             identity: Some(identity),
-            keep: false.into(),
+            finished: false.into(),
             fresh: None,
         }))
     }
@@ -217,24 +207,25 @@ impl JobDir {
         tag.unwrap_or(&name).chars().take(8).collect()
     }
 
-    /// Keeps the directory after the job (which failed) for a rerun;
-    /// returns how many verified chunks it holds, 0 if it is not resumable.
-    pub fn keep(&self) -> usize {
+    /// How many verified chunks a rerun would find here (unless the job
+    /// finishes first): 0 if the directory is not resumable.
+    pub fn kept(&self) -> usize {
         if !self.is_resumable() {
             return 0;
         }
-        let count = std::fs::read_dir(self.path.join("verified"))
+        std::fs::read_dir(self.path.join("verified"))
             .map(|entries| {
                 entries
                     .flatten()
                     .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
                     .count()
             })
-            .unwrap_or(0);
-        if count > 0 {
-            self.keep.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-        count
+            .unwrap_or(0)
+    }
+
+    /// The job made its whole output: the directory goes with it.
+    pub fn finish(&self) {
+        self.finished.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The verified chunk an earlier run left for `chunk`, if its bytes are
@@ -289,8 +280,21 @@ impl JobDir {
 
 impl Drop for JobDir {
     fn drop(&mut self) {
-        if self.fresh.is_none() && !self.keep.load(std::sync::atomic::Ordering::Relaxed) {
-            let _ = std::fs::remove_dir_all(&self.path);
+        if self.fresh.is_none() {
+            let kept = match self.finished.load(std::sync::atomic::Ordering::Relaxed) {
+                true => 0,
+                false => self.kept(),
+            };
+            if kept == 0 {
+                let _ = std::fs::remove_dir_all(&self.path);
+            } else {
+                // The cut inputs and encodes in progress are as large as
+                // the source: only what a rerun can use stays.
+                if let Err(error) = prune(&self.path, true) {
+                    tracing::warn!(%error, "cleaning the kept job directory");
+                }
+                tracing::info!(kept, dir = %self.path.display(), "verified chunks kept for a rerun");
+            }
         }
         // The lock goes after the directory, so no run takes over a
         // directory being removed.
@@ -300,6 +304,29 @@ impl Drop for JobDir {
 
 /// A chunk's key within its job: the identity and where the chunk lies, in
 /// frames and in packets, but not its number (a split renumbers chunks).
+/// Removes from the job directory `path` what a rerun cannot use: all but
+/// its lock, its identity and its verified chunks (all but the lock unless
+/// `keep_verified`), and the unfinished writes of a killed run among the
+/// verified chunks.
+fn prune(path: &Path, keep_verified: bool) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name == "lock" || (keep_verified && (name == "identity" || name == "verified")) {
+            continue;
+        }
+        remove(&entry.path())?;
+    }
+    let Ok(verified) = std::fs::read_dir(path.join("verified")) else { return Ok(()) };
+    for entry in verified {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().ends_with(".tmp") {
+            remove(&entry.path())?;
+        }
+    }
+    Ok(())
+}
+
 fn chunk_key(identity: &Identity, chunk: &Chunk) -> String {
     let Chunk {
         index: _,
@@ -406,13 +433,13 @@ mod tests {
         assert!(first.is_resumable());
         let stored = store(&first, &chunk(0, 0..10), b"encoded", b"spec");
         std::fs::write(first.path().join("in-00001.nut"), b"cut input").unwrap();
-        // A killed run leaves its directory as it was; its lock goes with it.
+        // A run that did not finish (killed, stopped, failed) leaves its
+        // verified chunks; its lock goes with it.
         let path = first.path().to_path_buf();
-        first.keep.store(true, std::sync::atomic::Ordering::Relaxed);
         drop(first);
+        assert!(!path.join("in-00001.nut").exists(), "what was not verified is removed");
         let rerun = JobDir::open(root.path(), Some(identity(root.path()))).unwrap();
         assert_eq!(rerun.path(), path);
-        assert!(!path.join("in-00001.nut").exists(), "what was not verified is removed");
         let reused = rerun.reuse(&chunk(0, 0..10), |_| Ok(b"spec".to_vec())).unwrap();
         assert_eq!(reused.path, stored);
         assert_eq!(reused.record.frames_encoded, 10);
@@ -440,7 +467,7 @@ mod tests {
         let dir = JobDir::open(root.path(), Some(identity(root.path()))).unwrap();
         store(&dir, &chunk(0, 0..10), b"encoded", b"spec");
         let path = dir.path().to_path_buf();
-        assert_eq!(dir.keep(), 1);
+        assert_eq!(dir.kept(), 1);
         drop(dir);
         assert!(path.join("verified").is_dir(), "a failed job keeps its verified chunks");
         // The input changes (another modification time): nothing is reused.
@@ -458,6 +485,17 @@ mod tests {
     }
 
     #[test]
+    fn a_finished_job_leaves_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = JobDir::open(root.path(), Some(identity(root.path()))).unwrap();
+        store(&dir, &chunk(0, 0..10), b"encoded", b"spec");
+        let path = dir.path().to_path_buf();
+        dir.finish();
+        drop(dir);
+        assert!(!path.exists(), "a finished job's chunks outlived it");
+    }
+
+    #[test]
     fn a_directory_in_use_is_not_shared() {
         let root = tempfile::tempdir().unwrap();
         let first = JobDir::open(root.path(), Some(identity(root.path()))).unwrap();
@@ -465,7 +503,7 @@ mod tests {
         assert!(first.is_resumable());
         assert!(!second.is_resumable(), "two runs of one command share no directory");
         assert_ne!(first.path(), second.path());
-        assert_eq!(second.keep(), 0);
+        assert_eq!(second.kept(), 0);
         let (a, b) = (first.path().to_path_buf(), second.path().to_path_buf());
         drop((first, second));
         assert!(!a.exists() && !b.exists());

@@ -137,11 +137,7 @@ impl Node {
 
     /// Sends `signal` to the node.
     pub fn signal(&self, signal: i32) {
-        // SAFETY: kill(2) on our own child's pid has no memory effects.
-        #[allow(unsafe_code)]
-        unsafe {
-            libc::kill(self.child.id() as i32, signal);
-        }
+        send_signal(self.child.id(), signal);
     }
 
     /// Waits for the node to exit and returns its status code.
@@ -154,6 +150,15 @@ impl Node {
     pub fn leftovers(&self) -> Vec<PathBuf> {
         leftovers(self.temp.path())
     }
+}
+
+/// Sends `signal` to the process `pid` (a child of the test, not yet
+/// waited for, so the pid is still its own).
+pub fn send_signal(pid: u32, signal: i32) {
+    // SAFETY: kill(2) has no memory effects.
+    #[allow(unsafe_code)]
+    let sent = unsafe { libc::kill(pid as i32, signal) };
+    assert_eq!(sent, 0, "kill({pid}, {signal}): {}", std::io::Error::last_os_error());
 }
 
 /// What [`Node::leftovers`] lists, for a node's temp dir `dir`: its files,

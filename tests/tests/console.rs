@@ -482,7 +482,7 @@ fn ctrl_c_writes_what_was_encoded_and_exits_255() {
         .unwrap();
     let frames: u32 = text(&frames.stdout).trim().parse().expect("a playable output");
     assert!((50..500).contains(&frames), "{frames} frames of 500");
-    assert!(std::fs::read_dir(temp.path()).unwrap().next().is_none(), "temp files left");
+    assert_only_chunks_kept(temp.path());
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !node.leftovers().is_empty() && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
@@ -490,15 +490,34 @@ fn ctrl_c_writes_what_was_encoded_and_exits_255() {
     assert!(node.leftovers().is_empty(), "the node kept {:?}", node.leftovers());
 }
 
+/// Asserts that an interrupted run left in its temp dir `temp` only its
+/// job directory's verified chunks, kept for a rerun (`resume`).
+fn assert_only_chunks_kept(temp: &Path) {
+    for entry in std::fs::read_dir(temp).unwrap() {
+        let job = entry.unwrap().path();
+        let name = job.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with("dffmpeg-job-"), "temp files left: {name}");
+        for entry in std::fs::read_dir(&job).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            assert!(["lock", "identity", "verified"].contains(&name.as_str()), "left: {name}");
+        }
+        for entry in std::fs::read_dir(job.join("verified")).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            assert!(name.ends_with(".chunk") || name.ends_with(".json"), "left: {name}");
+        }
+    }
+}
+
 /// A second Ctrl-C, for a user who will not wait for the first chunk,
-/// ends the run at once: exit 255 and nothing left behind.
+/// ends the run at once: exit 255, no output, and nothing left behind but
+/// the chunks verified so far, for a rerun.
 #[test]
 fn a_second_ctrl_c_exits_255_and_leaves_nothing() {
     let (output, out, _dir, temp, node) = interrupted(2);
     assert_eq!(output.status.code(), Some(255), "{}", text(&output.stderr));
     assert!(text(&output.stderr).contains("Exiting normally, received signal 2."));
     assert!(!out.exists());
-    assert!(std::fs::read_dir(temp.path()).unwrap().next().is_none(), "temp files left");
+    assert_only_chunks_kept(temp.path());
     // The node notices the client is gone and removes the chunk's directory.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !node.leftovers().is_empty() && std::time::Instant::now() < deadline {
@@ -522,8 +541,10 @@ fn q_on_stdin_stops_and_keeps_the_start() {
     let src = clip(dir.path(), 40);
     let out = dir.path().join("out.mkv");
     let node = Node::start(2);
+    let temp = tempfile::tempdir().unwrap();
     let mut child = Command::new(bin("dffmpeg"))
-        .args(["--nodes", &node.addr, "--segment-duration", "1"])
+        .args(["--nodes", &node.addr, "--segment-duration", "1", "--temp-dir"])
+        .arg(temp.path())
         .args(["-y", "-v", "verbose", "-i", src.to_str().unwrap(), "-c:v", "libx264"])
         .args(["-qp", "0", "-preset", "slow", "-c:a", "copy", out.to_str().unwrap()])
         .env_remove("DFFMPEG_NODES")
@@ -571,6 +592,9 @@ fn q_on_stdin_stops_and_keeps_the_start() {
         err.contains(&format!("frame={:5}", got.len())),
         "the last stats line counts the kept frames"
     );
+    // The chunks verified past the stop wait for the same command again.
+    assert!(err.contains(": stopped; the same command run again resumes from the"), "{err}");
+    assert_only_chunks_kept(temp.path());
 }
 
 #[test]

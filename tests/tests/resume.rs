@@ -1,13 +1,14 @@
-//! Crash safety: dffmpeg killed with SIGKILL mid-job, then run again with
-//! the same command, reuses every chunk the first run verified and encodes
-//! only the rest, into a frame-identical output.
+//! Crash safety: dffmpeg killed with SIGKILL, hung up or stopped by SIGTERM
+//! mid-job, then run again with the same command, reuses every chunk the
+//! first run verified and encodes only the rest, into a frame-identical
+//! output.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use tests::{Node, bin, framemd5, lavfi_clip, plain_encode, script};
+use tests::{Node, bin, framemd5, lavfi_clip, plain_encode, script, send_signal};
 
 /// A twelve-second clip with a keyframe every second, and audio.
 fn clip(dir: &Path) -> std::path::PathBuf {
@@ -31,8 +32,21 @@ fn chunks(stderr: &str, word: &str) -> BTreeSet<String> {
         .collect()
 }
 
-#[test]
-fn a_killed_run_resumes_and_no_verified_chunk_is_encoded_twice() {
+/// How the first run ends once it has verified three chunks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// SIGKILL: no destructor runs.
+    Killed,
+    /// A hangup (the ssh session closed): the run ends at once.
+    HungUp,
+    /// One SIGTERM (`timeout`): the output gets the chunks from the start.
+    Stopped,
+}
+
+/// The first run ends as `end` says once it has verified three chunks; the
+/// same command run again reuses every chunk the first one verified, and
+/// encodes only the rest, into the source's frames.
+fn resumes_after(end: End) {
     let dir = tempfile::tempdir().unwrap();
     let src = clip(dir.path());
     let out = dir.path().join("out.mkv");
@@ -53,26 +67,54 @@ fn a_killed_run_resumes_and_no_verified_chunk_is_encoded_twice() {
         command
     };
 
-    // The first run is killed once it has verified three chunks.
     let mut first = command().stderr(Stdio::piped()).spawn().unwrap();
-    let mut before_kill = String::new();
+    let mut before_end = String::new();
     let mut verified = 0;
-    for line in BufReader::new(first.stderr.take().unwrap()).lines() {
+    let mut lines = BufReader::new(first.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
         let line = line.unwrap();
-        before_kill.push_str(&line);
-        before_kill.push('\n');
+        before_end.push_str(&line);
+        before_end.push('\n');
         if line.starts_with("[dffmpeg] chunk ") && line.contains(" on ") {
             verified += 1;
             if verified == 3 {
-                first.kill().unwrap();
+                let signal = match end {
+                    End::Killed => libc::SIGKILL,
+                    End::HungUp => libc::SIGHUP,
+                    End::Stopped => libc::SIGTERM,
+                };
+                send_signal(first.id(), signal);
                 break;
             }
         }
     }
-    first.wait().unwrap();
-    assert_eq!(verified, 3, "the first run ended before three chunks:\n{before_kill}");
-    assert!(!out.exists(), "a killed run wrote the output");
-    let encoded_first = chunks(&before_kill, "on");
+    let encoded_first = chunks(&before_end, "on");
+    // What the run says while it ends (a stop says where its chunks are).
+    for line in lines {
+        before_end.push_str(&line.unwrap());
+        before_end.push('\n');
+    }
+    let status = first.wait().unwrap();
+    assert_eq!(verified, 3, "the first run ended before three chunks:\n{before_end}");
+    match end {
+        End::Killed | End::HungUp => {
+            assert!(!out.exists(), "an interrupted run wrote the output");
+            let expected = if end == End::Killed { Some(libc::SIGKILL) } else { None };
+            use std::os::unix::process::ExitStatusExt as _;
+            assert_eq!(status.signal(), expected, "{before_end}");
+            if end == End::HungUp {
+                assert_eq!(status.code(), Some(255), "{before_end}");
+            }
+        }
+        End::Stopped => {
+            assert_eq!(status.code(), Some(255), "{before_end}");
+            assert!(out.exists(), "a stopped run wrote no output:\n{before_end}");
+            assert!(
+                before_end.contains("the same command run again resumes from the"),
+                "{before_end}"
+            );
+        }
+    }
 
     let second = command().output().unwrap();
     let stderr = String::from_utf8_lossy(&second.stderr);
@@ -80,7 +122,7 @@ fn a_killed_run_resumes_and_no_verified_chunk_is_encoded_twice() {
     let reused = chunks(&stderr, "reused");
     let encoded_again = chunks(&stderr, "on");
     eprintln!(
-        "first run: {} chunks verified before SIGKILL; rerun: {} reused, {} encoded",
+        "{end:?}: first run: {} chunks verified before the end; rerun: {} reused, {} encoded",
         encoded_first.len(),
         reused.len(),
         encoded_again.len()
@@ -101,6 +143,21 @@ fn a_killed_run_resumes_and_no_verified_chunk_is_encoded_twice() {
         .filter(|name| name.contains("dffmpeg"))
         .collect();
     assert!(siblings.is_empty(), "left next to the output: {siblings:?}");
+}
+
+#[test]
+fn a_killed_run_resumes_and_no_verified_chunk_is_encoded_twice() {
+    resumes_after(End::Killed);
+}
+
+#[test]
+fn a_run_ended_by_a_hangup_resumes() {
+    resumes_after(End::HungUp);
+}
+
+#[test]
+fn a_run_stopped_by_sigterm_resumes() {
+    resumes_after(End::Stopped);
 }
 
 /// An ffmpeg for a node that encodes `good` chunks, then fails every one:
