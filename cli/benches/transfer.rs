@@ -82,6 +82,7 @@ fn spec(payload: &Payload) -> EncodeSpec {
         input_color: None,
         field_order: String::new(),
         filter_time_base: None,
+        decoder: String::new(),
     }
 }
 

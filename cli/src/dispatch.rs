@@ -107,6 +107,19 @@ struct Encoded {
     record: Record,
 }
 
+/// A chunk's decoder complained of the source: the source is damaged there,
+/// and no chunk reproduces how ffmpeg alone, decoding from the start,
+/// conceals it. The job ends at once (every node decodes alike); before any
+/// output is written, the command runs through ffmpeg (`distribute`).
+#[derive(Debug, thiserror::Error)]
+#[error("the input's video is damaged in chunk {chunk} ({detail})")]
+pub struct DamagedSource {
+    /// The chunk.
+    pub chunk: usize,
+    /// What the node said.
+    pub detail: String,
+}
+
 /// The verified chunks of a dispatch, in output order.
 #[derive(Debug)]
 pub struct Dispatched {
@@ -333,6 +346,11 @@ pub async fn run(
                         permits[index] = None;
                         let _ = tokio::fs::remove_file(ctx.chunk_input(outcome.index)).await;
                         done[index] = Some(result);
+                    }
+                    Err(ChunkError::Damaged(detail)) => {
+                        let addr = &remotes[outcome.node].addr;
+                        warn!(chunk = index, node = %addr, %detail, "the source is damaged");
+                        return Err(DamagedSource { chunk: index, detail }.into());
                     }
                     Err(error) => {
                         let addr = &remotes[outcome.node].addr;

@@ -347,6 +347,20 @@ pub async fn run(
                     if console.running_stats() {
                         console::stderr("\n");
                     }
+                    // Nothing is written yet: ffmpeg alone decodes the
+                    // damage as it always would.
+                    if index == 0
+                        && let Some(damaged) = error.downcast_ref::<dispatch::DamagedSource>()
+                    {
+                        let reason = format!(
+                            "{damaged}; ffmpeg alone conceals damage from frames no chunk has"
+                        );
+                        console.print(
+                            WARNING,
+                            &format!("[dffmpeg] {reason}: running the command with ffmpeg\n"),
+                        );
+                        return Ok(fallback(reason));
+                    }
                     result = Err(error);
                     break;
                 }
@@ -940,6 +954,11 @@ async fn encode(
     }
     let (stopped, muxed) = match result {
         Ok(ended) => ended,
+        // ffmpeg alone runs the command: nothing of it is to resume.
+        Err(error) if error.downcast_ref::<dispatch::DamagedSource>().is_some() => {
+            ctx.dir.finish();
+            return Err(error);
+        }
         Err(error) => {
             let kept = ctx.dir.kept();
             if kept == 0 {

@@ -52,6 +52,9 @@ pub struct JobContext {
     /// container loses.
     input_color: proto::v1::Color,
     field_order: String,
+    /// The source's codec (`EncodeSpec::decoder`): a node reports a chunk
+    /// its decoder complains of as damaged.
+    decoder: String,
     /// Chunk timestamps count from the output's `-ss`, as ffmpeg's
     /// frame-rate conversion counts them (an output rate), rather than from
     /// the input's start (see [`JobContext::chunk_offset_us`]).
@@ -112,6 +115,7 @@ impl JobContext {
                 .collect(),
             input_color: video.map(|s| s.color.clone()).unwrap_or_default(),
             field_order: video.map(|s| s.field_order.clone()).unwrap_or_default(),
+            decoder: video.map(|s| s.codec_name.clone()).unwrap_or_default(),
             from_output_start: false,
             node_output_start_us: 0,
             forced: None,
@@ -226,6 +230,7 @@ impl JobContext {
             }),
             input_color: Some(self.input_color.clone()),
             field_order: self.field_order.clone(),
+            decoder: self.decoder.clone(),
             filter_time_base: rational(self.filter_time_base),
         })
     }

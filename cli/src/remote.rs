@@ -50,6 +50,11 @@ pub enum ChunkError {
     /// The node refused or failed the chunk.
     #[error("{0}")]
     Failed(String),
+    /// The node's decoder complained of the source (gRPC `DataLoss`): the
+    /// source is damaged in this chunk, where ffmpeg alone would conceal
+    /// the damage from frames no chunk has. Any node would say the same.
+    #[error("{0}")]
+    Damaged(String),
     /// The result did not check out.
     #[error("invalid result: {0}")]
     Invalid(String),
@@ -265,6 +270,7 @@ fn classify(status: tonic::Status) -> ChunkError {
             }
             ChunkError::Unreachable(message)
         }
+        Code::DataLoss => ChunkError::Damaged(status.message().to_string()),
         _ => ChunkError::Failed(format!("{:?}: {}", status.code(), status.message())),
     }
 }

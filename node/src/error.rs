@@ -27,6 +27,14 @@ pub enum NodeError {
         /// Frames the spec asked for.
         expected: u64,
     },
+    /// The chunk's decoder complained (`decode_damage`): the source is
+    /// damaged there, and a chunk's decode of it may differ from ffmpeg
+    /// alone's. No other node would do better.
+    #[error("the source's video does not decode cleanly in this chunk: {line}")]
+    DecodeDamage {
+        /// The first line of ffmpeg's log that says so.
+        line: String,
+    },
     /// Local I/O failed (disk full, permissions...).
     #[error("{context}: {source}")]
     Io {
@@ -58,6 +66,7 @@ impl From<NodeError> for tonic::Status {
             NodeError::FfmpegFailed { .. } | NodeError::FrameMismatch { .. } => {
                 tonic::Status::aborted(message)
             }
+            NodeError::DecodeDamage { .. } => tonic::Status::data_loss(message),
             NodeError::Io { .. } => tonic::Status::internal(message),
             NodeError::ShuttingDown => tonic::Status::unavailable(message),
             NodeError::Limit(_) => tonic::Status::resource_exhausted(message),

@@ -14,14 +14,30 @@ use crate::progress::{ProgressBlock, ProgressParser};
 /// How much of ffmpeg's stderr an error message keeps.
 const STDERR_TAIL: usize = 2048;
 
-/// Runs ffmpeg with `args` in the chunk directory `dir`, sending each progress block to `progress`, and
-/// returns the last block. The child is killed if this future is dropped.
+/// What an encode that exited cleanly reports.
+#[derive(Debug, Clone, Default)]
+pub struct Encoded {
+    /// The last progress block.
+    pub last: ProgressBlock,
+    /// The first line of its log that says the source is damaged
+    /// (`decode_damage::Complaint::Damage`), if any.
+    pub damage: Option<String>,
+    /// The first line of the source's decoder's, if any: damage too if the
+    /// chunk kept another number of frames than asked for.
+    pub complaint: Option<String>,
+}
+
+/// Runs ffmpeg with `args` in the chunk directory `dir`, sending each
+/// progress block to `progress`, and returns the last block and what the
+/// log says of the source (`decoder` is its decoder's name, `decode_damage`).
+/// The child is killed if this future is dropped.
 pub async fn run_encode(
     ffmpeg: &Path,
     dir: &Path,
     args: Vec<OsString>,
+    decoder: &str,
     progress: mpsc::Sender<ProgressBlock>,
-) -> Result<ProgressBlock, NodeError> {
+) -> Result<Encoded, NodeError> {
     let fonts_conf = std::path::absolute(dir.join(crate::spec::FONTS_CONF))
         .map_err(|e| NodeError::io("finding the chunk directory", e))?;
     let mut child = Command::new(ffmpeg)
@@ -51,11 +67,24 @@ pub async fn run_encode(
         .map_err(|e| NodeError::io(format!("starting {}", ffmpeg.display()), e))?;
     let stdout = child.stdout.take().expect("stdout is piped");
     let mut stderr = child.stderr.take().expect("stderr is piped");
+    let decoder = decoder.to_string();
     let stderr_task = tokio::spawn(async move {
         let mut buf = Vec::new();
         let _ = stderr.read_to_end(&mut buf).await;
+        let (mut damage, mut complaint) = (None, None);
+        for line in buf.split(|&b| b == b'\n').map(String::from_utf8_lossy) {
+            use crate::decode_damage::Complaint;
+            let said = crate::decode_damage::complaint(&line, &decoder);
+            if said.is_some() && complaint.is_none() {
+                complaint = Some(line.trim().to_string());
+            }
+            if said == Some(Complaint::Damage) {
+                damage = Some(line.trim().to_string());
+                break;
+            }
+        }
         let start = buf.len().saturating_sub(STDERR_TAIL);
-        String::from_utf8_lossy(&buf[start..]).trim().to_string()
+        (String::from_utf8_lossy(&buf[start..]).trim().to_string(), damage, complaint)
     });
     let mut lines = BufReader::new(stdout).lines();
     let mut parser = ProgressParser::default();
@@ -70,7 +99,10 @@ pub async fn run_encode(
         }
     }
     let status = child.wait().await.map_err(|e| NodeError::io("waiting for ffmpeg", e))?;
-    let stderr_tail = stderr_task.await.unwrap_or_default();
+    let (stderr_tail, damage, complaint) = stderr_task.await.unwrap_or_default();
+    if let Some(line) = damage.clone().filter(|_| !status.success()) {
+        return Err(NodeError::DecodeDamage { line });
+    }
     if !status.success() {
         return Err(NodeError::FfmpegFailed { status: status.to_string(), stderr_tail });
     }
@@ -80,7 +112,7 @@ pub async fn run_encode(
             stderr_tail,
         });
     }
-    Ok(last)
+    Ok(Encoded { last, damage, complaint })
 }
 
 /// ffmpeg 5.1 exits 0 when the output's trailer or close fails (a full disk,

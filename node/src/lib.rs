@@ -7,6 +7,7 @@ pub mod admission;
 pub mod auth;
 pub mod av_token;
 pub mod config;
+pub mod decode_damage;
 pub mod drawtext;
 pub mod error;
 pub mod ffmpeg;

@@ -207,22 +207,35 @@ async fn run_chunk(
         let first = spec.two_pass_args(&input, &dir.path().join("pass1.out"), 1, &log);
         let (ignored, _) = mpsc::channel(1);
         tokio::select! {
-            result = ffmpeg::run_encode(&inner.config.ffmpeg, dir.path(), first, ignored) => { result?; }
+            result = ffmpeg::run_encode(&inner.config.ffmpeg, dir.path(), first, &spec.decoder, ignored) => {
+                if let Some(line) = result?.damage {
+                    return Err(NodeError::DecodeDamage { line });
+                }
+            }
             () = tx.closed() => return Ok(()),
         }
         spec.two_pass_args(&input, &output, 2, &log)
     } else {
         spec.ffmpeg_args(&input, &output)
     };
-    let encode = ffmpeg::run_encode(&inner.config.ffmpeg, dir.path(), args, progress_tx);
-    let last = tokio::select! {
-        (last, ()) = async { tokio::join!(encode, forward) } => last?,
+    let encode =
+        ffmpeg::run_encode(&inner.config.ffmpeg, dir.path(), args, &spec.decoder, progress_tx);
+    let encoded = tokio::select! {
+        (encoded, ()) = async { tokio::join!(encode, forward) } => encoded?,
         // The client went away: dropping the encode kills ffmpeg.
         () = tx.closed() => return Ok(()),
     };
     let encode_seconds = started.elapsed().as_secs_f64();
     drop(permit);
+    if let Some(line) = encoded.damage {
+        return Err(NodeError::DecodeDamage { line });
+    }
+    let last = encoded.last;
     if last.frames_in() != spec.expected_frames {
+        // A decoder that complained and lost or made frames: damage.
+        if let Some(line) = encoded.complaint {
+            return Err(NodeError::DecodeDamage { line });
+        }
         return Err(NodeError::FrameMismatch {
             kept: last.frames_in(),
             expected: spec.expected_frames,

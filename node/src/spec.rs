@@ -360,6 +360,8 @@ pub struct ValidSpec {
     filtered_end_pts: Option<i64>,
     /// Frames the encoder must get.
     pub expected_frames: u64,
+    /// The name the source's decoder logs under (`decode_damage`).
+    pub decoder: String,
     ts_offset_us: i64,
     frame_rate: (i64, i64),
     fps_mode: FpsMode,
@@ -477,6 +479,9 @@ pub fn validate(spec: &EncodeSpec) -> Result<ValidSpec, SpecError> {
         }
         order => return Err(SpecError::Value { name: "field_order".into(), value: order.into() }),
     }
+    if !crate::decode_damage::valid_name(&spec.decoder) {
+        return Err(SpecError::Value { name: "decoder".into(), value: spec.decoder.clone() });
+    }
     Ok(ValidSpec {
         encoder: spec.encoder.clone(),
         options,
@@ -487,6 +492,7 @@ pub fn validate(spec: &EncodeSpec) -> Result<ValidSpec, SpecError> {
         filter_time_base,
         filtered_end_pts: spec.filtered_end_pts,
         expected_frames: spec.expected_frames,
+        decoder: spec.decoder.clone(),
         ts_offset_us: spec.ts_offset_us,
         frame_rate: (fr.num, fr.den),
         fps_mode,
@@ -987,6 +993,7 @@ mod tests {
             input_color: None,
             field_order: String::new(),
             filter_time_base: None,
+            decoder: "h264".into(),
         }
     }
 
@@ -1017,6 +1024,12 @@ mod tests {
         assert!(text.windows(2).any(|w| w == ["-field_order", "tt"]), "{text:?}");
         interlaced.field_order = "-i".into();
         assert!(validate(&interlaced).is_err());
+        // The decoder's name is matched against the log: a codec's name only.
+        for hostile in ["h264 @ 0x", "]", "-i", &"x".repeat(33)] {
+            let mut bad = spec();
+            bad.decoder = hostile.into();
+            assert!(validate(&bad).is_err(), "{hostile}");
+        }
         for hostile in ["-i", "bt709 -y", "../x", "BT709", "a=b", &"x".repeat(33)] {
             let mut bad = spec();
             bad.input_color =

@@ -294,3 +294,51 @@ fn a_codec_the_container_cannot_hold_runs_through_ffmpeg_before_any_chunk_is_enc
         assert!(std::fs::read_dir(temp.path()).unwrap().next().is_none(), "{name}: scratch left");
     }
 }
+
+/// `bytes` with `len` bytes from `at` overwritten by a fixed pseudo-random
+/// pattern (xorshift), as a bad sector or a broken download leaves a file.
+fn damaged(bytes: &[u8], at: usize, len: usize) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    for byte in &mut out[at..at + len] {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        *byte = (state >> 24) as u8;
+    }
+    out
+}
+
+/// A source damaged in its middle: ffmpeg alone conceals the damage from
+/// the frames it decoded before, or drops frames, and exits 0. A chunk's
+/// decoder, which starts at the chunk, cannot do the same: the node says
+/// the source is damaged, and the command runs through ffmpeg, whose
+/// frames the output then has, exit 0.
+#[test]
+fn a_source_damaged_in_its_middle_runs_through_ffmpeg_and_gets_its_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let temp = tempfile::tempdir().unwrap();
+    let node = Node::start(1);
+    let own = [OsStr::new("--temp-dir"), temp.path().as_os_str()];
+    let whole = dir.path().join("whole.mp4");
+    lavfi_clip(&whole, 12, "640x360", 50, false);
+    let bytes = std::fs::read(&whole).unwrap();
+    let source = dir.path().join("damaged.mp4");
+    std::fs::write(&source, damaged(&bytes, bytes.len() / 2, 20_000)).unwrap();
+
+    let reference = dir.path().join("reference.mkv");
+    assert_eq!(plain(&source, &reference), Some(0));
+    let out = dir.path().join("out.mkv");
+    let result = dffmpeg(&[&node], &own, &source, &out);
+    let stderr = text(&result);
+    assert!(result.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("running with ffmpeg: the input's video is damaged in chunk"),
+        "{stderr}"
+    );
+    assert!(
+        framemd5(&out, "0:v", false) == framemd5(&reference, "0:v", false),
+        "a damaged input gave other frames than under ffmpeg"
+    );
+    assert!(std::fs::read_dir(temp.path()).unwrap().next().is_none(), "temp files left");
+}
