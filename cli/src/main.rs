@@ -68,15 +68,9 @@ fn run() -> anyhow::Result<ExitCode> {
 
     let strings: Option<Vec<String>> =
         ffmpeg_argv.iter().map(|a| a.to_str().map(str::to_string)).collect();
-    // From the raw argv: a command that is not UTF-8 still says why it runs
-    // through ffmpeg.
-    let verbose = ffmpeg_argv.windows(2).any(|w| {
-        (w[0] == "-loglevel" || w[0] == "-v")
-            && w[1]
-                .to_str()
-                .and_then(console::parse_level)
-                .is_some_and(|l| l >= console::level::VERBOSE)
-    }) || std::env::var("DFFMPEG_LOG").is_ok_and(|v| v.contains("info"));
+    let level = log_level(&ffmpeg_argv);
+    let verbose = level >= console::level::VERBOSE
+        || std::env::var("DFFMPEG_LOG").is_ok_and(|v| v.contains("info"));
     let decision = match &strings {
         None => Err("the command line is not UTF-8".to_string()),
         Some(argv) => match args::parse(argv) {
@@ -104,7 +98,10 @@ fn run() -> anyhow::Result<ExitCode> {
     // keeps its verified chunks for the rerun (`resume`).
     drop(runtime);
     let exiting = |signal: i32| {
-        cli::console::stderr(&format!("Exiting normally, received signal {signal}.\n"));
+        // ffmpeg logs it at info level.
+        if level >= console::level::INFO {
+            cli::console::stderr(&format!("Exiting normally, received signal {signal}.\n"));
+        }
         Ok(ExitCode::from(EXIT_INTERRUPTED))
     };
     match outcome {
@@ -123,6 +120,17 @@ fn run() -> anyhow::Result<ExitCode> {
         Ok(None) => exiting(signaled.map_or(libc::SIGINT, |r| r.signal)),
         Err(error) => Err(error),
     }
+}
+
+/// The console's level as ffmpeg takes it from the raw argv: the last
+/// `-loglevel`/`-v` it understands, else info. From the raw argv, so that a
+/// command that is not UTF-8 still says why it runs through ffmpeg.
+fn log_level(argv: &[OsString]) -> i32 {
+    argv.windows(2)
+        .filter(|w| w[0] == "-loglevel" || w[0] == "-v")
+        .filter_map(|w| w[1].to_str().and_then(console::parse_level))
+        .next_back()
+        .unwrap_or(console::level::INFO)
 }
 
 /// `dffmpeg policy ...`: tools for policy authors.
@@ -173,4 +181,19 @@ fn passthrough(
     // ffmpeg writes its own report; standard error is the real one for it.
     cli::report::finish();
     tools.exec(argv, stdin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_level_ffmpeg_understands_counts() {
+        let argv = |words: &[&str]| words.iter().map(OsString::from).collect::<Vec<_>>();
+        assert_eq!(log_level(&argv(&["-i", "in.mkv", "out.mkv"])), console::level::INFO);
+        let both = argv(&["-v", "verbose", "-i", "in.mkv", "-loglevel", "error", "out.mkv"]);
+        assert_eq!(log_level(&both), console::level::ERROR);
+        let flagged = argv(&["-loglevel", "repeat+level+warning", "-v", "nonsense"]);
+        assert_eq!(log_level(&flagged), console::level::WARNING);
+    }
 }
