@@ -164,7 +164,7 @@ pub async fn run(
         ));
     }
     let splitter = tokio::spawn(split_ahead(ctx.clone(), Arc::new(to_cut), lookahead, ready_tx));
-    let _abort_splitter = AbortOnDrop(splitter);
+    let mut splitter = Some(AbortOnDrop(splitter));
     let (report_tx, mut report_rx) = mpsc::channel(16);
     let remotes: Vec<Remote> = nodes.iter().map(|n| n.remote.clone()).collect();
     let _abort_reports = AbortOnDrop(tokio::spawn(poll_reports(remotes.clone(), report_tx)));
@@ -185,6 +185,8 @@ pub async fn run(
     let mut permits: Vec<Option<OwnedSemaphorePermit>> = (0..n).map(|_| None).collect();
     let mut done: Vec<Option<ChunkDone>> = reused;
     let mut time_bases = vec![(1i64, 1i64); n];
+    // Whose input is cut and ready to send.
+    let mut is_cut = vec![false; n];
     let mut running: JoinSet<Outcome> = JoinSet::new();
     // Per attempt in flight (chunk, node): how to cancel it when a backup
     // or the straggler it backs up wins.
@@ -227,6 +229,33 @@ pub async fn run(
                 for (i, permit) in permits.iter_mut().enumerate() {
                     if i != first {
                         *permit = None;
+                    }
+                }
+                // No other input is cut: the splitter goes, and the first
+                // chunk's input, unless it is cut or a piece's (those are
+                // cut in `cutting`), is cut at once rather than in its turn
+                // (longest first: a short first chunk comes last).
+                if let Some(mut cutter) = splitter.take() {
+                    // Gone, with the cuts it was making (their ffmpegs are
+                    // killed), before any input is cut again.
+                    cutter.0.abort();
+                    let _ = (&mut cutter.0).await;
+                    splitting = false;
+                    while let Ok(message) = ready_rx.try_recv() {
+                        let Ready { index, permit, time_base } = message?;
+                        if index as usize == first {
+                            permits[first] = Some(permit);
+                            time_bases[first] = time_base;
+                            is_cut[first] = true;
+                            schedule.ready(index);
+                        }
+                    }
+                    if !is_cut[first] && first < n {
+                        let (ctx, chunk) = (ctx.clone(), chunks[first].clone());
+                        cutting.spawn(async move {
+                            let time_base = cut(&ctx, &chunk).await?;
+                            Ok((chunk.index, time_base))
+                        });
                     }
                 }
                 tracing::info!(chunk = first, "stopping: only the first chunk is still encoded");
@@ -291,6 +320,7 @@ pub async fn run(
                         permits[index as usize] = Some(permit);
                     }
                     time_bases[index as usize] = time_base;
+                    is_cut[index as usize] = true;
                     schedule.ready(index);
                 }
                 Some(Err(error)) => return Err(error),
@@ -299,6 +329,7 @@ pub async fn run(
             Some(joined) = cutting.join_next(), if !cutting.is_empty() => {
                 let (index, time_base) = joined.context("cutting a piece panicked")??;
                 time_bases[index as usize] = time_base;
+                is_cut[index as usize] = true;
                 schedule.ready(index);
             }
             Some(joined) = running.join_next(), if !running.is_empty() => {
@@ -383,6 +414,7 @@ pub async fn run(
                                 permits.push(None);
                                 done.push(None);
                                 time_bases.push((1, 1));
+                                is_cut.push(false);
                                 chunks.push(piece.clone());
                                 let ctx = ctx.clone();
                                 cutting.spawn(async move {
@@ -576,6 +608,7 @@ async fn cut(ctx: &JobContext, chunk: &Chunk) -> anyhow::Result<(i64, i64)> {
     }
     .await
     .with_context(|| format!("cutting the input of chunk {}", chunk.index))
+    .inspect(|_| tracing::info!(chunk = chunk.index, "chunk input cut"))
 }
 
 /// The chunk's winning result, stored (for a rerun, see `resume`) and counted.

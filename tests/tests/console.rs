@@ -3,7 +3,7 @@
 //! and its answers, -progress blocks, -benchmark's closing lines, and on
 //! Ctrl-C the output of what was encoded and exit 255.
 
-use std::io::Write as _;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::os::unix::fs::FileTypeExt as _;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
@@ -599,6 +599,60 @@ fn q_on_stdin_stops_and_keeps_the_start() {
     // The chunks verified past the stop wait for the same command again.
     assert!(err.contains(": stopped; the same command run again resumes from the"), "{err}");
     assert_only_chunks_kept(temp.path());
+}
+
+/// `q` as soon as ffmpeg would read it, before the first chunk's input is
+/// cut: no other input is cut (the cutting stops), the first chunk's is cut
+/// at once, and the output is that chunk, the source's first frames.
+#[test]
+fn q_before_any_chunk_keeps_the_first_one_and_cuts_no_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path(), 60);
+    let out = dir.path().join("out.mkv");
+    let node = Node::start(1);
+    let temp = tempfile::tempdir().unwrap();
+    let mut child = Command::new(bin("dffmpeg"))
+        .args(["--nodes", &node.addr, "--segment-duration", "1", "--temp-dir"])
+        .arg(temp.path())
+        .args(["-y", "-v", "verbose", "-i", src.to_str().unwrap(), "-c:v", "libx264"])
+        .args(["-qp", "0", "-preset", "veryslow", "-an", out.to_str().unwrap()])
+        .env_remove("DFFMPEG_NODES")
+        .env("XDG_CONFIG_HOME", "/nonexistent")
+        .env("DFFMPEG_LOG", "info")
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut err = String::new();
+    let mut line = Vec::new();
+    // ffmpeg's prompt ends without a line break of its own before stats.
+    while stderr.read_until(b'\n', &mut line).unwrap() > 0 {
+        err.push_str(&String::from_utf8_lossy(&line));
+        line.clear();
+        if err.contains(keyboard_prompt()) {
+            stdin.write_all(b"q").unwrap();
+            break;
+        }
+    }
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    err.push_str(&rest);
+    assert!(child.wait().unwrap().success(), "{err}");
+    let got = frame_hashes(&tests::framemd5(&out, "0:v", false));
+    let source = frame_hashes(&tests::framemd5(&src, "0:v", false));
+    assert!(!got.is_empty() && got.len() < 1500, "{} frames of 1500", got.len());
+    assert_eq!(got, source[..got.len()], "the kept frames are the source's first");
+    // Of 60 inputs, only those cut before the stop and the first chunk's.
+    // (9 here while the cutting went on after q.)
+    let cuts = err.matches("chunk input cut").count();
+    assert!(cuts <= 4, "{cuts} inputs cut after q:\n{err}");
+}
+
+/// ffmpeg's prompt for `q`.
+fn keyboard_prompt() -> &'static str {
+    "Press [q] to stop, [?] for help"
 }
 
 #[test]
