@@ -620,6 +620,15 @@ async fn prepare(
     if timeline.is_empty() {
         return Ok(Err("no video frames to encode".into()));
     }
+    // A capture joined mid-stream: what comes before its first keyframe
+    // decodes from nothing, and ffmpeg alone's decoder drops or conceals it
+    // as no chunk can be told to.
+    let first = timeline.selected.start;
+    if plan::chunk(&timeline, 0, first..first + 1).is_err() {
+        return Ok(Err(
+            "the video starts before its first keyframe (a capture joined mid-stream)".into()
+        ));
+    }
     if let Some(reason) =
         crate::fade::shorter_than_a_tick(&job.filters, timeline.source_tb, job.fps_filter)
     {

@@ -1354,6 +1354,32 @@ fn input_seek_on_a_transport_stream_runs_through_ffmpeg() {
     assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
 }
 
+/// A transport stream captured from its middle (its first packets belong to
+/// a GOP whose keyframe was never received): ffmpeg alone drops what does
+/// not decode; it runs through ffmpeg, whose frames and exit code it gets,
+/// where it used to fail ("no keyframe precedes frame 0").
+#[test]
+fn a_capture_joined_mid_stream_runs_through_ffmpeg() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = made(&TRANSPORT_STREAM, dir.path(), "whole.ts");
+    let bytes = std::fs::read(&whole).unwrap();
+    // Whole 188-byte TS packets, from a tenth of the way in.
+    let from = bytes.len() / 10 / 188 * 188;
+    let src = dir.path().join("src.ts");
+    std::fs::write(&src, &bytes[from..]).unwrap();
+    let node = Node::start(1);
+    let encode = ["-c:v", "ffv1", "-c:a", "copy"];
+    let (plain, dist) = (dir.path().join("plain.mkv"), dir.path().join("dist.mkv"));
+    plain_encode(&[], &src, &encode, &plain);
+    let extra = ["-v", "verbose", "--segment-duration", "0.4"];
+    let stderr = distributed_encode(&[&node], &extra, &[], &src, &encode, &dist);
+    assert!(
+        stderr.contains("running with ffmpeg: the video starts before its first keyframe"),
+        "{stderr}"
+    );
+    assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
+}
+
 /// -n with an existing output: ffmpeg's own refusal and exit code.
 #[test]
 fn no_overwrite_keeps_ffmpegs_refusal() {
