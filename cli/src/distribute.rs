@@ -581,6 +581,11 @@ async fn prepare(
         }
     }
     let video = media.streams[selection.video].clone();
+    if media.format_name == "image2"
+        && let Err(reason) = crate::image_sequence::cuttable(&video.codec_name)
+    {
+        return Ok(Err(reason));
+    }
     crate::autorotate::apply(&mut job, video.display_matrix.as_ref());
     // What ffmpeg would report itself is left for it to report.
     let first_index = media.streams.iter().find(|s| s.codec_type == "video").map(|s| s.index);

@@ -80,9 +80,13 @@ impl JobContext {
     ) -> anyhow::Result<Self> {
         let job_id = uuid::Uuid::new_v4().simple().to_string();
         // Only a file has an identity a later run can recognise (not a
-        // concat list, whose files may change under the same list).
+        // concat list or an image sequence, whose files may change under
+        // the same name).
         let identity = match job.input_kind {
-            InputKind::File if !job.concat_input() && media.format_name != "concat" => {
+            InputKind::File
+                if !job.concat_input()
+                    && !matches!(media.format_name.as_str(), "concat" | "image2") =>
+            {
                 Identity::new(&job.input, &job.input_args, video_stream, &job.output)
                     .map_err(|error| tracing::warn!(%error, "this job cannot be resumed"))
                     .ok()

@@ -26,6 +26,7 @@ pub mod fontconfig;
 pub mod forced;
 pub mod graph;
 pub mod guessed_layout;
+pub mod image_sequence;
 pub mod interrupt;
 pub mod job;
 pub mod job_context;

@@ -335,6 +335,9 @@ pub fn ffprobe_input_args(input_args: &[String]) -> Vec<String> {
             "-r" | "-framerate" => "-framerate",
             // The concat demuxer's.
             "-safe" => "-safe",
+            // The image2 demuxer's (`image_sequence`).
+            "-start_number" => "-start_number",
+            "-pattern_type" => "-pattern_type",
             _ => continue,
         };
         out.extend([probe_name.to_string(), value.clone()]);

@@ -175,6 +175,8 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         InputKind::File if input.url.contains("://") || input.url.starts_with("pipe:") => {
             return Err("the input is not a file".into());
         }
+        // Its files are found by the probe, or ffmpeg says why not.
+        InputKind::File if crate::image_sequence::is_image_sequence(input) => {}
         InputKind::File if !Path::new(&input.url).is_file() => {
             return Err("the input is not a regular file".into());
         }
@@ -673,7 +675,8 @@ fn input_kind(input: &FileArg) -> InputKind {
 /// input is given as written, because its effect is the same on each.
 ///
 /// A file may only name its demuxer (and the concat demuxer's `-safe`),
-/// and its decoder's threads. Standard input may also describe raw
+/// and its decoder's threads; an image sequence also its rate, first number
+/// and pattern kind (`image_sequence`). Standard input may also describe raw
 /// video (`-s`, `-pix_fmt`, `-framerate`); for `-f rawvideo`, whose frames
 /// carry no timestamps of their own, also `-r`, the `rawvideo` decoder and
 /// `-an`, as moviepy and OpenCV pipes write them. A lavfi graph takes none.
@@ -682,6 +685,9 @@ fn reader_option(kind: InputKind, input: &FileArg, opt: &Opt) -> bool {
     let name = opt.name.as_str();
     let video_spec = opt.stream_spec().is_ok_and(|s| s.is_plain_video());
     match kind {
+        InputKind::File if crate::image_sequence::is_image_sequence(input) => {
+            crate::image_sequence::reader_option(opt)
+        }
         InputKind::File => match name {
             "f" => !matches!(value(opt), "lavfi" | "image2" | "image2pipe"),
             "safe" => format == Some("concat"),

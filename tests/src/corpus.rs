@@ -88,8 +88,9 @@ pub fn make_inputs(dir: &Path, real: bool) {
         "font.ttf",
         "title.txt",
     ];
+    std::fs::create_dir_all(dir.join("frames")).unwrap();
     if !real {
-        for name in INPUTS.iter().map(|(n, _)| *n).chain(names) {
+        for name in INPUTS.iter().map(|(n, _)| *n).chain(names).chain(["frames/f_0001.png"]) {
             std::fs::write(dir.join(name), b"not media").unwrap();
         }
         return;
@@ -147,6 +148,8 @@ pub fn make_inputs(dir: &Path, real: bool) {
         ffmpeg(&args);
     }
     ffmpeg(&["-f", "lavfi", "-i", audio, &at("in.wav")]);
+    // A rendered image sequence: frames/f_0001.png to f_0050.png.
+    ffmpeg(&["-f", "lavfi", "-i", video, &at("frames/f_%04d.png")]);
     ffmpeg(&["-f", "lavfi", "-i", "testsrc2=size=64x64", "-frames:v", "1", &at("logo.png")]);
     std::fs::write(dir.join("list.txt"), "file 'in.mp4'\nfile 'in.mov'\n").unwrap();
     std::fs::write(dir.join("grade.cube"), crate::grade_lut()).unwrap();

@@ -1380,6 +1380,75 @@ fn a_capture_joined_mid_stream_runs_through_ffmpeg() {
     assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
 }
 
+/// Image sequences, as a renderer leaves them: numbered PNG (RGB) from
+/// 1001 at 24000/1001, JPEG (full-range YUV) by a glob, 10-bit DPX with
+/// `-f image2` and no extension, each with a WAV beside it; every one
+/// distributed, and its frames, timestamps and audio those of ffmpeg alone.
+/// A TIFF sequence (its images cannot go into a chunk) runs through ffmpeg.
+#[test]
+fn image_sequences_are_distributed_frame_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(2);
+    let d = dir.path().to_str().unwrap();
+    let wav = format!("{d}/audio.wav");
+    tests::ffmpeg(&["-f", "lavfi", "-i", "sine=duration=3", &wav]);
+    let pattern = "testsrc2=size=160x120:rate=24000/1001:duration=2.5";
+    let cases: [(&str, &[&str], &[&str], &str); 3] = [
+        (
+            "png/f_%04d.png",
+            &["-start_number", "1001"],
+            &["-framerate", "24000/1001", "-start_number", "1001"],
+            "png/f_%04d.png",
+        ),
+        (
+            "jpg/f_%03d.jpg",
+            &["-q:v", "3"],
+            &["-pattern_type", "glob", "-framerate", "25"],
+            "jpg/f_*.jpg",
+        ),
+        (
+            "dpx/f%d",
+            &["-f", "image2", "-pix_fmt", "gbrp10le", "-c:v", "dpx"],
+            &["-f", "image2"],
+            "dpx/f%d",
+        ),
+    ];
+    for (made, make, before, input) in cases {
+        let folder = dir.path().join(made.split('/').next().unwrap());
+        std::fs::create_dir(&folder).unwrap();
+        let target = format!("{d}/{made}");
+        let mut args = vec!["-f", "lavfi", "-i", pattern];
+        args.extend(make);
+        args.push(&target);
+        tests::ffmpeg(&args);
+        let src = dir.path().join(input);
+        let encode = ["-i", &wav, "-map", "0:v", "-map", "1:a", "-c:v", "ffv1", "-c:a", "copy"];
+        let (plain, dist) = (dir.path().join("plain.mkv"), dir.path().join("dist.mkv"));
+        plain_encode(before, &src, &encode, &plain);
+        let extra = ["-v", "verbose", "--segment-duration", "0.4"];
+        let stderr = distributed_encode(&[&node], &extra, before, &src, &encode, &dist);
+        assert!(!stderr.contains("running with ffmpeg"), "{input}: {stderr}");
+        assert!(stderr.contains(" chunks on "), "{input}: {stderr}");
+        for (map, copy) in [("0:v", false), ("0:a", true)] {
+            assert!(
+                framemd5(&dist, map, copy) == framemd5(&plain, map, copy),
+                "{input} {map}: differs from ffmpeg alone"
+            );
+        }
+    }
+    let tif = dir.path().join("tif");
+    std::fs::create_dir(&tif).unwrap();
+    let target = format!("{d}/tif/f_%02d.tif");
+    tests::ffmpeg(&["-f", "lavfi", "-i", pattern, "-pix_fmt", "rgb48le", &target]);
+    let (plain, dist) = (dir.path().join("plain.mkv"), dir.path().join("dist.mkv"));
+    let src = tif.join("f_%02d.tif");
+    plain_encode(&[], &src, &["-c:v", "ffv1"], &plain);
+    let extra = ["-v", "verbose", "--segment-duration", "0.4"];
+    let stderr = distributed_encode(&[&node], &extra, &[], &src, &["-c:v", "ffv1"], &dist);
+    assert!(stderr.contains("running with ffmpeg: an image sequence of tiff"), "{stderr}");
+    assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
+}
+
 /// -n with an existing output: ffmpeg's own refusal and exit code.
 #[test]
 fn no_overwrite_keeps_ffmpegs_refusal() {

@@ -1,0 +1,150 @@
+//! Image sequences: `-framerate 24 -i frame_%04d.png`, what a renderer
+//! (Blender, Nuke, a compositor) leaves for the encoder. ffmpeg's `image2`
+//! demuxer reads the numbered files as the frames of one video stream, every
+//! frame a keyframe, at `-framerate` (25 by default) from `-start_number`,
+//! and seeks by frame number, so a chunk is cut as from any file: by stream
+//! copy of its images into NUT (frame-exact: the seek lands on the frame).
+//!
+//! A command is one when its input names a sequence as the `image2` demuxer
+//! reads it: a printf pattern (`%d`, `%04d`) in a name with an image
+//! extension, or a glob with `-pattern_type glob`, or any name with
+//! `-f image2`. Its demuxer's options are given to every reader as written.
+//! A sequence is not resumable: its files are many, and may be rendered
+//! again under the same names. Only images the NUT muxer holds are cut
+//! ([`cuttable`]); TIFF and OpenEXR sequences, among others, run through
+//! ffmpeg.
+
+use crate::args::{FileArg, Opt};
+
+/// Extensions ffmpeg 5.1's `image2` demuxer reads by name (a subset of
+/// `ff_img_tags`: the formats renderers and scanners write).
+const IMAGE_EXTENSIONS: &[&str] = &[
+    "png", "jpg", "jpeg", "tif", "tiff", "exr", "dpx", "bmp", "tga", "webp", "ppm", "pgm", "pbm",
+    "pnm", "jp2", "j2k", "j2c", "qoi", "sgi", "pam",
+];
+
+/// Image codecs the NUT muxer holds, so that a chunk's images can be cut
+/// by stream copy (measured with ffmpeg 5.1: TIFF, OpenEXR, BMP, WebP,
+/// PPM/PAM, SGI and QOI have no NUT codec tag).
+const CUTTABLE: &[&str] = &["png", "mjpeg", "dpx", "targa", "jpeg2000"];
+
+/// Whether a sequence of images coded `codec` (ffprobe's name) can be cut
+/// into chunks; the error is why not.
+pub fn cuttable(codec: &str) -> Result<(), String> {
+    match CUTTABLE.contains(&codec) {
+        true => Ok(()),
+        false => Err(format!(
+            "an image sequence of {codec} is not distributable (its images cannot be cut into chunks)"
+        )),
+    }
+}
+
+/// Whether `input` is read as an image sequence by ffmpeg's `image2`
+/// demuxer.
+pub fn is_image_sequence(input: &FileArg) -> bool {
+    let value = |opt: &Opt| opt.value.clone().unwrap_or_default();
+    let format = input.last("f").map(value);
+    let pattern_type = input.last("pattern_type").map(value);
+    match format.as_deref() {
+        Some("image2") => return true,
+        Some(_) => return false,
+        None => {}
+    }
+    if !has_image_extension(&input.url) {
+        return false;
+    }
+    match pattern_type.as_deref() {
+        Some("glob") => input.url.contains(['*', '?', '[', '{']),
+        Some("none") => false,
+        _ => has_number_pattern(&input.url),
+    }
+}
+
+/// Whether option `opt` of a sequence's input is the `image2` demuxer's
+/// and means the same to every reader: its rate, first number and pattern
+/// kind (and, as for any file, its threads and queue).
+pub fn reader_option(opt: &Opt) -> bool {
+    let value = opt.value.as_deref().unwrap_or_default();
+    match opt.name.as_str() {
+        "f" => value == "image2",
+        "framerate" | "start_number" | "threads" | "thread_queue_size" => true,
+        "pattern_type" => matches!(value, "sequence" | "glob" | "glob_sequence"),
+        _ => false,
+    }
+}
+
+/// Whether `url` ends in one of the image extensions (case aside).
+fn has_image_extension(url: &str) -> bool {
+    std::path::Path::new(url)
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Whether `url` holds a printf number pattern as `image2` reads it: `%d`
+/// or `%0Nd` (`%%` is a literal percent sign).
+fn has_number_pattern(url: &str) -> bool {
+    let bytes = url.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'%' {
+            i += 1;
+            continue;
+        }
+        if bytes.get(i + 1) == Some(&b'%') {
+            i += 2;
+            continue;
+        }
+        let digits = bytes[i + 1..].iter().take_while(|b| b.is_ascii_digit()).count();
+        if bytes.get(i + 1 + digits) == Some(&b'd') {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The input of `ffmpeg OPTIONS -i URL out.mkv`, as the parser reads it.
+    fn input(url: &str, options: &[(&str, &str)]) -> FileArg {
+        let mut argv: Vec<String> = Vec::new();
+        for (name, value) in options {
+            argv.extend([format!("-{name}"), value.to_string()]);
+        }
+        argv.extend(["-i".into(), url.into(), "out.mkv".into()]);
+        crate::args::parse(&argv).unwrap().inputs.remove(0)
+    }
+
+    #[test]
+    fn numbered_names_globs_and_image2_are_sequences() {
+        assert!(is_image_sequence(&input("render/frame_%04d.png", &[])));
+        assert!(is_image_sequence(&input("shot%d.EXR", &[("framerate", "24")])));
+        assert!(is_image_sequence(&input("f_*.png", &[("pattern_type", "glob")])));
+        assert!(is_image_sequence(&input("anything", &[("f", "image2")])));
+    }
+
+    #[test]
+    fn other_names_are_not() {
+        assert!(!is_image_sequence(&input("still.png", &[])));
+        assert!(!is_image_sequence(&input("100%%.png", &[])));
+        assert!(!is_image_sequence(&input("clip_%04d.mkv", &[])));
+        assert!(!is_image_sequence(&input("f_%04d.png", &[("pattern_type", "none")])));
+        assert!(!is_image_sequence(&input("f_*.png", &[])));
+        assert!(!is_image_sequence(&input("f_%04d.png", &[("f", "image2pipe")])));
+    }
+
+    #[test]
+    fn the_demuxers_options_are_the_readers() {
+        let opt = |name: &str, value: &str| input("f_%d.png", &[(name, value)]).options.remove(0);
+        assert!(reader_option(&opt("framerate", "24000/1001")));
+        assert!(reader_option(&opt("start_number", "1001")));
+        assert!(reader_option(&opt("pattern_type", "glob")));
+        assert!(!reader_option(&opt("pattern_type", "none")));
+        assert!(!reader_option(&opt("loop", "1")));
+        assert!(!reader_option(&opt("r", "24")));
+        assert!(!reader_option(&opt("f", "image2pipe")));
+    }
+}
