@@ -358,7 +358,9 @@ impl Schedule {
     /// After a stop that still needs `chunk` (the output's first): no other
     /// chunk is handed out any more, nor backed up, and a failure of it is
     /// retried whole, not split; the caller cancels the others' attempts
-    /// (`cancelled`), whose slots then go to it.
+    /// (`cancelled`), whose slots then go to it. It may itself be backed up
+    /// ([`Schedule::backups`]) though others were never started: the stop
+    /// waits for it alone.
     pub fn only(&mut self, chunk: u32) {
         self.only = Some(chunk);
         self.ready.retain(|&c| c == chunk);
@@ -538,8 +540,12 @@ impl Schedule {
         if !self.can_back_up || !self.ready.is_empty() {
             return Vec::new();
         }
-        let unstarted = (0..self.frames.len())
-            .any(|i| !self.done[i] && !self.replaced[i] && self.running_on[i].is_empty());
+        // After a stop, the one chunk handed out is the only work left.
+        let only = self.only;
+        let handed_out = |chunk: usize| only.is_none_or(|only| only as usize == chunk);
+        let unstarted = (0..self.frames.len()).any(|i| {
+            handed_out(i) && !self.done[i] && !self.replaced[i] && self.running_on[i].is_empty()
+        });
         if unstarted {
             return Vec::new();
         }
@@ -548,7 +554,7 @@ impl Schedule {
             let mut best: Option<(f64, u32, usize)> = None;
             for (chunk, on) in self.running_on.iter().enumerate() {
                 let [Attempt { node: straggler, slot_at, .. }] = on.as_slice() else { continue };
-                if self.done[chunk] || self.backed_up[chunk] {
+                if self.done[chunk] || self.backed_up[chunk] || !handed_out(chunk) {
                     continue;
                 }
                 let frames = self.frames[chunk] as f64;
@@ -1055,6 +1061,25 @@ mod tests {
         let requeued = s.failed(first.chunk, first.node, "boom", false, &mut Splits(vec![3, 7]), 0);
         assert_eq!(requeued.unwrap(), Requeued::Whole);
         assert_eq!(s.waiting(), 1);
+    }
+
+    /// After a stop, the first chunk straggling on a slow node is backed up
+    /// on a fast idle one, though other chunks were never started.
+    #[test]
+    fn after_a_stop_the_first_chunk_may_be_backed_up() {
+        let mut policy = policy::native_default();
+        let mut s = schedule(4, &[1, 1]);
+        let starts = s.assign(policy.as_mut(), 0).unwrap();
+        let slow_start = starts.iter().find(|start| start.chunk == 0).unwrap();
+        let (slow, fast) = (slow_start.node, 1 - slow_start.node);
+        let other = starts.iter().find(|start| start.chunk != 0).unwrap().chunk;
+        s.cancelled(other, fast, 0);
+        s.only(0);
+        s.nodes[fast].measured = Measured { done: 3, failed: 0, frames: 30, seconds: 3.0 };
+        s.nodes[slow].measured = Measured { done: 1, failed: 0, frames: 10, seconds: 20.0 };
+        let backups = s.backups(1_000);
+        assert_eq!(backups, vec![Start { chunk: 0, node: fast, attempt: 2, backup: true }]);
+        assert!(s.backups(1_000).is_empty(), "one backup per chunk");
     }
 
     #[test]
