@@ -60,6 +60,35 @@ pub fn is_image_sequence(input: &FileArg) -> bool {
     }
 }
 
+/// Whether `input` names its images by a pattern (`%04d`) or a glob, rather
+/// than one file read by `-f image2`, which must be a regular file as any
+/// other input (not a FIFO or `/dev/stdin`, which every reader would drain).
+pub fn names_many(input: &FileArg) -> bool {
+    let glob = input.last("pattern_type").and_then(|o| o.value.as_deref()) == Some("glob");
+    is_image_sequence(input)
+        && (has_number_pattern(&input.url) || (glob && input.url.contains(['*', '?', '[', '{'])))
+}
+
+/// ffmpeg alone's encoder takes its size and pixel format from the first
+/// image, and scales later images of another size to it (`-autoscale`) and
+/// converts them to its format; a chunk's encoder would take both from the
+/// chunk's own first image (measured: a chunk starting on a 160x120 gray
+/// image of a sequence that starts with 320x240 RGB came out 160x120
+/// yuvj420p). So every chunk is told the first image's: `-s WxH` and
+/// `-pix_fmt`, as the trial's output has them, with which the node's ffmpeg
+/// inserts the very scale its autoscale would, at the same place (an
+/// explicit `scale` filter does not: inside a chunk whose images change,
+/// it resized gray images before converting them, where ffmpeg alone does
+/// both in one pass, and five frames differed).
+pub fn autoscale(job: &mut crate::job::EncodeJob, width: u32, height: u32, pix_fmt: &str) {
+    if job.pix_fmt.is_none() {
+        job.pix_fmt = Some(pix_fmt.to_string());
+    }
+    if !job.encoder_options.iter().any(|(name, _)| name == "s") {
+        job.encoder_options.push(("s".into(), format!("{width}x{height}")));
+    }
+}
+
 /// Whether option `opt` of a sequence's input is the `image2` demuxer's
 /// and means the same to every reader: its rate, first number and pattern
 /// kind (and, as for any file, its threads and queue).
@@ -134,6 +163,16 @@ mod tests {
         assert!(!is_image_sequence(&input("f_%04d.png", &[("pattern_type", "none")])));
         assert!(!is_image_sequence(&input("f_*.png", &[])));
         assert!(!is_image_sequence(&input("f_%04d.png", &[("f", "image2pipe")])));
+    }
+
+    #[test]
+    fn only_patterns_and_globs_name_many_files() {
+        assert!(names_many(&input("f_%04d.png", &[])));
+        assert!(names_many(&input("dpx/f%d", &[("f", "image2")])));
+        assert!(names_many(&input("f_*.png", &[("pattern_type", "glob")])));
+        // One file (or a FIFO) read by image2: a regular file is required.
+        assert!(!names_many(&input("/dev/stdin", &[("f", "image2")])));
+        assert!(!names_many(&input("still.png", &[("f", "image2")])));
     }
 
     #[test]

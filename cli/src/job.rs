@@ -62,6 +62,10 @@ pub struct EncodeJob {
     /// The input whose video is encoded; for stdin and lavfi, the URL as written until
     /// the input is spooled, then the spooled file.
     pub input: PathBuf,
+    /// The input is an image sequence (`image_sequence`): its images may
+    /// differ in size and format, which each chunk's encoder would take
+    /// from its own first image.
+    pub image_sequence: bool,
     /// How the input is read.
     pub input_kind: InputKind,
     /// Input options passed to every ffmpeg that reads the input (`-f`, and

@@ -176,7 +176,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
             return Err("the input is not a file".into());
         }
         // Its files are found by the probe, or ffmpeg says why not.
-        InputKind::File if crate::image_sequence::is_image_sequence(input) => {}
+        InputKind::File if crate::image_sequence::names_many(input) => {}
         InputKind::File if !Path::new(&input.url).is_file() => {
             return Err("the input is not a regular file".into());
         }
@@ -492,6 +492,8 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     }
     let job = EncodeJob {
         input: PathBuf::from(&input.url),
+        image_sequence: input_kind == InputKind::File
+            && crate::image_sequence::is_image_sequence(input),
         input_kind,
         input_args,
         input_trim_args,

@@ -36,6 +36,9 @@ pub struct Passed {
     /// ffmpeg alone's `Output #0` block for the output (`output_description`),
     /// after what its encoders said as they opened (`encoders_opening`).
     pub description: Option<String>,
+    /// For an image sequence: the size and pixel format ffmpeg alone's
+    /// video encoder took from the first image (`image_sequence::autoscale`).
+    pub first_image: Option<(u32, u32, String)>,
 }
 
 /// Containers whose final mux would keep the chunks' video tag (MOV's
@@ -109,8 +112,12 @@ async fn trial(tools: &Tools, job: &EncodeJob, scratch_root: &Path) -> Result<Pa
         // What the encoders said as they opened (x264's settings) precedes it.
         encoders_opening(&log).replace(&scratch_prefix, &output_prefix) + &block
     });
+    let first_image = match job.image_sequence {
+        true => Some(encoded_format(tools, &output).await?),
+        false => None,
+    };
     if !TAGGED_FORMATS.contains(&job.output_format.as_str()) {
-        return Ok(Passed { encoders, description, ..Passed::default() });
+        return Ok(Passed { encoders, description, first_image, ..Passed::default() });
     }
     let probe: Vec<String> = ["-v", "error", "-select_streams", "v:0", "-show_entries"]
         .into_iter()
@@ -126,7 +133,31 @@ async fn trial(tools: &Tools, job: &EncodeJob, scratch_root: &Path) -> Result<Pa
     // A tag ffprobe cannot print as four characters ("[0][0][0][0]") is
     // left to the muxer.
     let printable = tag.len() == 4 && tag.bytes().all(|b| b.is_ascii_alphanumeric());
-    Ok(Passed { video_tag: printable.then_some(tag), encoders, description })
+    Ok(Passed { video_tag: printable.then_some(tag), encoders, description, first_image })
+}
+
+/// The size and pixel format of the trial output's first video stream, as
+/// its encoder was opened.
+async fn encoded_format(tools: &Tools, output: &Path) -> Result<(u32, u32, String), String> {
+    let probe: Vec<String> = ["-v", "error", "-select_streams", "v:0", "-show_entries"]
+        .into_iter()
+        .chain(["stream=width,height,pix_fmt", "-of", "csv=p=0"])
+        .map(String::from)
+        .chain([output.to_string_lossy().into_owned()])
+        .collect();
+    let found = tools
+        .ffprobe(&probe)
+        .await
+        .map_err(|error| format!("reading the trial's video format: {error:#}"))?;
+    let text = String::from_utf8_lossy(&found);
+    let mut fields = text.trim().split(',');
+    match (fields.next(), fields.next(), fields.next()) {
+        (Some(w), Some(h), Some(pix_fmt)) if !pix_fmt.is_empty() => match (w.parse(), h.parse()) {
+            (Ok(w), Ok(h)) => Ok((w, h, pix_fmt.to_string())),
+            _ => Err(format!("the trial's video has no size: {text}")),
+        },
+        _ => Err(format!("the trial's video has no format: {text}")),
+    }
 }
 
 /// The lines of an ffmpeg info log between its stream mapping and its

@@ -1449,6 +1449,45 @@ fn image_sequences_are_distributed_frame_exact() {
     assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
 }
 
+/// An image sequence whose images change size and format part way (a
+/// renderer's 320x240 RGB frames, then 160x120 gray ones, as PNG
+/// optimisers write dark frames): ffmpeg alone's encoder takes both from
+/// the first image and scales and converts the rest to them; so does every
+/// chunk, whichever image it starts on.
+#[test]
+fn an_image_sequence_that_changes_size_and_format_is_encoded_as_its_first_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(2);
+    let d = dir.path().to_str().unwrap();
+    let pattern = format!("{d}/f_%04d.png");
+    let rgb = "testsrc2=size=320x240:rate=25:duration=1";
+    tests::ffmpeg(&["-f", "lavfi", "-i", rgb, "-start_number", "1", &pattern]);
+    let gray = "mandelbrot=size=160x120:rate=25,trim=duration=1";
+    tests::ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        gray,
+        "-pix_fmt",
+        "gray",
+        "-start_number",
+        "26",
+        &pattern,
+    ]);
+    let src = dir.path().join("f_%04d.png");
+    for encode in [&["-c:v", "ffv1"][..], &["-c:v", "libx264", "-qp", "0"][..]] {
+        let (plain, dist) = (dir.path().join("plain.mkv"), dir.path().join("dist.mkv"));
+        plain_encode(&[], &src, encode, &plain);
+        let extra = ["-v", "verbose", "--segment-duration", "0.4"];
+        let stderr = distributed_encode(&[&node], &extra, &[], &src, encode, &dist);
+        assert!(stderr.contains(" chunks on "), "{encode:?}: {stderr}");
+        assert!(
+            framemd5(&dist, "0:v", false) == framemd5(&plain, "0:v", false),
+            "{encode:?}: differs from ffmpeg alone"
+        );
+    }
+}
+
 /// -n with an existing output: ffmpeg's own refusal and exit code.
 #[test]
 fn no_overwrite_keeps_ffmpegs_refusal() {
