@@ -231,6 +231,9 @@ pub async fn run(
                         return Ok(fallback(reason));
                     }
                     ready.job.video_tag = trial.video_tag;
+                    if let Some((width, height, pix_fmt)) = &trial.first_image {
+                        crate::image_sequence::autoscale(&mut ready.job, *width, *height, pix_fmt);
+                    }
                     let video =
                         ready.selection.streams.iter().position(|s| *s == streams::Source::Video);
                     // ffmpeg writes its own as `encoder`; any other case came
@@ -348,8 +351,10 @@ pub async fn run(
                         console::stderr("\n");
                     }
                     // Nothing is written yet: ffmpeg alone decodes the
-                    // damage as it always would.
+                    // damage as it always would. Not after a stop, which
+                    // ffmpeg alone would not run again from the start.
                     if index == 0
+                        && !stop.requested()
                         && let Some(damaged) = error.downcast_ref::<dispatch::DamagedSource>()
                     {
                         let reason = format!(

@@ -13,7 +13,8 @@
 //! whose references precede it (`[h264 @ 0x..] mmco: unref short failure`),
 //! which the trim drops. So a line is [`Complaint::Damage`] only when a
 //! clean chunk never prints it: ffmpeg's own `Error while decoding stream
-//! #0:0: ...` (the decoder refused a packet, whose frame is lost) and the
+//! #0:0: Invalid data found ...` (the decoder refused a packet, whose frame
+//! is lost) and the
 //! decoder's report of broken slice data (H.264's `error while decoding MB`
 //! and `concealing N DC, N AC, N MV errors`); any other line of the
 //! decoder's is a [`Complaint::Other`], damage only if the chunk then keeps
@@ -21,8 +22,11 @@
 //! rather than a chunk (`NodeError::DecodeDamage`), and the client runs the
 //! command through ffmpeg alone.
 
-/// ffmpeg's own line (ffmpeg 5.1 to 7.x) for a packet its decoder refused.
-const REFUSED: &str = "Error while decoding stream #";
+/// ffmpeg 5.1's own line for a packet of the chunk's video (stream #0:0)
+/// that its decoder refused as broken data; other errors (out of memory,
+/// an unsupported feature, the overlay image's stream) are no damage.
+/// (ffmpeg 7.x words it otherwise: `Decoding error: ...`.)
+const REFUSED: &str = "Error while decoding stream #0:0: Invalid data found when processing input";
 
 /// What a decoder logs only of broken data, never of a clean chunk's start:
 /// (decoder, words in the line).
@@ -73,6 +77,11 @@ mod tests {
         let refused = "Error while decoding stream #0:0: Invalid data found when processing input";
         assert_eq!(complaint(refused, ""), Some(Complaint::Damage));
         assert_eq!(complaint(refused, "hevc"), Some(Complaint::Damage));
+        // Not broken data, or not the chunk's video.
+        let memory = "Error while decoding stream #0:0: Cannot allocate memory";
+        assert_eq!(complaint(memory, "h264"), None);
+        let image = "Error while decoding stream #1:0: Invalid data found when processing input";
+        assert_eq!(complaint(image, "h264"), None);
     }
 
     #[test]
