@@ -83,6 +83,7 @@ fn spec(payload: &Payload) -> EncodeSpec {
         field_order: String::new(),
         filter_time_base: None,
         decoder: String::new(),
+        input_format: ChunkFormat::Nut as i32,
     }
 }
 

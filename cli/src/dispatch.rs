@@ -595,16 +595,14 @@ async fn split_ahead(
 async fn cut(ctx: &JobContext, chunk: &Chunk) -> anyhow::Result<(i64, i64)> {
     let out = ctx.chunk_input(chunk.index);
     async {
-        split::extract(
-            &ctx.tools,
-            &ctx.job.input,
-            &ctx.job.input_args,
-            ctx.video_stream,
-            ctx.timeline_time_base,
-            chunk,
-            &out,
-        )
-        .await
+        let source = split::Source {
+            input: &ctx.job.input,
+            input_args: &ctx.job.input_args,
+            stream: ctx.video_stream,
+            time_base: ctx.timeline_time_base,
+            container: ctx.input_format,
+        };
+        split::extract(&ctx.tools, source, chunk, &out).await
     }
     .await
     .with_context(|| format!("cutting the input of chunk {}", chunk.index))

@@ -587,7 +587,7 @@ async fn prepare(
     }
     let video = media.streams[selection.video].clone();
     if media.format_name == "image2"
-        && let Err(reason) = crate::image_sequence::cuttable(&video.codec_name)
+        && let Err(reason) = crate::image_sequence::chunk_container(&video.codec_name)
     {
         return Ok(Err(reason));
     }

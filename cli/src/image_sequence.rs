@@ -10,9 +10,9 @@
 //! extension, or a glob with `-pattern_type glob`, or any name with
 //! `-f image2`. Its demuxer's options are given to every reader as written.
 //! A sequence is not resumable: its files are many, and may be rendered
-//! again under the same names. Only images the NUT muxer holds are cut
-//! ([`cuttable`]); TIFF and OpenEXR sequences, among others, run through
-//! ffmpeg.
+//! again under the same names. Only images the NUT muxer holds are cut into
+//! NUT, TIFF and OpenEXR into MOV ([`chunk_container`]); the rest (BMP, WebP,
+//! PPM...) runs through ffmpeg.
 
 use crate::args::{FileArg, Opt};
 
@@ -24,18 +24,27 @@ const IMAGE_EXTENSIONS: &[&str] = &[
 ];
 
 /// Image codecs the NUT muxer holds, so that a chunk's images can be cut
-/// by stream copy (measured with ffmpeg 5.1: TIFF, OpenEXR, BMP, WebP,
-/// PPM/PAM, SGI and QOI have no NUT codec tag).
-const CUTTABLE: &[&str] = &["png", "mjpeg", "dpx", "targa", "jpeg2000"];
+/// by stream copy into the container every chunk's input is.
+const IN_NUT: &[&str] = &["png", "mjpeg", "dpx", "targa", "jpeg2000"];
 
-/// Whether a sequence of images coded `codec` (ffprobe's name) can be cut
-/// into chunks; the error is why not.
-pub fn cuttable(codec: &str) -> Result<(), String> {
-    match CUTTABLE.contains(&codec) {
-        true => Ok(()),
-        false => Err(format!(
+/// Image codecs NUT has no tag for but MOV holds (measured with ffmpeg
+/// 5.1), cut into MOV with a movie and track timescale of the sequence's
+/// time base, which keeps every timestamp exact (Matroska's 1/1000 s does
+/// not: 24000/1001 fps). BMP, WebP, PPM/PAM, SGI and QOI fit neither.
+const IN_MOV: &[&str] = &["tiff", "exr"];
+
+/// The container a chunk of a sequence of images coded `codec` (ffprobe's
+/// name) is cut into; the error is why it cannot be.
+pub fn chunk_container(codec: &str) -> Result<proto::v1::ChunkFormat, String> {
+    use proto::v1::ChunkFormat;
+    if IN_NUT.contains(&codec) {
+        Ok(ChunkFormat::Nut)
+    } else if IN_MOV.contains(&codec) {
+        Ok(ChunkFormat::Mov)
+    } else {
+        Err(format!(
             "an image sequence of {codec} is not distributable (its images cannot be cut into chunks)"
-        )),
+        ))
     }
 }
 

@@ -55,6 +55,9 @@ pub struct JobContext {
     /// The source's codec (`EncodeSpec::decoder`): a node reports a chunk
     /// its decoder complains of as damaged.
     decoder: String,
+    /// The container chunk inputs are cut into (`split::extract`): NUT, or
+    /// MOV for image sequences NUT cannot hold (`image_sequence`).
+    pub input_format: ChunkFormat,
     /// Chunk timestamps count from the output's `-ss`, as ffmpeg's
     /// frame-rate conversion counts them (an output rate), rather than from
     /// the input's start (see [`JobContext::chunk_offset_us`]).
@@ -120,6 +123,13 @@ impl JobContext {
             input_color: video.map(|s| s.color.clone()).unwrap_or_default(),
             field_order: video.map(|s| s.field_order.clone()).unwrap_or_default(),
             decoder: video.map(|s| s.codec_name.clone()).unwrap_or_default(),
+            input_format: match (media.format_name.as_str(), video) {
+                ("image2", Some(video)) => {
+                    crate::image_sequence::chunk_container(&video.codec_name)
+                        .unwrap_or(ChunkFormat::Nut)
+                }
+                _ => ChunkFormat::Nut,
+            },
             from_output_start: false,
             node_output_start_us: 0,
             forced: None,
@@ -235,6 +245,7 @@ impl JobContext {
             input_color: Some(self.input_color.clone()),
             field_order: self.field_order.clone(),
             decoder: self.decoder.clone(),
+            input_format: self.input_format as i32,
             filter_time_base: rational(self.filter_time_base),
         })
     }

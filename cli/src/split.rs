@@ -7,9 +7,25 @@ use crate::local::Tools;
 use crate::plan::Chunk;
 use crate::probe::genpts_args;
 
-/// Writes the packets of `chunk` (from its keyframe on) to `out` as NUT, with
-/// the source's timestamps unchanged; returns the time base the NUT muxer
-/// chose for them.
+/// What chunks are cut from, and into.
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    /// The input file.
+    pub input: &'a Path,
+    /// Its input options, as every reader gets them.
+    pub input_args: &'a [String],
+    /// The video stream's index.
+    pub stream: usize,
+    /// Its time base.
+    pub time_base: (i64, i64),
+    /// The container chunks are cut into: NUT, or MOV for images NUT has
+    /// no tag for (`image_sequence`).
+    pub container: proto::v1::ChunkFormat,
+}
+
+/// Writes the packets of `chunk` (from its keyframe on) to `out` as NUT (or
+/// MOV), with the source's timestamps unchanged; returns the time base the
+/// muxer chose for them.
 ///
 /// The muxer picks its own time base (finer than the source's), which the
 /// chunk's spec needs. The cut's own log says it: at debug level ffmpeg's
@@ -18,13 +34,11 @@ use crate::probe::genpts_args;
 /// start after the cut, on the way to the first encode.
 pub async fn extract(
     tools: &Tools,
-    input: &Path,
-    input_args: &[String],
-    stream: usize,
-    time_base: (i64, i64),
+    source: Source<'_>,
     chunk: &Chunk,
     out: &Path,
 ) -> anyhow::Result<(i64, i64)> {
+    let Source { input, input_args, stream, time_base, container } = source;
     let mut args: Vec<OsString> = Vec::new();
     args.extend(input_args.iter().map(OsString::from));
     args.extend(genpts_args(input).into_iter().map(OsString::from));
@@ -58,17 +72,23 @@ pub async fn extract(
         args.push(chunk.cut_offset_s.to_string().into());
     }
     // Chapters would give the NUT muxer a second time base and corrupt the timestamps.
-    for a in [
-        "-avoid_negative_ts",
-        "disabled",
-        "-map_metadata",
-        "-1",
-        "-map_chapters",
-        "-1",
-        "-f",
-        "nut",
-        "-y",
-    ] {
+    for a in ["-avoid_negative_ts", "disabled", "-map_metadata", "-1", "-map_chapters", "-1"] {
+        args.push(a.into());
+    }
+    if container == proto::v1::ChunkFormat::Mov {
+        // The sequence's time base, for the track and the edit list alike:
+        // the movie's default 1/1000 s moved the first frame (10008 ticks
+        // for 10010 at 24000/1001 fps).
+        for timescale in ["-video_track_timescale", "-movie_timescale"] {
+            args.push(timescale.into());
+            args.push(time_base.1.to_string().into());
+        }
+    }
+    let format = match container {
+        proto::v1::ChunkFormat::Mov => "mov",
+        _ => "nut",
+    };
+    for a in ["-f", format, "-y"] {
         args.push(a.into());
     }
     args.push(out.into());

@@ -362,6 +362,8 @@ pub struct ValidSpec {
     pub expected_frames: u64,
     /// The name the source's decoder logs under (`decode_damage`).
     pub decoder: String,
+    /// The chunk input's demuxer: `nut`, or `mov` (image sequences).
+    input_format: &'static str,
     ts_offset_us: i64,
     frame_rate: (i64, i64),
     fps_mode: FpsMode,
@@ -479,6 +481,11 @@ pub fn validate(spec: &EncodeSpec) -> Result<ValidSpec, SpecError> {
         }
         order => return Err(SpecError::Value { name: "field_order".into(), value: order.into() }),
     }
+    let input_format = match ChunkFormat::try_from(spec.input_format) {
+        Ok(ChunkFormat::Nut) => "nut",
+        Ok(ChunkFormat::Mov) => "mov",
+        _ => return Err(SpecError::Range("input format")),
+    };
     if !crate::decode_damage::valid_name(&spec.decoder) {
         return Err(SpecError::Value { name: "decoder".into(), value: spec.decoder.clone() });
     }
@@ -493,6 +500,7 @@ pub fn validate(spec: &EncodeSpec) -> Result<ValidSpec, SpecError> {
         filtered_end_pts: spec.filtered_end_pts,
         expected_frames: spec.expected_frames,
         decoder: spec.decoder.clone(),
+        input_format,
         ts_offset_us: spec.ts_offset_us,
         frame_rate: (fr.num, fr.den),
         fps_mode,
@@ -877,7 +885,13 @@ impl ValidSpec {
             push(&format!("-{name}"));
             push(value);
         }
-        for a in ["-protocol_whitelist", "file", "-f", "nut", "-i"] {
+        if self.input_format == "mov" {
+            // Never another file than the chunk (references: off by default).
+            for a in ["-enable_drefs", "0", "-use_absolute_path", "0"] {
+                push(a);
+            }
+        }
+        for a in ["-protocol_whitelist", "file", "-f", self.input_format, "-i"] {
             push(a);
         }
         args.push(input.as_os_str().to_owned());
@@ -994,6 +1008,7 @@ mod tests {
             field_order: String::new(),
             filter_time_base: None,
             decoder: "h264".into(),
+            input_format: ChunkFormat::Nut as i32,
         }
     }
 
@@ -1029,6 +1044,19 @@ mod tests {
             let mut bad = spec();
             bad.decoder = hostile.into();
             assert!(validate(&bad).is_err(), "{hostile}");
+        }
+        // A chunk's input is NUT or MOV (never following references to
+        // other files); Matroska and unknown values are refused.
+        let mut mov = spec();
+        mov.input_format = ChunkFormat::Mov as i32;
+        let args = validate(&mov).unwrap().ffmpeg_args(Path::new("in"), Path::new("out"));
+        let text: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        assert!(text.windows(2).any(|w| w == ["-enable_drefs", "0"]), "{text:?}");
+        assert!(text.windows(3).any(|w| w == ["-f", "mov", "-i"]), "{text:?}");
+        for format in [ChunkFormat::Matroska as i32, 7] {
+            let mut bad = spec();
+            bad.input_format = format;
+            assert!(validate(&bad).is_err(), "{format}");
         }
         for hostile in ["-i", "bt709 -y", "../x", "BT709", "a=b", &"x".repeat(33)] {
             let mut bad = spec();

@@ -386,6 +386,7 @@ pub fn ten_frame_spec(tb: (i64, i64)) -> proto::v1::EncodeSpec {
         field_order: String::new(),
         filter_time_base: Some(Rational { num: 1, den: 25 }),
         decoder: "h264".into(),
+        input_format: ChunkFormat::Nut as i32,
     }
 }
 

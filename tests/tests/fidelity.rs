@@ -1382,9 +1382,11 @@ fn a_capture_joined_mid_stream_runs_through_ffmpeg() {
 
 /// Image sequences, as a renderer leaves them: numbered PNG (RGB) from
 /// 1001 at 24000/1001, JPEG (full-range YUV) by a glob, 10-bit DPX with
-/// `-f image2` and no extension, each with a WAV beside it; every one
+/// `-f image2` and no extension, 16-bit TIFF at 30000/1001 and float
+/// OpenEXR (both cut into MOV), each with a WAV beside it; every one
 /// distributed, and its frames, timestamps and audio those of ffmpeg alone.
-/// A TIFF sequence (its images cannot go into a chunk) runs through ffmpeg.
+/// A BMP sequence (its images go into no chunk container) runs through
+/// ffmpeg.
 #[test]
 fn image_sequences_are_distributed_frame_exact() {
     let dir = tempfile::tempdir().unwrap();
@@ -1393,7 +1395,14 @@ fn image_sequences_are_distributed_frame_exact() {
     let wav = format!("{d}/audio.wav");
     tests::ffmpeg(&["-f", "lavfi", "-i", "sine=duration=3", &wav]);
     let pattern = "testsrc2=size=160x120:rate=24000/1001:duration=2.5";
-    let cases: [(&str, &[&str], &[&str], &str); 3] = [
+    let cases: [(&str, &[&str], &[&str], &str); 5] = [
+        (
+            "tif/f_%02d.tif",
+            &["-pix_fmt", "rgb48le"],
+            &["-framerate", "30000/1001"],
+            "tif/f_%02d.tif",
+        ),
+        ("exr/f_%02d.exr", &["-pix_fmt", "gbrpf32le"], &[], "exr/f_%02d.exr"),
         (
             "png/f_%04d.png",
             &["-start_number", "1001"],
@@ -1436,16 +1445,16 @@ fn image_sequences_are_distributed_frame_exact() {
             );
         }
     }
-    let tif = dir.path().join("tif");
-    std::fs::create_dir(&tif).unwrap();
-    let target = format!("{d}/tif/f_%02d.tif");
-    tests::ffmpeg(&["-f", "lavfi", "-i", pattern, "-pix_fmt", "rgb48le", &target]);
+    let bmp = dir.path().join("bmp");
+    std::fs::create_dir(&bmp).unwrap();
+    let target = format!("{d}/bmp/f_%02d.bmp");
+    tests::ffmpeg(&["-f", "lavfi", "-i", pattern, &target]);
     let (plain, dist) = (dir.path().join("plain.mkv"), dir.path().join("dist.mkv"));
-    let src = tif.join("f_%02d.tif");
+    let src = bmp.join("f_%02d.bmp");
     plain_encode(&[], &src, &["-c:v", "ffv1"], &plain);
     let extra = ["-v", "verbose", "--segment-duration", "0.4"];
     let stderr = distributed_encode(&[&node], &extra, &[], &src, &["-c:v", "ffv1"], &dist);
-    assert!(stderr.contains("running with ffmpeg: an image sequence of tiff"), "{stderr}");
+    assert!(stderr.contains("running with ffmpeg: an image sequence of bmp"), "{stderr}");
     assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
 }
 
