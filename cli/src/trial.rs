@@ -119,17 +119,7 @@ async fn trial(tools: &Tools, job: &EncodeJob, scratch_root: &Path) -> Result<Pa
     if !TAGGED_FORMATS.contains(&job.output_format.as_str()) {
         return Ok(Passed { encoders, description, first_image, ..Passed::default() });
     }
-    let probe: Vec<String> = ["-v", "error", "-select_streams", "v:0", "-show_entries"]
-        .into_iter()
-        .chain(["stream=codec_tag_string", "-of", "csv=p=0"])
-        .map(String::from)
-        .chain([output.to_string_lossy().into_owned()])
-        .collect();
-    let found = tools
-        .ffprobe(&probe)
-        .await
-        .map_err(|error| format!("reading the trial's video tag: {error:#}"))?;
-    let tag = String::from_utf8_lossy(&found).trim().to_string();
+    let tag = video_entries(tools, &output, "codec_tag_string", "tag").await?;
     // A tag ffprobe cannot print as four characters ("[0][0][0][0]") is
     // left to the muxer.
     let printable = tag.len() == 4 && tag.bytes().all(|b| b.is_ascii_alphanumeric());
@@ -139,18 +129,8 @@ async fn trial(tools: &Tools, job: &EncodeJob, scratch_root: &Path) -> Result<Pa
 /// The size and pixel format of the trial output's first video stream, as
 /// its encoder was opened.
 async fn encoded_format(tools: &Tools, output: &Path) -> Result<(u32, u32, String), String> {
-    let probe: Vec<String> = ["-v", "error", "-select_streams", "v:0", "-show_entries"]
-        .into_iter()
-        .chain(["stream=width,height,pix_fmt", "-of", "csv=p=0"])
-        .map(String::from)
-        .chain([output.to_string_lossy().into_owned()])
-        .collect();
-    let found = tools
-        .ffprobe(&probe)
-        .await
-        .map_err(|error| format!("reading the trial's video format: {error:#}"))?;
-    let text = String::from_utf8_lossy(&found);
-    let mut fields = text.trim().split(',');
+    let text = video_entries(tools, output, "width,height,pix_fmt", "format").await?;
+    let mut fields = text.split(',');
     match (fields.next(), fields.next(), fields.next()) {
         (Some(w), Some(h), Some(pix_fmt)) if !pix_fmt.is_empty() => match (w.parse(), h.parse()) {
             (Ok(w), Ok(h)) => Ok((w, h, pix_fmt.to_string())),
@@ -158,6 +138,28 @@ async fn encoded_format(tools: &Tools, output: &Path) -> Result<(u32, u32, Strin
         },
         _ => Err(format!("the trial's video has no format: {text}")),
     }
+}
+
+/// ffprobe's `entries` of the trial output's first video stream, as one
+/// comma-separated line; `what` names them in an error.
+async fn video_entries(
+    tools: &Tools,
+    output: &Path,
+    entries: &str,
+    what: &str,
+) -> Result<String, String> {
+    let entries = format!("stream={entries}");
+    let probe: Vec<String> = ["-v", "error", "-select_streams", "v:0", "-show_entries"]
+        .into_iter()
+        .chain([entries.as_str(), "-of", "csv=p=0"])
+        .map(String::from)
+        .chain([output.to_string_lossy().into_owned()])
+        .collect();
+    let found = tools
+        .ffprobe(&probe)
+        .await
+        .map_err(|error| format!("reading the trial's video {what}: {error:#}"))?;
+    Ok(String::from_utf8_lossy(&found).trim().to_string())
 }
 
 /// The lines of an ffmpeg info log between its stream mapping and its
