@@ -925,16 +925,30 @@ async fn encode(
         (None, None) => plan::chunks(&timeline, starts),
     };
     let fades = crate::fade::frame_fades(&job.filters);
-    // On a segmented output's keyframe grid, starts may only go.
-    let mut starts = crate::fade::starts_outside(&starts, &fades, key_starts.is_some());
+    let held = crate::subtitle_events::held_frames(&timeline, &job.subtitle_events);
+    let first = timeline.selected.start;
+    // On a segmented output's keyframe grid, starts may only go. Each rule
+    // only moves starts back: together, until neither moves one.
+    let fixed = key_starts.is_some();
+    let mut starts = starts;
+    loop {
+        let faded = crate::fade::starts_outside(&starts, &fades, fixed);
+        let moved = crate::subtitle_events::starts_outside(&faded, &held, first, fixed);
+        if moved == starts {
+            break;
+        }
+        starts = moved;
+    }
     let chunks = loop {
         let chunks = build(&starts)?;
         // An output rate moves a start on to a frame it shows, which may
         // be inside a fade: that start goes (its frames join the chunk
         // before).
-        let first = timeline.selected.start;
         let begins: Vec<u64> = chunks.iter().map(|c| (c.frames.start - first) as u64).collect();
-        let inside = |begin: u64| fades.iter().any(|fade| fade.inside(begin));
+        let inside = |begin: u64| {
+            fades.iter().any(|fade| fade.inside(begin))
+                || !crate::subtitle_events::may_start_at(&held, first + begin as usize)
+        };
         if !begins.iter().any(|&begin| inside(begin)) {
             break chunks;
         }

@@ -33,7 +33,12 @@ pub fn normalized(name: &str, args: &str) -> Option<Result<String, String>> {
 fn normalize(name: &str, file_key: &str, types: &[&str], args: &str) -> Result<String, String> {
     let found = options(args).map_err(|e| format!("{name}: {e}"))?;
     // The options ffmpeg takes by position, in order.
-    let positional: &[&str] = if name == "drawtext" { &["fontfile", "text"] } else { &["file"] };
+    let subtitles = matches!(name, "subtitles" | "ass");
+    let positional: &[&str] = match name {
+        "drawtext" => &["fontfile", "text"],
+        _ if subtitles => &["filename"],
+        _ => &["file"],
+    };
     let mut path = None;
     let mut text = None;
     let mut timecode = None;
@@ -50,6 +55,15 @@ fn normalize(name: &str, file_key: &str, types: &[&str], args: &str) -> Result<S
         };
         match key.as_str() {
             key if key == file_key => path = Some(option.value),
+            "f" if subtitles => path = Some(option.value),
+            "si" | "stream_index" if subtitles => {
+                return Err(format!(
+                    "{name} picking a stream of a media file is not distributable"
+                ));
+            }
+            "fontsdir" if subtitles => {
+                return Err(format!("{name} with fonts of a directory is not distributable"));
+            }
             "text" if name == "drawtext" => text = Some(option.value),
             "timecode" if name == "drawtext" => timecode = Some(option.value),
             "textfile" if name == "drawtext" => textfile = Some(option.value),
@@ -191,6 +205,8 @@ pub async fn load(job: &mut EncodeJob, tools: &Tools) -> anyhow::Result<Result<(
     // Each use of a file travels in the spec, and counts, on its own.
     let mut total = 0;
     let mut files: Vec<(String, proto::Bytes)> = Vec::new();
+    let mut subtitles = Vec::new();
+    let mut first_subtitle = None;
     for (name, args) in &job.filters {
         let Some(Parts { path, textfile, timecode, rest, .. }) = parts(name, args) else {
             continue;
@@ -205,6 +221,17 @@ pub async fn load(job: &mut EncodeJob, tools: &Tools) -> anyhow::Result<Result<(
         total += bytes.len() as u64;
         if total > node::spec::MAX_FILTER_FILES as u64 {
             return Ok(Err(too_large(name, total)));
+        }
+        if matches!(name.as_str(), "subtitles" | "ass") {
+            if first_subtitle.is_none() {
+                first_subtitle = Some(path.clone());
+            }
+            subtitles.push(crate::subtitle_fonts::Subtitle {
+                filter: name.clone(),
+                args: rest.clone(),
+                bytes: bytes.clone(),
+                file_type: file_type(&path).unwrap_or_default(),
+            });
         }
         if !files.iter().any(|(p, _)| *p == path) {
             if name == "drawtext" {
@@ -240,6 +267,18 @@ pub async fn load(job: &mut EncodeJob, tools: &Tools) -> anyhow::Result<Result<(
         }
     }
     job.filter_files = files;
+    // One directory of fonts on the node serves them all: they are found,
+    // and checked, together; the first subtitle's spec carries them.
+    if let Some(path) = first_subtitle {
+        let budget = node::spec::MAX_SUBTITLE_FONTS;
+        match crate::subtitle_fonts::resolve(tools, &subtitles, budget).await? {
+            Ok((fonts, events)) => {
+                job.subtitle_fonts = vec![(path, fonts)];
+                job.subtitle_events = events;
+            }
+            Err(why) => return Ok(Err(why)),
+        }
+    }
     Ok(Ok(()))
 }
 
@@ -300,8 +339,14 @@ fn too_large(name: &str, total: u64) -> String {
 }
 
 /// A job's filter as a spec carries it: a file filter's path replaced by
-/// the file's bytes (read by `load`) and type, drawtext's text apart.
-pub fn to_proto(name: &str, args: &str, files: &[(String, proto::Bytes)]) -> proto::v1::Filter {
+/// the file's bytes (read by `load`) and type, drawtext's text apart, a
+/// subtitle's fonts (`fonts`, by the subtitle's path) beside it.
+pub fn to_proto(
+    name: &str,
+    args: &str,
+    files: &[(String, proto::Bytes)],
+    fonts: &[(String, crate::subtitle_fonts::Fonts)],
+) -> proto::v1::Filter {
     let bytes = |path: &str| files.iter().find(|(p, _)| p == path).map(|(_, b)| b.clone());
     let found = parts(name, args).and_then(|mut p| {
         if let Some(textfile) = &p.textfile {
@@ -310,14 +355,21 @@ pub fn to_proto(name: &str, args: &str, files: &[(String, proto::Bytes)]) -> pro
         Some((bytes(&p.path)?, p))
     });
     match found {
-        Some((file, p)) => proto::v1::Filter {
-            name: name.into(),
-            args: p.rest,
-            file,
-            file_type: file_type(&p.path).unwrap_or_default(),
-            text: p.text,
-            timecode: p.timecode,
-        },
+        Some((file, p)) => {
+            let mut filter = proto::v1::Filter {
+                name: name.into(),
+                args: p.rest,
+                file,
+                file_type: file_type(&p.path).unwrap_or_default(),
+                text: p.text,
+                timecode: p.timecode,
+                ..Default::default()
+            };
+            if let Some((_, fonts)) = fonts.iter().find(|(path, _)| *path == p.path) {
+                fonts.fill(&mut filter);
+            }
+            filter
+        }
         None => proto::v1::Filter { name: name.into(), args: args.into(), ..Default::default() },
     }
 }
@@ -340,7 +392,7 @@ pub fn stand_in(name: &str, args: &str) -> proto::v1::Filter {
         // The text file's words are checked once it is read (`load`).
         files.extend(p.textfile.map(|t| (t, proto::Bytes::from_static(b"-"))));
     }
-    to_proto(name, args, &files)
+    to_proto(name, args, &files, &[])
 }
 
 #[cfg(test)]
@@ -370,7 +422,7 @@ mod tests {
         assert_eq!(args, "fontsize=20:fontfile=f.ttf:text='Take 3: %{pts:hms}'");
         assert_eq!(without_file("drawtext", &args), "fontsize=20");
         let files = vec![("f.ttf".to_string(), proto::Bytes::from_static(b"font"))];
-        let filter = to_proto("drawtext", &args, &files);
+        let filter = to_proto("drawtext", &args, &files, &[]);
         assert_eq!(
             (filter.args.as_str(), filter.text.as_str()),
             ("fontsize=20", "Take 3: %{pts:hms}")
@@ -409,7 +461,7 @@ mod tests {
             ("f.ttf".to_string(), proto::Bytes::from_static(b"font")),
             ("t.txt".to_string(), proto::Bytes::from_static(b"Take 3\n%{pts:hms}\n")),
         ];
-        let filter = to_proto("drawtext", &args, &files);
+        let filter = to_proto("drawtext", &args, &files, &[]);
         let fields = (filter.args.as_str(), filter.text.as_str(), &filter.file[..]);
         // drawtext leaves out one line break at the end of the file.
         assert_eq!(fields, ("x=4", "Take 3\n%{pts:hms}", &b"font"[..]));
@@ -424,7 +476,7 @@ mod tests {
         let args = ok("drawtext", "fontfile=f.ttf:timecode=00\\:59\\:59;20:rate=30000/1001");
         assert_eq!(args, "rate=30000/1001:fontfile=f.ttf:timecode='00:59:59;20':text=");
         let files = vec![("f.ttf".to_string(), proto::Bytes::from_static(b"font"))];
-        let filter = to_proto("drawtext", &args, &files);
+        let filter = to_proto("drawtext", &args, &files, &[]);
         let fields = (filter.args.as_str(), filter.timecode.as_str(), filter.text.as_str());
         assert_eq!(fields, ("rate=30000/1001", "00:59:59;20", ""));
         assert_eq!(without_file("drawtext", &args), "rate=30000/1001");
@@ -450,10 +502,10 @@ mod tests {
     #[test]
     fn the_spec_carries_the_bytes_not_the_path() {
         let files = vec![("g.cube".to_string(), proto::Bytes::from_static(b"LUT_3D_SIZE 2"))];
-        let filter = to_proto("lut3d", "interp=nearest:file=g.cube", &files);
+        let filter = to_proto("lut3d", "interp=nearest:file=g.cube", &files, &[]);
         assert_eq!(filter.args, "interp=nearest");
         assert_eq!(filter.file_type, "cube");
         assert_eq!(&filter.file[..], b"LUT_3D_SIZE 2");
-        assert_eq!(to_proto("hflip", "", &files).file.len(), 0);
+        assert_eq!(to_proto("hflip", "", &files, &[]).file.len(), 0);
     }
 }

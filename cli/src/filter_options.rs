@@ -59,7 +59,7 @@ fn key(input: &str) -> Option<(&str, &str)> {
 /// inside (which `av_get_token` keeps; it trims a value's ends).
 pub fn render(options: &[FilterOption]) -> String {
     let plain = |v: &str| {
-        v.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.=+-*/()<>!,@# ".contains(&b))
+        v.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.=+-*/()<>!,@#& ".contains(&b))
             && !v.starts_with(' ')
             && !v.ends_with(' ')
     };

@@ -135,7 +135,7 @@ pub async fn loads(
     let file = dir.path().join(format!("font.{file_type}"));
     tokio::fs::write(&file, font).await?;
     let conf = dir.path().join(node::spec::FONTS_CONF);
-    tokio::fs::write(&conf, node::spec::NO_FONTS).await?;
+    tokio::fs::write(&conf, node::fonts_conf::config(None, dir.path(), &[])).await?;
     let Some(name) = file.to_str().filter(|n| !n.contains([':', '\\', '\'', ',', ';', '[', ']']))
     else {
         anyhow::bail!("a temporary directory whose name filters cannot hold: {}", file.display());

@@ -98,6 +98,12 @@ pub struct EncodeJob {
     /// path their arguments give, read once by `filter_files::load` after
     /// routing; every chunk's spec carries them.
     pub filter_files: Vec<(String, proto::Bytes)>,
+    /// The fonts each burnt-in subtitle among `filters` draws with, by the
+    /// subtitle file's path (`subtitle_fonts`), found by `filter_files::load`.
+    pub subtitle_fonts: Vec<(String, crate::subtitle_fonts::Fonts)>,
+    /// The events of those subtitles, which decide where chunks may start
+    /// (`subtitle_events`).
+    pub subtitle_events: Vec<crate::subtitle_events::Event>,
     /// The rate of an `fps` filter among them: chunks then follow its output grid.
     pub fps_filter: Option<(i64, i64)>,
     /// The user's `-map` values, in order; empty for ffmpeg's default choice.

@@ -38,6 +38,9 @@ pub struct JobContext {
     /// What ffmpeg alone adds to a frame's timestamp, in `filter_time_base`,
     /// before its filters see it (`Timeline::shifted`).
     filter_offset: i64,
+    /// The frames where a subtitle event shows that showed on the frame
+    /// before (`subtitle_events::held_frames`): no chunk starts there.
+    subtitles_held: Vec<std::ops::Range<usize>>,
     /// Timestamp offset the nodes apply, in microseconds.
     pub ts_offset_us: i64,
     /// The frame rate ffmpeg alone would use.
@@ -97,6 +100,7 @@ impl JobContext {
             _ => None,
         };
         let dir = JobDir::open(temp_dir, identity)?;
+        let subtitles_held = crate::subtitle_events::held_frames(timeline, &job.subtitle_events);
         let video = media.streams.iter().find(|s| s.index == video_stream);
         let fps_mode =
             job.fps_mode.unwrap_or(if job.cfr_output() { FpsMode::Cfr } else { FpsMode::Vfr });
@@ -110,6 +114,7 @@ impl JobContext {
             timeline_time_base: timeline.time_base,
             filter_time_base: timeline.source_tb,
             filter_offset: timeline.filter_offset(),
+            subtitles_held,
             ts_offset_us: timeline.ts_offset_us,
             frame_rate,
             fps_mode,
@@ -213,13 +218,28 @@ impl JobContext {
                     "drawtext" => {
                         let args = crate::drawtext::for_chunk(args, self.frames_before(chunk))
                             .map_err(anyhow::Error::msg)?;
-                        Ok(crate::filter_files::to_proto(name, &args, &self.job.filter_files))
+                        Ok(crate::filter_files::to_proto(
+                            name,
+                            &args,
+                            &self.job.filter_files,
+                            &self.job.subtitle_fonts,
+                        ))
                     }
                     "fade" => {
                         let args = self.fade_for(chunk, args).map_err(anyhow::Error::msg)?;
-                        Ok(crate::filter_files::to_proto(name, &args, &self.job.filter_files))
+                        Ok(crate::filter_files::to_proto(
+                            name,
+                            &args,
+                            &self.job.filter_files,
+                            &self.job.subtitle_fonts,
+                        ))
                     }
-                    _ => Ok(crate::filter_files::to_proto(name, args, &self.job.filter_files)),
+                    _ => Ok(crate::filter_files::to_proto(
+                        name,
+                        args,
+                        &self.job.filter_files,
+                        &self.job.subtitle_fonts,
+                    )),
                 })
                 .collect::<anyhow::Result<_>>()?,
             keep_start_pts,
@@ -271,10 +291,12 @@ impl JobContext {
 
     /// Whether a chunk may start at `frame` (an index into the timeline's
     /// frames): not inside a fade by frame count, which a chunk cannot be
-    /// told it is part way through (`fade::for_chunk`).
+    /// told it is part way through (`fade::for_chunk`), nor where a
+    /// subtitle event shows that showed before (`subtitle_events`).
     pub fn may_start_at(&self, frame: usize) -> bool {
         let before = frame.saturating_sub(self.first_frame) as u64;
         !crate::fade::frame_fades(&self.job.filters).iter().any(|fade| fade.inside(before))
+            && crate::subtitle_events::may_start_at(&self.subtitles_held, frame)
     }
 
     /// The chunk container that carries what the output container needs:

@@ -52,6 +52,8 @@ pub mod split;
 pub mod spool;
 pub mod stats;
 pub mod streams;
+pub mod subtitle_events;
+pub mod subtitle_fonts;
 pub mod summary;
 pub mod time_expr;
 pub mod timed_overlay;

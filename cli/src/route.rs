@@ -437,6 +437,19 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
             return Err(format!("{name} counting frames with an output -ss is not distributable"));
         }
     }
+    if let Some(at) = filters.iter().rposition(|(n, _)| n == "subtitles" || n == "ass") {
+        // Chunks start where no event shows that showed on the frame before
+        // (`subtitle_events`), which the coordinator knows of the frames
+        // that enter the filters: before an fps filter, and from the first
+        // decoded frame, which an output -ss drops only after the filters.
+        let name = &filters[at].0;
+        if filters[..at].iter().any(|(name, _)| name == "fps") {
+            return Err(format!("{name} after -vf fps is not distributable"));
+        }
+        if output_window.start.is_some() {
+            return Err(format!("{name} with an output -ss is not distributable"));
+        }
+    }
     if fps_filter.is_some()
         && (input_window != Window::default() || output_window != Window::default())
     {
@@ -507,6 +520,8 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         filters,
         turn: Vec::new(),
         filter_files: Vec::new(),
+        subtitle_fonts: Vec::new(),
+        subtitle_events: Vec::new(),
         fps_filter,
         maps,
         mux_args,
@@ -924,7 +939,8 @@ pub(crate) fn frame_local(
         }
         // drawtext's own check knows its variables (`n` counts on per chunk).
         let expressions = crate::filter_files::without_file(&filter.name, &args);
-        let checked = filter.name == "drawtext";
+        // A subtitle's options are no expressions (`force_style`'s ASS styles).
+        let checked = matches!(filter.name.as_str(), "drawtext" | "subtitles" | "ass");
         if let Some(var) = chunk_dependent_variable(&expressions).filter(|_| !checked) {
             return Err(format!(
                 "{} {}: an expression reads {var}, which a chunk does not reproduce",
@@ -1104,6 +1120,32 @@ mod tests {
             (
                 "-i IN -c:v ffv1 -vf drawtext=f.ttf:%{n},fps=10,drawtext=f.ttf:%{n} out.mkv",
                 "drawtext counting frames after -vf fps is not distributable",
+            ),
+            (
+                "-i IN -c:v ffv1 -vf subtitles=s.srt,fps=10,ass=s.ass out.mkv",
+                "ass after -vf fps is not distributable",
+            ),
+            (
+                "-i IN -c:v ffv1 -ss 1 -vf subtitles=s.srt out.mkv",
+                "subtitles with an output -ss is not distributable",
+            ),
+            (
+                "-i IN -c:v ffv1 -vf subtitles=in.mkv:si=1 out.mkv",
+                "-vf subtitles=in.mkv:si=1: subtitles picking a stream of a media file is not \
+                 distributable",
+            ),
+            (
+                "-i IN -c:v ffv1 -vf subtitles=s.srt:fontsdir=f out.mkv",
+                "-vf subtitles=s.srt:fontsdir=f: subtitles with fonts of a directory is not \
+                 distributable",
+            ),
+            (
+                "-i IN -c:v ffv1 -vf subtitles=s.srt:640x480 out.mkv",
+                "-vf subtitles=s.srt:640x480: subtitles with unnamed options is not distributable",
+            ),
+            (
+                "-i IN -c:v ffv1 -vf ass=s.srt out.mkv",
+                "-vf ass=s.srt: ass filename s.srt: not a type the nodes read",
             ),
             (
                 "-i IN -c:v libx264 -vf curves=psfile=a.acv out.mkv",

@@ -46,10 +46,11 @@ pub async fn run_encode(
         // embedded node shares dffmpeg's environment) would write over the
         // user's report file, and a chunk's log goes back in its error.
         .env_remove("FFREPORT")
-        // No fonts but the one a spec sends: drawtext falls back to
+        // No fonts but those a spec sends: drawtext falls back to
         // fontconfig when its font file does not load, which would read the
         // machine's configuration and fonts (and draw with them). The
-        // service writes a configuration of no fonts there.
+        // service writes a configuration of no fonts there, or of a
+        // subtitle's own (`crate::fonts_conf`).
         // Absolute: fontconfig looks a relative name up in /etc/fonts.
         .env("FONTCONFIG_FILE", fonts_conf)
         // Anything an encoder writes by a relative name stays in the chunk's

@@ -11,6 +11,7 @@ pub mod decode_damage;
 pub mod drawtext;
 pub mod error;
 pub mod ffmpeg;
+pub mod fonts_conf;
 pub mod frame_map;
 pub mod malloc;
 pub mod pieces;

@@ -77,7 +77,7 @@ pub async fn serve(config: NodeConfig) -> anyhow::Result<RunningNode> {
     let node = NodeServer::new(service)
         .accept_compressed(CompressionEncoding::Zstd)
         .send_compressed(CompressionEncoding::Zstd)
-        .max_decoding_message_size(4 * proto::PIECE_SIZE);
+        .max_decoding_message_size(crate::spec::MAX_HEADER);
     let node = InterceptedService::new(node, TokenCheck::new(config.token.as_deref()));
     health_reporter.set_serving::<NodeServer<NodeService>>().await;
     let (shutdown, shutdown_rx) = oneshot::channel::<()>();

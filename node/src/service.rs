@@ -184,9 +184,23 @@ async fn run_chunk(
             .await
             .map_err(|e| NodeError::io("writing the filter script", e))?;
     }
-    tokio::fs::write(dir.path().join(crate::spec::FONTS_CONF), crate::spec::NO_FONTS)
+    let absolute = std::path::absolute(dir.path())
+        .map_err(|e| NodeError::io("finding the chunk's directory", e))?;
+    tokio::fs::write(dir.path().join(crate::spec::FONTS_CONF), spec.fonts_conf(&absolute))
         .await
         .map_err(|e| NodeError::io("writing the fontconfig configuration", e))?;
+    if !spec.fonts.files.is_empty() {
+        let fonts = dir.path().join(crate::fonts_conf::FONTS_DIR);
+        tokio::fs::create_dir(&fonts)
+            .await
+            .map_err(|e| NodeError::io("making the font directory", e))?;
+        for (name, bytes) in &spec.fonts.files {
+            // Validated with the spec: `font-K.TYPE`.
+            tokio::fs::write(fonts.join(name), bytes)
+                .await
+                .map_err(|e| NodeError::io("writing a subtitle's font", e))?;
+        }
+    }
     for (name, bytes) in &spec.files {
         // Validated with the spec; its filters' arguments name them.
         tokio::fs::write(dir.path().join(name), bytes)

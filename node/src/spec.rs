@@ -230,7 +230,18 @@ pub const FILTERS: &[&str] = &[
     "curves",
     // Fades by time, which the coordinator checks (`cli::fade`).
     "fade",
+    // Burnt-in subtitles of a text subtitle file, which travels with the
+    // spec, drawn with the fonts sent beside it (`crate::fonts_conf`):
+    // libass draws each frame's events by its timestamp alone.
+    "subtitles",
+    "ass",
 ];
+
+/// The options `subtitles` and `ass` may have in a spec besides their
+/// file, each named. Not `fontsdir` (a directory of the client's), nor
+/// `stream_index` (picks a stream of a media file, which is not sent).
+pub const SUBTITLES_OPTIONS: &[&str] =
+    &["original_size", "alpha", "charenc", "force_style", "shaping"];
 
 /// The options `curves` may have in a spec, each named: a preset, and the
 /// points of each component (`r=0/0 0.5/0.58 1/1`, points separated by
@@ -275,20 +286,30 @@ pub const FILE_FILTERS: &[(&str, &str, &[&str])] = &[
     ("lut3d", "file", &["cube", "3dl", "dat", "m3d", "csp"]),
     ("lut1d", "file", &["cube", "csp"]),
     ("drawtext", "fontfile", &["ttf", "otf", "ttc", "otc"]),
+    ("subtitles", "filename", &["srt", "ass", "ssa", "vtt"]),
+    ("ass", "filename", &["ass", "ssa"]),
 ];
 
-/// The fontconfig configuration, in a chunk's directory, that the node's
-/// ffmpeg reads (`FONTCONFIG_FILE`): [`NO_FONTS`], so that drawtext, whose
-/// font file does not load, finds no other font than the one sent.
-pub const FONTS_CONF: &str = "fonts.conf";
+/// The font file types a subtitle's fonts may be sent as.
+pub const FONT_TYPES: &[&str] = &["ttf", "otf", "ttc", "otc"];
 
-/// A fontconfig configuration with no font directories and no includes.
-pub const NO_FONTS: &str = "<?xml version=\"1.0\"?>\n<fontconfig></fontconfig>\n";
+/// The fontconfig configuration, in a chunk's directory, that the node's
+/// ffmpeg reads (`FONTCONFIG_FILE`; [`crate::fonts_conf`]).
+pub const FONTS_CONF: &str = "fonts.conf";
 
 /// The most bytes of filter files one spec may carry: they travel in its
 /// header, beside an overlay image, within a gRPC message (4 MiB). A
 /// 33-point `.cube` LUT is about 1 MB.
 pub const MAX_FILTER_FILES: usize = 3 << 19;
+
+/// The most bytes of fonts one spec's subtitles may carry: a family's
+/// regular, italic and bold faces (DejaVu Sans: 2.1 MB). They travel in
+/// the header too, which a node decodes up to [`MAX_HEADER`].
+pub const MAX_SUBTITLE_FONTS: usize = 4 << 20;
+
+/// The largest message a node decodes: a spec's header, with its overlay
+/// image, filter files and fonts at their most, and room for the rest.
+pub const MAX_HEADER: usize = MAX_OVERLAY_IMAGE + MAX_FILTER_FILES + MAX_SUBTITLE_FONTS + (1 << 20);
 
 /// The overlay filter's options a spec may set: where the image goes
 /// (expressions of `t`, sizes and constants), how it is blended, when the
@@ -380,6 +401,9 @@ pub struct ValidSpec {
     /// The filters' files, by the names their arguments give them, which
     /// the service writes beside the chunk.
     pub files: Vec<(String, proto::Bytes)>,
+    /// A burnt-in subtitle's fonts, which the service writes in the chunk's
+    /// font directory, and their families.
+    pub fonts: Fonts,
     /// The decoder's colour options (`-color_trc smpte2084` ...), from the
     /// spec's `input_color`, and its field order.
     input_color: Vec<(&'static str, String)>,
@@ -388,8 +412,9 @@ pub struct ValidSpec {
 /// Filter arguments as a graph holds them: every character of graph syntax
 /// escaped (of those [`check_filter_args`] lets through, only the comma;
 /// drawtext's quoted text may hold any), so that libavfilter hands the
-/// filter the arguments as the node wrote them.
-fn escaped(args: &str) -> String {
+/// filter the arguments as the node wrote them. The coordinator writes its
+/// own checks of a spec's filters with it too.
+pub fn graph_escaped(args: &str) -> String {
     let mut out = String::with_capacity(args.len());
     for c in args.chars() {
         if matches!(c, '\\' | '\'' | '[' | ']' | ',' | ';') {
@@ -419,7 +444,14 @@ pub fn validate(spec: &EncodeSpec) -> Result<ValidSpec, SpecError> {
         p => return Err(SpecError::Value { name: "pix_fmt".into(), value: p.into() }),
     };
     let mut files = Vec::new();
-    let filters = checked_filters(&spec.filters, &mut files)?;
+    let mut fonts = Fonts::default();
+    let filters = checked_filters(&spec.filters, &mut files, &mut fonts)?;
+    let font_bytes = fonts.files.iter().map(|(_, f)| f.len()).sum::<usize>();
+    if font_bytes > MAX_SUBTITLE_FONTS {
+        return Err(SpecError::FilterFile(format!(
+            "{font_bytes} bytes of fonts (at most {MAX_SUBTITLE_FONTS})"
+        )));
+    }
     let tb = spec.time_base.ok_or(SpecError::Range("time base"))?;
     if tb.num <= 0 || tb.den <= 0 {
         return Err(SpecError::Range("time base"));
@@ -511,6 +543,7 @@ pub fn validate(spec: &EncodeSpec) -> Result<ValidSpec, SpecError> {
         output_start_us: spec.output_start_us,
         overlay,
         files,
+        fonts,
         input_color,
     })
 }
@@ -546,6 +579,7 @@ fn color_options(color: &proto::v1::Color) -> Result<Vec<(&'static str, String)>
 fn checked_filters(
     filters: &[proto::v1::Filter],
     files: &mut Vec<(String, proto::Bytes)>,
+    fonts: &mut Fonts,
 ) -> Result<Vec<(String, String)>, SpecError> {
     filters
         .iter()
@@ -572,9 +606,63 @@ fn checked_filters(
                 let field = if filter.text.is_empty() { "timecode" } else { "text" };
                 return Err(SpecError::Value { name: filter.name.clone(), value: field.into() });
             }
+            let subtitles = matches!(filter.name.as_str(), "subtitles" | "ass");
+            if subtitles {
+                check_subtitles(filter, fonts)?;
+            } else if !filter.fonts.is_empty() || !filter.font_aliases.is_empty() {
+                return Err(SpecError::FilterFile(format!("{} draws with no fonts", filter.name)));
+            }
             Ok((filter.name.clone(), args))
         })
         .collect()
+}
+
+/// A subtitle's fonts as the node writes them: the files, by their names
+/// in [`crate::fonts_conf::FONTS_DIR`], and the families substituted.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Fonts {
+    /// File name and bytes.
+    pub files: Vec<(String, proto::Bytes)>,
+    /// Family asked for, family drawn with.
+    pub aliases: Vec<(String, String)>,
+}
+
+/// Checks the options of `subtitles` or `ass` ([`SUBTITLES_OPTIONS`], all
+/// named; `shaping` for `ass` alone, which only it has) and its fonts,
+/// which join `fonts` (within [`MAX_SUBTITLE_FONTS`]).
+fn check_subtitles(filter: &proto::v1::Filter, fonts: &mut Fonts) -> Result<(), SpecError> {
+    let refuse =
+        |value: &str| Err(SpecError::Value { name: filter.name.clone(), value: value.to_string() });
+    // A character set's name (`CP1252`, `ISO-8859-1`), which iconv looks up.
+    let charset = |v: &str| {
+        !v.is_empty()
+            && v.len() <= 32
+            && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+    };
+    for option in filter.args.split(':').filter(|o| !o.is_empty()) {
+        match option.split_once('=') {
+            Some(("shaping", _)) if filter.name != "ass" => return refuse(option),
+            Some(("charenc", value)) if !charset(value) => return refuse(option),
+            Some((key, _)) if SUBTITLES_OPTIONS.contains(&key) => {}
+            _ => return refuse(option),
+        }
+    }
+    for font in &filter.fonts {
+        if !FONT_TYPES.contains(&font.file_type.as_str()) || font.data.is_empty() {
+            return Err(SpecError::FilterFile(format!("a font of type '{}'", font.file_type)));
+        }
+        let name = format!("font-{}.{}", fonts.files.len(), font.file_type);
+        fonts.files.push((name, font.data.clone()));
+    }
+    for alias in &filter.font_aliases {
+        for family in [&alias.requested, &alias.family] {
+            if !crate::fonts_conf::valid_family(family) {
+                return refuse(family);
+            }
+        }
+        fonts.aliases.push((alias.requested.clone(), alias.family.clone()));
+    }
+    Ok(())
 }
 
 /// Checks drawtext's options ([`crate::drawtext::DRAWTEXT_OPTIONS`], all
@@ -655,7 +743,12 @@ fn validate_overlay(
     if !IMAGE_FORMATS.contains(&overlay.image_format.as_str()) {
         return refuse(format!("image format '{}'", overlay.image_format));
     }
-    let image_filters = checked_filters(&overlay.image_filters, files)?;
+    let mut fonts = Fonts::default();
+    let image_filters = checked_filters(&overlay.image_filters, files, &mut fonts)?;
+    if !fonts.files.is_empty() || image_filters.iter().any(|(n, _)| n == "subtitles" || n == "ass")
+    {
+        return Err(SpecError::Filter("subtitles on an overlay image".into()));
+    }
     if image_filters.iter().any(|(name, _)| name == "fps") {
         return Err(SpecError::Filter("fps".into()));
     }
@@ -778,7 +871,13 @@ fn check_filter_args(name: &str, args: &str) -> Result<(), SpecError> {
             false => refuse(),
         };
     }
-    if args.bytes().all(allowed) { Ok(()) } else { refuse() }
+    // force_style's ASS styles: `FontName=DejaVu Sans,PrimaryColour=&H00FFFF&`.
+    let styles = matches!(name, "subtitles" | "ass");
+    if args.bytes().all(|b| allowed(b) || (styles && b" &".contains(&b))) {
+        Ok(())
+    } else {
+        refuse()
+    }
 }
 
 impl ValidSpec {
@@ -811,7 +910,7 @@ impl ValidSpec {
     /// its output).
     fn graph(&self) -> String {
         let named = |(name, args): &(String, String)| {
-            if args.is_empty() { name.clone() } else { format!("{name}={}", escaped(args)) }
+            if args.is_empty() { name.clone() } else { format!("{name}={}", graph_escaped(args)) }
         };
         let mut after: Vec<String> = Vec::new();
         if self.output_start_us > 0 {
@@ -851,7 +950,7 @@ impl ValidSpec {
         let drawn = if overlay.args.is_empty() {
             "overlay".to_string()
         } else {
-            format!("overlay={}", escaped(&overlay.args))
+            format!("overlay={}", graph_escaped(&overlay.args))
         };
         let tail = std::iter::once(drawn).chain(rest.iter().map(named)).chain(after);
         graph.push_str(&format!(
@@ -859,6 +958,14 @@ impl ValidSpec {
             tail.collect::<Vec<_>>().join(",")
         ));
         graph
+    }
+
+    /// The fontconfig configuration of a chunk whose directory is `dir`
+    /// (absolute): no fonts, or the subtitle's in [`crate::fonts_conf::FONTS_DIR`].
+    pub fn fonts_conf(&self, dir: &Path) -> String {
+        let fonts = dir.join(crate::fonts_conf::FONTS_DIR);
+        let fonts = Some(fonts.as_path()).filter(|_| !self.fonts.files.is_empty());
+        crate::fonts_conf::config(fonts, &dir.join("fontconfig-cache"), &self.fonts.aliases)
     }
 
     /// The filter graph when it is too long for an argument: the caller
@@ -1336,6 +1443,97 @@ mod tests {
         assert!(validate(&s).is_ok());
     }
 
+    /// A subtitle's file and fonts travel in the spec; its options are named
+    /// and never name a directory or a stream; fonts go with subtitles only,
+    /// of a font's type, and the configuration names their directory.
+    #[test]
+    fn a_subtitle_travels_with_its_fonts() {
+        let font = |file_type: &str| proto::v1::FontFile {
+            data: proto::Bytes::from_static(b"font"),
+            file_type: file_type.into(),
+        };
+        let alias = |requested: &str| proto::v1::FontAlias {
+            requested: requested.into(),
+            family: "DejaVu Sans".into(),
+        };
+        let subtitles = |name: &str, args: &str| proto::v1::Filter {
+            name: name.into(),
+            args: args.into(),
+            file: proto::Bytes::from_static(b"1"),
+            file_type: "srt".into(),
+            fonts: vec![font("ttf"), font("otf")],
+            font_aliases: vec![alias("Arial"), alias("Times New Roman")],
+            ..Default::default()
+        };
+        let mut s = spec();
+        s.filters = vec![subtitles("subtitles", "force_style=Fontsize=24,PrimaryColour=&H00FFFF&")];
+        let valid = validate(&s).unwrap();
+        assert_eq!(valid.files[0].0, "filter-0.srt");
+        let names: Vec<&str> = valid.fonts.files.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["font-0.ttf", "font-1.otf"]);
+        let conf = valid.fonts_conf(Path::new("/chunk"));
+        assert!(conf.contains("<dir>/chunk/fonts</dir>"), "{conf}");
+        assert!(conf.contains("<string>Times New Roman</string>"), "{conf}");
+        let graph = valid.graph();
+        assert!(
+            graph.contains(
+                "subtitles=force_style=Fontsize=24\\,PrimaryColour=&H00FFFF&:filename=filter-0.srt"
+            ),
+            "{graph}"
+        );
+        for (what, filter) in [
+            ("fontsdir", subtitles("subtitles", "fontsdir=/etc")),
+            ("stream index", subtitles("subtitles", "si=0")),
+            ("unnamed", subtitles("subtitles", "640x480")),
+            ("shaping on subtitles", subtitles("subtitles", "shaping=simple")),
+            ("a quote", subtitles("subtitles", "force_style='a'")),
+            ("a character set path", subtitles("subtitles", "charenc=../../etc/passwd")),
+            (
+                "a font of another type",
+                proto::v1::Filter { fonts: vec![font("pfb")], ..subtitles("ass", "") },
+            ),
+            (
+                "an empty font",
+                proto::v1::Filter {
+                    fonts: vec![proto::v1::FontFile {
+                        data: proto::Bytes::new(),
+                        file_type: "ttf".into(),
+                    }],
+                    ..subtitles("ass", "")
+                },
+            ),
+            (
+                "a family with a line break",
+                proto::v1::Filter { font_aliases: vec![alias("A\nB")], ..subtitles("ass", "") },
+            ),
+            (
+                "fonts on a LUT",
+                proto::v1::Filter {
+                    name: "lut3d".into(),
+                    file_type: "cube".into(),
+                    ..subtitles("", "")
+                },
+            ),
+        ] {
+            let mut s = spec();
+            s.filters = vec![filter];
+            assert!(validate(&s).is_err(), "{what} was accepted");
+        }
+        let mut s = spec();
+        s.filters = vec![proto::v1::Filter {
+            fonts: vec![],
+            font_aliases: vec![],
+            ..subtitles("hflip", "")
+        }];
+        s.filters[0].file = proto::Bytes::new();
+        s.filters[0].file_type = String::new();
+        let valid = validate(&s).unwrap();
+        assert_eq!(
+            valid.fonts_conf(Path::new("/chunk")),
+            crate::fonts_conf::config(None, Path::new("/x"), &[])
+        );
+    }
+
     /// A LUT's bytes travel in the spec and the node names its own copy;
     /// arguments never name a file, other filters carry none, and the
     /// files of one spec stay within a header.
@@ -1390,7 +1588,7 @@ mod tests {
             file: proto::Bytes::from_static(b"font"),
             file_type: "ttf".into(),
             text: text.into(),
-            timecode: String::new(),
+            ..Default::default()
         };
         let mut s = spec();
         s.filters = vec![text("fontsize=20:fontcolor=white@0.5", "it's [a], b; c:\\ %{pts:hms}")];

@@ -126,6 +126,10 @@ fn side_inputs(dir: &Path, encode: &[&str]) -> Vec<String> {
     if encode.iter().any(|a| a.contains("font.ttf")) {
         tests::copy_font(&dir.join("font.ttf"));
     }
+    if encode.iter().any(|a| a.contains("styled.srt")) {
+        std::fs::write(dir.join("styled.srt"), STYLED_SRT).unwrap();
+        std::fs::write(dir.join("styled.ass"), STYLED_ASS).unwrap();
+    }
     for (name, side) in SIDE_INPUTS {
         if encode.iter().any(|a| a.contains(name)) {
             let mut args: Vec<String> = side.iter().map(|a| a.replace("{dir}", dir_s)).collect();
@@ -312,6 +316,34 @@ const WITH_BURNT_IN_TEXT: &[&str] = x264_lossless_after!(
      drawtext=fontfile={dir}/font.ttf:timecode='00\\:00\\:59;25':rate=30000/1001:fontsize=10:\
      fontcolor=yellow:x=2:y=2,format=yuv420p"
 );
+/// Subtitles burnt into the picture (`subtitles=film.srt`, `ass=styled.ass`),
+/// as a release with hard subtitles carries them: the subtitle files and
+/// the fonts libass picks here (`Arial` is DejaVu Sans here; italic, bold,
+/// a serif title style, a `\fn` face) travel with each chunk, and every
+/// frame shows the events of its own time (a fade, a move, karaoke). A
+/// line that appears while another shows goes above it and stays there:
+/// no chunk starts while it shows.
+const WITH_BURNT_IN_SUBTITLES: &[&str] = x264_lossless_after!(
+    "-vf",
+    "subtitles={dir}/styled.srt:force_style='Fontsize=18,PrimaryColour=&H0000FFFF&',\
+     ass=filename={dir}/styled.ass,format=yuv420p"
+);
+/// The `.srt` of [`WITH_BURNT_IN_SUBTITLES`]: the second line collides
+/// with the first.
+const STYLED_SRT: &str = "1\n00:00:00,100 --> 00:00:00,900\nPlain, then <i>italic</i>\n\n\
+    2\n00:00:00,700 --> 00:00:01,300\n<b>Bold</b> over two lines\nand <i><b>both</b></i>\n\n\
+    3\n00:00:02,100 --> 00:00:02,400\nÉtoile, ñandú, Ærø\n";
+/// The `.ass` of [`WITH_BURNT_IN_SUBTITLES`].
+const STYLED_ASS: &str = "[Script Info]\nScriptType: v4.00+\nPlayResX: 320\nPlayResY: 240\n\n\
+    [V4+ Styles]\nFormat: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, \
+    BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, \
+    Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding\n\
+    Style: Default,Arial,16,&H00FFFFFF,&H000000FF,&H00000000,&H80000000,0,0,0,0,100,100,0,0,1,1,1,2,10,10,10,1\n\
+    Style: Title,DejaVu Serif,22,&H0000FF00,&H000000FF,&H00000000,&H80000000,-1,0,0,0,100,100,0,0,1,2,0,8,10,10,10,1\n\n\
+    [Events]\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n\
+    Dialogue: 0,0:00:00.00,0:00:00.50,Title,,0,0,0,,{\\fad(200,200)}A title that fades\n\
+    Dialogue: 0,0:00:01.50,0:00:02.00,Default,,0,0,0,,{\\move(10,60,200,120)\\fnDejaVu Sans Mono}moving mono\n\
+    Dialogue: 0,0:00:02.20,0:00:02.80,Default,,0,0,0,,{\\k10}ka{\\k10}ra{\\k20}o{\\k20}ke\n";
 /// Why a graph on audio runs through ffmpeg for a source without audio
 /// (where ffmpeg then fails: "matches no streams").
 const NO_AUDIO: &str = "-filter_complex reads [0:a:0], which names no stream";
@@ -457,6 +489,10 @@ macro_rules! sources {
         suite!(x264_lossless_with_a_timed_logo, WITH_A_TIMED_LOGO, "mkv", { $($sources)* });
         suite!(x264_lossless_through_a_lut, THROUGH_A_LUT, "mkv", { $($sources)* });
         suite!(x264_lossless_with_burnt_in_text, WITH_BURNT_IN_TEXT, "mkv", { $($sources)* });
+        suite!(
+            x264_lossless_with_burnt_in_subtitles, WITH_BURNT_IN_SUBTITLES, "mkv",
+            { $($sources)* }
+        );
         suite!(fps_filter, FPS_24, "mkv", { $($sources)* });
         suite!(output_rate, RATE_24, "mkv", { $($sources)* });
     };

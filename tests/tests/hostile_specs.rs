@@ -15,7 +15,9 @@ use std::time::Duration;
 use proto::v1::encode_request::Msg;
 use proto::v1::encode_response::Msg as Reply;
 use proto::v1::node_client::NodeClient;
-use proto::v1::{CodecOption, EncodeHeader, EncodeRequest, EncodeSpec, Filter, Rational};
+use proto::v1::{
+    CodecOption, EncodeHeader, EncodeRequest, EncodeSpec, Filter, FontAlias, FontFile, Rational,
+};
 use tests::{Node, Rng, ffmpeg};
 
 /// Attempts per run.
@@ -24,6 +26,9 @@ const ATTEMPTS: usize = 400;
 /// Values meant to name a file, a URL or a device, or to break out of the
 /// node's argv or filtergraph.
 const HOSTILE: &[&str] = &[
+    // A subtitle's options: a font family and a character set that are paths.
+    "force_style=FontName=/etc/passwd",
+    "charenc=../../etc/passwd",
     "/etc/passwd",
     "../../../etc/passwd",
     "../escape.txt",
@@ -104,8 +109,24 @@ const FILTER_NAMES: &[&str] = &[
 ];
 
 /// A filter's file and its type, which the node names itself (a LUT's).
-const FILTER_FILES: &[&str] = &["", "LUT_3D_SIZE 2\n0 0 0\n", "file /etc/passwd\n"];
-const FILE_TYPES: &[&str] = &["", "cube", "../cube", "cube/../../../tmp/x", "3dl", "png", "ttf"];
+const FILTER_FILES: &[&str] = &[
+    "",
+    "LUT_3D_SIZE 2\n0 0 0\n",
+    "file /etc/passwd\n",
+    "1\n00:00:00,000 --> 00:00:09,000\n<font face=\"/etc/passwd\">x</font>\n",
+];
+const FILE_TYPES: &[&str] =
+    &["", "cube", "../cube", "cube/../../../tmp/x", "3dl", "png", "ttf", "srt", "ass"];
+/// A subtitle's fonts' types, and the families its fontconfig
+/// substitutes: XML and configuration syntax, paths.
+const FONT_TYPES: &[&str] = &["ttf", "otf", "../ttf", ""];
+const FAMILIES: &[&str] = &[
+    "Arial",
+    "</string></test></match><dir>/etc</dir><match><test><string>",
+    "/etc/passwd",
+    "<include>/etc/fonts/fonts.conf</include>",
+    "&amp; &#x2F;",
+];
 /// drawtext's text, which the node quotes itself: graph and option syntax,
 /// and functions that read the machine.
 const TEXTS: &[&str] = &[
@@ -176,6 +197,18 @@ fn hostile(rng: &mut Rng, tb: (i64, i64)) -> EncodeSpec {
                 file_type: rng.pick(FILE_TYPES).into(),
                 text: rng.pick(TEXTS).into(),
                 timecode: rng.pick(TIMECODES).into(),
+                fonts: (0..rng.next() % 3)
+                    .map(|_| FontFile {
+                        data: rng.pick(FILTER_FILES).as_bytes().to_vec().into(),
+                        file_type: rng.pick(FONT_TYPES).into(),
+                    })
+                    .collect(),
+                font_aliases: (0..rng.next() % 3)
+                    .map(|_| FontAlias {
+                        requested: rng.pick(FAMILIES).into(),
+                        family: rng.pick(FAMILIES).into(),
+                    })
+                    .collect(),
             }),
             3 => spec.pix_fmt = rng.pick(HOSTILE).into(),
             4 => {
