@@ -207,7 +207,7 @@ pub async fn load(job: &mut EncodeJob, tools: &Tools) -> anyhow::Result<Result<(
     let mut files: Vec<(String, proto::Bytes)> = Vec::new();
     let mut subtitles = Vec::new();
     let mut first_subtitle = None;
-    for (name, args) in &job.filters {
+    for (at, (name, args)) in job.filters.iter().enumerate() {
         let Some(Parts { path, textfile, timecode, rest, .. }) = parts(name, args) else {
             continue;
         };
@@ -223,9 +223,7 @@ pub async fn load(job: &mut EncodeJob, tools: &Tools) -> anyhow::Result<Result<(
             return Ok(Err(too_large(name, total)));
         }
         if matches!(name.as_str(), "subtitles" | "ass") {
-            if first_subtitle.is_none() {
-                first_subtitle = Some(path.clone());
-            }
+            first_subtitle = first_subtitle.or(Some(at));
             subtitles.push(crate::subtitle_fonts::Subtitle {
                 filter: name.clone(),
                 args: rest.clone(),
@@ -269,11 +267,11 @@ pub async fn load(job: &mut EncodeJob, tools: &Tools) -> anyhow::Result<Result<(
     job.filter_files = files;
     // One directory of fonts on the node serves them all: they are found,
     // and checked, together; the first subtitle's spec carries them.
-    if let Some(path) = first_subtitle {
+    if let Some(at) = first_subtitle {
         let budget = node::spec::MAX_SUBTITLE_FONTS;
-        match crate::subtitle_fonts::resolve(tools, &subtitles, budget).await? {
+        match crate::subtitle_fonts::resolve(tools, &subtitles, budget).await {
             Ok((fonts, events)) => {
-                job.subtitle_fonts = vec![(path, fonts)];
+                job.subtitle_fonts = Some((at, fonts));
                 job.subtitle_events = events;
             }
             Err(why) => return Ok(Err(why)),
@@ -339,13 +337,13 @@ fn too_large(name: &str, total: u64) -> String {
 }
 
 /// A job's filter as a spec carries it: a file filter's path replaced by
-/// the file's bytes (read by `load`) and type, drawtext's text apart, a
-/// subtitle's fonts (`fonts`, by the subtitle's path) beside it.
+/// the file's bytes (read by `load`) and type, drawtext's text apart, and
+/// the subtitles' `fonts` if it is the one that carries them.
 pub fn to_proto(
     name: &str,
     args: &str,
     files: &[(String, proto::Bytes)],
-    fonts: &[(String, crate::subtitle_fonts::Fonts)],
+    fonts: Option<&crate::subtitle_fonts::Fonts>,
 ) -> proto::v1::Filter {
     let bytes = |path: &str| files.iter().find(|(p, _)| p == path).map(|(_, b)| b.clone());
     let found = parts(name, args).and_then(|mut p| {
@@ -365,7 +363,7 @@ pub fn to_proto(
                 timecode: p.timecode,
                 ..Default::default()
             };
-            if let Some((_, fonts)) = fonts.iter().find(|(path, _)| *path == p.path) {
+            if let Some(fonts) = fonts {
                 fonts.fill(&mut filter);
             }
             filter
@@ -388,11 +386,19 @@ pub fn stand_in(name: &str, args: &str) -> proto::v1::Filter {
             };
             return stand_in(name, &with_font(found, &resolved));
         }
-        files.push((p.path, proto::Bytes::from_static(b"\0")));
+        // A subtitle's content is checked once it is read (`load`): the
+        // stand-in begins as its type's files do.
+        let bytes: &'static [u8] = match file_type(&p.path).as_deref() {
+            Some("srt") => b"1\n00:00:00,000 --> 00:00:01,000\n",
+            Some("ass" | "ssa") => b"[Script Info]\n",
+            Some("vtt") => b"WEBVTT\n",
+            _ => b"\0",
+        };
+        files.push((p.path, proto::Bytes::from_static(bytes)));
         // The text file's words are checked once it is read (`load`).
         files.extend(p.textfile.map(|t| (t, proto::Bytes::from_static(b"-"))));
     }
-    to_proto(name, args, &files, &[])
+    to_proto(name, args, &files, None)
 }
 
 #[cfg(test)]
@@ -422,7 +428,7 @@ mod tests {
         assert_eq!(args, "fontsize=20:fontfile=f.ttf:text='Take 3: %{pts:hms}'");
         assert_eq!(without_file("drawtext", &args), "fontsize=20");
         let files = vec![("f.ttf".to_string(), proto::Bytes::from_static(b"font"))];
-        let filter = to_proto("drawtext", &args, &files, &[]);
+        let filter = to_proto("drawtext", &args, &files, None);
         assert_eq!(
             (filter.args.as_str(), filter.text.as_str()),
             ("fontsize=20", "Take 3: %{pts:hms}")
@@ -461,7 +467,7 @@ mod tests {
             ("f.ttf".to_string(), proto::Bytes::from_static(b"font")),
             ("t.txt".to_string(), proto::Bytes::from_static(b"Take 3\n%{pts:hms}\n")),
         ];
-        let filter = to_proto("drawtext", &args, &files, &[]);
+        let filter = to_proto("drawtext", &args, &files, None);
         let fields = (filter.args.as_str(), filter.text.as_str(), &filter.file[..]);
         // drawtext leaves out one line break at the end of the file.
         assert_eq!(fields, ("x=4", "Take 3\n%{pts:hms}", &b"font"[..]));
@@ -476,7 +482,7 @@ mod tests {
         let args = ok("drawtext", "fontfile=f.ttf:timecode=00\\:59\\:59;20:rate=30000/1001");
         assert_eq!(args, "rate=30000/1001:fontfile=f.ttf:timecode='00:59:59;20':text=");
         let files = vec![("f.ttf".to_string(), proto::Bytes::from_static(b"font"))];
-        let filter = to_proto("drawtext", &args, &files, &[]);
+        let filter = to_proto("drawtext", &args, &files, None);
         let fields = (filter.args.as_str(), filter.timecode.as_str(), filter.text.as_str());
         assert_eq!(fields, ("rate=30000/1001", "00:59:59;20", ""));
         assert_eq!(without_file("drawtext", &args), "rate=30000/1001");
@@ -502,10 +508,10 @@ mod tests {
     #[test]
     fn the_spec_carries_the_bytes_not_the_path() {
         let files = vec![("g.cube".to_string(), proto::Bytes::from_static(b"LUT_3D_SIZE 2"))];
-        let filter = to_proto("lut3d", "interp=nearest:file=g.cube", &files, &[]);
+        let filter = to_proto("lut3d", "interp=nearest:file=g.cube", &files, None);
         assert_eq!(filter.args, "interp=nearest");
         assert_eq!(filter.file_type, "cube");
         assert_eq!(&filter.file[..], b"LUT_3D_SIZE 2");
-        assert_eq!(to_proto("hflip", "", &files, &[]).file.len(), 0);
+        assert_eq!(to_proto("hflip", "", &files, None).file.len(), 0);
     }
 }

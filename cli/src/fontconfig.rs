@@ -138,7 +138,9 @@ pub async fn loads(
     tokio::fs::write(&conf, node::fonts_conf::config(None, dir.path(), &[])).await?;
     let Some(name) = file.to_str().filter(|n| !n.contains([':', '\\', '\'', ',', ';', '[', ']']))
     else {
-        anyhow::bail!("a temporary directory whose name filters cannot hold: {}", file.display());
+        // Only costs the speed: ffmpeg runs the command.
+        let name = file.display();
+        return Ok(Err(format!("a temporary directory whose name filters cannot hold: {name}")));
     };
     let chain = format!("drawtext=fontfile={name}:fontcolor=white:text={SAMPLE}");
     let env = [("FONTCONFIG_FILE", conf.as_path())];

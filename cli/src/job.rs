@@ -98,9 +98,11 @@ pub struct EncodeJob {
     /// path their arguments give, read once by `filter_files::load` after
     /// routing; every chunk's spec carries them.
     pub filter_files: Vec<(String, proto::Bytes)>,
-    /// The fonts each burnt-in subtitle among `filters` draws with, by the
-    /// subtitle file's path (`subtitle_fonts`), found by `filter_files::load`.
-    pub subtitle_fonts: Vec<(String, crate::subtitle_fonts::Fonts)>,
+    /// The fonts the burnt-in subtitles among `filters` draw with, found by
+    /// `filter_files::load` (`subtitle_fonts`), and the index in `filters`
+    /// of the first subtitle filter, whose spec carries them: a node puts
+    /// them in one directory for all.
+    pub subtitle_fonts: Option<(usize, crate::subtitle_fonts::Fonts)>,
     /// The events of those subtitles, which decide where chunks may start
     /// (`subtitle_events`).
     pub subtitle_events: Vec<crate::subtitle_events::Event>,

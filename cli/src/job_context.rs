@@ -214,7 +214,19 @@ impl JobContext {
                 .turn
                 .iter()
                 .chain(&self.job.filters)
-                .map(|(name, args)| match name.as_str() {
+                .enumerate()
+                .map(|(k, (name, args))| {
+                    // The first subtitle filter's spec carries the fonts.
+                    let turned = self.job.turn.len();
+                    let fonts = self
+                        .job
+                        .subtitle_fonts
+                        .as_ref()
+                        .filter(|(at, _)| k.checked_sub(turned) == Some(*at))
+                        .map(|(_, fonts)| fonts);
+                    (name, args, fonts)
+                })
+                .map(|(name, args, fonts)| match name.as_str() {
                     "drawtext" => {
                         let args = crate::drawtext::for_chunk(args, self.frames_before(chunk))
                             .map_err(anyhow::Error::msg)?;
@@ -222,7 +234,7 @@ impl JobContext {
                             name,
                             &args,
                             &self.job.filter_files,
-                            &self.job.subtitle_fonts,
+                            fonts,
                         ))
                     }
                     "fade" => {
@@ -231,15 +243,12 @@ impl JobContext {
                             name,
                             &args,
                             &self.job.filter_files,
-                            &self.job.subtitle_fonts,
+                            fonts,
                         ))
                     }
-                    _ => Ok(crate::filter_files::to_proto(
-                        name,
-                        args,
-                        &self.job.filter_files,
-                        &self.job.subtitle_fonts,
-                    )),
+                    _ => {
+                        Ok(crate::filter_files::to_proto(name, args, &self.job.filter_files, fonts))
+                    }
                 })
                 .collect::<anyhow::Result<_>>()?,
             keep_start_pts,

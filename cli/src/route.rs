@@ -520,7 +520,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         filters,
         turn: Vec::new(),
         filter_files: Vec::new(),
-        subtitle_fonts: Vec::new(),
+        subtitle_fonts: None,
         subtitle_events: Vec::new(),
         fps_filter,
         maps,

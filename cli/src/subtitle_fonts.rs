@@ -100,8 +100,22 @@ pub struct Subtitle {
 /// files libass picks here for any of them, which a node puts in one
 /// directory, checked to draw every event of each alike with the node's
 /// configuration; and the events of all of them. `Err` says why the
-/// command goes to ffmpeg.
+/// command goes to ffmpeg: a check that fails for a reason of dffmpeg's
+/// own (a scratch directory, an ffmpeg that fails on a blank frame) only
+/// costs the speed.
 pub async fn resolve(
+    tools: &Tools,
+    subtitles: &[Subtitle],
+    budget: usize,
+) -> Result<(Fonts, Vec<Event>), String> {
+    match check(tools, subtitles, budget).await {
+        Ok(checked) => checked,
+        Err(error) => Err(format!("checking the subtitles' fonts: {error:#}")),
+    }
+}
+
+/// [`resolve`], with dffmpeg's own failures apart.
+async fn check(
     tools: &Tools,
     subtitles: &[Subtitle],
     budget: usize,
@@ -138,7 +152,7 @@ pub async fn resolve(
         let Subtitle { filter, args, bytes, file_type } = subtitle;
         let file = format!("{root}/subtitle-{k}.{file_type}");
         tokio::fs::write(&file, bytes).await?;
-        let events = match events(tools, &file).await? {
+        let events = match events(tools, &file, subtitle).await? {
             Ok(events) => events,
             Err(why) => return Ok(Err(why)),
         };
@@ -176,7 +190,11 @@ pub async fn resolve(
             Ok(log) => String::from_utf8_lossy(&log).into_owned(),
             Err(error) => return Ok(Err(format!("{filter} {file_type}: {error:#}"))),
         };
-        for pick in picks(&log) {
+        let picks = match picks(&log) {
+            Ok(picks) => picks,
+            Err(why) => return Ok(Err(why)),
+        };
+        for pick in picks {
             let family = match paths.iter().position(|p| *p == pick.path) {
                 Some(at) => family_name(&fonts.files[at].0, pick.index),
                 None => {
@@ -245,29 +263,66 @@ fn plain_path(path: &str) -> bool {
     !path.contains([':', '\\', '\'', ',', ';', '[', ']', '=', ' '])
 }
 
-/// The events of the subtitle file as ffprobe reads its packets (in
-/// milliseconds, as libass times them), those of no length left out.
-async fn events(tools: &Tools, subtitle: &str) -> anyhow::Result<Result<Vec<Event>, String>> {
+/// The formats ffmpeg may read a subtitle file as (by its content, as
+/// ffprobe names them), whose times are milliseconds or centiseconds, which
+/// libass's milliseconds hold exactly.
+const FORMATS: &[&str] = &["srt", "ass", "webvtt"];
+
+/// The events of the subtitle file `path` (of `subtitle`) as ffprobe reads
+/// its packets (in milliseconds, as libass times them), those of no length
+/// left out; or why they may not be what the filter shows: a format other
+/// than [`FORMATS`] (`ass` reads ASS alone), an event of negative length
+/// (the last of a file going back in time, which `subtitles` shows to the
+/// end), an ASS file with `Dialogue:` lines its demuxer does not read
+/// (libass does).
+async fn events(
+    tools: &Tools,
+    path: &str,
+    subtitle: &Subtitle,
+) -> anyhow::Result<Result<Vec<Event>, String>> {
+    // The node reads only files that begin as their type's do.
+    if !node::spec::subtitle_content(&subtitle.file_type, &subtitle.bytes) {
+        let kind = &subtitle.file_type;
+        return Ok(Err(format!("a subtitle file that does not begin as {kind} does")));
+    }
     let args = [
         "-v",
         "error",
         "-show_entries",
-        "stream=time_base:packet=pts,duration",
+        "format=format_name:stream=time_base:packet=pts,duration",
         "-of",
         "csv",
-        subtitle,
+        path,
     ];
     let out = match tools.ffprobe(&args.map(String::from)).await {
         Ok(out) => out,
         Err(error) => return Ok(Err(format!("reading the subtitle's events: {error:#}"))),
     };
     let text = String::from_utf8_lossy(&out);
+    let format = text.lines().find_map(|l| l.strip_prefix("format,")).unwrap_or_default();
+    let filter = subtitle.filter.as_str();
+    if !FORMATS.contains(&format) || (filter == "ass" && format != "ass") {
+        return Ok(Err(format!("{filter} of a file read as '{format}' is not distributable")));
+    }
     let Some(tb) = crate::subtitle_events::csv_time_base(&text) else {
         return Ok(Err("the subtitle file holds no subtitle stream".into()));
     };
+    let packets = text.lines().filter(|l| l.starts_with("packet,")).count();
+    if format == "ass" && dialogue_lines(&subtitle.bytes) != packets {
+        return Ok(Err(format!(
+            "{filter}: an ASS file with Dialogue lines its demuxer does not read is not \
+             distributable"
+        )));
+    }
     let mut events = Vec::new();
     for line in text.lines() {
         let Some(event) = Event::from_csv(line, tb) else { continue };
+        if event.end_ms < event.start_ms {
+            return Ok(Err(format!(
+                "{filter}: an event of negative length (at {} ms) is not distributable",
+                event.start_ms
+            )));
+        }
         if event.end_ms > event.start_ms {
             events.push(event);
         }
@@ -276,6 +331,15 @@ async fn events(tools: &Tools, subtitle: &str) -> anyhow::Result<Result<Vec<Even
         return Ok(Err(format!("subtitles of over {MAX_EVENTS} events are not distributable")));
     }
     Ok(Ok(events))
+}
+
+/// The lines of an ASS file that libass reads as events: `Dialogue:`
+/// after any spaces (in any case, to count more rather than fewer).
+fn dialogue_lines(bytes: &[u8]) -> usize {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .filter(|l| l.trim_start().to_ascii_lowercase().starts_with("dialogue:"))
+        .count()
 }
 
 /// A concat list that shows the blank frame at 0 and at each of `times`
@@ -297,9 +361,12 @@ fn seconds(ms: u64) -> String {
 }
 
 /// The fonts libass logged that it picked (`fontselect: (FAMILY, WEIGHT,
-/// SLANT) -> PATH, INDEX, POSTSCRIPT NAME`), each once, in order.
-fn picks(log: &str) -> Vec<Pick> {
-    let mut out: Vec<Pick> = Vec::new();
+/// SLANT) -> PATH, INDEX, POSTSCRIPT NAME`), each once, in order; or why
+/// not: a second font for one family, weight and slant is a fallback for
+/// glyphs the first lacks, which libass finds through fontconfig's
+/// fallback order (not sent) and keeps for later events.
+fn picks(log: &str) -> Result<Vec<Pick>, String> {
+    let mut out: Vec<(Pick, &str)> = Vec::new();
     for line in log.lines() {
         let Some((_, rest)) = line.split_once("fontselect: (") else { continue };
         let Some((request, picked)) = rest.split_once(") -> ") else { continue };
@@ -310,11 +377,18 @@ fn picks(log: &str) -> Vec<Pick> {
             continue;
         };
         let pick = Pick { requested: requested.to_string(), path: path.to_string(), index };
-        if !out.contains(&pick) {
-            out.push(pick);
+        match out.iter().find(|(_, r)| *r == request) {
+            Some((before, _)) if *before == pick => {}
+            Some(_) => {
+                return Err(format!(
+                    "subtitles drawing glyphs of ({request}) with a fallback font are not \
+                     distributable"
+                ));
+            }
+            None => out.push((pick, request)),
         }
     }
-    out
+    Ok(out.into_iter().map(|(pick, _)| pick).collect())
 }
 
 /// The type a node takes a font file as, by its extension.
@@ -343,13 +417,23 @@ mod tests {
                    [Parsed_subtitles_0 @ 0x1] fontselect: (Arial, 400, 0) -> /usr/share/fonts/a b, c.ttf, 0, DejaVuSans\n\
                    [Parsed_subtitles_0 @ 0x1] fontselect: (My, Font, 700, 100) -> /f/x.ttc, 2, X-Bold\n\
                    [Parsed_subtitles_0 @ 0x1] fontselect: failed to find any fallback with glyph 0x41 for font: (Z, 400, 0)\n";
-        let found = picks(log);
+        let found = picks(log).unwrap();
         assert_eq!(found.len(), 2);
         assert_eq!(
             (found[0].requested.as_str(), found[0].path.as_str()),
             ("Arial", "/usr/share/fonts/a b, c.ttf")
         );
         assert_eq!((found[1].requested.as_str(), found[1].index), ("My, Font", 2));
+    }
+
+    /// A second font for one request is a fallback for some glyphs.
+    #[test]
+    fn a_fallback_font_is_refused() {
+        let log = "fontselect: (DejaVu Serif, 400, 0) -> /f/DejaVuSerif.ttf, 0, DejaVuSerif\n\
+                   fontselect: (DejaVu Serif, 700, 0) -> /f/DejaVuSerif-Bold.ttf, 0, DejaVuSerif-Bold\n\
+                   fontselect: (DejaVu Serif, 400, 0) -> /f/DejaVuSans.ttf, 0, DejaVuSans\n";
+        assert!(picks(log).unwrap_err().contains("(DejaVu Serif, 400, 0)"));
+        assert_eq!(dialogue_lines(b"[Events]\nDialogue: a\n dialogue: b\nComment: c\n"), 2);
     }
 
     #[test]

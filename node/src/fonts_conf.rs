@@ -40,9 +40,12 @@ pub fn config(fonts_dir: Option<&Path>, cache_dir: &Path, aliases: &[(String, St
 }
 
 /// Whether `family` may be named in the configuration: a family name as
-/// fonts give them, without control characters.
+/// fonts give them, of characters XML allows (fontconfig ignores a file
+/// that holds others, and reads the machine's configuration instead), no
+/// control characters.
 pub fn valid_family(family: &str) -> bool {
-    !family.trim().is_empty() && family.len() <= 256 && !family.chars().any(char::is_control)
+    let allowed = |c: char| !c.is_control() && !matches!(c, '\u{fffe}' | '\u{ffff}');
+    !family.trim().is_empty() && family.len() <= 256 && family.chars().all(allowed)
 }
 
 /// `text` as XML character data.
@@ -81,5 +84,6 @@ mod tests {
         assert!(valid_family("DejaVu Sans"));
         assert!(!valid_family(" "));
         assert!(!valid_family("a\nb"));
+        assert!(!valid_family("a\u{ffff}"));
     }
 }

@@ -647,6 +647,12 @@ fn check_subtitles(filter: &proto::v1::Filter, fonts: &mut Fonts) -> Result<(), 
             _ => return refuse(option),
         }
     }
+    if !subtitle_content(&filter.file_type, &filter.file) {
+        return Err(SpecError::FilterFile(format!(
+            "{} of a file that does not begin as {} does",
+            filter.name, filter.file_type
+        )));
+    }
     for font in &filter.fonts {
         if !FONT_TYPES.contains(&font.file_type.as_str()) || font.data.is_empty() {
             return Err(SpecError::FilterFile(format!("a font of type '{}'", font.file_type)));
@@ -663,6 +669,27 @@ fn check_subtitles(filter: &proto::v1::Filter, fonts: &mut Fonts) -> Result<(), 
         fonts.aliases.push((alias.requested.clone(), alias.family.clone()));
     }
     Ok(())
+}
+
+/// Whether a subtitle file begins as its type's do, as ffmpeg's probes
+/// of those formats read them: the subtitle filter reads the file with the
+/// format its content suggests, whatever its name, and some formats (HLS
+/// playlists, concat lists) name other files. `srt`: a number on its first
+/// line with text, then a time line with `-->`; `ass`, `ssa`:
+/// `[Script Info]`; `vtt`: `WEBVTT`. The coordinator asks the same.
+pub fn subtitle_content(file_type: &str, bytes: &[u8]) -> bool {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    match file_type {
+        "ass" | "ssa" => bytes.trim_ascii_start().starts_with(b"[Script Info]"),
+        "vtt" => bytes.starts_with(b"WEBVTT"),
+        "srt" => {
+            let mut lines = bytes.split(|&b| b == b'\n').map(<[u8]>::trim_ascii);
+            let Some(number) = lines.find(|l| !l.is_empty()) else { return false };
+            number.first().is_some_and(u8::is_ascii_digit)
+                && lines.take(2).any(|l| l.windows(3).any(|w| w == b"-->"))
+        }
+        _ => false,
+    }
 }
 
 /// Checks drawtext's options ([`crate::drawtext::DRAWTEXT_OPTIONS`], all
@@ -1459,7 +1486,7 @@ mod tests {
         let subtitles = |name: &str, args: &str| proto::v1::Filter {
             name: name.into(),
             args: args.into(),
-            file: proto::Bytes::from_static(b"1"),
+            file: proto::Bytes::from_static(b"1\n00:00:00,000 --> 00:00:01,000\nx\n"),
             file_type: "srt".into(),
             fonts: vec![font("ttf"), font("otf")],
             font_aliases: vec![alias("Arial"), alias("Times New Roman")],
@@ -1488,6 +1515,13 @@ mod tests {
             ("shaping on subtitles", subtitles("subtitles", "shaping=simple")),
             ("a quote", subtitles("subtitles", "force_style='a'")),
             ("a character set path", subtitles("subtitles", "charenc=../../etc/passwd")),
+            (
+                "a playlist",
+                proto::v1::Filter {
+                    file: proto::Bytes::from_static(b"#EXTM3U\n"),
+                    ..subtitles("subtitles", "")
+                },
+            ),
             (
                 "a font of another type",
                 proto::v1::Filter { fonts: vec![font("pfb")], ..subtitles("ass", "") },
@@ -1532,6 +1566,28 @@ mod tests {
             valid.fonts_conf(Path::new("/chunk")),
             crate::fonts_conf::config(None, Path::new("/x"), &[])
         );
+    }
+
+    /// A subtitle's content must begin as its type's: a playlist or a list
+    /// named `.srt` would be read as what it is, and name other files.
+    #[test]
+    fn a_subtitle_file_begins_as_its_type() {
+        assert!(subtitle_content(
+            "srt",
+            b"\xef\xbb\xbf\n1\r\n00:00:00,000 --> 00:00:01,000\r\nx\n"
+        ));
+        assert!(subtitle_content("ass", b"  [Script Info]\nScriptType: v4.00+\n"));
+        assert!(subtitle_content("vtt", b"WEBVTT\n\n00:00.000 --> 00:01.000\nx\n"));
+        for (file_type, bytes) in [
+            ("srt", &b"#EXTM3U\n#EXTINF:1,\n/etc/passwd\n"[..]),
+            ("srt", b"ffconcat version 1.0\nfile /etc/passwd\n"),
+            ("srt", b"1\nno time\n\n\n00:00:00,000 --> 00:00:01,000\n"),
+            ("ass", b"1\n00:00:00,000 --> 00:00:01,000\n"),
+            ("vtt", b"\n WEBVTT\n"),
+            ("cube", b"[Script Info]"),
+        ] {
+            assert!(!subtitle_content(file_type, bytes), "{file_type}: {bytes:?}");
+        }
     }
 
     /// A LUT's bytes travel in the spec and the node names its own copy;

@@ -1950,6 +1950,71 @@ fn frames_of_one_timestamp_run_through_ffmpeg() {
     assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
 }
 
+/// Subtitle files whose events a chunk might draw otherwise than ffmpeg
+/// alone, found before anything is encoded, run through ffmpeg: the last
+/// event going back in time (`subtitles` shows it to the end), an ASS line
+/// its demuxer does not read but libass does, glyphs drawn with a fallback
+/// font (found through fontconfig's fallback order, which is not sent), a
+/// MicroDVD file named `.srt` (read by its content, in frames).
+#[test]
+fn subtitles_a_chunk_could_draw_otherwise_run_through_ffmpeg() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.mkv");
+    let clip = "testsrc2=size=160x120:rate=25:duration=2";
+    ffmpeg(&["-f", "lavfi", "-i", clip, "-c:v", "ffv1", src.to_str().unwrap()]);
+    let ass = |events: &str| {
+        format!(
+            "[Script Info]\nScriptType: v4.00+\n\n[V4+ Styles]\nFormat: Name, Fontname, \
+             Fontsize, PrimaryColour, Bold, Italic, Alignment\nStyle: Default,DejaVu Serif,20,\
+             &H00FFFFFF,0,0,2\n\n[Events]\nFormat: Layer, Start, End, Style, Name, MarginL, \
+             MarginR, MarginV, Effect, Text\n{events}"
+        )
+    };
+    let cases = [
+        (
+            "backwards.srt",
+            "1\n00:00:00,200 --> 00:00:01,000\nFirst\n\n2\n00:00:01,000 --> 00:00:00,500\nBack\n"
+                .to_string(),
+            "an event of negative length",
+        ),
+        (
+            "hidden.ass",
+            ass("Dialogue: 0,0:00:00.00,0:00:00.50,Default,,0,0,0,,read\n \
+                 Dialogue: 0,0:00:01.00,0:00:01.50,Default,,0,0,0,,{\\fnDejaVu Sans}unread\n"),
+            "Dialogue lines its demuxer does not read",
+        ),
+        (
+            "fallback.ass",
+            ass(
+                "Dialogue: 0,0:00:00.00,0:00:01.50,Default,,0,0,0,,Serif and \u{5e9}\u{5dc}\u{5d5}\u{5dd}\n",
+            ),
+            "with a fallback font",
+        ),
+        (
+            "microdvd.srt",
+            "{1}{1}23.976\n{1}{20}Frames\n{12}{24}counted\n{24}{48}at 23.976\n".to_string(),
+            "does not begin as srt does",
+        ),
+    ];
+    let node = Node::start(1);
+    for (name, text, reason) in cases {
+        let subtitle = dir.path().join(name);
+        std::fs::write(&subtitle, text).unwrap();
+        let filter = if name.ends_with(".ass") { "ass" } else { "subtitles" };
+        let vf = format!("{filter}={}", subtitle.display());
+        let encode = ["-vf", &vf, "-c:v", "ffv1"];
+        let (plain, dist) = (dir.path().join("plain.mkv"), dir.path().join("dist.mkv"));
+        plain_encode(&[], &src, &encode, &plain);
+        let extra = ["-v", "verbose", "--segment-duration", "0.5"];
+        let stderr = distributed_encode(&[&node], &extra, &[], &src, &encode, &dist);
+        assert!(
+            stderr.contains("running with ffmpeg: ") && stderr.contains(reason),
+            "{name}: {stderr}"
+        );
+        assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false), "{name}");
+    }
+}
+
 /// A font file FreeType cannot load: ffmpeg alone falls back to
 /// fontconfig's font and draws anyway, where every chunk (whose node has
 /// no fonts to fall back on) would fail; the coordinator tries the font
