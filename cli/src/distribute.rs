@@ -649,7 +649,7 @@ async fn prepare(
     }
     // Named with -f concat, or found by its `ffconcat version 1.0` header.
     let concat = if job.concat_input() || media.format_name == "concat" {
-        crate::concat_list::check(tools, &job.input).await?
+        crate::concat_list::check(tools, crate::job::file_path(&job.input)).await?
     } else {
         None
     };
@@ -1200,6 +1200,10 @@ fn known_gap(
             "-map_chapters from another input, or chapter tags mapped, into {} with audio from Matroska is not reproduced yet",
             job.output_format
         ));
+    }
+    // With -copyts ffmpeg leaves the jumps of such timestamps as they are.
+    if job.copy_ts && media.discontinuous() {
+        return Some(format!("-copyts on {} is not reproduced yet", media.format_name));
     }
     // ffmpeg seeks an MPEG-TS or PS input by position and decodes from
     // there: seen here, -ss 0.7 on a TS with keyframes every 20 frames left

@@ -28,23 +28,43 @@ pub enum Rule {
     /// A list of times, in microseconds.
     Times(Vec<i64>),
     /// `expr:gte(t,n_forced*N)`: the first frame at or past every N
-    /// seconds, the form HLS and DASH recipes use. ffmpeg evaluates it per
+    /// seconds, the form HLS and DASH recipes use, or
+    /// `expr:gte(t,S+n_forced*N)`, as media servers write it (Jellyfin puts
+    /// the segment its transcode starts at in `S`). ffmpeg evaluates it per
     /// output frame in doubles, with `t` the frame's timestamp less the
     /// first frame's, times the encoder's time base (where a list of times
     /// compares the timestamps themselves); other expressions are refused.
-    Every(f64),
+    Every {
+        /// `S`: the time of the first forced frame (frame 0 is forced only
+        /// when `S` is 0).
+        start: f64,
+        /// `N`, above 0.
+        every: f64,
+    },
 }
 
 impl Rule {
     /// The rule `value` states, if it is one of the forms above.
     pub fn parse(value: &str) -> Option<Self> {
         if let Some(expr) = value.strip_prefix("expr:") {
-            let every = expr.strip_prefix("gte(t,n_forced*")?.strip_suffix(')')?;
-            let plain = !every.is_empty() && every.bytes().all(|b| b.is_ascii_digit() || b == b'.');
-            return every.parse::<f64>().ok().filter(|n| plain && *n > 0.0).map(Self::Every);
+            let sum = expr.strip_prefix("gte(t,")?.strip_suffix(')')?;
+            let (start, every) = match sum.split_once("+n_forced*") {
+                Some((start, every)) => (plain_number(start)?, every),
+                None => (0.0, sum.strip_prefix("n_forced*")?),
+            };
+            let every = plain_number(every).filter(|n| *n > 0.0)?;
+            return Some(Self::Every { start, every });
         }
         value.split(',').map(parse_duration).collect::<Option<Vec<_>>>().map(Self::Times)
     }
+}
+
+/// `text` as a number, if it is written with digits and at most one point
+/// only (no sign, exponent or name, which ffmpeg's evaluator reads
+/// otherwise than Rust).
+fn plain_number(text: &str) -> Option<f64> {
+    let plain = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    text.parse::<f64>().ok().filter(|_| plain)
 }
 
 /// The output frames ffmpeg alone forces, each at the time its chunk's
@@ -92,7 +112,7 @@ impl ForcedKeyframes {
                     }
                 }
             }
-            Rule::Every(seconds) => {
+            &Rule::Every { start, every } => {
                 // ffmpeg's `t` counts from the first output frame
                 // (`forced_kf_ref_pts`), times av_q2d(enc->time_base); the
                 // expression is evaluated in doubles.
@@ -100,7 +120,7 @@ impl ForcedKeyframes {
                 let first = outputs.first().map_or(0, |&(_, pts)| pts);
                 let mut n_forced = 0.0;
                 for (ordinal, &(key, pts)) in outputs.iter().enumerate() {
-                    if (pts - first) as f64 * tb >= n_forced * seconds {
+                    if (pts - first) as f64 * tb >= start + n_forced * every {
                         n_forced += 1.0;
                         force(ordinal, key);
                     }
@@ -265,8 +285,20 @@ mod tests {
         // `t` counts from the first frame: from slot 1, 2 s is slot 51.
         let late: Vec<(i64, i64)> = (1..60).map(|i| (i, i)).collect();
         assert_eq!(ForcedKeyframes::new(&rule, &late, (1, 25), |k| k).ordinals(), [0, 50]);
-        for refused in ["expr:gte(t,n_forced*0)", "expr:gte(n,n_forced*2)", "expr:gte(t,2)", "1,x"]
-        {
+        // Jellyfin's form: from S on; with S = 0, the same as without.
+        let from = |text| ForcedKeyframes::new(&Rule::parse(text).unwrap(), &late, (1, 25), |k| k);
+        assert_eq!(from("expr:gte(t,0+n_forced*2)").ordinals(), [0, 50]);
+        assert_eq!(from("expr:gte(t,1.2+n_forced*0.8)").ordinals(), [30, 50]);
+        for refused in [
+            "expr:gte(t,n_forced*0)",
+            "expr:gte(n,n_forced*2)",
+            "expr:gte(t,2)",
+            "1,x",
+            "expr:gte(t,-1+n_forced*2)",
+            "expr:gte(t,1e1+n_forced*2)",
+            "expr:gte(t,2+n_forced*0)",
+            "expr:gte(t,+n_forced*2)",
+        ] {
             assert_eq!(Rule::parse(refused), None, "{refused}");
         }
     }

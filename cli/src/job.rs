@@ -1,6 +1,6 @@
 //! A distributable encode, as the router extracted it from the command line.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::console::Console;
 
@@ -53,6 +53,19 @@ impl InputKind {
     /// ffmpeg's names for standard input as an input URL (`-` becomes `pipe:`).
     pub fn reads_stdin(url: &str) -> bool {
         matches!(url, "-" | "pipe:" | "pipe:0")
+    }
+}
+
+/// The file an input URL names on disk: the URL itself, or what follows
+/// `file:` (media servers name every input `file:/path`). ffmpeg's file
+/// protocol takes the rest as written (`file:-` is a file named `-`), and
+/// so does every ffmpeg dffmpeg runs, which is given the URL unchanged; only
+/// dffmpeg's own look at the file (is it one, its identity for resuming, a
+/// concat list's lines) needs the path.
+pub fn file_path(url: &Path) -> &Path {
+    match url.to_str().and_then(|u| u.strip_prefix("file:")) {
+        Some(path) if !path.starts_with("//") => Path::new(path),
+        _ => url,
     }
 }
 
@@ -144,6 +157,14 @@ pub struct EncodeJob {
     pub extra_inputs: Vec<ExtraInput>,
     /// `-frames:v`/`-vframes`: ffmpeg alone encodes no more frames than this.
     pub max_frames: Option<u64>,
+    /// The output stream that options written with an index specifier
+    /// (Jellyfin's `-x264opts:0`) take for the video: ffmpeg matches `:0`
+    /// against output streams, which only the probe orders, so the job runs
+    /// through ffmpeg when that stream is not the video.
+    pub video_output_index: Option<usize>,
+    /// `-copyts -start_at_zero`: ffmpeg alone's constant-rate outputs keep
+    /// a late first frame where it is (`route::copy_ts`).
+    pub copy_ts: bool,
     /// For a segmenting output (HLS, DASH): the encoder's keyframe interval,
     /// in output frames; every chunk starts on one of ffmpeg alone's
     /// keyframes (`crate::segmented`).

@@ -93,7 +93,8 @@ impl JobContext {
                 if !job.concat_input()
                     && !matches!(media.format_name.as_str(), "concat" | "image2") =>
             {
-                Identity::new(&job.input, &job.input_args, video_stream, &job.output)
+                let input = crate::job::file_path(&job.input);
+                Identity::new(input, &job.input_args, video_stream, &job.output)
                     .map_err(|error| tracing::warn!(%error, "this job cannot be resumed"))
                     .ok()
             }
@@ -347,9 +348,13 @@ impl JobContext {
     /// Frame-rate synchronisation per chunk. For CFR outputs only the first
     /// chunk says `cfr`: under `-copyts` ffmpeg's automatic choice starts the
     /// CFR grid at the chunk's first frame instead of padding from zero.
+    /// With the user's `-copyts` ffmpeg alone does not pad either
+    /// (`route::copy_ts`): no chunk says `cfr`.
     fn fps_mode_for(&self, chunk: &Chunk) -> FpsMode {
+        let automatic = self.job.fps_mode.is_none();
         match self.fps_mode {
             FpsMode::Cfr if chunk.frames.start > self.first_frame => FpsMode::Unspecified,
+            FpsMode::Cfr if automatic && self.job.copy_ts => FpsMode::Unspecified,
             mode => mode,
         }
     }

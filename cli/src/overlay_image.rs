@@ -51,7 +51,7 @@ pub async fn load(
     }
     // Its size before its bytes: a still image may be a huge TIFF.
     let read = |error: std::io::Error| Ok(Err(format!("reading {}: {error}", extra.url.display())));
-    let size = match tokio::fs::metadata(&extra.url).await {
+    let size = match tokio::fs::metadata(crate::job::file_path(&extra.url)).await {
         Ok(meta) => meta.len(),
         Err(error) => return read(error),
     };
@@ -61,7 +61,7 @@ pub async fn load(
             node::spec::MAX_OVERLAY_IMAGE
         )));
     }
-    let image = match tokio::fs::read(&extra.url).await {
+    let image = match tokio::fs::read(crate::job::file_path(&extra.url)).await {
         Ok(image) => image,
         Err(error) => return read(error),
     };

@@ -316,8 +316,10 @@ pub async fn packets(
 }
 
 /// The input options ffprobe needs too, in its spelling: the demuxer (`-f`,
-/// and the concat demuxer's `-safe`) and a raw stream's description, which ffmpeg's `-s`, `-pix_fmt` and `-r`
-/// hand to the demuxer as `video_size`, `pixel_format` and `framerate`.
+/// and the concat demuxer's `-safe`), how far to probe and whether to
+/// generate timestamps, and a raw stream's description, which ffmpeg's
+/// `-s`, `-pix_fmt` and `-r` hand to the demuxer as `video_size`,
+/// `pixel_format` and `framerate`.
 /// Options that only concern decoding (`-vcodec rawvideo`, `-an`) are left out.
 pub fn ffprobe_input_args(input_args: &[String]) -> Vec<String> {
     let mut out = Vec::new();
@@ -335,6 +337,8 @@ pub fn ffprobe_input_args(input_args: &[String]) -> Vec<String> {
             "-r" | "-framerate" => "-framerate",
             // The concat demuxer's.
             "-safe" => "-safe",
+            // Any demuxer's, as media servers give them (`route`).
+            "-analyzeduration" | "-probesize" | "-fflags" => name,
             // The image2 demuxer's (`image_sequence`).
             "-start_number" => "-start_number",
             "-pattern_type" => "-pattern_type",

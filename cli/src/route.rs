@@ -12,7 +12,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::args::{
-    Command, MapSource, MediaType, Opt, is_later_version, parse_duration, parse_graph, parse_map,
+    Command, MapSource, MediaType, Opt, StreamSpec, is_later_version, parse_duration, parse_graph,
+    parse_map,
 };
 use proto::v1::FpsMode;
 
@@ -45,6 +46,10 @@ const MUX_OPTIONS: &[&str] = &[
     "max_muxing_queue_size",
     "avoid_negative_ts",
     "muxing_queue_data_threshold",
+    // The audio bitrate's old name, and the muxer's delay (MPEG-TS and
+    // MPEG-PS offset their timestamps by it), as media servers write them.
+    "ab",
+    "max_delay",
 ];
 
 /// Output containers that the assembler writes, by muxer name.
@@ -77,6 +82,9 @@ const GLOBALS: &[&str] = &[
     "vsync",
     "benchmark",
     "report",
+    // Checked together (`copy_ts`).
+    "copyts",
+    "start_at_zero",
 ];
 
 /// Decides whether `command` can be distributed, as one job per output (each
@@ -127,6 +135,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     {
         return Err("-y and -n together".into());
     }
+    let copy_ts = copy_ts(command)?;
     let graph_tokens = graph.as_ref().map(|g| g.tokens.clone());
     let (graph, audio_chains) = match graph {
         Some(g) => (g.video, g.audio),
@@ -177,7 +186,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         }
         // Its files are found by the probe, or ffmpeg says why not.
         InputKind::File if crate::image_sequence::names_many(input) => {}
-        InputKind::File if !Path::new(&input.url).is_file() => {
+        InputKind::File if !is_regular_file(&input.url) => {
             return Err("the input is not a regular file".into());
         }
         InputKind::Stdin if input_window.end().is_some() => {
@@ -214,6 +223,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     let mut passlogfile = None;
     let mut output_rate = None;
     let mut max_frames = None;
+    let mut video_output_index = None;
     let mut graph_mapped = false;
     for opt in &output.options {
         if is_later_version(&opt.name) {
@@ -221,8 +231,20 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         }
         let spec = opt.spec.as_deref();
         let parsed = opt.stream_spec().map_err(|e| e.to_string())?;
-        let video_spec = parsed.is_plain_video();
         let name = opt.name.as_str();
+        // `-x264opts:0`: output stream 0, which must be the video (checked
+        // once the streams are known, `streams::select`).
+        let by_index = match parsed {
+            StreamSpec::Index(n) if takes_video_index(name) => Some(n as usize),
+            _ => None,
+        };
+        if let Some(n) = by_index {
+            if let Some(m) = video_output_index.filter(|&m| m != n) {
+                return Err(format!("options for the video given to output streams #{m} and #{n}"));
+            }
+            video_output_index = Some(n);
+        }
+        let video_spec = parsed.is_plain_video() || by_index.is_some();
         match name {
             "c" | "codec" | "vcodec" | "acodec" | "scodec" => {
                 let kind = match name {
@@ -329,7 +351,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
                 if crate::forced::Rule::parse(value(opt)).is_none() {
                     return Err(format!(
                         "-force_key_frames {} is not distributable (a list of times or \
-                         expr:gte(t,n_forced*N) is)",
+                         expr:gte(t,S+n_forced*N) is)",
                         value(opt)
                     ));
                 }
@@ -455,7 +477,17 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     {
         return Err("-vf fps with -ss/-t/-to is not distributable yet".into());
     }
-    if command.inputs.iter().any(|i| i.url == output.url) {
+    let windowed = |input: &FileArg| {
+        input.options.iter().any(|o| matches!(o.name.as_str(), "ss" | "t" | "to" | "itsoffset"))
+    };
+    if copy_ts && (command.inputs.iter().any(windowed) || output_window != Window::default()) {
+        return Err("-copyts with -ss, -t, -to or -itsoffset is not distributable".into());
+    }
+    if command
+        .inputs
+        .iter()
+        .any(|i| crate::job::file_path(Path::new(&i.url)) == Path::new(&output.url))
+    {
         // ffmpeg: "Output #0 same as Input #0 - exiting".
         return Err("the output is the input".into());
     }
@@ -537,6 +569,8 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         video_encoder_tag: None,
         extra_inputs,
         max_frames,
+        video_output_index,
+        copy_ts,
         keyint,
         graph,
         audio_chains,
@@ -658,7 +692,7 @@ fn extra_input(k: usize, input: &FileArg) -> Result<ExtraInput, String> {
     if input_kind(input) != InputKind::File
         || input.url.contains("://")
         || input.url.starts_with("pipe:")
-        || !Path::new(&input.url).is_file()
+        || !is_regular_file(&input.url)
     {
         return Err(format!("input #{k} is not a regular file"));
     }
@@ -667,6 +701,7 @@ fn extra_input(k: usize, input: &FileArg) -> Result<ExtraInput, String> {
         let passes = match opt.name.as_str() {
             "f" => !matches!(value(opt), "lavfi" | "concat" | "image2" | "image2pipe"),
             "ss" | "t" | "to" | "itsoffset" | "sub_charenc" | "thread_queue_size" => true,
+            "analyzeduration" | "probesize" | "fflags" => same_in_every_reader(opt),
             _ => false,
         };
         if !passes {
@@ -675,6 +710,47 @@ fn extra_input(k: usize, input: &FileArg) -> Result<ExtraInput, String> {
         args.extend(opt.tokens());
     }
     Ok(ExtraInput { url: PathBuf::from(&input.url), args })
+}
+
+/// Whether `-copyts` is given, where it can be distributed: with
+/// `-start_at_zero`, as media servers write it (Jellyfin's HLS transcode).
+/// The pair then shifts the input's timestamps by its start time as ffmpeg
+/// does without them, so one change is left for an encode of a file that
+/// is neither cut nor offset (checked by the caller): an output ffmpeg
+/// writes at a constant rate by default keeps a late first frame where it
+/// is instead of repeating it from 0 (`VSYNC_VSCFR`, `retime`). ffmpeg also
+/// stops correcting jumps in the input's timestamps; such inputs are
+/// refused once probed (`distribute`). Without `-start_at_zero` the output
+/// keeps the input's start time, which the chunks do not reproduce.
+fn copy_ts(command: &Command) -> Result<bool, String> {
+    let on = |name| command.global(name).is_some_and(Opt::enabled);
+    match (on("copyts"), on("start_at_zero")) {
+        (true, false) => Err("-copyts without -start_at_zero is not distributable".into()),
+        (copy_ts, _) => Ok(copy_ts),
+    }
+}
+
+/// True for an output option that applies to the encoded video when its
+/// specifier picks the video's output stream: those that the options loop
+/// takes for the video when written `:v`.
+fn takes_video_index(name: &str) -> bool {
+    matches!(
+        name,
+        "pix_fmt"
+            | "tag"
+            | "filter"
+            | "frames"
+            | "pass"
+            | "fps_mode"
+            | "r"
+            | "passlogfile"
+            | "force_key_frames"
+    ) || node::spec::OPTIONS.contains(&name)
+}
+
+/// True when `url` names a regular file, with or without `file:`.
+fn is_regular_file(url: &str) -> bool {
+    crate::job::file_path(Path::new(url)).is_file()
 }
 
 /// How `input` is read: a `-f lavfi` graph, standard input, or a file.
@@ -711,6 +787,7 @@ fn reader_option(kind: InputKind, input: &FileArg, opt: &Opt) -> bool {
             // The decoder's threads and the demuxer's queue: how fast, not
             // what (libavcodec's threaded decoding is bit-exact).
             "threads" | "thread_queue_size" => true,
+            "analyzeduration" | "probesize" | "fflags" => same_in_every_reader(opt),
             _ => false,
         },
         InputKind::Lavfi => matches!(name, "f" | "thread_queue_size"),
@@ -727,6 +804,22 @@ fn reader_option(kind: InputKind, input: &FileArg, opt: &Opt) -> bool {
                 _ => false,
             }
         }
+    }
+}
+
+/// True for a demuxer option that media servers give every input
+/// (Jellyfin: `-analyzeduration 200M -probesize 1G -fflags +genpts`) and
+/// that acts the same wherever the input is opened: how much of the file
+/// the probe reads, and timestamps generated for packets that have none.
+/// Every reader is given it (the probe in ffprobe's spelling), so each sees
+/// the streams and timestamps ffmpeg alone sees. Other `-fflags` (dropping
+/// corrupt packets, ignoring DTS, not buffering) change what is read, and
+/// are refused.
+fn same_in_every_reader(opt: &Opt) -> bool {
+    match opt.name.as_str() {
+        "analyzeduration" | "probesize" => true,
+        "fflags" => matches!(value(opt), "+genpts" | "genpts"),
+        _ => false,
     }
 }
 
@@ -998,6 +1091,37 @@ mod tests {
         assert_eq!(job.input_trim_args.join(" "), "-ss 2");
     }
 
+    /// What media servers write: `file:` inputs, the probe's limits and
+    /// generated timestamps for every reader, the video's options for output
+    /// stream `:0`, `-ab` and `-max_delay` for the final mux.
+    #[test]
+    fn media_server_options_are_distributed() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.mkv");
+        std::fs::write(&input, b"x").unwrap();
+        let line = "-analyzeduration 200M -probesize 1G -fflags +genpts -i file:IN -map 0:0 \
+                    -map 0:1 -codec:v:0 libx264 -x264opts:0 me=dia -force_key_frames:0 \
+                    expr:gte(t,0+n_forced*3) -codec:a:0 aac -ab 256000 -max_delay 5000000 o.mkv";
+        let job = route_line(line, &input).unwrap();
+        assert_eq!(job.input, Path::new(&format!("file:{}", input.display())));
+        assert_eq!(job.input_args.join(" "), "-analyzeduration 200M -probesize 1G -fflags +genpts");
+        assert_eq!(job.video_output_index, Some(0));
+        assert!(job.encoder_options.contains(&("x264opts".into(), "me=dia".into())));
+        assert!(job.mux_args.join(" ").ends_with("-ab 256000 -max_delay 5000000"));
+        for (line, reason) in [
+            ("-fflags +discardcorrupt -i IN -c:v ffv1 o.mkv", "input option -fflags"),
+            ("-i file:IN.missing -c:v ffv1 o.mkv", "the input is not a regular file"),
+            ("-i file://IN -c:v ffv1 o.mkv", "the input is not a file"),
+            (
+                "-i IN -c:v libx264 -x264opts:0 me=dia -crf:1 20 o.mkv",
+                "options for the video given to output streams #0 and #1",
+            ),
+        ] {
+            let refused = route_line(line, &input).unwrap_err();
+            assert!(refused.starts_with(reason), "{line}: {refused}");
+        }
+    }
+
     #[test]
     fn routes_with_reasons() {
         let dir = tempfile::tempdir().unwrap();
@@ -1091,7 +1215,7 @@ mod tests {
             ("-vsync auto -i IN -c:v libx264 out.mkv", "-vsync auto is not distributable"),
             (
                 "-i IN -c:v libx264 -force_key_frames 1,,2 out.mkv",
-                "-force_key_frames 1,,2 is not distributable (a list of times or expr:gte(t,n_forced*N) is)",
+                "-force_key_frames 1,,2 is not distributable (a list of times or expr:gte(t,S+n_forced*N) is)",
             ),
             (
                 "-i IN -c:v libx264 -x264-params dump_yuv=.bashrc out.mkv",

@@ -146,6 +146,13 @@ pub fn select(
         chain_inputs,
         chain_labels: job.audio_chains.iter().map(|c| c.label.clone()).collect(),
     };
+    if let Some(n) = job.video_output_index
+        && selection.streams.get(n) != Some(&Source::Video)
+    {
+        return Err(format!(
+            "options for the video name output stream #{n}, which is not the video"
+        ));
+    }
     for (j, source) in selection.streams.iter().enumerate() {
         let stream = selection.stream(source, media);
         let copied = encoder_for(job, stream, selection.position(j, media));

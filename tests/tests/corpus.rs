@@ -44,8 +44,12 @@ fn check_route(line: &Line, dir: &Path) -> Result<(), String> {
     }
     // Inputs are looked up where the corpus media lives, not in our cwd.
     for input in &mut command.inputs {
-        if dir.join(&input.url).is_file() {
-            input.url = dir.join(&input.url).to_str().unwrap().to_string();
+        let (protocol, path) = match input.url.strip_prefix("file:") {
+            Some(path) => ("file:", path),
+            None => ("", input.url.as_str()),
+        };
+        if dir.join(path).is_file() {
+            input.url = format!("{protocol}{}", dir.join(path).display());
         }
     }
     match (cli::route::route_all(&command), line.route) {
