@@ -15,6 +15,51 @@ pub fn apply(job: &mut EncodeJob, matrix: Option<&[i32; 9]>) {
     job.turn = filters(matrix);
 }
 
+/// Under `-noautorotate`: no filters, and the output keeps the input's
+/// display matrix as ffmpeg alone's does (it copies the input stream's side
+/// data to the encoded stream; MP4 and MOV write it, other muxers drop it).
+/// The chunks carry no matrix, so the final mux sets it on the copied video,
+/// output stream `video_output`, the way `-metadata:s:N rotate=A` sets one:
+/// `av_display_rotation_set(-A)`, which yields exactly a matrix of a whole
+/// number of degrees. Another matrix (mirrored, scaled, a fraction of a
+/// degree) is refused, and so is a matrix into HLS, DASH or segments, whose
+/// muxers write the segments' matrices themselves.
+pub fn keep(
+    job: &mut EncodeJob,
+    matrix: Option<&[i32; 9]>,
+    video_output: usize,
+) -> Result<(), String> {
+    job.turn = Vec::new();
+    let Some(m) = matrix else { return Ok(()) };
+    let Some(angle) = (0..360).find(|&a| turned(-f64::from(a)) == *m) else {
+        return Err("-noautorotate with a display matrix other than a turn by whole degrees \
+                    is not distributable"
+            .into());
+    };
+    if angle == 0 {
+        return Ok(());
+    }
+    if job.writes_own_files() {
+        return Err(format!(
+            "-noautorotate with a display matrix into {} is not distributable yet",
+            job.output_format
+        ));
+    }
+    // First: a user's own `rotate=` comes later and wins, as in ffmpeg.
+    let set = [format!("-metadata:s:{video_output}"), format!("rotate={angle}")];
+    job.mux_args.splice(0..0, set);
+    Ok(())
+}
+
+/// `av_display_rotation_set(angle)`'s matrix: a clockwise turn, which
+/// ffprobe shows as a rotation of `-angle`.
+fn turned(angle: f64) -> [i32; 9] {
+    let radians = -angle * PI / 180.0;
+    let fixed = |x: f64| (x * 65536.0) as i32;
+    let (c, s) = (radians.cos(), radians.sin());
+    [fixed(c), fixed(-s), 0, fixed(s), fixed(c), 0, 0, 0, 1 << 30]
+}
+
 /// The filters ffmpeg 5.1 inserts for a display matrix, in order
 /// (`configure_input_video_filter` in fftools): a quarter turn is a
 /// transpose (flipped where the matrix mirrors), a half turn the flips its
@@ -64,15 +109,6 @@ fn rotation(m: &[i32; 9]) -> f64 {
 mod tests {
     use super::*;
 
-    /// `av_display_rotation_set(angle)`'s matrix: a clockwise turn, which
-    /// ffprobe shows as a rotation of `-angle`.
-    fn turned(angle: f64) -> [i32; 9] {
-        let radians = -angle * PI / 180.0;
-        let fixed = |x: f64| (x * 65536.0) as i32;
-        let (c, s) = (radians.cos(), radians.sin());
-        [fixed(c), fixed(-s), 0, fixed(s), fixed(c), 0, 0, 0, 1 << 30]
-    }
-
     #[test]
     fn quarter_and_half_turns_are_transposes_and_flips() {
         let names = |m: &[i32; 9]| filters(Some(m));
@@ -92,5 +128,31 @@ mod tests {
         let mirrored = [65536, 0, 0, 0, -65536, 0, 0, 0, 1 << 30];
         assert_eq!(names(&mirrored), [("vflip".into(), String::new())]);
         assert!(names(&[0; 9]).is_empty());
+    }
+
+    /// `-noautorotate`: the matrix `-metadata:s:N rotate=A` sets, found back.
+    #[test]
+    fn a_kept_matrix_is_set_again_by_its_angle() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.mov");
+        std::fs::write(&input, b"x").unwrap();
+        let line =
+            format!("-noautorotate -i {} -c:v libx264 -metadata title=x o.mp4", input.display());
+        let argv: Vec<String> = line.split(' ').map(String::from).collect();
+        let mut job = crate::route::route(&crate::args::parse(&argv).unwrap()).unwrap();
+        assert!(!job.autorotate);
+        for (angle, expected) in [(-90.0, "rotate=90"), (90.0, "rotate=270"), (-30.0, "rotate=30")]
+        {
+            let mut kept = job.clone();
+            keep(&mut kept, Some(&turned(angle)), 1).unwrap();
+            assert_eq!(kept.mux_args[..2], ["-metadata:s:1".to_string(), expected.to_string()]);
+            assert_eq!(kept.mux_args[2..], job.mux_args[..]);
+        }
+        keep(&mut job, None, 0).unwrap();
+        let mirrored = [65536, 0, 0, 0, -65536, 0, 0, 0, 1 << 30];
+        assert!(keep(&mut job, Some(&mirrored), 0).is_err());
+        assert!(keep(&mut job, Some(&turned(12.5)), 0).is_err());
+        job.output_format = "hls".into();
+        assert!(keep(&mut job, Some(&turned(-90.0)), 0).is_err());
     }
 }

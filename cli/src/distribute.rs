@@ -591,7 +591,19 @@ async fn prepare(
     {
         return Ok(Err(reason));
     }
-    crate::autorotate::apply(&mut job, video.display_matrix.as_ref());
+    if job.autorotate {
+        crate::autorotate::apply(&mut job, video.display_matrix.as_ref());
+    } else {
+        let video_output = selection.streams.iter().position(|s| *s == streams::Source::Video);
+        let kept = crate::autorotate::keep(
+            &mut job,
+            video.display_matrix.as_ref(),
+            video_output.unwrap_or(0),
+        );
+        if let Err(reason) = kept {
+            return Ok(Err(reason));
+        }
+    }
     // What ffmpeg would report itself is left for it to report.
     let first_index = media.streams.iter().find(|s| s.codec_type == "video").map(|s| s.index);
     let listed = match first_video.take() {

@@ -165,6 +165,9 @@ pub struct EncodeJob {
     /// `-copyts -start_at_zero`: ffmpeg alone's constant-rate outputs keep
     /// a late first frame where it is (`route::copy_ts`).
     pub copy_ts: bool,
+    /// ffmpeg turns the picture as the input's display matrix says
+    /// (`autorotate`); `-noautorotate` keeps it as stored, with the matrix.
+    pub autorotate: bool,
     /// For a segmenting output (HLS, DASH): the encoder's keyframe interval,
     /// in output frames; every chunk starts on one of ffmpeg alone's
     /// keyframes (`crate::segmented`).

@@ -571,6 +571,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         max_frames,
         video_output_index,
         copy_ts,
+        autorotate: input.last("autorotate").is_none_or(Opt::enabled),
         keyint,
         graph,
         audio_chains,
@@ -788,6 +789,9 @@ fn reader_option(kind: InputKind, input: &FileArg, opt: &Opt) -> bool {
             // what (libavcodec's threaded decoding is bit-exact).
             "threads" | "thread_queue_size" => true,
             "analyzeduration" | "probesize" | "fflags" => same_in_every_reader(opt),
+            // Which frames the decoder turns (`autorotate::keep`): the trial
+            // and the final mux, which read the input, are given it too.
+            "autorotate" => opt.spec.is_none(),
             _ => false,
         },
         InputKind::Lavfi => matches!(name, "f" | "thread_queue_size"),

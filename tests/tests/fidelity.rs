@@ -1854,6 +1854,46 @@ fn a_turned_video_is_turned_as_ffmpeg_turns_it() {
     }
 }
 
+/// `-noautorotate`: the picture as stored, and in MP4 and MOV the input's
+/// display matrix on the output's video, as ffmpeg alone copies it; into
+/// Matroska no matrix. Frame-exact, with the same side data.
+#[test]
+fn noautorotate_keeps_the_picture_and_its_matrix() {
+    let dir = tempfile::tempdir().unwrap();
+    let upright = made(&OPEN_GOP_MP4, dir.path(), "upright.mp4");
+    let node = Node::start(2);
+    let matrix = |file: &Path| {
+        let out = Command::new("ffprobe")
+            .args(["-v", "error", "-select_streams", "v", "-show_entries"])
+            .args(["stream=width,height:stream_side_data", "-of", "compact"])
+            .arg(file)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for angle in ["90", "180", "270", "30"] {
+        let src = dir.path().join(format!("turned{angle}.mp4"));
+        let rotate = format!("rotate={angle}");
+        let (upright_s, src_s) = (upright.to_str().unwrap(), src.to_str().unwrap());
+        ffmpeg(&["-i", upright_s, "-c", "copy", "-metadata:s:v:0", &rotate, src_s]);
+        // The audio first: the matrix goes on output stream 1.
+        let tail = ["-map", "0:a", "-map", "0:v", "-c:v", "libx264", "-qp", "0", "-c:a", "copy"];
+        for ext in ["mp4", "mov", "mkv"] {
+            let what = format!("{rotate} into {ext}");
+            let plain = dir.path().join(format!("plain.{ext}"));
+            let dist = dir.path().join(format!("dist.{ext}"));
+            plain_encode(&["-noautorotate"], &src, &tail, &plain);
+            let extra = ["-v", "verbose", "--segment-duration", "0.5"];
+            let stderr =
+                distributed_encode(&[&node], &extra, &["-noautorotate"], &src, &tail, &dist);
+            assert!(stderr.contains(" chunks on 1 nodes"), "{what}: {stderr}");
+            assert_eq!(matrix(&dist), matrix(&plain), "{what}");
+            assert_eq!(ext == "mkv", !matrix(&plain).contains("Display Matrix"), "{what}");
+            assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false), "{what}");
+        }
+    }
+}
+
 /// A concat list of clips alike (`-f concat -i list.txt`: each clip's
 /// timestamps moved on past the ones before, B-frames at every join), read
 /// through the same demuxer by every reader: frame-exact in Matroska and
