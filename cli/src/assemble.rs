@@ -708,7 +708,7 @@ fn option_pairs(args: &[String]) -> Vec<&[String]> {
 /// tee they go to the second run, which writes the output; its timestamp
 /// shift must be computed from what that run reads).
 fn is_muxer_option(flag: &str) -> bool {
-    matches!(flag, "-movflags" | "-brand" | "-write_tmcd" | "-avoid_negative_ts")
+    matches!(flag, "-movflags" | "-brand" | "-write_tmcd" | "-avoid_negative_ts" | "-max_delay")
         || flag.starts_with("-mpegts_")
 }
 

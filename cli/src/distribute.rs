@@ -682,24 +682,26 @@ async fn prepare(
         Ok(retimed) => retimed,
         Err(reason) => return Ok(Err(reason)),
     };
-    let forced_keyframes = match job.encoder_options.iter().find(|(n, _)| n == "force_key_frames") {
-        None => None,
-        Some((_, list)) => {
-            let forced = crate::forced::for_job(
-                list,
-                &job,
-                &timeline,
-                &video,
-                media,
-                frame_rate,
-                retimed.as_ref(),
-            );
-            match forced {
-                Ok(forced) => Some(forced),
-                Err(reason) => return Ok(Err(reason)),
+    // The last given wins, as in ffmpeg (MATCH_PER_STREAM_OPT).
+    let forced_keyframes =
+        match job.encoder_options.iter().rev().find(|(n, _)| n == "force_key_frames") {
+            None => None,
+            Some((_, list)) => {
+                let forced = crate::forced::for_job(
+                    list,
+                    &job,
+                    &timeline,
+                    &video,
+                    media,
+                    frame_rate,
+                    retimed.as_ref(),
+                );
+                match forced {
+                    Ok(forced) => Some(forced),
+                    Err(reason) => return Ok(Err(reason)),
+                }
             }
-        }
-    };
+        };
     let key_starts = match job.keyint {
         None => None,
         Some(keyint) => {
@@ -1213,9 +1215,13 @@ fn known_gap(
             job.output_format
         ));
     }
-    // With -copyts ffmpeg leaves the jumps of such timestamps as they are.
-    if job.copy_ts && media.discontinuous() {
-        return Some(format!("-copyts on {} is not reproduced yet", media.format_name));
+    // With -copyts ffmpeg leaves the jumps of such timestamps as they are,
+    // in every input; the final mux, without it, would correct a second
+    // input's.
+    if let Some(jumpy) = [media].into_iter().chain(extras).find(|m| m.discontinuous())
+        && job.copy_ts
+    {
+        return Some(format!("-copyts on {} is not reproduced yet", jumpy.format_name));
     }
     // ffmpeg seeks an MPEG-TS or PS input by position and decodes from
     // there: seen here, -ss 0.7 on a TS with keyframes every 20 frames left

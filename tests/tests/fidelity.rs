@@ -2133,8 +2133,11 @@ fn media_server_input_and_output_options() {
         "0",
         "-x264opts:0",
         "subme=0:me_range=4:rc_lookahead=10:me=dia:no-chroma-me:8x8dct=0:partitions=none",
+        // Given twice: the last wins, as in ffmpeg.
+        "-force_key_frames",
+        "0.3",
         "-force_key_frames:0",
-        "expr:gte(t,0+n_forced*1)",
+        "expr:gte(t,0.2+n_forced*0.7)",
         "-codec:a:0",
         "aac",
         "-ab",
@@ -2215,4 +2218,13 @@ fn an_index_that_is_not_the_video_runs_through_ffmpeg() {
         "mkv",
         "options for the video name output stream #0, which is not the video",
     );
+}
+
+/// `-max_delay` into MPEG-TS, whose muxer offsets every timestamp by it:
+/// with audio copied from Matroska the output is written twice (through
+/// tee, then copied), and the second run, which writes the file, gets it.
+#[test]
+fn max_delay_reaches_the_transport_stream_muxer() {
+    let encode = ["-c:v", "libx264", "-qp", "0", "-c:a", "copy", "-max_delay", "5000000"];
+    check(&OPEN_GOP, &encode, "ts");
 }
