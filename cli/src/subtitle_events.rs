@@ -13,6 +13,15 @@
 //! it, beside the same events as in ffmpeg alone. [`held_frames`] gives
 //! the frames where a chunk may not start; the plan moves such a start
 //! back to the frame where the events showing there first appeared.
+//!
+//! An event that shows at no time another does is exempt: libass fixes it
+//! too, but alone on the screen, where it fits with nothing in the way,
+//! which is where a chunk that starts inside it draws it afresh. Most of an
+//! SRT's lines are such (one line after the other), so chunks may start
+//! during dialogue that never pauses. Events that another overlaps hold
+//! their frames, whatever their layer or `\pos` (libass leaves out
+//! events with `\pos` or `\move` and sorts out collisions per layer; that
+//! would need the events' text, so the rule takes every overlap).
 
 use std::ops::Range;
 
@@ -66,7 +75,7 @@ pub fn now_ms(pts: i64, tb: (i64, i64)) -> i64 {
 
 /// The frames of the timeline's selection (indices into `timeline.all`)
 /// where a chunk may not start: some event shows there that showed on the
-/// frame before.
+/// frame before, and that another event overlaps.
 pub fn held_frames(timeline: &Timeline, events: &[Event]) -> Vec<Range<usize>> {
     if events.is_empty() {
         return Vec::new();
@@ -75,7 +84,7 @@ pub fn held_frames(timeline: &Timeline, events: &[Event]) -> Vec<Range<usize>> {
     let now: Vec<i64> =
         selected.clone().map(|i| now_ms(timeline.shifted(i), timeline.source_tb)).collect();
     let mut held: Vec<Range<usize>> = Vec::new();
-    for event in events {
+    for event in events.iter().filter(|e| overlaps_another(e, events)) {
         // Frames are in presentation order: those showing the event are
         // one run.
         let first = now.partition_point(|&t| t < event.start_ms);
@@ -86,6 +95,19 @@ pub fn held_frames(timeline: &Timeline, events: &[Event]) -> Vec<Range<usize>> {
     }
     held.sort_by_key(|r| r.start);
     held
+}
+
+/// Whether some other event of `events` shows at a time `event` does.
+/// `event` is one of `events`, found by address: two equal events overlap.
+fn overlaps_another(event: &Event, events: &[Event]) -> bool {
+    let visible = |e: &Event| e.start_ms < e.end_ms;
+    visible(event)
+        && events.iter().any(|other| {
+            !std::ptr::eq(other, event)
+                && visible(other)
+                && other.start_ms < event.end_ms
+                && event.start_ms < other.end_ms
+        })
 }
 
 /// Whether a chunk may start at `frame` (an index into `timeline.all`).
@@ -141,6 +163,21 @@ mod tests {
         // 1/3 s in double precision is just under 333.333...
         assert_eq!(now_ms(1, (1, 3)), 333);
         assert_eq!(now_ms(1001, (1, 30000)), 33);
+    }
+
+    #[test]
+    fn only_events_that_share_the_screen_hold_frames() {
+        let event = |start_ms, end_ms| Event { start_ms, end_ms };
+        // One line after the other, touching: none shares the screen.
+        let dialogue = [event(0, 1000), event(1000, 2500), event(2600, 4000)];
+        assert!(dialogue.iter().all(|e| !overlaps_another(e, &dialogue)));
+        // A line over the second: both hold, the others not.
+        let collided = [event(0, 1000), event(1000, 2500), event(2400, 3000), event(3000, 4000)];
+        let holding: Vec<bool> = collided.iter().map(|e| overlaps_another(e, &collided)).collect();
+        assert_eq!(holding, [false, true, true, false]);
+        // The same line twice overlaps itself; an empty one shows never.
+        let twice = [event(0, 1000), event(0, 1000), event(500, 500)];
+        assert!(overlaps_another(&twice[0], &twice) && !overlaps_another(&twice[2], &twice));
     }
 
     #[test]
