@@ -565,6 +565,13 @@ async fn restore(
     for a in &ctx.job.input_args {
         push(a);
     }
+    if ctx.job.input_ts_offset_us != 0 {
+        // ffmpeg moves the chapters it copies by the input's offset; with
+        // -itsoffset the trim arguments hold nothing else (`route`).
+        for a in &ctx.job.input_trim_args {
+            push(a);
+        }
+    }
     push("-i");
     args.push(ctx.job.input.clone().into());
     let mut push = |s: &str| args.push(s.into());

@@ -216,7 +216,10 @@ pub async fn run(
         }
         let mut prepared = Vec::new();
         for job in jobs {
-            let start_us = media.start_used_us(&used, job.input_window.start.is_some());
+            // ffmpeg's offset is the input's -itsoffset less its start:
+            // an earlier start by as much, for the timeline.
+            let start_us = media.start_used_us(&used, job.input_window.start.is_some())
+                - job.input_ts_offset_us;
             match prepare(job, &media, &extras, start_us, &tools, &mut first_video).await? {
                 Ok(ready) => prepared.push(ready),
                 Err(reason) => return Ok(fallback(reason)),
@@ -1214,6 +1217,11 @@ fn known_gap(
             "-map_chapters from another input, or chapter tags mapped, into {} with audio from Matroska is not reproduced yet",
             job.output_format
         ));
+    }
+    // ffmpeg moves such an input's start to its first packet's only when
+    // its offset is the start's alone ("Correcting start time").
+    if job.input_ts_offset_us != 0 && media.discontinuous() {
+        return Some(format!("input -itsoffset on {} is not reproduced yet", media.format_name));
     }
     // With -copyts ffmpeg leaves the jumps of such timestamps as they are,
     // in every input; the final mux, without it, would correct a second

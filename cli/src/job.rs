@@ -165,6 +165,10 @@ pub struct EncodeJob {
     /// `-copyts -start_at_zero`: ffmpeg alone's constant-rate outputs keep
     /// a late first frame where it is (`route::copy_ts`).
     pub copy_ts: bool,
+    /// The input's `-itsoffset`, in microseconds: ffmpeg adds it to every
+    /// timestamp it reads (`Timeline::new` and the nodes, through the
+    /// chunks' offset; the final mux and the trial read the input with it).
+    pub input_ts_offset_us: i64,
     /// ffmpeg turns the picture as the input's display matrix says
     /// (`autorotate`); `-noautorotate` keeps it as stored, with the matrix.
     pub autorotate: bool,

@@ -85,8 +85,13 @@ pub fn replay(
         Some(FpsMode::Cfr) => Method::Cfr,
         Some(FpsMode::Vfr) => Method::Vfr,
         // `auto`: CFR for MP4/MOV, from the first frame when the input has
-        // one stream or with -copyts; VFR for Matroska, WebM and NUT.
-        _ if cfr_container && (media.streams.len() == 1 || job.copy_ts) => Method::Vscfr,
+        // one stream and no -itsoffset, or with -copyts; VFR for Matroska,
+        // WebM and NUT.
+        _ if cfr_container
+            && ((media.streams.len() == 1 && job.input_ts_offset_us == 0) || job.copy_ts) =>
+        {
+            Method::Vscfr
+        }
         _ if cfr_container => Method::Cfr,
         _ => Method::Vfr,
     };

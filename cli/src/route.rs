@@ -167,11 +167,13 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     let mut input_args = Vec::new();
     let mut input_trim_args = Vec::new();
     let mut input_window = Window::default();
+    let mut input_ts_offset_us = 0;
     for opt in &input.options {
         match opt.name.as_str() {
             "ss" => input_window.start = Some(duration(opt)?),
             "t" => input_window.duration = Some(duration(opt)?),
             "to" => input_window.to = Some(duration(opt)?),
+            "itsoffset" if input_kind == InputKind::File => input_ts_offset_us = duration(opt)?,
             _ if reader_option(input_kind, input, opt) => {
                 input_args.extend(opt.tokens());
                 continue;
@@ -483,6 +485,11 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     if copy_ts && (command.inputs.iter().any(windowed) || output_window != Window::default()) {
         return Err("-copyts with -ss, -t, -to or -itsoffset is not distributable".into());
     }
+    if input_ts_offset_us != 0
+        && (input_window != Window::default() || output_window != Window::default())
+    {
+        return Err("input -itsoffset with -ss, -t or -to is not distributable".into());
+    }
     if command
         .inputs
         .iter()
@@ -571,6 +578,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         max_frames,
         video_output_index,
         copy_ts,
+        input_ts_offset_us,
         autorotate: input.last("autorotate").is_none_or(Opt::enabled),
         keyint,
         graph,
@@ -1120,6 +1128,13 @@ mod tests {
                 "-i IN -c:v libx264 -x264opts:0 me=dia -crf:1 20 o.mkv",
                 "options for the video given to output streams #0 and #1",
             ),
+            ("-copyts -i IN -c:v ffv1 o.mkv", "-copyts without -start_at_zero"),
+            (
+                "-copyts -start_at_zero -i IN -c:v ffv1 -t 1 o.mkv",
+                "-copyts with -ss, -t, -to or -itsoffset",
+            ),
+            ("-itsoffset 1 -ss 1 -i IN -c:v ffv1 o.mkv", "input -itsoffset with -ss, -t or -to"),
+            ("-itsoffset 1 -i IN -c:v ffv1 -ss 1 o.mkv", "input -itsoffset with -ss, -t or -to"),
         ] {
             let refused = route_line(line, &input).unwrap_err();
             assert!(refused.starts_with(reason), "{line}: {refused}");

@@ -30,6 +30,17 @@ fn check(source: &Source, encode: &[&str], out_ext: &str) {
 
 /// `lossless`: compare decoded frames; otherwise only their timestamps.
 fn check_with(source: &Source, encode: &[&str], out_ext: &str, lossless: bool) {
+    check_after_input_options(source, &[], encode, out_ext, lossless)
+}
+
+/// [`check_with`], with `before` given to the input.
+fn check_after_input_options(
+    source: &Source,
+    before: &[&str],
+    encode: &[&str],
+    out_ext: &str,
+    lossless: bool,
+) {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join(format!("{}.{}", source.name, source.ext));
     let src_s = src.to_str().unwrap();
@@ -52,11 +63,11 @@ fn check_with(source: &Source, encode: &[&str], out_ext: &str, lossless: bool) {
     std::fs::create_dir(&plain).unwrap();
     std::fs::create_dir(&dist).unwrap();
     let (plain, dist) = (plain.join(format!("out.{out_ext}")), dist.join(format!("out.{out_ext}")));
-    plain_encode(&[], &src, encode, &plain);
+    plain_encode(before, &src, encode, &plain);
 
     let (a, b) = (Node::start(1), Node::start(1));
     let extra = ["-loglevel", "verbose", "--segment-duration", "0.5"];
-    let stderr = distributed_encode(&[&a, &b], &extra, &[], &src, encode, &dist);
+    let stderr = distributed_encode(&[&a, &b], &extra, before, &src, encode, &dist);
     assert!(stderr.contains("on 2 nodes"), "{} was not distributed: {stderr}", source.name);
     assert!(a.leftovers().is_empty() && b.leftovers().is_empty(), "nodes left chunk files behind");
 
@@ -103,6 +114,11 @@ fn check_with(source: &Source, encode: &[&str], out_ext: &str, lossless: bool) {
         "{}: start time differs",
         source.name
     );
+    let starts = |p: &serde_json::Value| {
+        let streams = p["streams"].as_array().unwrap();
+        streams.iter().map(|s| s["start_time"].clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(starts(&d), starts(&p), "{}: stream start times differ", source.name);
     let _ = std::fs::remove_dir_all(dir.path().join("none"));
     assert!(Path::new(&dist).is_file());
 }
@@ -144,6 +160,17 @@ fn side_inputs(dir: &Path, encode: &[&str]) -> Vec<String> {
 /// `-v verbose`: the output is ffmpeg's own, and where ffmpeg fails (a
 /// graph that reads audio from a source without any), dffmpeg fails alike.
 fn check_fallback(source: &Source, encode: &[&str], out_ext: &str, reason: &str) {
+    check_fallback_after(source, &[], encode, out_ext, reason)
+}
+
+/// [`check_fallback`], with `before` given to the input.
+fn check_fallback_after(
+    source: &Source,
+    before: &[&str],
+    encode: &[&str],
+    out_ext: &str,
+    reason: &str,
+) {
     let dir = tempfile::tempdir().unwrap();
     let src = made(source, dir.path(), &format!("{}.{}", source.name, source.ext));
     let plain = dir.path().join(format!("plain.{out_ext}"));
@@ -151,17 +178,20 @@ fn check_fallback(source: &Source, encode: &[&str], out_ext: &str, reason: &str)
     let encode = side_inputs(dir.path(), encode);
     let encode: &[&str] = &encode.iter().map(String::as_str).collect::<Vec<_>>();
     let alone = Command::new("ffmpeg")
-        .args(["-nostdin", "-y", "-i", src.to_str().unwrap()])
+        .args(["-nostdin", "-y"])
+        .args(before)
+        .args(["-i", src.to_str().unwrap()])
         .args(encode)
         .arg(&plain)
         .output()
         .unwrap();
     let node = Node::start(1);
-    let extra = ["-y", "-loglevel", "verbose", "--segment-duration", "0.5", "-i"];
+    let extra = ["-y", "-loglevel", "verbose", "--segment-duration", "0.5"];
     let args: Vec<&str> = extra
         .iter()
         .copied()
-        .chain([src.to_str().unwrap()])
+        .chain(before.iter().copied())
+        .chain(["-i", src.to_str().unwrap()])
         .chain(encode.iter().copied())
         .chain([dist.to_str().unwrap()])
         .collect();
@@ -2227,4 +2257,43 @@ fn an_index_that_is_not_the_video_runs_through_ffmpeg() {
 fn max_delay_reaches_the_transport_stream_muxer() {
     let encode = ["-c:v", "libx264", "-qp", "0", "-c:a", "copy", "-max_delay", "5000000"];
     check(&OPEN_GOP, &encode, "ts");
+}
+
+/// Video alone, in Matroska.
+const VIDEO_ONLY: Source = Source {
+    name: "video_only",
+    make: &["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=2", "-c:v", "libx264"],
+    ext: "mkv",
+};
+
+/// The input's `-itsoffset`, later and earlier: every timestamp ffmpeg
+/// reads moves by it, the video's through the chunks' offset, the audio's
+/// in the final mux; into MP4 the late video is filled from 0 by repeats
+/// of its first frame (CFR, as ffmpeg alone: no longer VSCFR). Not on a
+/// transport stream, whose start ffmpeg would no longer correct.
+#[test]
+fn input_timestamp_offset() {
+    for offset in ["0.5", "-0.3"] {
+        let before = ["-itsoffset", offset];
+        let sources = [(&OPEN_GOP, "mkv"), (&OPEN_GOP, "mp4"), (&OPEN_GOP_MP4, "mov")];
+        // Chapters move by the offset too.
+        for (source, ext) in sources.into_iter().chain([(&SUBTITLES_CHAPTERS, "mkv")]) {
+            check_after_input_options(source, &before, X264_LOSSLESS_AAC, ext, true);
+        }
+        // One stream: without the offset ffmpeg would not fill from 0.
+        check_after_input_options(
+            &VIDEO_ONLY,
+            &before,
+            &["-c:v", "libx264", "-qp", "0"],
+            "mp4",
+            true,
+        );
+    }
+    check_fallback_after(
+        &TRANSPORT_STREAM,
+        &["-itsoffset", "0.5"],
+        X264_LOSSLESS,
+        "mkv",
+        "input -itsoffset on mpegts is not reproduced yet",
+    );
 }
