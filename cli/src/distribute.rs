@@ -574,7 +574,8 @@ async fn prepare(
     if let Err(reason) = crate::overlay_image::load(&mut job, media, extras, tools).await? {
         return Ok(Err(reason));
     }
-    if let Err(reason) = crate::filter_files::load(&mut job, tools).await? {
+    let horizon_ms = crate::subtitle_events::horizon_ms(job.input_window, job.output_window);
+    if let Err(reason) = crate::filter_files::load(&mut job, tools, horizon_ms).await? {
         return Ok(Err(reason));
     }
     if job.passes == 2 {

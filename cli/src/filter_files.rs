@@ -181,7 +181,14 @@ fn file_type(path: &str) -> Option<String> {
 /// ffmpeg alone would draw with another). A drawtext without `fontfile`
 /// first gets the file and size fontconfig gives ffmpeg here
 /// (`fontconfig::resolve`), or the reason it cannot.
-pub async fn load(job: &mut EncodeJob, tools: &Tools) -> anyhow::Result<Result<(), String>> {
+///
+/// `horizon_ms`: no frame is drawn at or after this time (libass's
+/// milliseconds), so subtitle events from then on need no fonts checked.
+pub async fn load(
+    job: &mut EncodeJob,
+    tools: &Tools,
+    horizon_ms: Option<i64>,
+) -> anyhow::Result<Result<(), String>> {
     let overlay = job.graph.as_ref().and_then(|g| g.overlay.as_ref());
     if overlay.is_some_and(|o| o.image_filters.iter().any(|(name, _)| file_filter(name).is_some()))
     {
@@ -269,7 +276,7 @@ pub async fn load(job: &mut EncodeJob, tools: &Tools) -> anyhow::Result<Result<(
     // and checked, together; the first subtitle's spec carries them.
     if let Some(at) = first_subtitle {
         let budget = node::spec::MAX_SUBTITLE_FONTS;
-        match crate::subtitle_fonts::resolve(tools, &subtitles, budget).await {
+        match crate::subtitle_fonts::resolve(tools, &subtitles, budget, horizon_ms).await {
             Ok((fonts, events)) => {
                 job.subtitle_fonts = Some((at, fonts));
                 job.subtitle_events = events;

@@ -25,6 +25,7 @@
 
 use std::ops::Range;
 
+use crate::job::Window;
 use crate::timeline::Timeline;
 
 /// A subtitle event, in libass's milliseconds: shown at `now` when
@@ -97,6 +98,17 @@ pub fn held_frames(timeline: &Timeline, events: &[Event]) -> Vec<Range<usize>> {
     held
 }
 
+/// The time, in libass's milliseconds, from which ffmpeg alone draws no
+/// frame, as the user's `-t`/`-to` bound it (on the input: its frames start
+/// at its `-ss`, which the timeline subtracts; on the output: an `-ss` there
+/// is refused with subtitles), with a second to spare; `None` without.
+/// The container's duration is no bound: a file may hold frames past it.
+pub fn horizon_ms(input: Window, output: Window) -> Option<i64> {
+    let input_end = input.end().map(|end| end - input.start.unwrap_or(0));
+    let end_us = [input_end, output.end()].into_iter().flatten().min()?;
+    Some(end_us.max(0) / 1000 + 1000)
+}
+
 /// Whether some other event of `events` shows at a time `event` does.
 /// `event` is one of `events`, found by address: two equal events overlap.
 fn overlaps_another(event: &Event, events: &[Event]) -> bool {
@@ -163,6 +175,18 @@ mod tests {
         // 1/3 s in double precision is just under 333.333...
         assert_eq!(now_ms(1, (1, 3)), 333);
         assert_eq!(now_ms(1001, (1, 30000)), 33);
+    }
+
+    #[test]
+    fn the_horizon_is_the_earliest_end_the_user_gave() {
+        let window = |start, duration, to| Window { start, duration, to };
+        assert_eq!(horizon_ms(Window::default(), Window::default()), None);
+        // -ss 600 -t 60 on the input: frames from 0 to 60 s.
+        let excerpt = window(Some(600_000_000), Some(60_000_000), None);
+        assert_eq!(horizon_ms(excerpt, Window::default()), Some(61_000));
+        let to = window(Some(600_000_000), None, Some(630_000_000));
+        assert_eq!(horizon_ms(to, window(None, Some(10_000_000), None)), Some(11_000));
+        assert_eq!(horizon_ms(Window::default(), window(None, None, Some(2_500_000))), Some(3_500));
     }
 
     #[test]

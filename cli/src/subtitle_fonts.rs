@@ -103,12 +103,16 @@ pub struct Subtitle {
 /// command goes to ffmpeg: a check that fails for a reason of dffmpeg's
 /// own (a scratch directory, an ffmpeg that fails on a blank frame) only
 /// costs the speed.
+///
+/// Events that start at or after `horizon_ms` are never drawn: their fonts
+/// are neither checked nor sent.
 pub async fn resolve(
     tools: &Tools,
     subtitles: &[Subtitle],
     budget: usize,
+    horizon_ms: Option<i64>,
 ) -> Result<(Fonts, Vec<Event>), String> {
-    match check(tools, subtitles, budget).await {
+    match check(tools, subtitles, budget, horizon_ms).await {
         Ok(checked) => checked,
         Err(error) => Err(format!("checking the subtitles' fonts: {error:#}")),
     }
@@ -119,6 +123,7 @@ async fn check(
     tools: &Tools,
     subtitles: &[Subtitle],
     budget: usize,
+    horizon_ms: Option<i64>,
 ) -> anyhow::Result<Result<(Fonts, Vec<Event>), String>> {
     let dir = tempfile::tempdir()?;
     let Some(root) = dir.path().to_str().filter(|n| plain_path(n)).map(str::to_string) else {
@@ -156,8 +161,12 @@ async fn check(
             Ok(events) => events,
             Err(why) => return Ok(Err(why)),
         };
-        let mut times: Vec<u64> =
-            events.iter().map(|e| ((e.start_ms + e.end_ms) / 2).max(0) as u64).collect();
+        let drawn = |e: &&Event| horizon_ms.is_none_or(|h| e.start_ms < h);
+        let mut times: Vec<u64> = events
+            .iter()
+            .filter(drawn)
+            .map(|e| ((e.start_ms + e.end_ms) / 2).max(0) as u64)
+            .collect();
         times.sort_unstable();
         times.dedup();
         all_events.extend(events);

@@ -2297,3 +2297,13 @@ fn input_timestamp_offset() {
         "input -itsoffset on mpegts is not reproduced yet",
     );
 }
+
+/// Subtitles on an output cut with `-t`: events after the cut are never
+/// drawn, so their fonts are not checked (`subtitle_events::horizon_ms`);
+/// the monospaced line at 1.5 s still is, and draws in its own font.
+#[test]
+fn burnt_in_subtitles_up_to_a_length() {
+    let mut encode = WITH_BURNT_IN_SUBTITLES.to_vec();
+    encode.extend(["-t", "1.8"]);
+    check(&OPEN_GOP, &encode, "mkv");
+}
