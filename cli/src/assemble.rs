@@ -625,7 +625,8 @@ async fn restore(
 /// the source's video, so it keeps them. A throwaway second output that
 /// copies the source's video keeps it undiscarded here too.
 fn keep_source_video(ctx: &JobContext, selection: &Selection) -> Vec<OsString> {
-    if ctx.job.input_trim_args.is_empty() {
+    // Not for an -itsoffset alone, which the trim arguments also hold.
+    if ctx.job.input_window == crate::job::Window::default() {
         return Vec::new();
     }
     let map = format!("0:{}", selection.video);

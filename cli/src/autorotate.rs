@@ -30,7 +30,12 @@ pub fn keep(
     video_output: usize,
 ) -> Result<(), String> {
     job.turn = Vec::new();
-    let Some(m) = matrix else { return Ok(()) };
+    // A graph of several inputs (an overlay's image, audio chains beside
+    // the video's) gives its output no source stream in ffmpeg 5.1
+    // (`transcode_init`), so nothing is copied to it: no matrix.
+    let sourceless =
+        job.graph.as_ref().is_some_and(|g| g.overlay.is_some() || !job.audio_chains.is_empty());
+    let Some(m) = matrix.filter(|_| !sourceless) else { return Ok(()) };
     let Some(angle) = (0..360).find(|&a| turned(-f64::from(a)) == *m) else {
         return Err("-noautorotate with a display matrix other than a turn by whole degrees \
                     is not distributable"
@@ -45,7 +50,7 @@ pub fn keep(
             job.output_format
         ));
     }
-    // First: a user's own `rotate=` comes later and wins, as in ffmpeg.
+    // A user's own `rotate=` on the video is refused (`route`).
     let set = [format!("-metadata:s:{video_output}"), format!("rotate={angle}")];
     job.mux_args.splice(0..0, set);
     Ok(())

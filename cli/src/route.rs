@@ -248,6 +248,14 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         }
         let video_spec = parsed.is_plain_video() || by_index.is_some();
         match name {
+            "metadata" if sets_rotation_on_video(opt) => {
+                return Err(format!(
+                    "{} {} on the encoded video is not distributable (ffmpeg alone ignores it \
+                     there; the final mux, which copies the video, would not)",
+                    opt.flag(),
+                    value(opt)
+                ));
+            }
             "c" | "codec" | "vcodec" | "acodec" | "scodec" => {
                 let kind = match name {
                     "vcodec" => Some("v"),
@@ -739,6 +747,18 @@ fn copy_ts(command: &Command) -> Result<bool, String> {
     }
 }
 
+/// `-metadata:s:v rotate=90` and any other `rotate=` a stream specifier
+/// that may pick the video gives: ffmpeg 5.1 turns it into a display
+/// matrix on copied streams only.
+fn sets_rotation_on_video(opt: &Opt) -> bool {
+    let Some(spec) = opt.spec.as_deref() else { return false };
+    let other_type = spec
+        .strip_prefix("s:")
+        .and_then(|rest| rest.split(':').next())
+        .is_some_and(|kind| matches!(kind, "a" | "s" | "d" | "t"));
+    value(opt).starts_with("rotate=") && (spec == "s" || spec.starts_with("s:")) && !other_type
+}
+
 /// True for an output option that applies to the encoded video when its
 /// specifier picks the video's output stream: those that the options loop
 /// takes for the video when written `:v`.
@@ -1120,6 +1140,8 @@ mod tests {
         assert_eq!(job.video_output_index, Some(0));
         assert!(job.encoder_options.contains(&("x264opts".into(), "me=dia".into())));
         assert!(job.mux_args.join(" ").ends_with("-ab 256000 -max_delay 5000000"));
+        let line = "-i IN -c:v ffv1 -metadata:s:a rotate=90 -metadata rotate=1 o.mkv";
+        assert!(route_line(line, &input).is_ok(), "rotate= on audio or the file is a tag");
         for (line, reason) in [
             ("-fflags +discardcorrupt -i IN -c:v ffv1 o.mkv", "input option -fflags"),
             ("-i file:IN.missing -c:v ffv1 o.mkv", "the input is not a regular file"),
@@ -1134,6 +1156,8 @@ mod tests {
                 "-copyts with -ss, -t, -to or -itsoffset",
             ),
             ("-itsoffset 1 -ss 1 -i IN -c:v ffv1 o.mkv", "input -itsoffset with -ss, -t or -to"),
+            ("-i IN -c:v ffv1 -metadata:s:v rotate=90 o.mkv", "-metadata:s:v rotate=90 on the"),
+            ("-i IN -c:v ffv1 -metadata:s:0 rotate=0 o.mkv", "-metadata:s:0 rotate=0 on the"),
             ("-itsoffset 1 -i IN -c:v ffv1 -ss 1 o.mkv", "input -itsoffset with -ss, -t or -to"),
         ] {
             let refused = route_line(line, &input).unwrap_err();
