@@ -1288,36 +1288,39 @@ fn output_duration_ends_where_the_encoder_rounds() {
     check_with(&OPEN_GOP, &encode, "mkv", false);
 }
 
+/// MPEG-4 Part 2 with packed B-frames in AVI, whose packets carry no
+/// presentation timestamps, with MP3 audio.
+const MPEG4_AVI: Source = Source {
+    name: "mpeg4_avi",
+    make: &[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=25:duration=3",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=duration=3",
+        "-c:v",
+        "mpeg4",
+        "-bf",
+        "2",
+        "-g",
+        "25",
+        "-c:a",
+        "libmp3lame",
+    ],
+    ext: "avi",
+};
+
 /// An output -ss between frames on sources whose time base is coarse (AVI,
 /// 1/25: ffmpeg's trim rounds -ss 1.01 to the frame at 1.00 s and keeps it)
 /// or fine with a start offset (MPEG-TS, 1/90000).
 #[test]
 fn output_seek_between_frames_on_avi_and_mpegts() {
-    let avi = Source {
-        name: "mpeg4_avi",
-        make: &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240:rate=25:duration=3",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=duration=3",
-            "-c:v",
-            "mpeg4",
-            "-bf",
-            "2",
-            "-g",
-            "25",
-            "-c:a",
-            "libmp3lame",
-        ],
-        ext: "avi",
-    };
     let lossless = ["-c:v", "libx264", "-qp", "0", "-bf", "0"];
     // MP3 in AVI ticks every 32/1225 s: copied, its -ss would not be exact.
-    check(&avi, &[&["-ss", "1.01"][..], &lossless, &["-c:a", "aac"]].concat(), "mkv");
+    check(&MPEG4_AVI, &[&["-ss", "1.01"][..], &lossless, &["-c:a", "aac"]].concat(), "mkv");
     let seek = ["-ss", "0.77", "-t", "1.3"];
     check(&TRANSPORT_STREAM, &[&seek[..], &lossless, &["-c:a", "copy"]].concat(), "mkv");
 }
@@ -2192,29 +2195,9 @@ fn media_server_input_and_output_options() {
         "-max_delay",
         "5000000",
     ];
-    let avi = Source {
-        name: "avi",
-        make: &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240:rate=25:duration=3",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=duration=3",
-            "-c:v",
-            "mpeg4",
-            "-bf",
-            "2",
-            "-g",
-            "25",
-            "-c:a",
-            "libmp3lame",
-        ],
-        ext: "avi",
-    };
-    for (source, out_ext) in [(&TRANSPORT_STREAM, "ts"), (&PROGRAM_STREAM, "mkv"), (&avi, "mkv")] {
+    for (source, out_ext) in
+        [(&TRANSPORT_STREAM, "ts"), (&PROGRAM_STREAM, "mkv"), (&MPEG4_AVI, "mkv")]
+    {
         let dir = tempfile::tempdir().unwrap();
         let src = made(source, dir.path(), &format!("{}.{}", source.name, source.ext));
         let url = format!("file:{}", src.display());
