@@ -103,8 +103,14 @@ impl JobContext {
         let dir = JobDir::open(temp_dir, identity)?;
         let subtitles_held = crate::subtitle_events::held_frames(timeline, &job.subtitle_events);
         let video = media.streams.iter().find(|s| s.index == video_stream);
-        let fps_mode =
-            job.fps_mode.unwrap_or(if job.cfr_output() { FpsMode::Cfr } else { FpsMode::Vfr });
+        // With the user's `-copyts` ffmpeg alone keeps a late first frame
+        // in place (`route::copy_ts`): no chunk pads from zero, and each
+        // starts its grid at its first frame as below.
+        let fps_mode = job.fps_mode.unwrap_or(match (job.cfr_output(), job.copy_ts) {
+            (true, false) => FpsMode::Cfr,
+            (true, true) => FpsMode::Unspecified,
+            (false, _) => FpsMode::Vfr,
+        });
         Ok(Self {
             tools,
             job,
@@ -348,13 +354,9 @@ impl JobContext {
     /// Frame-rate synchronisation per chunk. For CFR outputs only the first
     /// chunk says `cfr`: under `-copyts` ffmpeg's automatic choice starts the
     /// CFR grid at the chunk's first frame instead of padding from zero.
-    /// With the user's `-copyts` ffmpeg alone does not pad either
-    /// (`route::copy_ts`): no chunk says `cfr`.
     fn fps_mode_for(&self, chunk: &Chunk) -> FpsMode {
-        let automatic = self.job.fps_mode.is_none();
         match self.fps_mode {
             FpsMode::Cfr if chunk.frames.start > self.first_frame => FpsMode::Unspecified,
-            FpsMode::Cfr if automatic && self.job.copy_ts => FpsMode::Unspecified,
             mode => mode,
         }
     }
