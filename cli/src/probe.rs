@@ -69,9 +69,10 @@ pub struct MediaInfo {
     pub streams: Vec<StreamInfo>,
 }
 
-/// Demuxers whose timestamps may jump (`AVFMT_TS_DISCONT` in ffmpeg 5.1).
+/// Demuxers whose timestamps may jump (`AVFMT_TS_DISCONT` in ffmpeg 5.1;
+/// `m4v` is raw MPEG-4 Part 2 video).
 const DISCONTINUOUS: &[&str] =
-    &["mpegts", "mpegtsraw", "mpeg", "live_flv", "hls", "ogg", "dhav", "ty"];
+    &["mpegts", "mpegtsraw", "mpeg", "live_flv", "hls", "ogg", "dhav", "ty", "m4v"];
 
 impl MediaInfo {
     /// Whether the demuxer's timestamps may jump (MPEG-TS and PS, Ogg,
