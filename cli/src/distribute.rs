@@ -84,7 +84,8 @@ pub async fn run(
     let info = console.shows(console::level::INFO);
     let input_kind = first.input_kind;
     // What ffmpeg's `Input #0` line names: the input as the user wrote it.
-    let mut described = probe::ffprobe_input_args(&first.input_args);
+    let as_described = first.input_description_args.as_ref().unwrap_or(&first.input_args);
+    let mut described = probe::ffprobe_input_args(as_described);
     described.push(first.input.to_string_lossy().into_owned());
     let temp_root = settings.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
     // Compiling the policy takes a while: it runs while the input is probed,

@@ -111,6 +111,104 @@ pub fn reader_option(opt: &Opt) -> bool {
     }
 }
 
+/// The rate every reader gives a sequence's demuxer (`-framerate`) for the
+/// user's `-r R` before its `-i`, or why that would change the output.
+///
+/// ffmpeg 5.1 reads an input's `-r` in two places: each decoded frame gets
+/// its count from 0 as its timestamp, in a time base of 1/R, whatever the
+/// demuxer said (`cfr_next_pts`); and, only when `-f` names the demuxer,
+/// the demuxer's `framerate` is set to R too. The `image2` demuxer already
+/// stamps frame k with k in 1/framerate, so the frames reach the filters
+/// exactly as with `-framerate R`: measured byte-identical outputs (MP4,
+/// MOV, Matroska, NUT; 10 to 50 fps; with `-vf`, an output `-r`, `fps`, an
+/// input `-t`). What tells the two apart:
+/// - the demuxer's packet duration, one frame at its own rate F (the
+///   user's `-framerate`, else 25), which ffmpeg's frame-rate decision
+///   reads for a video without filters ([`frame_duration`]): `-r 50` on
+///   25 fps images repeats frames in an MP4 that `-framerate 50` does not,
+///   and `-r 15` on them into `-r 10` drops other frames. The durations
+///   at F and at R must be the same (a read-only review measured 949
+///   combinations of rates, containers and options against this rule);
+/// - an input `-ss` or `-itsoffset`, which move the demuxer's timestamps but
+///   not the counted ones (measured: the outputs differ).
+pub fn rate_as_framerate(
+    input: &FileArg,
+    output_rate: Option<(i64, i64)>,
+) -> Result<Option<String>, String> {
+    let value = |opt: &Opt| opt.value.clone().unwrap_or_default();
+    let rates: Vec<&Opt> = input.options.iter().filter(|o| o.name == "r").collect();
+    let Some(last) = rates.last() else { return Ok(None) };
+    if let Some(other) = rates.iter().find(|o| {
+        !o.stream_spec().is_ok_and(|s| s == crate::args::StreamSpec::All || s.is_plain_video())
+    }) {
+        return Err(format!("input {} on an image sequence is not distributable", other.flag()));
+    }
+    let text = value(last);
+    let rate = crate::route::parse_video_rate(&text).ok_or_else(|| {
+        format!("input -r {text} is not a rate we parse (N, N/M or a decimal is)")
+    })?;
+    for moved in ["ss", "itsoffset"] {
+        if input.last(moved).is_some() {
+            return Err(format!(
+                "input -r with -{moved} on an image sequence is not distributable (ffmpeg \
+                 counts the frames' times from 0 wherever the input starts)"
+            ));
+        }
+    }
+    if input.last("f").is_none_or(|f| value(f) != "image2") {
+        let demuxer = match input.last("framerate") {
+            Some(opt) => crate::route::parse_video_rate(&value(opt))
+                .ok_or_else(|| format!("-framerate {} is not a rate we parse", value(opt)))?,
+            None => DEFAULT_RATE,
+        };
+        let output = output_rate.unwrap_or(rate);
+        let same = match (frame_duration(demuxer, rate, output), frame_duration(rate, rate, output))
+        {
+            (Some((p, q)), Some((r, s))) => p * s == q * r,
+            _ => false,
+        };
+        if !same {
+            return Err(format!(
+                "input -r {text} on an image sequence read at {}/{} fps is not distributable \
+                 (ffmpeg would time its frames by the images' own rate)",
+                demuxer.0, demuxer.1
+            ));
+        }
+    }
+    Ok(Some(text))
+}
+
+/// The `image2` demuxer's rate when no `-framerate` is given.
+const DEFAULT_RATE: (i64, i64) = (25, 1);
+
+/// How long ffmpeg 5.1's `do_video_out` takes a frame to last, in output
+/// frames (as `p / q`), when its packet came from a demuxer at
+/// `packet_rate`, the filters run at `rate` and the output at
+/// `output_rate`: the packet's duration in output frames, rounded by
+/// `lrintf`, when that is at least one, else its fallback of one frame at
+/// `rate` or at the output's rate, the shorter. `None` at an exact half,
+/// where the float's own rounding decides.
+fn frame_duration(
+    packet_rate: (i64, i64),
+    rate: (i64, i64),
+    output_rate: (i64, i64),
+) -> Option<(i128, i128)> {
+    let ratio = |of: (i64, i64), per: (i64, i64)| {
+        (i128::from(of.0) * i128::from(per.1), i128::from(of.1) * i128::from(per.0))
+    };
+    // output_rate / packet_rate, as p / q.
+    let (p, q) = ratio(output_rate, packet_rate);
+    if (2 * p) % q == 0 && (2 * p / q) % 2 == 1 {
+        return None;
+    }
+    let rounded = (2 * p + q) / (2 * q);
+    if rounded > 0 {
+        return Some((rounded, 1));
+    }
+    let (p, q) = ratio(output_rate, rate);
+    Some(if p < q { (p, q) } else { (1, 1) })
+}
+
 /// Whether `url` ends in one of the image extensions (case aside).
 fn has_image_extension(url: &str) -> bool {
     std::path::Path::new(url)
@@ -194,5 +292,42 @@ mod tests {
         assert!(!reader_option(&opt("loop", "1")));
         assert!(!reader_option(&opt("r", "24")));
         assert!(!reader_option(&opt("f", "image2pipe")));
+    }
+
+    #[test]
+    fn an_input_rate_is_read_as_the_demuxers_where_the_frames_agree() {
+        let rate = |options: &[(&str, &str)], output| {
+            rate_as_framerate(&input("f_%04d.png", options), output)
+        };
+        assert_eq!(rate(&[], None), Ok(None));
+        assert_eq!(rate(&[("r", "24")], None), Ok(Some("24".into())));
+        assert_eq!(rate(&[("r:v", "30000/1001")], None), Ok(Some("30000/1001".into())));
+        // 24 fps packets of a 25 fps demuxer: each still one output frame.
+        assert_eq!(rate(&[("r", "24")], Some((30, 1))), Ok(Some("24".into())));
+        // -f image2 gives the demuxer the rate too.
+        assert_eq!(rate(&[("f", "image2"), ("r", "50")], None), Ok(Some("50".into())));
+        // 25 fps packets at 50 fps last two frames; 10 fps ones at 24, two.
+        assert!(rate(&[("r", "50")], None).unwrap_err().contains("read at 25/1 fps"));
+        assert!(rate(&[("framerate", "10"), ("r", "24")], None).is_err());
+        assert!(rate(&[("r", "24"), ("ss", "1")], None).unwrap_err().contains("with -ss"));
+        assert!(rate(&[("itsoffset", "1"), ("r", "24")], None).is_err());
+        assert!(rate(&[("r:a", "24")], None).unwrap_err().contains("-r:a"));
+    }
+
+    #[test]
+    fn frames_last_as_do_video_out_decides() {
+        let r = |n| (n, 1);
+        // Packet durations rounded by lrintf, when at least one frame.
+        assert_eq!(frame_duration(r(25), r(24), r(24)), Some((1, 1)));
+        assert_eq!(frame_duration(r(25), r(50), r(50)), Some((2, 1)));
+        assert_eq!(frame_duration(r(10), r(24), r(24)), Some((2, 1)));
+        // Else one frame at the filters' rate or the output's, the shorter:
+        // -r 15 on 25 fps images into -r 10 (measured: other frames).
+        assert_eq!(frame_duration(r(25), r(15), r(10)), Some((10, 15)));
+        assert_eq!(frame_duration(r(15), r(15), r(10)), Some((1, 1)));
+        assert_eq!(frame_duration(r(25), r(24), r(10)), Some((10, 24)));
+        // Exact halves: lrintf's float decides.
+        assert_eq!(frame_duration(r(30), r(24), r(15)), None);
+        assert_eq!(frame_duration(r(10), r(24), r(35)), None);
     }
 }

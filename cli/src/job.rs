@@ -84,6 +84,12 @@ pub struct EncodeJob {
     /// Input options passed to every ffmpeg that reads the input (`-f`, and
     /// for stdin the raw format: `-s`, `-pix_fmt`, `-r`...).
     pub input_args: Vec<String>,
+    /// The input options ffmpeg alone describes the input with (its
+    /// `Input #0` block), where they differ from `input_args`: an image
+    /// sequence's `-r`, which every reader takes as `-framerate` to the same
+    /// frames, leaves ffmpeg alone's demuxer at its own rate
+    /// (`image_sequence::rate_as_framerate`).
+    pub input_description_args: Option<Vec<String>>,
     /// `-ss`/`-t`/`-to` before `-i` as written, for the final mux.
     pub input_trim_args: Vec<String>,
     /// `-ss`/`-t`/`-to` before `-i`.

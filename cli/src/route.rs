@@ -164,6 +164,8 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     };
 
     let input_kind = input_kind(input);
+    let image_sequence =
+        input_kind == InputKind::File && crate::image_sequence::is_image_sequence(input);
     let mut input_args = Vec::new();
     let mut input_trim_args = Vec::new();
     let mut input_window = Window::default();
@@ -174,6 +176,9 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
             "t" => input_window.duration = Some(duration(opt)?),
             "to" => input_window.to = Some(duration(opt)?),
             "itsoffset" if input_kind == InputKind::File => input_ts_offset_us = duration(opt)?,
+            // Read as `-framerate` (`image_sequence::rate_as_framerate`),
+            // once the output's rate is known.
+            "r" if image_sequence => continue,
             _ if reader_option(input_kind, input, opt) => {
                 input_args.extend(opt.tokens());
                 continue;
@@ -440,6 +445,25 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
             })?
             .to_string(),
     };
+    let mut input_description_args = None;
+    if let Some(rate) = image_sequence
+        .then(|| crate::image_sequence::rate_as_framerate(input, output_rate))
+        .transpose()?
+        .flatten()
+    {
+        // ffmpeg alone's demuxer gets R only when -f names it.
+        if input.last("f").is_none() {
+            input_description_args = Some(input_args.clone());
+        }
+        let mut tokens = std::mem::take(&mut input_args).into_iter();
+        while let Some(token) = tokens.next() {
+            match token.as_str() {
+                "-framerate" => drop(tokens.next()),
+                _ => input_args.push(token),
+            }
+        }
+        input_args.extend(["-framerate".to_string(), rate]);
+    }
     let fps_filter = fps_rate(&filters)?;
     if fps_filter.is_some() && output_rate.is_some() {
         return Err("-r with -vf fps is not distributable".into());
@@ -559,10 +583,10 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     }
     let job = EncodeJob {
         input: PathBuf::from(&input.url),
-        image_sequence: input_kind == InputKind::File
-            && crate::image_sequence::is_image_sequence(input),
+        image_sequence,
         input_kind,
         input_args,
+        input_description_args,
         input_trim_args,
         input_window,
         output: PathBuf::from(output_url),
@@ -1128,6 +1152,27 @@ mod tests {
         let job = route_line(line, &input).unwrap();
         assert_eq!(job.trial_options.join(" "), "-vsync cfr -c:v libx264 -crf 20 -c:a copy");
         assert_eq!(job.input_trim_args.join(" "), "-ss 2");
+    }
+
+    /// An image sequence's `-r` reaches every reader as `-framerate`, in
+    /// place of the demuxer's own; the input is described as ffmpeg alone
+    /// reads it.
+    #[test]
+    fn an_image_sequences_input_rate_is_its_framerate() {
+        let input = Path::new("f_%04d.png");
+        let line = "-framerate 10 -start_number 5 -r 12 -i IN -c:v ffv1 o.mkv";
+        let job = route_line(line, input).unwrap();
+        assert_eq!(job.input_args.join(" "), "-start_number 5 -framerate 12");
+        let described = job.input_description_args.unwrap().join(" ");
+        assert_eq!(described, "-framerate 10 -start_number 5");
+        let job = route_line("-f image2 -r 12 -i IN -c:v ffv1 o.mkv", input).unwrap();
+        assert_eq!(job.input_args.join(" "), "-f image2 -framerate 12");
+        assert_eq!(job.input_description_args, None);
+        let job = route_line("-framerate 12 -i IN -c:v ffv1 o.mkv", input).unwrap();
+        assert_eq!(
+            (job.input_args.join(" "), job.input_description_args),
+            ("-framerate 12".into(), None)
+        );
     }
 
     /// What media servers write: `file:` inputs, the probe's limits and

@@ -1560,6 +1560,71 @@ fn image_sequences_are_distributed_frame_exact() {
     assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
 }
 
+/// An image sequence given `-r` before its `-i`, as render guides write it
+/// (`ffmpeg -r 24 -i f_%04d.png`): ffmpeg times the decoded frames by
+/// their count at that rate, whatever the demuxer's own (25 unless
+/// `-framerate` or `-f image2` sets it), and dffmpeg reads the images at
+/// that rate. Frames, timestamps and audio are ffmpeg alone's, into MP4
+/// (where the frame-rate decision reads packet durations), Matroska and
+/// MOV, with an output `-r` too; the input's description keeps ffmpeg
+/// alone's rate. A rate whose packet durations ffmpeg would round to two
+/// frames, and an input `-ss`, which moves only the demuxer's timestamps,
+/// run through ffmpeg.
+#[test]
+fn an_image_sequence_given_an_input_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(2);
+    let d = dir.path().to_str().unwrap();
+    let wav = format!("{d}/audio.wav");
+    tests::ffmpeg(&["-f", "lavfi", "-i", "sine=duration=3", &wav]);
+    std::fs::create_dir(dir.path().join("png")).unwrap();
+    let images = format!("{d}/png/f_%04d.png");
+    tests::ffmpeg(&["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=2", &images]);
+    let src = dir.path().join("png/f_%04d.png");
+    let x264 = ["-c:v", "libx264", "-preset", "ultrafast", "-qp", "0"];
+    let with_audio = ["-i", &wav, "-map", "0:v", "-map", "1:a", "-c:a", "copy"];
+    // The input options, the output's, the container, and the rate ffmpeg
+    // alone describes the images at.
+    let cases: [(&[&str], &[&str], &str, &str); 5] = [
+        (&["-r", "24"], &[], "mp4", "25 fps"),
+        (&["-framerate", "20", "-r", "30000/1001"], &with_audio, "mkv", "20 fps"),
+        (&["-f", "image2", "-r", "50"], &[], "mp4", "50 fps"),
+        (&["-r", "24"], &["-r", "30"], "mp4", "25 fps"),
+        (&["-r", "12", "-t", "1.5"], &with_audio, "mov", "25 fps"),
+    ];
+    for (before, more, ext, rate) in cases {
+        let encode: Vec<&str> = more.iter().chain(&x264).copied().collect();
+        let (plain, dist) =
+            (dir.path().join(format!("plain.{ext}")), dir.path().join(format!("dist.{ext}")));
+        plain_encode(before, &src, &encode, &plain);
+        let extra = ["-v", "verbose", "--segment-duration", "0.4"];
+        let stderr = distributed_encode(&[&node], &extra, before, &src, &encode, &dist);
+        let case = format!("{before:?} {more:?} {ext}");
+        assert!(stderr.contains(" chunks on "), "{case}: {stderr}");
+        assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false), "{case}");
+        if !more.is_empty() && more[0] == "-i" {
+            assert_eq!(framemd5(&dist, "0:a", true), framemd5(&plain, "0:a", true), "{case}");
+        }
+        let described = stderr.lines().find(|l| l.contains("Stream #0:0: Video: png")).unwrap();
+        assert!(described.contains(&format!(", {rate},")), "{case}: {described}");
+    }
+    let at_10 = ["-r", "10", "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0"];
+    for (before, encode, reason) in [
+        (&["-r", "50"][..], &x264[..], "input -r 50 on an image sequence read at 25/1 fps"),
+        // Each 25 fps image lasts less than half an output frame, where
+        // ffmpeg falls back to the filters' rate: 10/15 of a frame, not 1.
+        (&["-r", "15"][..], &at_10[..], "input -r 15 on an image sequence read at 25/1 fps"),
+        (&["-r", "24", "-ss", "0.5"][..], &x264[..], "input -r with -ss on an image sequence"),
+    ] {
+        let (plain, dist) = (dir.path().join("plain.mp4"), dir.path().join("dist.mp4"));
+        plain_encode(before, &src, encode, &plain);
+        let extra = ["-v", "verbose", "--segment-duration", "0.4"];
+        let stderr = distributed_encode(&[&node], &extra, before, &src, encode, &dist);
+        assert!(stderr.contains(&format!("running with ffmpeg: {reason}")), "{stderr}");
+        assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
+    }
+}
+
 /// An image sequence whose images change size and format part way (a
 /// renderer's 320x240 RGB frames, then 160x120 gray ones, as PNG
 /// optimisers write dark frames): ffmpeg alone's encoder takes both from
