@@ -45,9 +45,15 @@ pub async fn assemble(
     std::fs::write(&list, concat_list(done, ctx.dir.path())).context("writing the concat list")?;
 
     let output = &ctx.job.output;
-    // A playlist names its segments: HLS and DASH are written in place (`segmented`).
-    let in_place = ctx.job.writes_own_files();
-    let temp = if in_place { output.clone() } else { temp_name(output, &ctx.dir.tag()) };
+    // A playlist names its segments: HLS and DASH are written in place
+    // (`segmented`); standard output is written as it comes.
+    let to_stdout = ctx.job.writes_stdout();
+    let in_place = ctx.job.writes_own_files() || to_stdout;
+    let temp = match (to_stdout, in_place) {
+        (true, _) => PathBuf::from("pipe:1"),
+        (false, true) => output.clone(),
+        (false, false) => temp_name(output, &ctx.dir.tag()),
+    };
     let mut args: Vec<OsString> = Vec::new();
     let mut push = |s: &str| args.push(s.into());
     for a in &ctx.job.input_args {
@@ -155,9 +161,12 @@ pub async fn assemble(
     let mut push = |s: &str| args.push(s.into());
     let mp4 = matches!(ctx.job.output_format.as_str(), "mp4" | "mov");
     let timescale = ctx.timescale().to_string();
-    let guard = RemoveOnDrop(temp.clone());
+    let guard = (!to_stdout).then(|| RemoveOnDrop(temp.clone()));
     let (closing, log);
     if needs_tee(ctx, selection) {
+        // `distribute::known_gap` sends these to ffmpeg: the second run
+        // reads the staged file back into the output.
+        ensure!(!to_stdout, "a tee'd output cannot go to standard output");
         let staged = ctx.dir.path().join(format!("staged.{}", ctx.job.output_format));
         let options =
             if mp4 { format!(":video_track_timescale={timescale}") } else { String::new() };
@@ -184,7 +193,11 @@ pub async fn assemble(
         // A second output's streams would count in the line too.
         let alone = throwaway.is_empty();
         args.extend(throwaway);
-        log = ctx.tools.ffmpeg_log("info", &args).await.context("muxing the output")?;
+        log = match to_stdout {
+            true => ctx.tools.ffmpeg_log_to_stdout("info", &args).await,
+            false => ctx.tools.ffmpeg_log("info", &args).await,
+        }
+        .context("muxing the output")?;
         check_muxed_video(done, stopped_at_us, selection, media, &progress)?;
         closing = closing_line(&log).filter(|_| alone);
     }
@@ -194,10 +207,13 @@ pub async fn assemble(
             .with_context(|| format!("renaming the finished output to {}", output.display()))?;
     }
     std::mem::forget(guard);
-    let description = crate::trial::output_description(&String::from_utf8_lossy(&log), output);
-    let out_time_us = std::fs::read_to_string(&progress).ok().and_then(|p| last_out_time_us(&p));
+    let description =
+        crate::trial::output_description(&String::from_utf8_lossy(&log), ctx.job.output_name());
+    let progress = std::fs::read_to_string(&progress).unwrap_or_default();
+    let out_time_us = last_value(&progress, "out_time_us");
+    let total_size = last_value(&progress, "total_size");
     let muxer_notes = muxer_notes(&log);
-    Ok(Muxed { closing, description, out_time_us, muxer_notes })
+    Ok(Muxed { closing, description, out_time_us, muxer_notes, total_size })
 }
 
 /// Fails unless the final mux wrote every video packet the chunks hold:
@@ -356,8 +372,8 @@ fn last_frame_count(progress: &str) -> Option<u64> {
 }
 
 /// The `out_time_us=` of the last block of an ffmpeg `-progress` report.
-fn last_out_time_us(progress: &str) -> Option<i64> {
-    progress.lines().rev().find_map(|l| l.strip_prefix("out_time_us=")?.trim().parse().ok())
+fn last_value<T: std::str::FromStr>(progress: &str, key: &str) -> Option<T> {
+    progress.lines().rev().find_map(|l| l.strip_prefix(key)?.strip_prefix('=')?.trim().parse().ok())
 }
 
 /// What the ffmpeg that wrote an output said about it.
@@ -383,6 +399,10 @@ pub struct Muxed {
     /// DASH and segment write in place, so the names are ffmpeg alone's),
     /// and MP4's `Starting second pass` of `-movflags +faststart`.
     pub muxer_notes: Vec<String>,
+    /// How many bytes it wrote, as its `-progress` last reported them: the
+    /// size of an output to standard output, which has no file to measure
+    /// (ffmpeg alone's `Lsize=` there is what it wrote too).
+    pub total_size: Option<u64>,
 }
 
 /// The lines of an ffmpeg's info log in which its muxer reports what it
@@ -828,8 +848,9 @@ mod tests {
         assert_eq!(last_frame_count(report), Some(125));
         assert_eq!(last_frame_count("progress=end\n"), None);
         let times = "out_time_us=40000\nout_time_us=N/A\nout_time_us=2043000\nprogress=end\n";
-        assert_eq!(last_out_time_us(times), Some(2_043_000));
-        assert_eq!(last_out_time_us("out_time_us=N/A\n"), None);
+        assert_eq!(last_value(times, "out_time_us"), Some(2_043_000));
+        assert_eq!(last_value::<i64>("out_time_us=N/A\n", "out_time_us"), None);
+        assert_eq!(last_value("total_size=48\ntotal_size=1200\n", "total_size"), Some(1200));
     }
 
     #[test]

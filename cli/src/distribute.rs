@@ -336,6 +336,7 @@ pub async fn run(
             prepared.iter().map(|p| p.job.output.clone()).collect();
         // A muxer that opens its own files (HLS, DASH) has no size to report.
         let first_sized = !prepared[0].job.writes_own_files();
+        let first_to_stdout = prepared[0].job.writes_stdout();
         let mut result = Ok(());
         let mut furthest_us: Option<i64> = None;
         for (index, ready) in prepared.into_iter().enumerate() {
@@ -401,8 +402,11 @@ pub async fn run(
                 }
                 end.out_time_us = furthest;
             }
-            end.total_size =
-                std::fs::metadata(&outputs[0]).ok().map(|m| m.len()).filter(|_| first_sized);
+            end.total_size = match first_to_stdout {
+                true => muxed.total_size,
+                false => std::fs::metadata(&outputs[0]).ok().map(|m| m.len()),
+            }
+            .filter(|_| first_sized);
             console.print_last_stats(&crate::stats::format_line(&end, true));
             // One output: its mux's own line; several: every output summed.
             if let Some(line) = muxed.closing.filter(|_| last == 0) {
@@ -519,7 +523,8 @@ async fn confirm_all<'a>(
     jobs: impl IntoIterator<Item = &'a EncodeJob>,
     interactive: bool,
 ) -> anyhow::Result<Result<(), Refusal>> {
-    for job in jobs {
+    // ffmpeg asks about files only, never a pipe.
+    for job in jobs.into_iter().filter(|job| !job.writes_stdout()) {
         let (output, overwrite) = (job.output.clone(), job.overwrite);
         let confirmed = tokio::task::spawn_blocking(move || {
             overwrite::confirm(&output, overwrite, interactive)
@@ -562,7 +567,12 @@ async fn prepare(
     tools: &Tools,
     first_video: &mut Option<FirstVideoPackets>,
 ) -> anyhow::Result<Result<Prepared, String>> {
-    if let Err(reason) = crate::output_file::check(&job.output) {
+    // Standard output is written as it is, as ffmpeg alone writes it.
+    let checked = match job.writes_stdout() {
+        true => Ok(()),
+        false => crate::output_file::check(&job.output),
+    };
+    if let Err(reason) = checked {
         return Ok(Err(reason));
     }
     let selection = match streams::select(&job, media, extras) {
@@ -1167,6 +1177,13 @@ fn known_gap(
     extras: &[probe::MediaInfo],
     selection: &streams::Selection,
 ) -> Option<String> {
+    if job.writes_stdout() && crate::assemble::tee_for(&job.output_format, media, selection) {
+        // The tee's second run reads its output back.
+        return Some(format!(
+            "{} with Matroska audio to standard output is not distributable",
+            job.output_format
+        ));
+    }
     let mp4 = matches!(job.output_format.as_str(), "mp4" | "mov");
     // Copied millisecond audio into these containers goes through tee and a
     // second run that reads the first input only (`assemble`).

@@ -69,6 +69,12 @@ pub fn file_path(url: &Path) -> &Path {
     }
 }
 
+/// Whether an output URL names standard output, as ffmpeg's pipe protocol
+/// reads it (`pipe:` and `-` are fd 1).
+pub fn is_stdout(url: &str) -> bool {
+    matches!(url, "-" | "pipe:" | "pipe:1")
+}
+
 /// Everything the distributed path needs to reproduce one ffmpeg run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EncodeJob {
@@ -220,6 +226,19 @@ impl EncodeJob {
     /// that ffmpeg has no output size to report.
     pub fn writes_own_files(&self) -> bool {
         crate::segmented::FORMATS.contains(&self.output_format.as_str())
+    }
+
+    /// Whether the output is standard output (`-`, `pipe:`, `pipe:1`):
+    /// the final mux writes to it directly, with nothing to rename, remove
+    /// or ask about (`route::STDOUT_FORMATS`).
+    pub fn writes_stdout(&self) -> bool {
+        is_stdout(&self.output.to_string_lossy())
+    }
+
+    /// The output as ffmpeg names it in its `Output #0` line: `-` is
+    /// `pipe:` there.
+    pub fn output_name(&self) -> &Path {
+        if self.output == Path::new("-") { Path::new("pipe:") } else { &self.output }
     }
 
     /// The input is read by the concat demuxer (`-f concat -i list.txt`).

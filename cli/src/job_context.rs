@@ -87,10 +87,11 @@ impl JobContext {
         let job_id = uuid::Uuid::new_v4().simple().to_string();
         // Only a file has an identity a later run can recognise (not a
         // concat list or an image sequence, whose files may change under
-        // the same name).
+        // the same name), and only a file output can be resumed into.
         let identity = match job.input_kind {
             InputKind::File
                 if !job.concat_input()
+                    && !job.writes_stdout()
                     && !matches!(media.format_name.as_str(), "concat" | "image2") =>
             {
                 let input = crate::job::file_path(&job.input);

@@ -114,6 +114,28 @@ impl Tools {
         args: &[OsString],
         env: &[(&str, &std::path::Path)],
     ) -> anyhow::Result<Vec<u8>> {
+        self.logged(loglevel, args, env, Stdio::null()).await
+    }
+
+    /// [`Tools::ffmpeg_log`] for an ffmpeg that writes to dffmpeg's own
+    /// standard output (the final mux of an output to `-`).
+    pub async fn ffmpeg_log_to_stdout(
+        &self,
+        loglevel: &str,
+        args: &[OsString],
+    ) -> anyhow::Result<Vec<u8>> {
+        self.logged(loglevel, args, &[], Stdio::inherit()).await
+    }
+
+    /// Runs ffmpeg with `stdout` as its standard output; see
+    /// [`Tools::ffmpeg_log`].
+    async fn logged(
+        &self,
+        loglevel: &str,
+        args: &[OsString],
+        env: &[(&str, &std::path::Path)],
+        stdout: Stdio,
+    ) -> anyhow::Result<Vec<u8>> {
         let mut child = Command::new(&self.ffmpeg)
             .args(["-hide_banner", "-nostdin", "-nostats", "-loglevel", loglevel])
             .args(args)
@@ -122,7 +144,7 @@ impl Tools {
             // that inherited it would write its own log over that file.
             .env_remove("FFREPORT")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             // See `run_to_end`.

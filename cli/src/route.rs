@@ -97,6 +97,9 @@ pub fn route_all(command: &Command) -> Result<Vec<EncodeJob>, String> {
         // Its output goes to one of them: each job would read it.
         return Err(format!("{} with several outputs is not distributable", graph.flag()));
     }
+    if command.outputs.iter().any(|o| crate::job::is_stdout(&o.url)) {
+        return Err("several outputs, one of them standard output, are not distributable".into());
+    }
     let mut jobs: Vec<EncodeJob> = Vec::new();
     for (index, output) in command.outputs.iter().enumerate() {
         let single = Command { outputs: vec![output.clone()], ..command.clone() };
@@ -107,6 +110,27 @@ pub fn route_all(command: &Command) -> Result<Vec<EncodeJob>, String> {
         jobs.push(job);
     }
     Ok(jobs)
+}
+
+/// Muxers that write to a pipe as ffmpeg alone writes them there: none
+/// seeks back to finish its header or index (Matroska and NUT leave their
+/// index out, FLV its duration), so the final mux, writing the same pipe,
+/// writes what ffmpeg alone would. MP4 and MOV need a seekable output
+/// (or fragments), AVI an index at the end.
+pub const STDOUT_FORMATS: &[&str] = &["matroska", "webm", "mpegts", "nut", "flv"];
+
+/// Why an output to standard output in `format` is not distributed, if it
+/// is not: a muxer that needs to seek, or `-progress` on the same pipe.
+/// ffmpeg alone writes to the pipe as it encodes; the final mux writes
+/// the same bytes once every chunk is in.
+fn stdout_output(command: &Command, format: &str) -> Result<(), String> {
+    if !STDOUT_FORMATS.contains(&format) {
+        return Err(format!("{format} to standard output is not distributable"));
+    }
+    if command.global("progress").is_some_and(|p| crate::job::is_stdout(value(p))) {
+        return Err("-progress and the output on standard output together".into());
+    }
+    Ok(())
 }
 
 /// Whether `opt` is a global filter graph.
@@ -204,10 +228,12 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     }
 
     let output_url = &output.url;
-    if output.forced
-        || output_url == "-"
-        || output_url.contains(':')
-        || output_url.starts_with("/dev/")
+    let to_stdout = crate::job::is_stdout(output_url) && !output.forced;
+    if !to_stdout
+        && (output.forced
+            || output_url == "-"
+            || output_url.contains(':')
+            || output_url.starts_with("/dev/"))
     {
         return Err("the output is not a regular file path".into());
     }
@@ -425,6 +451,9 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         }
         filters = g.filters.clone();
     }
+    if to_stdout && job_format.is_none() {
+        return Err("standard output without -f (ffmpeg finds no format for it)".into());
+    }
     let output_format = match job_format {
         Some(f) => CONTAINERS
             .iter()
@@ -434,6 +463,9 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         None => format_from_extension(Path::new(output_url))
             .ok_or("the output extension names no container we assemble")?,
     };
+    if to_stdout {
+        stdout_output(command, &output_format)?;
+    }
     // Without -c:v, ffmpeg alone encodes with the container's default
     // encoder; the trial confirms which (`EncodeJob::default_encoder`).
     let default_encoder = encoder.is_none();
@@ -1154,6 +1186,33 @@ mod tests {
         assert_eq!(job.input_trim_args.join(" "), "-ss 2");
     }
 
+    /// Standard output takes a muxer that writes a pipe as it writes a
+    /// file, and no `-progress` of its own.
+    #[test]
+    fn standard_output_in_a_streamable_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.mkv");
+        std::fs::write(&input, b"x").unwrap();
+        for url in ["-", "pipe:", "pipe:1"] {
+            let job = route_line(&format!("-i IN -c:v ffv1 -f nut {url}"), &input).unwrap();
+            assert!(job.writes_stdout(), "{url}");
+        }
+        let job = route_line("-i IN -c:v ffv1 -f matroska -", &input).unwrap();
+        assert_eq!(job.output_name(), Path::new("pipe:"));
+        for (line, reason) in [
+            ("-i IN -c:v ffv1 -", "standard output without -f"),
+            ("-i IN -c:v libx264 -f mp4 -", "mp4 to standard output is not distributable"),
+            ("-i IN -c:v ffv1 -f nut pipe:2", "the output is not a regular file path"),
+            ("-progress - -i IN -c:v ffv1 -f nut -", "-progress and the output on standard"),
+            ("-i IN -c:v ffv1 a.mkv -c:v ffv1 -f nut -", "several outputs, one of them"),
+        ] {
+            let argv: Vec<String> =
+                line.replace("IN", input.to_str().unwrap()).split(' ').map(String::from).collect();
+            let error = route_all(&parse(&argv).unwrap()).unwrap_err();
+            assert!(error.contains(reason), "{line}: {error}");
+        }
+    }
+
     /// An image sequence's `-r` reaches every reader as `-framerate`, in
     /// place of the demuxer's own; the input is described as ffmpeg alone
     /// reads it.
@@ -1415,7 +1474,7 @@ mod tests {
                 "-i IN -c:v libx264 -shortest out.mkv",
                 "output option -shortest is not distributable",
             ),
-            ("-i IN -c:v libx264 -", "the output is not a regular file path"),
+            ("-i IN -c:v libx264 -", "standard output without -f (ffmpeg finds no format for it)"),
             ("-i missing.mkv -c:v libx264 out.mkv", "the input is not a regular file"),
             ("-i IN -c:v libx264 -r 24 -vf fps=30 out.mkv", "-r with -vf fps is not distributable"),
             ("-i IN -c:v mpeg2video -r 24 out.mkv", "-r 24/1 with mpeg2video is not distributable"),

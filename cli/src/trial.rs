@@ -108,7 +108,7 @@ async fn trial(tools: &Tools, job: &EncodeJob, scratch_root: &Path) -> Result<Pa
         Some(dir) => format!("'{}/", dir.display()),
         None => "'".to_string(),
     };
-    let description = output_description(&log, &job.output).map(|block| {
+    let description = output_description(&log, job.output_name()).map(|block| {
         // What the encoders said as they opened (x264's settings) precedes it.
         encoders_opening(&log).replace(&scratch_prefix, &output_prefix) + &block
     });

@@ -4,7 +4,7 @@
 //! audio (with `-c:a copy` the same packets). One test per source class.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use tests::{
     Node, dffmpeg, distributed_encode, ffmpeg, framemd5, plain_encode, probe, seconds,
@@ -1558,6 +1558,69 @@ fn image_sequences_are_distributed_frame_exact() {
     let stderr = distributed_encode(&[&node], &extra, &[], &src, &["-c:v", "ffv1"], &dist);
     assert!(stderr.contains("running with ffmpeg: an image sequence of bmp"), "{stderr}");
     assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
+}
+
+/// `ffmpeg -i in.mp4 ... -f matroska -`, as pipelines write it (into a
+/// player, over ssh, into a program reading the pipe): the final mux
+/// writes standard output itself, and what comes out decodes to ffmpeg
+/// alone's frames and audio, in Matroska, MPEG-TS, NUT and FLV, named `-`,
+/// `pipe:` or `pipe:1`, with ffmpeg's `Output #0` line. An MP4 there, which
+/// ffmpeg cannot write to a pipe, runs through ffmpeg and fails as ffmpeg
+/// does; so do `-progress pipe:1` on the same pipe and copied Matroska
+/// audio into NUT, which the final mux would read back from its output.
+#[test]
+fn an_output_to_standard_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(2);
+    let src = dir.path().join("src.mp4");
+    let clip = "testsrc2=size=320x240:rate=25:duration=4";
+    let make = ["-f", "lavfi", "-i", clip, "-f", "lavfi", "-i", "sine=duration=4"];
+    let x264 = ["-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-c:a", "aac"];
+    ffmpeg(&[&make[..], &x264, &[src.to_str().unwrap()]].concat());
+    let lossless = ["-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-c:a", "copy"];
+    let plain_run = |args: &[&str]| {
+        let out = Command::new("ffmpeg").args(args).stdin(Stdio::null()).output().unwrap();
+        (out.status.code(), out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    for (format, url) in [("matroska", "-"), ("mpegts", "pipe:1"), ("nut", "pipe:"), ("flv", "-")] {
+        let args = [&["-i", src.to_str().unwrap()][..], &lossless, &["-f", format, url]].concat();
+        let (code, bytes, plain_err) = plain_run(&args);
+        assert_eq!(code, Some(0), "{plain_err}");
+        let plain = dir.path().join(format!("plain.{format}"));
+        std::fs::write(&plain, bytes).unwrap();
+        let extra = ["-v", "verbose", "--segment-duration", "0.5"];
+        let out = dffmpeg(&[&node], &[&extra[..], &args].concat());
+        let stderr = tests::assert_ok(&out);
+        assert!(stderr.contains(" chunks on "), "{format}: {stderr}");
+        let dist = dir.path().join(format!("dist.{format}"));
+        std::fs::write(&dist, &out.stdout).unwrap();
+        for (map, copy) in [("0:v", false), ("0:a", true)] {
+            assert_eq!(framemd5(&dist, map, copy), framemd5(&plain, map, copy), "{format} {map}");
+        }
+        let named = |log: &str| log.lines().find(|l| l.starts_with("Output #0")).map(String::from);
+        assert_eq!(named(&stderr), named(&plain_err), "{format}");
+        assert!(!dir.path().join(url).exists(), "{url} was written as a file");
+    }
+    let mkv = dir.path().join("src.mkv");
+    ffmpeg(&["-i", src.to_str().unwrap(), "-c", "copy", mkv.to_str().unwrap()]);
+    for (input, output, reason) in [
+        (&src, &["-f", "mp4", "-"][..], "mp4 to standard output is not distributable"),
+        (&src, &["-progress", "pipe:1", "-f", "nut", "-"][..], "-progress and the output on"),
+        (&mkv, &["-f", "nut", "-"][..], "nut with Matroska audio to standard output"),
+    ] {
+        let args = [&["-i", input.to_str().unwrap()][..], &lossless, output].concat();
+        let (code, bytes, _) = plain_run(&args);
+        let out = dffmpeg(&[&node], &[&["-v", "verbose"][..], &args].concat());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&format!("running with ffmpeg: {reason}")), "{stderr}");
+        assert_eq!(out.status.code(), code, "{stderr}");
+        if code == Some(0) && !output.contains(&"-progress") {
+            let (plain, dist) = (dir.path().join("plain.nut"), dir.path().join("dist.nut"));
+            std::fs::write(&plain, bytes).unwrap();
+            std::fs::write(&dist, &out.stdout).unwrap();
+            assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
+        }
+    }
 }
 
 /// An image sequence given `-r` before its `-i`, as render guides write it
