@@ -347,6 +347,19 @@ pub fn ffprobe_input_args(input_args: &[String]) -> Vec<String> {
         };
         out.extend([probe_name.to_string(), value.clone()]);
     }
+    // ffmpeg gives a named demuxer the input's -r over its -framerate,
+    // wherever either stands.
+    let rate = input_args.windows(2).rev().find(|w| w[0] == "-r" || w[0].starts_with("-r:"));
+    if let Some(rate) = rate {
+        let mut kept = Vec::new();
+        for pair in out.chunks(2) {
+            if pair[0] != "-framerate" {
+                kept.extend_from_slice(pair);
+            }
+        }
+        out = kept;
+        out.extend(["-framerate".to_string(), rate[1].clone()]);
+    }
     out
 }
 
@@ -583,5 +596,9 @@ mod tests {
             super::ffprobe_input_args(&args).join(" "),
             "-f rawvideo -video_size 320x240 -pixel_format rgb24 -framerate 24.00"
         );
+        // -r wins over -framerate, before or after it.
+        let args: Vec<String> =
+            "-r 24 -framerate 10 -f image2pipe".split(' ').map(String::from).collect();
+        assert_eq!(super::ffprobe_input_args(&args).join(" "), "-f image2pipe -framerate 24");
     }
 }

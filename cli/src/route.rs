@@ -190,6 +190,10 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     let input_kind = input_kind(input);
     let image_sequence =
         input_kind == InputKind::File && crate::image_sequence::is_image_sequence(input);
+    // Images piped one after the other (`-f image2pipe -i -`) may differ
+    // in size and format as a sequence's files may.
+    let piped_images =
+        input_kind == InputKind::Stdin && input.last("f").map(value) == Some("image2pipe");
     let mut input_args = Vec::new();
     let mut input_trim_args = Vec::new();
     let mut input_window = Window::default();
@@ -615,7 +619,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     }
     let job = EncodeJob {
         input: PathBuf::from(&input.url),
-        image_sequence,
+        image_sequence: image_sequence || piped_images,
         input_kind,
         input_args,
         input_description_args,
@@ -864,7 +868,9 @@ fn input_kind(input: &FileArg) -> InputKind {
 /// and pattern kind (`image_sequence`). Standard input may also describe raw
 /// video (`-s`, `-pix_fmt`, `-framerate`); for `-f rawvideo`, whose frames
 /// carry no timestamps of their own, also `-r`, the `rawvideo` decoder and
-/// `-an`, as moviepy and OpenCV pipes write them. A lavfi graph takes none.
+/// `-an`, as moviepy and OpenCV pipes write them; for `-f image2pipe`,
+/// `-r` and the images' decoder (`spool` copies such a pipe into NUT with
+/// them). A lavfi graph takes none.
 fn reader_option(kind: InputKind, input: &FileArg, opt: &Opt) -> bool {
     let format = input.last("f").map(value);
     let name = opt.name.as_str();
@@ -888,14 +894,18 @@ fn reader_option(kind: InputKind, input: &FileArg, opt: &Opt) -> bool {
         InputKind::Lavfi => matches!(name, "f" | "thread_queue_size"),
         InputKind::Stdin => {
             let raw = format == Some("rawvideo");
+            let images = format == Some("image2pipe");
+            // A piped image's decoder, which also tells the demuxer what the
+            // images are: the one ffmpeg decodes them with by default.
+            let image_decoder = images && crate::spool::PIPED_IMAGES.contains(&value(opt));
             match name {
-                "f" => crate::spool::PIPE_FORMATS.contains(&value(opt)),
+                "f" => crate::spool::PIPE_FORMATS.contains(&value(opt)) || images,
                 "s" | "video_size" | "pixel_format" | "framerate" | "thread_queue_size" => true,
                 "pix_fmt" => opt.spec.is_none() || video_spec,
-                "r" => raw && (opt.spec.is_none() || video_spec),
+                "r" => (raw || images) && (opt.spec.is_none() || video_spec),
                 "an" | "sn" | "dn" => raw,
-                "c" | "codec" => raw && video_spec && value(opt) == "rawvideo",
-                "vcodec" => raw && value(opt) == "rawvideo",
+                "c" | "codec" => video_spec && (raw && value(opt) == "rawvideo" || image_decoder),
+                "vcodec" => raw && value(opt) == "rawvideo" || image_decoder,
                 _ => false,
             }
         }

@@ -33,9 +33,19 @@ use crate::local::Tools;
 use crate::probe::{self, MediaInfo};
 
 /// Demuxers that read a pipe and a file of the same bytes alike: the only
-/// ones whose piped input is distributed.
+/// ones whose piped input is distributed as spooled (`image2pipe` is too,
+/// once copied into NUT: [`PIPED_IMAGES`]).
 pub const PIPE_FORMATS: &[&str] =
     &["rawvideo", "yuv4mpegpipe", "matroska", "webm", "nut", "mpegts"];
+
+/// Images piped one after another (`cat *.png | ffmpeg -f image2pipe -i -`),
+/// named by the decoder a command may give them (`-c:v png`), which is
+/// ffmpeg's default for them, and which NUT holds. The `image2pipe`
+/// demuxer stamps image k with k at its rate, as `image2` does, but seeks
+/// a file of them by byte position, landing frames away from where it was
+/// asked (measured: two frames late on PNGs); so the spooled bytes are
+/// copied into NUT, frame for frame, which every later reader opens.
+pub const PIPED_IMAGES: &[&str] = &["png", "mjpeg"];
 
 /// How far past the last frame any output needs a lavfi graph is run, so
 /// that audio packets straddling the end are spooled whole.
@@ -77,8 +87,13 @@ pub fn default_limit(dir: &Path) -> u64 {
 #[derive(Debug)]
 pub struct Spool {
     dir: node::workdir::WorkDir,
+    /// What every job reads from here on.
     path: PathBuf,
-    kind: InputKind,
+    /// Standard input's bytes as they came, which a fallback replays.
+    bytes: Option<PathBuf>,
+    /// `path` is NUT made of the input (a lavfi graph, piped images), which
+    /// needs none of the user's input options.
+    copied: bool,
     /// Per stream, the time base of the graph's own output, which NUT refines.
     source_time_bases: Vec<(i64, i64)>,
 }
@@ -101,6 +116,7 @@ impl Spool {
             .with_context(|| format!("creating a spool directory in {}", temp_root.display()))?;
         let kind = first.input_kind;
         let mut source_time_bases = Vec::new();
+        let mut bytes = None;
         let path = match kind {
             InputKind::File => return Ok(Err("a file needs no spooling".to_string().into())),
             InputKind::Stdin => {
@@ -114,7 +130,25 @@ impl Spool {
                         stdin: Some(stdin),
                     }));
                 }
-                path
+                bytes = Some(path.clone());
+                if first.image_sequence {
+                    match copy_images(tools, first, &path, dir.path()).await {
+                        Ok((nut, time_bases)) => {
+                            source_time_bases = time_bases;
+                            nut
+                        }
+                        Err(error) => {
+                            let stdin =
+                                std::fs::File::open(&path).context("reopening the spooled pipe")?;
+                            return Ok(Err(Unspooled {
+                                reason: format!("the piped images could not be spooled: {error:#}"),
+                                stdin: Some(stdin.into()),
+                            }));
+                        }
+                    }
+                } else {
+                    path
+                }
             }
             InputKind::Lavfi => {
                 match probe::probe(tools, &first.input, &first.input_args).await {
@@ -140,7 +174,8 @@ impl Spool {
             }
         };
         tracing::debug!(path = %path.display(), "input spooled");
-        Ok(Ok(Self { dir, path, kind, source_time_bases }))
+        let copied = kind == InputKind::Lavfi || bytes.as_ref().is_some_and(|b| *b != path);
+        Ok(Ok(Self { dir, path, bytes, copied, source_time_bases }))
     }
 
     /// Gives the streams of the spooled file, as probed, the time bases
@@ -156,13 +191,13 @@ impl Spool {
         &self.path
     }
 
-    /// Points every job at the spooled file. A lavfi spool is plain NUT and
-    /// needs no input options; spooled stdin keeps the user's (`-f rawvideo
-    /// -s ...`), which describe its bytes.
+    /// Points every job at the spooled file. A lavfi graph or piped images
+    /// copied into NUT need no input options; spooled stdin keeps the
+    /// user's (`-f rawvideo -s ...`), which describe its bytes.
     pub fn redirect(&self, jobs: &mut [EncodeJob]) {
         for job in jobs {
             job.input = self.path.clone();
-            if self.kind == InputKind::Lavfi {
+            if self.copied {
                 job.input_args.clear();
             }
         }
@@ -171,10 +206,8 @@ impl Spool {
     /// Standard input for the real ffmpeg or ffprobe when they must read
     /// what dffmpeg already read: the spooled bytes from their start.
     pub fn replay(&self) -> Option<std::fs::File> {
-        if self.kind != InputKind::Stdin {
-            return None;
-        }
-        match std::fs::File::open(&self.path) {
+        let bytes = self.bytes.as_ref()?;
+        match std::fs::File::open(bytes) {
             Ok(file) => Some(file),
             Err(error) => {
                 tracing::warn!(%error, dir = %self.dir.path().display(), "cannot reopen spooled stdin");
@@ -272,6 +305,52 @@ fn lavfi_bound(jobs: &[EncodeJob]) -> Option<i64> {
             }
         })
         .try_fold(0_i64, |bound, end| end.map(|end| bound.max(end)))
+}
+
+/// Copies the piped images spooled at `bytes` into NUT in `dir` (see
+/// [`PIPED_IMAGES`]), read with the user's input options as ffmpeg alone
+/// reads them: `-r` is the demuxer's rate under `-f`, over any
+/// `-framerate`. Returns the NUT file and the images' time base.
+async fn copy_images(
+    tools: &Tools,
+    job: &EncodeJob,
+    bytes: &Path,
+    dir: &Path,
+) -> anyhow::Result<(PathBuf, Vec<(i64, i64)>)> {
+    let mut input_args = Vec::new();
+    let (mut r, mut framerate) = (None, None);
+    let mut tokens = job.input_args.iter();
+    while let Some(token) = tokens.next() {
+        match token.as_str() {
+            "-framerate" => framerate = tokens.next().cloned(),
+            t if t == "-r" || t.starts_with("-r:") => r = tokens.next().cloned(),
+            _ => input_args.push(token.clone()),
+        }
+    }
+    if let Some(rate) = r.or(framerate) {
+        input_args.extend(["-framerate".to_string(), rate]);
+    }
+    let media = probe::probe(tools, bytes, &input_args).await?;
+    let video = media.streams.iter().find(|s| s.codec_type == "video");
+    let codec = video.map(|s| s.codec_name.as_str()).unwrap_or("none");
+    anyhow::ensure!(
+        media.streams.len() == 1 && PIPED_IMAGES.contains(&codec),
+        "{} stream(s), the first of {codec} (one stream of PNG or JPEG images is)",
+        media.streams.len()
+    );
+    let nut = dir.join("images.nut");
+    let mut args: Vec<OsString> = input_args.iter().map(OsString::from).collect();
+    args.push("-i".into());
+    args.push(bytes.into());
+    for a in ["-map", "0:v", "-c", "copy", "-copyts", "-avoid_negative_ts", "disabled"] {
+        args.push(a.into());
+    }
+    for a in ["-f", "nut", "-y"] {
+        args.push(a.into());
+    }
+    args.push(nut.clone().into());
+    tools.ffmpeg(&args).await?;
+    Ok((nut, media.streams.iter().map(|s| s.time_base).collect()))
 }
 
 /// `ffmpeg -f lavfi [-t BOUND] -i GRAPH`, every stream copied into NUT with

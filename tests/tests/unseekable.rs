@@ -231,6 +231,63 @@ fn a_piped_matroska_file_keeps_every_stream() {
     );
 }
 
+/// Images piped one after another, as scripts and headless browsers write
+/// them (`cat *.png | ffmpeg -f image2pipe -framerate 24 -i -`): PNG at a
+/// rate given by `-r` over `-framerate` with the decoder named, and JPEG.
+/// BMP images, which NUT cannot hold, are replayed to ffmpeg.
+#[test]
+fn piped_images_are_distributed() {
+    let nodes = [Node::start(1), Node::start(1)];
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name);
+    let images = |graph: &str, ext: &str, name: &str| {
+        let folder = at(name);
+        std::fs::create_dir(&folder).unwrap();
+        let pattern = folder.join(format!("f_%03d.{ext}"));
+        ffmpeg(&["-f", "lavfi", "-i", graph, pattern.to_str().unwrap()]);
+        let mut names: Vec<_> =
+            std::fs::read_dir(&folder).unwrap().map(|e| e.unwrap().path()).collect();
+        names.sort();
+        names
+    };
+    let cat = |parts: &[std::path::PathBuf], name: &str| {
+        let bytes: Vec<u8> = parts.iter().flat_map(|p| std::fs::read(p).unwrap()).collect();
+        std::fs::write(at(name), bytes).unwrap();
+        at(name)
+    };
+    let png = images("testsrc2=d=2:s=160x120:r=25", "png", "png");
+    let jpg = images("testsrc2=d=2:s=160x120:r=25", "jpg", "jpg");
+    let bmp = images("testsrc2=d=1:s=160x120:r=25", "bmp", "bmp");
+    let x264 = ["-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv420p"];
+    let cases: [(&[&str], std::path::PathBuf); 2] = [
+        (
+            &["-framerate", "10", "-f", "image2pipe", "-c:v", "png", "-r", "24"],
+            cat(&png, "png.pipe"),
+        ),
+        (&["-f", "image2pipe", "-framerate", "30000/1001"], cat(&jpg, "jpg.pipe")),
+    ];
+    for (before, stdin) in cases {
+        let args = [before, &["-i", "-"], &x264, &["o.mp4"]].concat();
+        let (_, stderr) = side_by_side(&nodes, &args, "o.mp4", Some(&stdin));
+        assert!(stderr.contains("Input #0, image2pipe, from 'pipe:':"), "{stderr}");
+    }
+    let work = tempfile::tempdir().unwrap();
+    let temp = tempfile::tempdir().unwrap();
+    let stdin = cat(&bmp, "bmp.pipe");
+    let args = ["-v", "verbose", "-f", "image2pipe", "-i", "-", "-c:v", "ffv1", "o.mkv"];
+    let theirs = run(Command::new("ffmpeg"), &args, work.path(), Some(&stdin));
+    std::fs::rename(work.path().join("o.mkv"), work.path().join("theirs.mkv")).unwrap();
+    let ours = run(dffmpeg(&nodes, temp.path()), &args, work.path(), Some(&stdin));
+    let stderr = String::from_utf8_lossy(&ours.stderr);
+    assert!(
+        stderr.contains("running with ffmpeg: the piped images could not be spooled"),
+        "{stderr}"
+    );
+    assert_eq!(ours.status.code(), theirs.status.code(), "{stderr}");
+    let (a, b) = (work.path().join("theirs.mkv"), work.path().join("o.mkv"));
+    assert_eq!(framemd5(&b, "0", false), framemd5(&a, "0", false));
+}
+
 #[test]
 fn a_pipe_that_cannot_be_distributed_is_replayed_to_ffmpeg() {
     let dir = tempfile::tempdir().unwrap();
