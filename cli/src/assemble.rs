@@ -194,10 +194,12 @@ pub async fn assemble(
         let alone = throwaway.is_empty();
         args.extend(throwaway);
         log = match to_stdout {
-            true => ctx.tools.ffmpeg_log_to_stdout("info", &args).await,
-            false => ctx.tools.ffmpeg_log("info", &args).await,
-        }
-        .context("muxing the output")?;
+            true => match ctx.tools.ffmpeg_to_stdout("info", &args).await? {
+                (true, log) => log,
+                (false, log) => return Err(stdout_failure(&log, ctx.job.output_name())),
+            },
+            false => ctx.tools.ffmpeg_log("info", &args).await.context("muxing the output")?,
+        };
         check_muxed_video(done, stopped_at_us, selection, media, &progress)?;
         closing = closing_line(&log).filter(|_| alone);
     }
@@ -214,6 +216,37 @@ pub async fn assemble(
     let total_size = last_value(&progress, "total_size");
     let muxer_notes = muxer_notes(&log);
     Ok(Muxed { closing, description, out_time_us, muxer_notes, total_size })
+}
+
+/// The reader of standard output went away while the final mux wrote to
+/// it (`| head`, a player closed): ffmpeg alone's own error lines for it
+/// (`av_interleaved_write_frame(): Broken pipe`, the trailer and the file
+/// it could not write), which dffmpeg prints as ffmpeg does, at error
+/// level, before exiting 1, rather than the mux's whole log.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", lines.join("\n"))]
+pub struct PipeClosed {
+    /// The lines, naming the output as ffmpeg alone does.
+    pub lines: Vec<String>,
+}
+
+/// Why the final mux to standard output failed: [`PipeClosed`] when the
+/// pipe broke, else the end of its log.
+fn stdout_failure(log: &[u8], output_name: &Path) -> anyhow::Error {
+    let log = String::from_utf8_lossy(log);
+    let name = output_name.display().to_string();
+    let lines: Vec<String> = log
+        .lines()
+        .skip_while(|l| !l.starts_with("Output #0, "))
+        .filter(|l| l.contains("Broken pipe") || l.starts_with("    Last message repeated"))
+        .map(|l| l.replace("pipe:1", &name))
+        .collect();
+    if lines.iter().any(|l| l.contains("Broken pipe")) {
+        return PipeClosed { lines }.into();
+    }
+    let start = log.len().saturating_sub(2000);
+    let tail = log.get(start..).unwrap_or(&log).trim();
+    anyhow::anyhow!("muxing the output to standard output failed: {tail}")
 }
 
 /// Fails unless the final mux wrote every video packet the chunks hold:
@@ -393,12 +426,14 @@ pub struct Muxed {
     /// `time=` of ffmpeg alone's last stats line (the audio may end after
     /// the last frame), as the mux's `-progress` reported it.
     pub out_time_us: Option<i64>,
-    /// Its muxer's own info lines, which ffmpeg alone prints as it writes:
-    /// `[hls @ 0x..] Opening 'out0.ts' for writing` for each file a
-    /// segmenting muxer starts (which scripts following an encode read; HLS,
-    /// DASH and segment write in place, so the names are ffmpeg alone's),
-    /// and MP4's `Starting second pass` of `-movflags +faststart`.
-    pub muxer_notes: Vec<String>,
+    /// Its muxer's own lines, which ffmpeg alone prints as it writes, with
+    /// their log level: `[hls @ 0x..] Opening 'out0.ts' for writing` for
+    /// each file a segmenting muxer starts (which scripts following an
+    /// encode read; HLS, DASH and segment write in place, so the names are
+    /// ffmpeg alone's), MP4's `Starting second pass` of `-movflags
+    /// +faststart`, and FLV's warnings that it could not go back to write
+    /// the duration and size (on a pipe).
+    pub muxer_notes: Vec<(i32, String)>,
     /// How many bytes it wrote, as its `-progress` last reported them: the
     /// size of an output to standard output, which has no file to measure
     /// (ffmpeg alone's `Lsize=` there is what it wrote too).
@@ -410,17 +445,25 @@ pub struct Muxed {
 /// after its `Output #0` block: what the muxer says as it writes its header
 /// (DASH's init segments) precedes that block, and comes with the trial's
 /// copy of it (`trial::encoders_opening`).
-fn muxer_notes(log: &[u8]) -> Vec<String> {
+fn muxer_notes(log: &[u8]) -> Vec<(i32, String)> {
+    use crate::console::level::{INFO, WARNING};
     const FASTSTART: &str =
         "] Starting second pass: moving the moov atom to the beginning of the file";
     String::from_utf8_lossy(log)
         .lines()
         .skip_while(|l| !l.starts_with("Output #0, "))
         .filter(|l| l.starts_with('['))
-        .filter(|l| {
-            l.contains("] Opening '") && l.ends_with("' for writing") || l.ends_with(FASTSTART)
+        .filter_map(|l| {
+            let info =
+                l.contains("] Opening '") && l.ends_with("' for writing") || l.ends_with(FASTSTART);
+            let flv_unfinished =
+                l.starts_with("[flv @ ") && l.contains("] Failed to update header with correct ");
+            match (info, flv_unfinished) {
+                (true, _) => Some((INFO, l.to_string())),
+                (_, true) => Some((WARNING, l.to_string())),
+                _ => None,
+            }
         })
-        .map(str::to_string)
         .collect()
 }
 
@@ -809,6 +852,27 @@ fn temp_name(output: &Path, tag: &str) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn flv_on_a_pipe_warns_as_ffmpeg_alone_does() {
+        use crate::console::level::WARNING;
+        let log = b"Output #0, flv, to 'pipe:1':\n  Stream #0:0: Video: h264\n\
+            [flv @ 0x5] Failed to update header with correct duration.\n\
+            [flv @ 0x5] Failed to update header with correct filesize.\n\
+            video:10kB audio:0kB muxing overhead: 1%\n";
+        let notes = muxer_notes(log);
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes.iter().all(|(level, _)| *level == WARNING));
+        let broken = b"Output #0, matroska, to 'pipe:1':\n\
+            av_interleaved_write_frame(): Broken pipe\n    Last message repeated 4 times\n\
+            Error writing trailer of pipe:1: Broken pipe\n";
+        let error = stdout_failure(broken, Path::new("pipe:"));
+        let closed = error.downcast_ref::<PipeClosed>().unwrap();
+        assert_eq!(closed.lines[2], "Error writing trailer of pipe:: Broken pipe");
+        let other = stdout_failure(b"Output #0, nut\nNo space left on device\n", Path::new("-"));
+        assert!(other.downcast_ref::<PipeClosed>().is_none());
+        assert!(other.to_string().contains("No space left on device"), "{other}");
+    }
     use super::*;
 
     #[test]

@@ -385,8 +385,8 @@ pub async fn run(
                 console.print(INFO, &renumber(block, index));
             }
             // After the running stats line, as ffmpeg alone's log lines come.
-            for line in &muxed.muxer_notes {
-                console.print(INFO, &format!("{line}\n"));
+            for (level, line) in &muxed.muxer_notes {
+                console.print(*level, &format!("{line}\n"));
             }
             furthest_us = furthest_us.max(muxed.out_time_us);
             if index < last {

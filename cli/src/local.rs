@@ -114,28 +114,35 @@ impl Tools {
         args: &[OsString],
         env: &[(&str, &std::path::Path)],
     ) -> anyhow::Result<Vec<u8>> {
-        self.logged(loglevel, args, env, Stdio::null()).await
+        let (status, stderr) = self.logged(loglevel, args, env, Stdio::null()).await?;
+        if !status.success() {
+            bail!("ffmpeg failed ({status}): {}", tail(&stderr));
+        }
+        Ok(stderr)
     }
 
-    /// [`Tools::ffmpeg_log`] for an ffmpeg that writes to dffmpeg's own
-    /// standard output (the final mux of an output to `-`).
-    pub async fn ffmpeg_log_to_stdout(
+    /// Runs an ffmpeg that writes to dffmpeg's own standard output (the
+    /// final mux of an output to `-`) at `loglevel`; whether it succeeded,
+    /// and its whole stderr either way (a reader that went away is told
+    /// apart by it: `assemble::PipeClosed`).
+    pub async fn ffmpeg_to_stdout(
         &self,
         loglevel: &str,
         args: &[OsString],
-    ) -> anyhow::Result<Vec<u8>> {
-        self.logged(loglevel, args, &[], Stdio::inherit()).await
+    ) -> anyhow::Result<(bool, Vec<u8>)> {
+        let (status, stderr) = self.logged(loglevel, args, &[], Stdio::inherit()).await?;
+        Ok((status.success(), stderr))
     }
 
-    /// Runs ffmpeg with `stdout` as its standard output; see
-    /// [`Tools::ffmpeg_log`].
+    /// Runs ffmpeg with `stdout` as its standard output to its end; its
+    /// exit status and stderr.
     async fn logged(
         &self,
         loglevel: &str,
         args: &[OsString],
         env: &[(&str, &std::path::Path)],
         stdout: Stdio,
-    ) -> anyhow::Result<Vec<u8>> {
+    ) -> anyhow::Result<(std::process::ExitStatus, Vec<u8>)> {
         let mut child = Command::new(&self.ffmpeg)
             .args(["-hide_banner", "-nostdin", "-nostats", "-loglevel", loglevel])
             .args(args)
@@ -156,10 +163,7 @@ impl Tools {
             pipe.read_to_end(&mut stderr).await.context("reading ffmpeg's stderr")?;
         }
         let status = child.wait().await.context("waiting for ffmpeg")?;
-        if !status.success() {
-            bail!("ffmpeg failed ({status}): {}", tail(&stderr));
-        }
-        Ok(stderr)
+        Ok((status, stderr))
     }
 
     /// Replaces this process with the real ffmpeg and the original argv, so

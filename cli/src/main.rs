@@ -49,7 +49,16 @@ fn main() -> ExitCode {
     let code = match run() {
         Ok(code) => code,
         Err(error) => {
-            cli::console::stderr(&format!("dffmpeg: {error:#}\n"));
+            match error.downcast_ref::<cli::assemble::PipeClosed>() {
+                // As ffmpeg alone says it, at its level.
+                Some(closed) => {
+                    let argv: Vec<OsString> = std::env::args_os().skip(1).collect();
+                    if log_level(&argv) >= console::level::ERROR {
+                        cli::console::stderr(&format!("{closed}\n"));
+                    }
+                }
+                None => cli::console::stderr(&format!("dffmpeg: {error:#}\n")),
+            }
             ExitCode::from(EXIT_FAILURE)
         }
     };

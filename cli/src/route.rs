@@ -565,10 +565,12 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
             "a negative input -itsoffset into {output_format} is not distributable yet"
         ));
     }
-    if command
-        .inputs
-        .iter()
-        .any(|i| crate::job::file_path(Path::new(&i.url)) == Path::new(&output.url))
+    // `-` read is standard input, `-` written standard output.
+    if !to_stdout
+        && command
+            .inputs
+            .iter()
+            .any(|i| crate::job::file_path(Path::new(&i.url)) == Path::new(&output.url))
     {
         // ffmpeg: "Output #0 same as Input #0 - exiting".
         return Err("the output is the input".into());
@@ -1209,6 +1211,9 @@ mod tests {
         }
         let job = route_line("-i IN -c:v ffv1 -f matroska -", &input).unwrap();
         assert_eq!(job.output_name(), Path::new("pipe:"));
+        for line in ["-f nut -i - -c:v ffv1 -f nut -", "-f nut -i pipe: -c:v ffv1 -f nut pipe:"] {
+            assert!(route_line(line, &input).unwrap().writes_stdout(), "{line}");
+        }
         for (line, reason) in [
             ("-i IN -c:v ffv1 -", "standard output without -f"),
             ("-i IN -c:v libx264 -f mp4 -", "mp4 to standard output is not distributable"),

@@ -1568,6 +1568,7 @@ fn image_sequences_are_distributed_frame_exact() {
 /// ffmpeg cannot write to a pipe, runs through ffmpeg and fails as ffmpeg
 /// does; so do `-progress pipe:1` on the same pipe and copied Matroska
 /// audio into NUT, which the final mux would read back from its output.
+/// A reader that closes the pipe early gets ffmpeg's own error lines.
 #[test]
 fn an_output_to_standard_output() {
     let dir = tempfile::tempdir().unwrap();
@@ -1601,6 +1602,25 @@ fn an_output_to_standard_output() {
         assert_eq!(named(&stderr), named(&plain_err), "{format}");
         assert!(!dir.path().join(url).exists(), "{url} was written as a file");
     }
+    // A reader that goes away: ffmpeg's own error lines, exit status 1.
+    let mut reader = Command::new(tests::bin("dffmpeg"))
+        .args(["--nodes", &node.addr, "-v", "error", "-i", src.to_str().unwrap()])
+        .args(lossless)
+        .args(["-f", "matroska", "-"])
+        .env("XDG_CONFIG_HOME", "/nonexistent")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut head = [0_u8; 1000];
+    std::io::Read::read_exact(reader.stdout.as_mut().unwrap(), &mut head).unwrap();
+    drop(reader.stdout.take());
+    let out = reader.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.starts_with("av_interleaved_write_frame(): Broken pipe\n"), "{stderr}");
+    assert!(stderr.contains("Error closing file pipe:: Broken pipe"), "{stderr}");
     let mkv = dir.path().join("src.mkv");
     ffmpeg(&["-i", src.to_str().unwrap(), "-c", "copy", mkv.to_str().unwrap()]);
     for (input, output, reason) in [
