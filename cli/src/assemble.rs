@@ -404,7 +404,8 @@ fn last_frame_count(progress: &str) -> Option<u64> {
     progress.lines().rev().find_map(|l| l.strip_prefix("frame=")?.trim().parse().ok())
 }
 
-/// The `out_time_us=` of the last block of an ffmpeg `-progress` report.
+/// The value of `key` in the last block of an ffmpeg `-progress` report
+/// that gives one (`out_time_us`, `total_size`).
 fn last_value<T: std::str::FromStr>(progress: &str, key: &str) -> Option<T> {
     progress.lines().rev().find_map(|l| l.strip_prefix(key)?.strip_prefix('=')?.trim().parse().ok())
 }
@@ -852,6 +853,7 @@ fn temp_name(output: &Path, tag: &str) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn flv_on_a_pipe_warns_as_ffmpeg_alone_does() {
@@ -873,7 +875,6 @@ mod tests {
         assert!(other.downcast_ref::<PipeClosed>().is_none());
         assert!(other.to_string().contains("No space left on device"), "{other}");
     }
-    use super::*;
 
     #[test]
     fn user_chapter_mappings_as_ffmpeg_reads_them() {

@@ -323,6 +323,7 @@ pub async fn packets(
 /// `pixel_format` and `framerate`.
 /// Options that only concern decoding (`-vcodec rawvideo`, `-an`) are left out.
 pub fn ffprobe_input_args(input_args: &[String]) -> Vec<String> {
+    let input_args = rate_over_framerate(input_args);
     let mut out = Vec::new();
     let mut tokens = input_args.iter();
     while let Some(flag) = tokens.next() {
@@ -347,18 +348,25 @@ pub fn ffprobe_input_args(input_args: &[String]) -> Vec<String> {
         };
         out.extend([probe_name.to_string(), value.clone()]);
     }
-    // ffmpeg gives a named demuxer the input's -r over its -framerate,
-    // wherever either stands.
-    let rate = input_args.windows(2).rev().find(|w| w[0] == "-r" || w[0].starts_with("-r:"));
-    if let Some(rate) = rate {
-        let mut kept = Vec::new();
-        for pair in out.chunks(2) {
-            if pair[0] != "-framerate" {
-                kept.extend_from_slice(pair);
-            }
+    out
+}
+
+/// `input_args` with the input's rate given once, last, as the demuxer's
+/// `-framerate`: ffmpeg gives a demuxer named by `-f` the input's `-r`
+/// over its `-framerate`, wherever either stands (the last of each counts).
+pub fn rate_over_framerate(input_args: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let (mut r, mut framerate) = (None, None);
+    let mut tokens = input_args.iter();
+    while let Some(token) = tokens.next() {
+        match token.as_str() {
+            "-framerate" => framerate = tokens.next().cloned(),
+            t if t == "-r" || t.starts_with("-r:") => r = tokens.next().cloned(),
+            _ => out.push(token.clone()),
         }
-        out = kept;
-        out.extend(["-framerate".to_string(), rate[1].clone()]);
+    }
+    if let Some(rate) = r.or(framerate) {
+        out.extend(["-framerate".to_string(), rate]);
     }
     out
 }

@@ -491,14 +491,8 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         if input.last("f").is_none() {
             input_description_args = Some(input_args.clone());
         }
-        let mut tokens = std::mem::take(&mut input_args).into_iter();
-        while let Some(token) = tokens.next() {
-            match token.as_str() {
-                "-framerate" => drop(tokens.next()),
-                _ => input_args.push(token),
-            }
-        }
-        input_args.extend(["-framerate".to_string(), rate]);
+        input_args.extend(["-r".to_string(), rate]);
+        input_args = crate::probe::rate_over_framerate(&input_args);
     }
     let fps_filter = fps_rate(&filters)?;
     if fps_filter.is_some() && output_rate.is_some() {

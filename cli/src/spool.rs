@@ -317,19 +317,7 @@ async fn copy_images(
     bytes: &Path,
     dir: &Path,
 ) -> anyhow::Result<(PathBuf, Vec<(i64, i64)>)> {
-    let mut input_args = Vec::new();
-    let (mut r, mut framerate) = (None, None);
-    let mut tokens = job.input_args.iter();
-    while let Some(token) = tokens.next() {
-        match token.as_str() {
-            "-framerate" => framerate = tokens.next().cloned(),
-            t if t == "-r" || t.starts_with("-r:") => r = tokens.next().cloned(),
-            _ => input_args.push(token.clone()),
-        }
-    }
-    if let Some(rate) = r.or(framerate) {
-        input_args.extend(["-framerate".to_string(), rate]);
-    }
+    let input_args = probe::rate_over_framerate(&job.input_args);
     let media = probe::probe(tools, bytes, &input_args).await?;
     let video = media.streams.iter().find(|s| s.codec_type == "video");
     let codec = video.map(|s| s.codec_name.as_str()).unwrap_or("none");
