@@ -634,18 +634,26 @@ async fn prepare(
     if let Some(reason) = crate::timeline::discarded_unlike_ffmpeg(&video.codec_name, &packets) {
         return Ok(Err(reason));
     }
-    let mut timeline = match Timeline::new(
-        packets,
-        video.time_base,
-        video.source_time_base,
-        start_time_us,
-        job.input_window,
-        job.output_window,
-    ) {
+    let (input, output) = (job.input_window, job.output_window);
+    let timeline = match job.counted_rate {
+        Some(rate) => {
+            Timeline::counted(packets, video.time_base, start_time_us, input, output, rate)
+        }
+        None => Timeline::new(
+            packets,
+            video.time_base,
+            video.source_time_base,
+            start_time_us,
+            input,
+            output,
+        ),
+    };
+    let mut timeline = match timeline {
         Ok(timeline) => timeline,
         Err(error) => return Ok(Err(format!("{error:#}"))),
     };
-    let frame_rate = guess_frame_rate(&video);
+    // The rate ffmpeg alone's filters report: the counted one, else its guess.
+    let frame_rate = job.counted_rate.unwrap_or_else(|| guess_frame_rate(&video));
     if let Err(reason) = end_as_encoded(&job, &mut timeline, &video, media, frame_rate) {
         return Ok(Err(reason));
     }
@@ -1262,7 +1270,8 @@ fn known_gap(
     // the output stream's time base, which is known for the muxers listed in
     // `assemble::setts_time_base`.
     if job.output_window.start.is_some() && reorders(job) {
-        let rate = guess_frame_rate(&media.streams[selection.video]);
+        let guessed = guess_frame_rate(&media.streams[selection.video]);
+        let rate = job.counted_rate.unwrap_or(guessed);
         if let Some(why) = crate::assemble::lead_shift_gap(job, tee, rate) {
             return Some(format!(
                 "output -ss with {} B-frames into {} is not reproduced yet ({why})",

@@ -152,6 +152,9 @@ pub struct EncodeJob {
     /// The output's `-r`: frames are dropped and repeated to this rate, as
     /// ffmpeg decides it for the whole run (see `retime`).
     pub output_rate: Option<(i64, i64)>,
+    /// An input `-r` on a file (`counted_rate`): ffmpeg alone times the
+    /// decoded frames by their count at this rate.
+    pub counted_rate: Option<(i64, i64)>,
     /// The output's options as ffmpeg alone gets them, for the trial that
     /// runs it on one frame before distributing (`crate::trial`).
     pub trial_options: Vec<String>,

@@ -120,7 +120,7 @@ impl JobContext {
             video_stream,
             first_frame: timeline.selected.start,
             timeline_time_base: timeline.time_base,
-            filter_time_base: timeline.source_tb,
+            filter_time_base: timeline.read_tb,
             filter_offset: timeline.filter_offset(),
             subtitles_held,
             ts_offset_us: timeline.ts_offset_us,

@@ -15,6 +15,7 @@ pub mod autorotate;
 pub mod benchmark;
 pub mod concat_list;
 pub mod console;
+pub mod counted_rate;
 pub mod dispatch;
 pub mod distribute;
 pub mod drawtext;

@@ -41,7 +41,10 @@ pub fn retime(
     let cfr_after_seek = cfr_container
         && job.output_window.start.is_some()
         && !matches!(job.fps_mode, Some(FpsMode::Vfr | FpsMode::Passthrough));
-    if job.output_rate.is_none() && !cfr_elsewhere && !cfr_after_seek {
+    // Frames counted at an input rate are at other times than the nodes
+    // read them at: every output is retimed, by the frame map.
+    let counted = job.counted_rate.is_some();
+    if job.output_rate.is_none() && !cfr_elsewhere && !cfr_after_seek && !counted {
         let cfr =
             cfr_container && !matches!(job.fps_mode, Some(FpsMode::Vfr | FpsMode::Passthrough));
         if !cfr || job.fps_filter.is_some() {

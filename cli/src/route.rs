@@ -207,6 +207,9 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
             // Read as `-framerate` (`image_sequence::rate_as_framerate`),
             // once the output's rate is known.
             "r" if image_sequence => continue,
+            // Counted by (`counted_rate`): the trial and the final mux get
+            // it as ffmpeg alone does, the nodes a frame map.
+            "r" if input_kind == InputKind::File => {}
             _ if reader_option(input_kind, input, opt) => {
                 input_args.extend(opt.tokens());
                 continue;
@@ -613,7 +616,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     if let Some(tokens) = graph_tokens {
         trial_options.splice(0..0, tokens);
     }
-    let job = EncodeJob {
+    let mut job = EncodeJob {
         input: PathBuf::from(&input.url),
         image_sequence: image_sequence || piped_images,
         input_kind,
@@ -642,6 +645,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         passlogfile,
         fps_mode,
         output_rate,
+        counted_rate: None,
         trial_options,
         video_tag: None,
         video_encoder_tag: None,
@@ -658,6 +662,9 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     };
     if job.output_format == "segment" {
         crate::segmented::segment_container(&job)?;
+    }
+    if input_kind == InputKind::File && !image_sequence {
+        job.counted_rate = crate::counted_rate::for_file(input, &job)?;
     }
     Ok(job)
 }
@@ -726,7 +733,7 @@ fn unlooped_image(file: usize, input: &FileArg, overlay: &GraphOverlay) -> Resul
 
 /// The variable of a filter's expressions that reads the frame's time (`t`,
 /// `T`, `time`), if any.
-fn time_variable(args: &str) -> Option<&str> {
+pub(crate) fn time_variable(args: &str) -> Option<&str> {
     value_words(args).find(|word| matches!(*word, "t" | "T" | "time"))
 }
 

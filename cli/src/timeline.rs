@@ -66,10 +66,20 @@ pub struct Timeline {
     pub ts_offset: i64,
     /// The stream time base.
     pub time_base: (i64, i64),
-    /// The time base ffmpeg alone reads the stream in.
+    /// The time base ffmpeg alone's filters get the frames in, which
+    /// [`Timeline::shifted`] is in: the one it reads the stream in, or
+    /// 1/R for frames counted at an input rate R.
     pub source_tb: (i64, i64),
-    /// `ts_offset_us` in `source_tb`.
+    /// The time base ffmpeg alone reads the stream in, which a node's
+    /// filters get the chunk's frames in (`EncodeSpec::filter_time_base`):
+    /// `source_tb`, unless the frames are counted.
+    pub read_tb: (i64, i64),
+    /// What is added to a frame's timestamp in `source_tb` before the
+    /// filters see it: `ts_offset_us` there, or 0 for counted frames.
     source_offset: i64,
+    /// The input rate R by which ffmpeg alone counts the frames' times
+    /// (`counted_rate`): frame `i` of [`Timeline::all`] is at `i`/R.
+    counted: Option<(i64, i64)>,
 }
 
 impl Timeline {
@@ -83,6 +93,34 @@ impl Timeline {
         start_time_us: i64,
         input: Window,
         output: Window,
+    ) -> anyhow::Result<Self> {
+        Self::build(packets, time_base, source_tb, start_time_us, input, output, None)
+    }
+
+    /// [`Timeline::new`] for frames that ffmpeg alone times by their count
+    /// at `rate` (an input `-r` on a file, `counted_rate`): its filters,
+    /// trims and encoder see frame `i` of [`Timeline::all`] at `i`/`rate`
+    /// from the first decoded frame, whatever its timestamp. The nodes
+    /// still find a chunk's frames by their own timestamps.
+    pub fn counted(
+        packets: Vec<Packet>,
+        time_base: (i64, i64),
+        start_time_us: i64,
+        input: Window,
+        output: Window,
+        rate: (i64, i64),
+    ) -> anyhow::Result<Self> {
+        Self::build(packets, time_base, time_base, start_time_us, input, output, Some(rate))
+    }
+
+    fn build(
+        packets: Vec<Packet>,
+        time_base: (i64, i64),
+        read_tb: (i64, i64),
+        start_time_us: i64,
+        input: Window,
+        output: Window,
+        counted: Option<(i64, i64)>,
     ) -> anyhow::Result<Self> {
         let mut all = Vec::with_capacity(packets.len());
         let mut discarded = Vec::new();
@@ -126,11 +164,17 @@ impl Timeline {
             );
         }
         let us = (1, 1_000_000);
-        let offset = rescale(-(start_time_us + input.start.unwrap_or(0)), us, source_tb);
-        let ts_offset_us = rescale(offset, source_tb, us);
-        let ts_offset = rescale(offset, source_tb, time_base);
-        let shifted: Vec<i64> =
-            all.iter().map(|f| rescale(f.pts, time_base, source_tb) + offset).collect();
+        let offset = rescale(-(start_time_us + input.start.unwrap_or(0)), us, read_tb);
+        let ts_offset_us = rescale(offset, read_tb, us);
+        let ts_offset = rescale(offset, read_tb, time_base);
+        let (source_tb, source_offset) = match counted {
+            Some((num, den)) => ((den, num), 0),
+            None => (read_tb, offset),
+        };
+        let shifted: Vec<i64> = match counted {
+            Some(_) => (0..all.len() as i64).collect(),
+            None => all.iter().map(|f| rescale(f.pts, time_base, source_tb) + offset).collect(),
+        };
         // The input trim: from 0 when the input is seeked, for -t after the first kept frame.
         let mut range = trim(
             &shifted,
@@ -149,7 +193,9 @@ impl Timeline {
             ts_offset,
             time_base,
             source_tb,
-            source_offset: offset,
+            read_tb,
+            source_offset,
+            counted,
         })
     }
 
@@ -164,7 +210,10 @@ impl Timeline {
     /// Frame `i` (of `all`)'s timestamp as ffmpeg alone's filters see it:
     /// after the input's start offset, in `source_tb`.
     pub fn shifted(&self, i: usize) -> i64 {
-        rescale(self.all[i].pts, self.time_base, self.source_tb) + self.source_offset
+        match self.counted {
+            Some(_) => i as i64,
+            None => rescale(self.all[i].pts, self.time_base, self.source_tb) + self.source_offset,
+        }
     }
 
     /// What ffmpeg alone adds to a timestamp in `source_tb` before its
@@ -308,6 +357,38 @@ mod tests {
         let out = Window { start: Some(1_000_000), duration: None, to: Some(3_000_000) };
         let t = Timeline::new(packets(&pts), (1, 25), (1, 25), 0, Window::default(), out).unwrap();
         assert_eq!(t.selected, 25..75);
+    }
+
+    #[test]
+    fn counted_frames_are_timed_by_their_count() {
+        // 23.976 fps in MPEG-TS from 1.4 s, read with -r 24 -t 1: frame i
+        // is at i/24 whatever its timestamp; -t counts there, while the
+        // nodes still shift the file's own timestamps by its start.
+        let pts: Vec<i64> = (0..48).map(|i| 126_000 + i * 3754).collect();
+        let one = Window { duration: Some(1_000_000), ..Window::default() };
+        let t = Timeline::counted(
+            packets(&pts),
+            (1, 90_000),
+            1_400_000,
+            one,
+            Window::default(),
+            (24, 1),
+        )
+        .unwrap();
+        assert_eq!((t.source_tb, t.read_tb), ((1, 24), (1, 90_000)));
+        assert_eq!((t.shifted(0), t.shifted(30), t.filter_offset()), (0, 30, 0));
+        assert_eq!((t.selected.clone(), t.ts_offset), (0..24, -126_000));
+        let late = Window { start: Some(1_500_000), ..Window::default() };
+        let t = Timeline::counted(
+            packets(&pts),
+            (1, 90_000),
+            1_400_000,
+            Window::default(),
+            late,
+            (24, 1),
+        )
+        .unwrap();
+        assert_eq!(t.selected, 36..48);
     }
 
     #[test]

@@ -1708,6 +1708,76 @@ fn an_image_sequence_given_an_input_rate() {
     }
 }
 
+/// An input `-r` on a file (`ffmpeg -r 24 -i clip.mkv`, conforming a clip
+/// to another rate): ffmpeg alone times each decoded frame by its count at
+/// that rate, and drops and repeats frames by the file's own packet
+/// durations; the chunks get the same frames at the same times, whatever
+/// the source's timestamps (B-frames in MP4, MPEG-TS starting at 1.4 s, a
+/// variable rate) and the output's rate, and the audio keeps its own.
+#[test]
+fn an_input_rate_on_a_file_counts_its_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(2);
+    let d = dir.path().to_str().unwrap();
+    let (mp4, ts, vfr) = (format!("{d}/film.mp4"), format!("{d}/cam.ts"), format!("{d}/phone.mkv"));
+    let (video, audio) = ("testsrc2=size=160x120:duration=3", "sine=duration=3");
+    let lavfi = |rate: &str| format!("{video}:rate={rate}");
+    let film = lavfi("24000/1001");
+    tests::ffmpeg(&["-f", "lavfi", "-i", &film, "-f", "lavfi", "-i", audio, "-g", "12", &mp4]);
+    let cam = lavfi("30");
+    let mpeg2 = ["-c:v", "mpeg2video", "-q:v", "2", "-g", "15", "-c:a", "mp2"];
+    let mut make_ts = vec!["-f", "lavfi", "-i", &cam, "-f", "lavfi", "-i", audio];
+    make_ts.extend(mpeg2.iter().chain(&[ts.as_str()]));
+    tests::ffmpeg(&make_ts);
+    // Frames 31 on 13 ms late: packet durations of 27 and 40 ms.
+    let phone = format!("{},setpts='PTS+if(gt(N,30),0.013,0)/TB'", lavfi("25"));
+    let passthrough = ["-fps_mode", "passthrough", "-g", "20"];
+    let mut make_vfr = vec!["-f", "lavfi", "-i", &phone, "-f", "lavfi", "-i", audio];
+    make_vfr.extend(passthrough.iter().chain(&[vfr.as_str()]));
+    tests::ffmpeg(&make_vfr);
+    let x264 = ["-c:v", "libx264", "-preset", "ultrafast", "-qp", "0"];
+    // The input's rate, the source, the output's options and container.
+    let cases: [(&str, &str, &[&str], &str); 6] = [
+        ("24", &mp4, &["-c:a", "copy"], "mkv"),
+        ("25", &mp4, &["-c:a", "aac"], "mp4"),
+        // 33 ms packets last 0.33 of a frame at 10 fps: ffmpeg falls back
+        // to one frame; at 60, two (every frame is repeated in MP4).
+        ("10", &ts, &["-c:a", "aac"], "mp4"),
+        ("60", &ts, &["-c:a", "copy", "-t", "1.7"], "mkv"),
+        ("30000/1001", &vfr, &["-r", "12", "-c:a", "copy"], "mkv"),
+        ("24", &vfr, &["-ss", "0.6", "-vf", "scale=80:-2", "-c:a", "aac"], "mov"),
+    ];
+    for (rate, src, more, ext) in cases {
+        let before = ["-r", rate];
+        let encode: Vec<&str> = more.iter().chain(&x264).copied().collect();
+        let (plain, dist) =
+            (dir.path().join(format!("plain.{ext}")), dir.path().join(format!("dist.{ext}")));
+        plain_encode(&before, Path::new(src), &encode, &plain);
+        let extra = ["-v", "verbose", "--segment-duration", "0.4"];
+        let stderr = distributed_encode(&[&node], &extra, &before, Path::new(src), &encode, &dist);
+        let case = format!("-r {rate} -i {src} {more:?} {ext}");
+        assert!(stderr.contains(" chunks on "), "{case}: {stderr}");
+        assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false), "{case}");
+        let copied = more.contains(&"copy");
+        assert_eq!(framemd5(&dist, "0:a", copied), framemd5(&plain, "0:a", copied), "{case}");
+        let (p, d) = (probe(&plain), probe(&dist));
+        assert_eq!(stream_set(&d), stream_set(&p), "{case}");
+        let (pd, dd) = (seconds(&p["format"]["duration"]), seconds(&d["format"]["duration"]));
+        assert!((pd - dd).abs() <= 0.002, "{case}: duration {dd} vs ffmpeg's {pd}");
+    }
+    for (before, reason) in [
+        (&["-r", "24", "-ss", "0.5"][..], "input -r with -ss"),
+        (&["-r:a", "24"][..], "input -r:a is not distributable"),
+    ] {
+        let (plain, dist) = (dir.path().join("plain.mp4"), dir.path().join("dist.mp4"));
+        plain_encode(before, Path::new(&mp4), &x264, &plain);
+        let extra = ["-v", "verbose", "--segment-duration", "0.4"];
+        let stderr = distributed_encode(&[&node], &extra, before, Path::new(&mp4), &x264, &dist);
+        assert!(stderr.contains(&format!("running with ffmpeg: {reason}")), "{stderr}");
+        assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
+    }
+}
+
 /// An image sequence whose images change size and format part way (a
 /// renderer's 320x240 RGB frames, then 160x120 gray ones, as PNG
 /// optimisers write dark frames): ffmpeg alone's encoder takes both from
