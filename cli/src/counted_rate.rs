@@ -27,7 +27,8 @@ use crate::job::EncodeJob;
 /// - what reads a frame's time in the filters: an fps filter, fades,
 ///   drawtext, subtitles, an overlay, `enable`, an expression of `t`;
 /// - what else places frames by time and was not tried with counted
-///   frames: `-force_key_frames`, `-frames:v`, HLS, DASH and segments.
+///   frames: `-force_key_frames`, `-frames:v`, HLS, DASH and segments;
+/// - a rate the encoder would change (`route::encoder_keeps_rate`).
 pub fn for_file(input: &FileArg, job: &EncodeJob) -> Result<Option<(i64, i64)>, String> {
     let rates: Vec<&Opt> = input.options.iter().filter(|o| o.name == "r").collect();
     let Some(last) = rates.last() else { return Ok(None) };
@@ -72,6 +73,10 @@ pub fn for_file(input: &FileArg, job: &EncodeJob) -> Result<Option<(i64, i64)>, 
     }
     if crate::segmented::FORMATS.contains(&job.output_format.as_str()) {
         return refuse(&job.output_format);
+    }
+    // Without an output -r the encoder runs at the counted rate.
+    if job.output_rate.is_none() && !crate::route::encoder_keeps_rate(&job.encoder, rate) {
+        return refuse(&format!("{} at {}/{} fps", job.encoder, rate.0, rate.1));
     }
     Ok(Some(rate))
 }
@@ -134,6 +139,7 @@ mod tests {
             ("-r 24 -i IN -vf hflip=enable=gt(t\\,1) -c:v ffv1 OUT", "hflip's enable"),
             ("-r 24 -i IN -c:v libx264 -force_key_frames 0,1 OUT", "-force_key_frames"),
             ("-r 24 -i IN -c:v ffv1 -frames:v 10 OUT", "-frames:v"),
+            ("-r 17 -i IN -c:v mpeg2video OUT", "mpeg2video at 17/1 fps"),
         ] {
             let why_not = routed(args).1.unwrap_err();
             assert!(why_not.contains(why), "{args}: {why_not}");

@@ -501,12 +501,13 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     if fps_filter.is_some() && output_rate.is_some() {
         return Err("-r with -vf fps is not distributable".into());
     }
-    if let Some((num, den)) = output_rate {
-        // These encoders change the rate themselves: mpeg2video to the
-        // nearest MPEG rate, mpeg4 to a fraction of at most 65535.
-        if encoder == "mpeg2video" || encoder == "mpeg4" && (num > 65_535 || den > 65_535) {
-            return Err(format!("-r {num}/{den} with {encoder} is not distributable"));
-        }
+    // mpeg2video at an output rate, even one it keeps: seen, its copied
+    // packets interleaved with the audio's otherwise than ffmpeg alone's
+    // (Matroska, MPEG-TS; every stream's packets the same).
+    if let Some((num, den)) =
+        output_rate.filter(|&rate| encoder == "mpeg2video" || !encoder_keeps_rate(&encoder, rate))
+    {
+        return Err(format!("-r {num}/{den} with {encoder} is not distributable"));
     }
     let counting = |(n, a): &(String, String)| match n.as_str() {
         "drawtext" => crate::drawtext::counts_frames(a),
@@ -996,6 +997,23 @@ pub fn parse_video_rate(text: &str) -> Option<(i64, i64)> {
 
 fn gcd(a: i64, b: i64) -> i64 {
     if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// The rates of MPEG-1/2's frame rate codes, which mpeg2video keeps.
+const MPEG_RATES: &[(i64, i64)] =
+    &[(24000, 1001), (24, 1), (25, 1), (30000, 1001), (30, 1), (50, 1), (60000, 1001), (60, 1)];
+
+/// Whether `encoder` encodes at `rate` as given. mpeg2video moves other
+/// rates to one it can code, or fails (measured: `-r 25/2` comes out at
+/// 12 fps, `-r 17` at 16, where the chunks' frame maps then give two
+/// frames one timestamp); mpeg4 reduces a rate to a fraction of at most
+/// 65535. Chunks timed at the given rate would disagree with either.
+pub(crate) fn encoder_keeps_rate(encoder: &str, (num, den): (i64, i64)) -> bool {
+    match encoder {
+        "mpeg2video" => MPEG_RATES.contains(&(num, den)),
+        "mpeg4" => num <= 65_535 && den <= 65_535,
+        _ => true,
+    }
 }
 
 /// `-fps_mode`/`-vsync` values that chunks reproduce; `None` for `auto`.
