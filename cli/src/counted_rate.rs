@@ -13,13 +13,13 @@
 //! what reads a frame's time in the filter graph would see it otherwise
 //! than ffmpeg alone, so that is refused here.
 
-use crate::args::{FileArg, Opt, StreamSpec};
+use crate::args::{FileArg, MediaType, Opt, StreamSpec};
 use crate::job::EncodeJob;
 
 /// The rate by which ffmpeg alone counts `input`'s frames, for `job`
 /// (read from `input`, a file that is not an image sequence), if the input
 /// is given `-r`; the error is why such a job runs through ffmpeg:
-/// - a `-r` for streams other than video, or a rate we do not parse;
+/// - a `-r` for some streams only (`-r:a`, `-r:v:0`), or a rate we do not parse;
 /// - `-f`, which also gives the rate to a demuxer that takes one (raw
 ///   H.264, HEVC, MPEG-4), and the concat demuxer (not tried);
 /// - an input `-ss` or `-itsoffset`, which move the file's timestamps and
@@ -32,10 +32,16 @@ use crate::job::EncodeJob;
 pub fn for_file(input: &FileArg, job: &EncodeJob) -> Result<Option<(i64, i64)>, String> {
     let rates: Vec<&Opt> = input.options.iter().filter(|o| o.name == "r").collect();
     let Some(last) = rates.last() else { return Ok(None) };
-    if let Some(other) = rates
-        .iter()
-        .find(|o| !o.stream_spec().is_ok_and(|s| s == StreamSpec::All || s.is_plain_video()))
-    {
+    // Each -r must reach every video stream: which one is encoded is known
+    // only once the input is probed, and ffmpeg takes, per stream, the
+    // last -r whose specifier matches it (a `-r:v:0 24` with the second
+    // video mapped leaves that one at its own times).
+    let every_video = |spec: StreamSpec| match spec {
+        StreamSpec::All => true,
+        StreamSpec::Type(MediaType::Video | MediaType::VideoNoPictures, rest) => rest.is_none(),
+        _ => false,
+    };
+    if let Some(other) = rates.iter().find(|o| !o.stream_spec().is_ok_and(every_video)) {
         return Err(format!("input {} is not distributable", other.flag()));
     }
     let text = last.value.as_deref().unwrap_or_default();
@@ -128,6 +134,7 @@ mod tests {
     fn what_reads_the_frames_time_is_refused() {
         for (args, why) in [
             ("-r:a 24 -i IN -c:v ffv1 OUT", "input -r:a"),
+            ("-r 30 -r:v:0 24 -i IN -map 0:v:1 -c:v ffv1 OUT", "input -r:v:0"),
             ("-r 24*1000/1001 -i IN -c:v ffv1 OUT", "not a rate we parse"),
             ("-f matroska -r 24 -i IN -c:v ffv1 OUT", "with -f"),
             ("-r 24 -ss 1 -i IN -c:v ffv1 OUT", "with -ss"),
