@@ -314,8 +314,9 @@ async fn decode_lead_shift(
     if ctx.job.output_window.start.is_none() {
         return Ok(None);
     }
+    let start_at_us = ctx.job.output_window.start.unwrap_or(0);
     let (chunk_tb, lead) = crate::probe::decode_lead(&ctx.tools, &done[0].path).await?;
-    if lead == 0 {
+    if lead == 0 && !lands_before(start_us, chunk_tb, 0, start_at_us) {
         return Ok(None);
     }
     // `distribute::known_gap` sends the others to ffmpeg; a lead nobody
@@ -323,7 +324,7 @@ async fn decode_lead_shift(
     let tee = needs_tee(ctx, selection);
     let setts_tb =
         setts_time_base(&ctx.job.output_format, tee, ctx.frame_rate, ctx.timescale(), chunk_tb);
-    let shift = setts_tb.and_then(|tb| lead_shift(start_us, chunk_tb, lead, tb));
+    let shift = setts_tb.and_then(|tb| lead_shift(start_us, chunk_tb, lead, tb, start_at_us));
     shift.map(Some).with_context(|| {
         format!(
             "the chunks decode {lead} ticks of {}/{} ahead of their first frame, which the final mux cannot take back under -ss into {}",
@@ -332,30 +333,59 @@ async fn decode_lead_shift(
     })
 }
 
-/// The shift of at least `lead` ticks of `chunk_tb` that `setts` can take
-/// off whole in ticks of `setts_tb`, on chunks read at `-itsoffset
-/// start_us`. ffmpeg adds an input's offset to each packet in the packet's
-/// own time base (`av_rescale_q` of the whole offset, to nearest), so the
-/// offset is chosen for where that rounding lands: exactly `ticks` later.
+/// Whether the first packet of chunks read at `-itsoffset offset_us`,
+/// `lead` ticks of `chunk_tb` ahead of their first frame, decodes before
+/// the final mux's `-ss` (`start_at_us`), where ffmpeg 5.1 drops it: it
+/// adds the offset in the packet's time base, rounded to nearest, and
+/// compares the decode time in microseconds. Without any lead, a first
+/// frame exactly at `-ss` is read just before it wherever the offset
+/// rounds down (seen: `-ss 0.3` into MP4 at 24 fps is 3686.4 ticks of
+/// 1/12288, read as 299 967 us: the whole first chunk was lost).
+fn lands_before(offset_us: i64, chunk_tb: (i64, i64), lead: i64, start_at_us: i64) -> bool {
+    use crate::timeline::rescale;
+    const US: (i64, i64) = (1, 1_000_000);
+    rescale(rescale(offset_us, US, chunk_tb) - lead, chunk_tb, US) < start_at_us
+}
+
+/// The shift of at least `lead` ticks of `chunk_tb` (at least one, with
+/// none) that `setts` can take off whole in ticks of `setts_tb`, on chunks
+/// read at `-itsoffset start_us`, after which the first packet is not
+/// dropped by the `-ss` at `start_at_us` ([`lands_before`]). ffmpeg adds
+/// an input's offset to each packet in the packet's own time base
+/// (`av_rescale_q` of the whole offset, to nearest), so the offset is
+/// chosen for where that rounding lands: exactly `ticks` later.
 fn lead_shift(
     start_us: i64,
     chunk_tb: (i64, i64),
     lead: i64,
     setts_tb: (i64, i64),
+    start_at_us: i64,
 ) -> Option<LeadShift> {
     use crate::timeline::rescale;
     const US: (i64, i64) = (1, 1_000_000);
-    if lead <= 0 || [chunk_tb, setts_tb].iter().any(|tb| tb.0 <= 0 || tb.1 <= 0) {
+    if lead < 0 || [chunk_tb, setts_tb].iter().any(|tb| tb.0 <= 0 || tb.1 <= 0) {
         return None;
     }
     let (p, q) = setts_ticks_per_chunk_tick(chunk_tb, setts_tb);
-    let shift = (i128::from(lead) + q - 1) / q * q;
-    let target = i128::from(rescale(start_us, US, chunk_tb)) + shift;
-    let target = i64::try_from(target).ok()?;
+    let mut shift = (i128::from(lead.max(1)) + q - 1) / q * q;
+    let base = i128::from(rescale(start_us, US, chunk_tb));
+    let first_us = |shift: i128| {
+        i64::try_from(base + shift - i128::from(lead)).ok().map(|t| rescale(t, chunk_tb, US))
+    };
+    // One setts tick at a time, which is at least one chunk tick.
+    for _ in 0..16 {
+        if first_us(shift)? >= start_at_us {
+            break;
+        }
+        shift += q;
+    }
+    let target = i64::try_from(base + shift).ok()?;
     let offset_us = rescale(target, chunk_tb, US);
     // A tick shorter than a microsecond may not be reachable.
     let ticks = i64::try_from(shift / q * p).ok()?;
-    (rescale(offset_us, US, chunk_tb) == target).then_some(LeadShift { offset_us, ticks })
+    let reached = rescale(offset_us, US, chunk_tb) == target;
+    (reached && !lands_before(offset_us, chunk_tb, lead, start_at_us))
+        .then_some(LeadShift { offset_us, ticks })
 }
 
 /// The time base `setts` counts in on the final mux: ffmpeg 5.1 hands the
@@ -893,8 +923,9 @@ mod tests {
 
     #[test]
     fn a_lead_shift_lands_where_ffmpeg_rounds_it() {
+        // The chunks start at the output's -ss, read at it.
         let shift = |start, chunk_tb, lead, setts_tb| {
-            lead_shift(start, chunk_tb, lead, setts_tb).map(|s| (s.offset_us, s.ticks))
+            lead_shift(start, chunk_tb, lead, setts_tb, start).map(|s| (s.offset_us, s.ticks))
         };
         // Matroska into Matroska: milliseconds throughout.
         assert_eq!(shift(1_040_000, (1, 1000), 80, (1, 1000)), Some((1_120_000, 80)));
@@ -904,7 +935,14 @@ mod tests {
         // that round onto them.
         assert_eq!(shift(1_033_367, (1, 30000), 2002, (1001, 30000)), Some((1_100_100, 2)));
         assert_eq!(shift(1_033_367, (1, 30000), 1000, (1001, 30000)), Some((1_066_733, 1)));
-        assert_eq!(shift(0, (1, 1000), 0, (1, 1000)), None);
+        // No lead, but -ss 0.3 at 1/12288 rounds down to 3686 ticks, and
+        // -ss 0.1234 in Matroska to 123 ms: one tick more. With a lead too.
+        assert!(lands_before(300_000, (1, 12288), 0, 300_000));
+        assert!(!lands_before(300_000, (1, 12800), 0, 300_000));
+        assert_eq!(shift(300_000, (1, 12288), 0, (1, 12288)), Some((300_049, 1)));
+        assert_eq!(shift(123_400, (1, 1000), 0, (1, 1000)), Some((124_000, 1)));
+        assert_eq!(shift(300_000, (1, 12288), 1024, (1, 12288)), Some((383_382, 1025)));
+        assert_eq!(lead_shift(0, (1, 1000), -1, (1, 1000), 0), None);
     }
 
     #[test]

@@ -1778,6 +1778,33 @@ fn an_input_rate_on_a_file_counts_its_frames() {
     }
 }
 
+/// An output `-ss` that falls on a frame, where the final mux reads the
+/// chunks at `-itsoffset` of that time: ffmpeg adds the offset in the
+/// chunks' time base, rounded to nearest, and drops a copied packet whose
+/// decode time is before `-ss`. `-ss 0.3` at 24 fps (1/12288) and
+/// `-ss 0.1234` in Matroska (1/1000) round down: the first chunk was
+/// lost and the run failed, where ffmpeg alone writes the whole video.
+#[test]
+fn an_output_seek_that_rounds_down_keeps_the_first_chunk() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(2);
+    let src = dir.path().join("film.mp4");
+    let film = "testsrc2=size=160x120:rate=24:duration=3";
+    let src_s = src.to_str().unwrap();
+    tests::ffmpeg(&["-f", "lavfi", "-i", film, "-f", "lavfi", "-i", "sine=duration=3", src_s]);
+    for (start, ext) in [("0.3", "mp4"), ("0.05", "mov"), ("0.1234", "mkv")] {
+        let encode = ["-ss", start, "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0"];
+        let (plain, dist) =
+            (dir.path().join(format!("plain.{ext}")), dir.path().join(format!("dist.{ext}")));
+        plain_encode(&[], &src, &encode, &plain);
+        let extra = ["-v", "verbose", "--segment-duration", "0.4"];
+        let stderr = distributed_encode(&[&node], &extra, &[], &src, &encode, &dist);
+        assert!(stderr.contains(" chunks on "), "-ss {start} {ext}: {stderr}");
+        assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false), "{start} {ext}");
+        assert_eq!(framemd5(&dist, "0:a", false), framemd5(&plain, "0:a", false), "{start} {ext}");
+    }
+}
+
 /// An image sequence whose images change size and format part way (a
 /// renderer's 320x240 RGB frames, then 160x120 gray ones, as PNG
 /// optimisers write dark frames): ffmpeg alone's encoder takes both from
