@@ -634,6 +634,9 @@ async fn prepare(
     if let Some(reason) = crate::timeline::discarded_unlike_ffmpeg(&video.codec_name, &packets) {
         return Ok(Err(reason));
     }
+    if let Some(reason) = crate::timeline::goes_back(&packets) {
+        return Ok(Err(reason));
+    }
     let (input, output) = (job.input_window, job.output_window);
     let timeline = match job.counted_rate {
         Some(rate) => {

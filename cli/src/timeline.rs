@@ -41,6 +41,30 @@ pub fn discarded_unlike_ffmpeg(codec: &str, packets: &[Packet]) -> Option<String
     })
 }
 
+/// Why a video whose packets are `packets` (in decode order) cannot be cut
+/// by timestamp: its decode timestamps go back (two MPEG-TS recordings
+/// joined with `cat`, a capture across a clock reset). ffmpeg alone reads on
+/// through such a jump (for MPEG-TS and the other demuxers whose times may
+/// jump, it moves what follows on: "timestamp discontinuity ... new
+/// offset"), where chunks trimmed by the file's timestamps found no frames
+/// and the run failed.
+pub fn goes_back(packets: &[Packet]) -> Option<String> {
+    let mut last: Option<(usize, i64)> = None;
+    for (index, packet) in packets.iter().enumerate() {
+        let Some(dts) = packet.dts else { continue };
+        if let Some((before, previous)) = last
+            && dts < previous
+        {
+            return Some(format!(
+                "the video's timestamps go back at packet {index} ({dts} after {previous} at \
+                 packet {before}); not distributable"
+            ));
+        }
+        last = Some((index, dts));
+    }
+    None
+}
+
 /// A frame in presentation order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Frame {
@@ -424,6 +448,22 @@ mod tests {
         let refused =
             Timeline::new(late, (1, 25), (1, 25), 0, Window::default(), Window::default());
         assert!(refused.unwrap_err().to_string().contains("packet 2 is discarded"));
+    }
+
+    #[test]
+    fn decode_times_that_go_back_are_refused() {
+        let mut joined = packets(&[900, 901, 902, 0, 1]);
+        for (packet, dts) in joined.iter_mut().zip([899, 900, 901, -1, 0]) {
+            packet.dts = Some(dts);
+        }
+        let why = goes_back(&joined).unwrap();
+        assert!(why.contains("at packet 3 (-1 after 901 at packet 2)"), "{why}");
+        // Decode times that stand still, or are missing, do not go back.
+        let mut steady = packets(&[0, 2, 1]);
+        for (packet, dts) in steady.iter_mut().zip([Some(-1), None, Some(-1)]) {
+            packet.dts = dts;
+        }
+        assert_eq!(goes_back(&steady), None);
     }
 
     #[test]

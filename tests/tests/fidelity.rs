@@ -1456,6 +1456,35 @@ fn input_seek_on_a_transport_stream_runs_through_ffmpeg() {
     assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
 }
 
+/// Two transport streams joined with `cat`, the second starting earlier
+/// than the first ends (recordings of one channel, a capture across a clock
+/// reset): ffmpeg alone moves the second part on as it reads
+/// ("timestamp discontinuity"); it runs through ffmpeg, whose frames it
+/// gets, where it used to fail (chunks trimmed by the file's timestamps
+/// kept no frames).
+#[test]
+fn transport_streams_joined_with_cat_run_through_ffmpeg() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = made(&TRANSPORT_STREAM, dir.path(), "first.ts");
+    let second = made(&TRANSPORT_STREAM, dir.path(), "second.ts");
+    let later = dir.path().join("later.ts");
+    let moved = ["-c", "copy", "-output_ts_offset", "10", later.to_str().unwrap()];
+    let mut args = vec!["-i", first.to_str().unwrap()];
+    args.extend(moved);
+    tests::ffmpeg(&args);
+    let src = dir.path().join("src.ts");
+    let joined = [std::fs::read(&later).unwrap(), std::fs::read(&second).unwrap()].concat();
+    std::fs::write(&src, joined).unwrap();
+    let node = Node::start(1);
+    let encode = ["-c:v", "ffv1", "-c:a", "copy"];
+    let (plain, dist) = (dir.path().join("plain.mkv"), dir.path().join("dist.mkv"));
+    plain_encode(&[], &src, &encode, &plain);
+    let extra = ["-v", "verbose", "--segment-duration", "0.4"];
+    let stderr = distributed_encode(&[&node], &extra, &[], &src, &encode, &dist);
+    assert!(stderr.contains("running with ffmpeg: the video's timestamps go back"), "{stderr}");
+    assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
+}
+
 /// A transport stream captured from its middle (its first packets belong to
 /// a GOP whose keyframe was never received): ffmpeg alone drops what does
 /// not decode; it runs through ffmpeg, whose frames and exit code it gets,
