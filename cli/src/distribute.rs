@@ -1188,6 +1188,17 @@ fn known_gap(
     extras: &[probe::MediaInfo],
     selection: &streams::Selection,
 ) -> Option<String> {
+    // Images one after another in a file (a camera's raw MJPEG, a script's
+    // PNGs), read by an image pipe demuxer (`jpeg_pipe`, `png_pipe`...):
+    // it seeks by byte position and lands frames away, and chunks after
+    // the first came out empty (the run failed). Piped on standard input,
+    // the spool copies them into NUT instead.
+    if job.input_kind == InputKind::File && media.format_name.ends_with("_pipe") {
+        return Some(format!(
+            "a file read by {} (it seeks by byte position) is not distributable",
+            media.format_name
+        ));
+    }
     if job.writes_stdout() && crate::assemble::tee_for(&job.output_format, media, selection) {
         // The tee's second run reads its output back.
         return Some(format!(

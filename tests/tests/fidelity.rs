@@ -1485,6 +1485,25 @@ fn transport_streams_joined_with_cat_run_through_ffmpeg() {
     assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
 }
 
+/// JPEG images one after another in a file (a camera's raw MJPEG), which
+/// ffmpeg reads with its `jpeg_pipe` demuxer: that seeks by byte position,
+/// and the chunks after the first came out empty; it runs through ffmpeg.
+#[test]
+fn raw_mjpeg_in_a_file_runs_through_ffmpeg() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("camera.mjpeg");
+    let clip = "testsrc2=size=160x120:rate=25:duration=2";
+    tests::ffmpeg(&["-f", "lavfi", "-i", clip, "-c:v", "mjpeg", src.to_str().unwrap()]);
+    let node = Node::start(1);
+    let encode = ["-c:v", "ffv1"];
+    let (plain, dist) = (dir.path().join("plain.mkv"), dir.path().join("dist.mkv"));
+    plain_encode(&[], &src, &encode, &plain);
+    let extra = ["-v", "verbose", "--segment-duration", "0.4"];
+    let stderr = distributed_encode(&[&node], &extra, &[], &src, &encode, &dist);
+    assert!(stderr.contains("running with ffmpeg: a file read by jpeg_pipe"), "{stderr}");
+    assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
+}
+
 /// A transport stream captured from its middle (its first packets belong to
 /// a GOP whose keyframe was never received): ffmpeg alone drops what does
 /// not decode; it runs through ffmpeg, whose frames and exit code it gets,
