@@ -578,12 +578,6 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
     if let Some(file) = overlay_image {
         overlay_input(file, command, &extra_inputs)?;
     }
-    // ffmpeg picks the best streams across all inputs; an image has no
-    // audio or subtitles to pick, and the graph's output is the video.
-    let only_the_image = extra_inputs.len() == 1 && overlay_image == Some(1);
-    if !extra_inputs.is_empty() && maps.is_empty() && !only_the_image {
-        return Err("several inputs without -map".into());
-    }
     if encoder == "copy" {
         return Err("-c:v copy does not encode".into());
     }
@@ -1411,7 +1405,6 @@ mod tests {
                 "-x264-params dump_yuv=.bashrc: value 'dump_yuv=.bashrc' of 'x264-params' is not allowed",
             ),
             ("-i IN out.flv", "no -c:v, and flv's default encoder is not distributable"),
-            ("-i IN -i IN -c:v libx264 out.mkv", "several inputs without -map"),
             ("-i IN -c:v libx264 -frames:v x o.mkv", "-frames:v x is not a frame count"),
             ("-i IN -c:v libx264 -frames 9 o.mkv", "output option -frames is not distributable"),
             (

@@ -83,7 +83,7 @@ pub fn select(
         .map(|chain| chain.inputs.iter().map(|map| chain_input(map, media, extras)).collect())
         .collect::<Result<Vec<Vec<_>>, _>>()?;
     let picks: Vec<Pick> = if job.maps.is_empty() {
-        automatic(job, media).into_iter().map(|i| Pick::Stream(0, i)).collect()
+        automatic(job, media, extras).into_iter().map(|(file, i)| Pick::Stream(file, i)).collect()
     } else {
         mapped(job, media, extras)?
     };
@@ -184,37 +184,59 @@ fn chain_input(map: &str, media: &MediaInfo, extras: &[MediaInfo]) -> Result<Cha
     Ok(ChainInput { file, stream: info.index, info: info.clone() })
 }
 
-/// ffmpeg's automatic selection (ffmpeg_opt.c, open_output_file).
-fn automatic(job: &EncodeJob, media: &MediaInfo) -> Vec<usize> {
-    let best = |kind: &str, score: &dyn Fn(&StreamInfo) -> i64| {
-        let mut best: Option<(i64, usize)> = None;
-        for s in media.streams.iter().filter(|s| s.codec_type == kind) {
-            let value = score(s);
-            if best.is_none_or(|(b, _)| value > b) {
-                best = Some((value, s.index));
+/// ffmpeg's automatic selection (ffmpeg_opt.c, open_output_file, 5.1), as
+/// (input, stream index) pairs. For video and for audio, each input's best
+/// stream by its score (video: width times height, audio: channels; 5000000
+/// more for the default disposition; cover art scores 1); then, across the
+/// inputs, the best of those scores without the default's bonus, the
+/// earlier input on a tie, and only above 0. ffmpeg takes the bonus off a
+/// video's score unless the input's last stream is cover art (it tests the
+/// loop's last stream, not the chosen one). Subtitles: the first stream of
+/// any input the output can take.
+fn automatic(job: &EncodeJob, media: &MediaInfo, extras: &[MediaInfo]) -> Vec<(usize, usize)> {
+    let files: Vec<&MediaInfo> = std::iter::once(media).chain(extras).collect();
+    let bonus = |s: &StreamInfo| if s.default { 5_000_000 } else { 0 };
+    let best =
+        |kind: &str, score: &dyn Fn(&StreamInfo) -> i64, unbonused: &dyn Fn(&MediaInfo) -> bool| {
+            let mut best: Option<(i64, (usize, usize))> = None;
+            for (file, info) in files.iter().enumerate() {
+                let mut file_best: Option<(i64, &StreamInfo)> = None;
+                for s in info.streams.iter().filter(|s| s.codec_type == kind) {
+                    let value = score(s);
+                    if value > file_best.map_or(0, |(b, _)| b) {
+                        file_best = Some((value, s));
+                    }
+                }
+                if let Some((mut value, s)) = file_best {
+                    if unbonused(info) {
+                        value -= bonus(s);
+                    }
+                    if value > best.map_or(0, |(b, _)| b) {
+                        best = Some((value, (file, s.index)));
+                    }
+                }
             }
-        }
-        best.map(|(_, i)| i)
-    };
-    let default_bonus = |s: &StreamInfo| if s.default { 5_000_000 } else { 0 };
+            best.map(|(_, pick)| pick)
+        };
     let mut out = Vec::new();
     match &job.graph {
         // A graph's unlabeled output replaces the automatic video, first.
-        Some(graph) => out.extend(graph_input(&graph.input, media)),
-        None => out.extend(best("video", &|s| {
-            i64::from(s.width) * i64::from(s.height) + default_bonus(s)
-                - if s.attached_pic { 1 << 40 } else { 0 }
-        })),
+        Some(graph) => out.extend(graph_input(&graph.input, media).map(|i| (0, i))),
+        None => out.extend(best(
+            "video",
+            &|s| {
+                if s.attached_pic { 1 } else { i64::from(s.width) * i64::from(s.height) + bonus(s) }
+            },
+            &|info| !info.streams.last().is_some_and(|s| s.attached_pic),
+        )),
     }
-    out.extend(best("audio", &|s| i64::from(s.channels) + default_bonus(s)));
-    if let Some(sub) = media
-        .streams
-        .iter()
-        .filter(|s| s.codec_type == "subtitle")
-        .find(|s| subtitle_fits(job, &s.codec_name))
-    {
-        out.push(sub.index);
-    }
+    out.extend(best("audio", &|s| i64::from(s.channels) + bonus(s), &|_| true));
+    let subtitle = files.iter().enumerate().find_map(|(file, info)| {
+        let fits =
+            |s: &&StreamInfo| s.codec_type == "subtitle" && subtitle_fits(job, &s.codec_name);
+        info.streams.iter().find(fits).map(|s| (file, s.index))
+    });
+    out.extend(subtitle);
     out
 }
 

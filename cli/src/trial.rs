@@ -167,9 +167,16 @@ async fn video_entries(
 /// 0x...] profile High, level 1.3`), ffmpeg alone's words at that point.
 pub fn encoders_opening(log: &str) -> String {
     let after_mapping = log.lines().skip_while(|l| *l != "Stream mapping:").skip(1);
+    // A stream the trial's one frame gave no data (audio from another
+    // input, read after the video's first frame) is opened as the trial
+    // ends, with a warning ffmpeg alone, which feeds it, never prints.
+    let unfed = |l: &&str| {
+        l.starts_with("Finishing stream ") && l.ends_with(" without any data written to it.")
+    };
     after_mapping
         .skip_while(|l| l.starts_with("  "))
         .take_while(|l| !l.starts_with("Output #0, "))
+        .filter(|l| !unfed(l))
         .fold(String::new(), |text, line| text + line + "\n")
 }
 
@@ -293,6 +300,9 @@ mod tests {
         let opening = encoders_opening(
             log.replace("Output #0", "[libx264 @ 0x2] profile High\nOutput #0").as_str(),
         );
+        assert_eq!(opening, "[libx264 @ 0x2] profile High\n");
+        let unfed = "[libx264 @ 0x2] profile High\nFinishing stream 0:1 without any data written to it.\nOutput #0";
+        let opening = encoders_opening(log.replace("Output #0", unfed).as_str());
         assert_eq!(opening, "[libx264 @ 0x2] profile High\n");
     }
 

@@ -1504,6 +1504,58 @@ fn raw_mjpeg_in_a_file_runs_through_ffmpeg() {
     assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
 }
 
+/// Several inputs without `-map` (`ffmpeg -i video.mp4 -i music.wav ...`):
+/// ffmpeg picks the largest video and the audio of most channels across
+/// every input, each input's default stream first, then the earlier input
+/// on a tie, and the first subtitles it can write. The chunks encode the
+/// first input's video; the final mux takes what ffmpeg alone picked from
+/// the others. A larger video in a later input runs through ffmpeg.
+#[test]
+fn several_inputs_without_maps_are_picked_as_ffmpeg_picks() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(2);
+    let d = dir.path().to_str().unwrap();
+    let (clip, big) = (format!("{d}/clip.mp4"), format!("{d}/big.mp4"));
+    let (stereo, mono, srt) =
+        (format!("{d}/stereo.wav"), format!("{d}/mono.wav"), format!("{d}/s.srt"));
+    let video = "testsrc2=size=160x120:rate=25:duration=3";
+    tests::ffmpeg(&["-f", "lavfi", "-i", video, "-f", "lavfi", "-i", "sine=duration=3", &clip]);
+    tests::ffmpeg(&["-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=3", &big]);
+    tests::ffmpeg(&["-f", "lavfi", "-i", "sine=f=500:duration=3", "-ac", "2", &stereo]);
+    tests::ffmpeg(&["-f", "lavfi", "-i", "sine=f=700:duration=3", &mono]);
+    std::fs::write(&srt, SUBTITLES).unwrap();
+    let x264 = ["-c:v", "libx264", "-preset", "ultrafast", "-qp", "0"];
+    // The other inputs, the container, and the streams ffmpeg alone picks.
+    let cases: [(&[&str], &str); 4] = [
+        (&["-i", &stereo], "mp4"),
+        (&["-i", &mono], "mkv"),
+        (&["-i", &srt], "mkv"),
+        (&["-i", &big, "-i", &stereo], "mov"),
+    ];
+    for (others, ext) in cases {
+        let encode: Vec<&str> = others.iter().chain(&x264).copied().collect();
+        let (plain, dist) =
+            (dir.path().join(format!("plain.{ext}")), dir.path().join(format!("dist.{ext}")));
+        plain_encode(&[], Path::new(&clip), &encode, &plain);
+        let extra = ["-v", "verbose", "--segment-duration", "0.4"];
+        let stderr = distributed_encode(&[&node], &extra, &[], Path::new(&clip), &encode, &dist);
+        let case = format!("{others:?} {ext}");
+        if others.contains(&big.as_str()) {
+            let reason = "running with ffmpeg: video stream #1:0 is from another input";
+            assert!(stderr.contains(reason), "{case}: {stderr}");
+        } else {
+            assert!(stderr.contains(" chunks on "), "{case}: {stderr}");
+        }
+        let (p, d) = (probe(&plain), probe(&dist));
+        assert_eq!(stream_set(&d), stream_set(&p), "{case}");
+        for (i, stream) in p["streams"].as_array().unwrap().iter().enumerate() {
+            let map = format!("0:{i}");
+            let copy = stream["codec_type"] == "subtitle";
+            assert_eq!(framemd5(&dist, &map, copy), framemd5(&plain, &map, copy), "{case} {map}");
+        }
+    }
+}
+
 /// A transport stream captured from its middle (its first packets belong to
 /// a GOP whose keyframe was never received): ffmpeg alone drops what does
 /// not decode; it runs through ffmpeg, whose frames and exit code it gets,
