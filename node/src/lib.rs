@@ -14,6 +14,7 @@ pub mod ffmpeg;
 pub mod fonts_conf;
 pub mod frame_map;
 pub mod malloc;
+pub mod output_start;
 pub mod pieces;
 pub mod progress;
 pub mod report;

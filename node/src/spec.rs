@@ -942,9 +942,8 @@ impl ValidSpec {
         let mut after: Vec<String> = Vec::new();
         if self.output_start_us > 0 {
             // After the user's filters, which see the input's time as with
-            // ffmpeg alone; in microseconds, where the start is exact.
-            after.push("settb=AVTB".into());
-            after.push(format!("setpts=PTS-{}", self.output_start_us));
+            // ffmpeg alone; where ffmpeg alone rounds it.
+            after.extend(crate::output_start::filters(self.frame_rate, self.output_start_us));
         }
         if let Some(end) = self.filtered_end_pts {
             after.push(format!("trim=end_pts={end}"));
@@ -1200,15 +1199,16 @@ mod tests {
         }
     }
 
-    /// The output's -ss is taken off after the user's filters, in
-    /// microseconds; a negative one, or one beside an fps filter, is refused.
+    /// The output's -ss is taken off after the user's filters, in ffmpeg's
+    /// finer encoder time base (`output_start`); a negative one, or one
+    /// beside an fps filter, is refused.
     #[test]
     fn the_output_start_is_subtracted_after_the_users_filters() {
         let mut started = spec();
         started.output_start_us = 700_000;
         let args = validate(&started).unwrap().ffmpeg_args(Path::new("/j/in"), Path::new("/j/out"));
         let joined: Vec<_> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
-        let graph = "trim=start_pts=0:end_pts=10,scale=iw/2:-2,settb=AVTB,setpts=PTS-700000";
+        let graph = "trim=start_pts=0:end_pts=10,scale=iw/2:-2,settb=1/1638400,setpts=PTS-1146880";
         assert!(joined.windows(2).any(|w| w == ["-filter:v", graph]), "{joined:?}");
         started.filtered_end_pts = Some(9);
         assert!(validate(&started).is_err());

@@ -1878,21 +1878,26 @@ fn an_input_rate_on_a_file_counts_its_frames() {
     }
 }
 
-/// An output `-ss` that falls on a frame, where the final mux reads the
-/// chunks at `-itsoffset` of that time: ffmpeg adds the offset in the
+/// An output `-ss` where rounding decides. On a frame, the final mux reads
+/// the chunks at `-itsoffset` of that time: ffmpeg adds the offset in the
 /// chunks' time base, rounded to nearest, and drops a copied packet whose
 /// decode time is before `-ss`. `-ss 0.3` at 24 fps (1/12288) and
 /// `-ss 0.1234` in Matroska (1/1000) round down: the first chunk was
 /// lost and the run failed, where ffmpeg alone writes the whole video.
+/// Half a frame after one (`-ss 0.3125` at 24 fps), ffmpeg takes the start
+/// off in its encoder's finer time base, where the half is exact: taken
+/// off in microseconds, each chunk's first frame came out a frame early.
 #[test]
-fn an_output_seek_that_rounds_down_keeps_the_first_chunk() {
+fn an_output_seek_is_taken_off_where_ffmpeg_rounds_it() {
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start(2);
     let src = dir.path().join("film.mp4");
     let film = "testsrc2=size=160x120:rate=24:duration=3";
     let src_s = src.to_str().unwrap();
     tests::ffmpeg(&["-f", "lavfi", "-i", film, "-f", "lavfi", "-i", "sine=duration=3", src_s]);
-    for (start, ext) in [("0.3", "mp4"), ("0.05", "mov"), ("0.1234", "mkv")] {
+    let cases =
+        [("0.3", "mp4"), ("0.05", "mov"), ("0.1234", "mkv"), ("0.3125", "mkv"), ("0.3125", "nut")];
+    for (start, ext) in cases {
         let encode = ["-ss", start, "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0"];
         let (plain, dist) =
             (dir.path().join(format!("plain.{ext}")), dir.path().join(format!("dist.{ext}")));
