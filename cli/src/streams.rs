@@ -275,23 +275,19 @@ const BITMAP_SUBTITLES: &[&str] =
 
 /// Whether ffmpeg 5.1 picks this subtitle stream automatically
 /// (`open_output_file`): any stream when the user names a subtitle encoder
-/// (`-c:s`, or `-c` without a specifier); otherwise the container needs a
-/// default subtitle encoder (ass for Matroska, webvtt for WebM and HLS, text;
-/// dvbsub, bitmap, for MPEG-TS; MP4, MOV and NUT have none in 5.1),
-/// and the stream must be of the same kind, text or bitmap, or of neither
-/// (teletext).
+/// with the specifier `s` exactly (`-c:s`, `-codec:s`, `-scodec`: ffmpeg
+/// matches the type's options by that string, so neither `-c copy` nor
+/// `-c:s:0` counts, measured); otherwise the container needs a default
+/// subtitle encoder (ass for Matroska, webvtt for WebM and HLS, both text;
+/// MP4, MOV, NUT and MPEG-TS have none in 5.1, `ffmpeg -h muxer=mpegts`),
+/// and the stream must be of the same kind, text, or of neither (teletext).
 fn subtitle_fits(job: &EncodeJob, codec: &str) -> bool {
-    // A codec option without a specifier names the subtitle codec too.
-    let named = job
-        .mux_args
-        .iter()
-        .any(|a| matches!(a.as_str(), "-c:s" | "-codec:s" | "-scodec" | "-c" | "-codec"));
+    let named = job.mux_args.iter().any(|a| matches!(a.as_str(), "-c:s" | "-codec:s" | "-scodec"));
     let text = TEXT_SUBTITLES.contains(&codec);
     let bitmap = BITMAP_SUBTITLES.contains(&codec);
     named
         || match job.output_format.as_str() {
             "matroska" | "webm" | "hls" => text || !bitmap,
-            "mpegts" => bitmap || !text,
             _ => false,
         }
 }
@@ -552,6 +548,32 @@ fn parse_id(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The job of `ffmpeg -i IN ARGS OUT` (one input, one output).
+    fn job(args: &str, out: &str) -> EncodeJob {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.mkv");
+        std::fs::write(&input, b"x").unwrap();
+        let line = format!("-i {} {args} {out}", input.display());
+        let argv: Vec<String> = line.split(' ').map(String::from).collect();
+        crate::route::route(&crate::args::parse(&argv).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn subtitles_are_picked_where_ffmpeg_picks_them() {
+        let fits = |args, out, codec| subtitle_fits(&job(args, out), codec);
+        // Matroska's default encoder is ass: text, not bitmaps.
+        assert!(fits("-c:v libx264", "o.mkv", "subrip"));
+        assert!(!fits("-c:v libx264", "o.mkv", "hdmv_pgs_subtitle"));
+        // MP4 and MPEG-TS have none: only a -c:s names one.
+        assert!(!fits("-c:v libx264", "o.mp4", "subrip"));
+        assert!(!fits("-c:v libx264", "o.ts", "dvd_subtitle"));
+        assert!(fits("-c:v libx264 -c:s mov_text", "o.mp4", "subrip"));
+        assert!(fits("-c:v libx264 -scodec dvbsub", "o.ts", "dvd_subtitle"));
+        // Measured: neither -c without a specifier nor -c:s:0 does.
+        assert!(!fits("-c copy -c:v libx264", "o.mp4", "subrip"));
+        assert!(!fits("-c:v libx264 -c:s:0 mov_text", "o.mp4", "subrip"));
+    }
 
     #[test]
     fn codec_options_select_output_streams_by_position() {
