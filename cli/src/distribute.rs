@@ -228,6 +228,7 @@ pub async fn run(
         }
         // ffmpeg alone's description of each output, from its trial.
         let mut descriptions = Vec::new();
+        let mut warnings = String::new();
         match trials.outcome().await {
             Ok(passed) => {
                 for (ready, trial) in prepared.iter_mut().zip(passed) {
@@ -252,6 +253,7 @@ pub async fn run(
                         _ => None,
                     };
                     descriptions.push(trial.description);
+                    warnings.push_str(&trial.warnings);
                 }
             }
             Err(reason) => return Ok(fallback(reason)),
@@ -301,6 +303,9 @@ pub async fn run(
                 console.print(INFO, &block);
             }
         }
+        // ffmpeg alone warns as it sets up the outputs, before it asks to
+        // overwrite them.
+        console.print(WARNING, &warnings);
         let ready_jobs: Vec<&EncodeJob> = prepared.iter().map(|p| &p.job).collect();
         if !confirmed && let Err(refusal) = confirm_all(ready_jobs, console.interactive).await? {
             return Ok(Outcome::Refused(refusal));

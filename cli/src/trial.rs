@@ -36,6 +36,11 @@ pub struct Passed {
     /// ffmpeg alone's `Output #0` block for the output (`output_description`),
     /// after what its encoders said as they opened (`encoders_opening`).
     pub description: Option<String>,
+    /// What ffmpeg alone warns as it sets up the output's streams, before
+    /// its stream mapping (`output_warnings`): `Multiple -c, -codec, ...
+    /// options specified for stream 0, only the last option '-c:v libx264'
+    /// will be used.`
+    pub warnings: String,
     /// For an image sequence: the size and pixel format ffmpeg alone's
     /// video encoder took from the first image (`image_sequence::autoscale`).
     pub first_image: Option<(u32, u32, String)>,
@@ -116,14 +121,33 @@ async fn trial(tools: &Tools, job: &EncodeJob, scratch_root: &Path) -> Result<Pa
         true => Some(encoded_format(tools, &output).await?),
         false => None,
     };
+    let warnings = output_warnings(&log);
     if !TAGGED_FORMATS.contains(&job.output_format.as_str()) {
-        return Ok(Passed { encoders, description, first_image, ..Passed::default() });
+        return Ok(Passed { encoders, description, warnings, first_image, ..Passed::default() });
     }
     let tag = video_entries(tools, &output, "codec_tag_string", "tag").await?;
     // A tag ffprobe cannot print as four characters ("[0][0][0][0]") is
     // left to the muxer.
     let printable = tag.len() == 4 && tag.bytes().all(|b| b.is_ascii_alphanumeric());
-    Ok(Passed { video_tag: printable.then_some(tag), encoders, description, first_image })
+    let video_tag = printable.then_some(tag);
+    Ok(Passed { video_tag, encoders, description, warnings, first_image })
+}
+
+/// The lines of an ffmpeg info log between its last `Input #` block and
+/// its stream mapping: what it warns as it sets up the outputs' streams.
+/// The trial's own `-frames:v 1` makes a warning of a user's `-frames:v`
+/// that ffmpeg alone does not print; it is left out.
+pub fn output_warnings(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    let Some(mapping) = lines.iter().position(|l| *l == "Stream mapping:") else {
+        return String::new();
+    };
+    let after_inputs = lines[..mapping].iter().rposition(|l| l.starts_with("Input #"));
+    lines[after_inputs.map_or(0, |i| i + 1)..mapping]
+        .iter()
+        .skip_while(|l| l.starts_with(' '))
+        .filter(|l| !l.starts_with("Multiple -frames, "))
+        .fold(String::new(), |text, line| text + line + "\n")
 }
 
 /// The size and pixel format of the trial output's first video stream, as
@@ -304,6 +328,18 @@ mod tests {
         let unfed = "[libx264 @ 0x2] profile High\nFinishing stream 0:1 without any data written to it.\nOutput #0";
         let opening = encoders_opening(log.replace("Output #0", unfed).as_str());
         assert_eq!(opening, "[libx264 @ 0x2] profile High\n");
+    }
+
+    #[test]
+    fn what_ffmpeg_warns_before_its_stream_mapping() {
+        let multiple = "Multiple -c, -codec, -acodec, -vcodec, -scodec or -dcodec options specified for stream 0, only the last option '-c:v libx264' will be used.";
+        let frames = "Multiple -frames, -aframes, -vframes or -dframes options specified for stream 0, only the last option '-frames:v 1' will be used.";
+        let log = format!(
+            "Input #0, matroska,webm, from 'a.mkv':\n  Duration: 00:00:03.02\n  Stream #0:0: Video: h264\n{multiple}\n{frames}\nStream mapping:\n  Stream #0:0 -> #0:0\n"
+        );
+        assert_eq!(output_warnings(&log), format!("{multiple}\n"));
+        assert_eq!(output_warnings("Input #0, wav\n  Duration: 1\nStream mapping:\n"), "");
+        assert_eq!(output_warnings("Input #0, wav\n"), "");
     }
 
     #[test]

@@ -301,6 +301,34 @@ fn inputs_are_described_with_the_layouts_ffmpeg_guesses() {
     assert_eq!(before_mapping(&err), expected);
 }
 
+/// What ffmpeg warns as it sets up the output's streams comes before the
+/// stream mapping as with ffmpeg alone (`-c copy -c:v libx264`: "Multiple
+/// -c ... options specified for stream 0"); the trial's own `-frames:v 1`
+/// adds no warning of a user's `-frames:v`.
+#[test]
+fn what_ffmpeg_warns_about_the_outputs_options_is_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path(), 2);
+    let node = Node::start(2);
+    let out = dir.path().join("out.mkv");
+    let (src, out) = (src.to_str().unwrap(), out.to_str().unwrap());
+    for options in
+        [&["-c", "copy", "-c:v", "libx264"][..], &["-c:v", "libx264", "-frames:v", "30", "-an"]]
+    {
+        let mut args = vec!["-hide_banner", "-y", "-i", src];
+        args.extend(options);
+        args.push(out);
+        let reference = Command::new("ffmpeg").args(&args).output().unwrap();
+        let distributed = run(&node, &args, "");
+        let err = text(&distributed.stderr);
+        assert!(distributed.status.success(), "{err}");
+        let upto_mapping = |t: &str| t[..t.find("Stream mapping:").unwrap_or(t.len())].to_string();
+        let expected = upto_mapping(&text(&reference.stderr));
+        assert_eq!(expected.contains("Multiple -c"), options[0] == "-c", "{expected}");
+        assert_eq!(upto_mapping(&err), expected);
+    }
+}
+
 #[test]
 fn every_output_is_asked_about_before_any_is_encoded() {
     let dir = tempfile::tempdir().unwrap();
