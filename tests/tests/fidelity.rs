@@ -123,6 +123,27 @@ fn check_after_input_options(
     assert!(Path::new(&dist).is_file());
 }
 
+/// Runs `before -i src encode` through ffmpeg into `dir/plain.EXT` and
+/// through dffmpeg on `node` into `dir/dist.EXT`, and checks that dffmpeg
+/// ran it with ffmpeg, saying why (`reason`, as `-v verbose` begins it),
+/// and wrote ffmpeg alone's frames.
+fn assert_falls_back(
+    node: &Node,
+    dir: &Path,
+    before: &[&str],
+    src: &Path,
+    encode: &[&str],
+    ext: &str,
+    reason: &str,
+) {
+    let (plain, dist) = (dir.join(format!("plain.{ext}")), dir.join(format!("dist.{ext}")));
+    plain_encode(before, src, encode, &plain);
+    let extra = ["-v", "verbose", "--segment-duration", "0.4"];
+    let stderr = distributed_encode(&[node], &extra, before, src, encode, &dist);
+    assert!(stderr.contains(&format!("running with ffmpeg: {reason}")), "{stderr}");
+    assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false), "{reason}");
+}
+
 /// `source`, made as `name` in `dir`.
 fn made(source: &Source, dir: &Path, name: &str) -> std::path::PathBuf {
     let src = dir.join(name);
@@ -1448,12 +1469,7 @@ fn input_seek_on_a_transport_stream_runs_through_ffmpeg() {
     let node = Node::start(1);
     let seek = ["-ss", "0.7", "-t", "1.5"];
     let encode = ["-c:v", "ffv1", "-c:a", "copy"];
-    let (plain, dist) = (dir.path().join("plain.mkv"), dir.path().join("dist.mkv"));
-    plain_encode(&seek, &src, &encode, &plain);
-    let extra = ["-v", "verbose", "--segment-duration", "0.4"];
-    let stderr = distributed_encode(&[&node], &extra, &seek, &src, &encode, &dist);
-    assert!(stderr.contains("running with ffmpeg: input -ss on mpegts"), "{stderr}");
-    assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
+    assert_falls_back(&node, dir.path(), &seek, &src, &encode, "mkv", "input -ss on mpegts");
 }
 
 /// Two transport streams joined with `cat`, the second starting earlier
@@ -1477,12 +1493,15 @@ fn transport_streams_joined_with_cat_run_through_ffmpeg() {
     std::fs::write(&src, joined).unwrap();
     let node = Node::start(1);
     let encode = ["-c:v", "ffv1", "-c:a", "copy"];
-    let (plain, dist) = (dir.path().join("plain.mkv"), dir.path().join("dist.mkv"));
-    plain_encode(&[], &src, &encode, &plain);
-    let extra = ["-v", "verbose", "--segment-duration", "0.4"];
-    let stderr = distributed_encode(&[&node], &extra, &[], &src, &encode, &dist);
-    assert!(stderr.contains("running with ffmpeg: the video's timestamps go back"), "{stderr}");
-    assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
+    assert_falls_back(
+        &node,
+        dir.path(),
+        &[],
+        &src,
+        &encode,
+        "mkv",
+        "the video's timestamps go back",
+    );
 }
 
 /// JPEG images one after another in a file (a camera's raw MJPEG), which
@@ -1496,12 +1515,7 @@ fn raw_mjpeg_in_a_file_runs_through_ffmpeg() {
     tests::ffmpeg(&["-f", "lavfi", "-i", clip, "-c:v", "mjpeg", src.to_str().unwrap()]);
     let node = Node::start(1);
     let encode = ["-c:v", "ffv1"];
-    let (plain, dist) = (dir.path().join("plain.mkv"), dir.path().join("dist.mkv"));
-    plain_encode(&[], &src, &encode, &plain);
-    let extra = ["-v", "verbose", "--segment-duration", "0.4"];
-    let stderr = distributed_encode(&[&node], &extra, &[], &src, &encode, &dist);
-    assert!(stderr.contains("running with ffmpeg: a file read by jpeg_pipe"), "{stderr}");
-    assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
+    assert_falls_back(&node, dir.path(), &[], &src, &encode, "mkv", "a file read by jpeg_pipe");
 }
 
 /// Several inputs without `-map` (`ffmpeg -i video.mp4 -i music.wav ...`):
@@ -1571,15 +1585,15 @@ fn a_capture_joined_mid_stream_runs_through_ffmpeg() {
     std::fs::write(&src, &bytes[from..]).unwrap();
     let node = Node::start(1);
     let encode = ["-c:v", "ffv1", "-c:a", "copy"];
-    let (plain, dist) = (dir.path().join("plain.mkv"), dir.path().join("dist.mkv"));
-    plain_encode(&[], &src, &encode, &plain);
-    let extra = ["-v", "verbose", "--segment-duration", "0.4"];
-    let stderr = distributed_encode(&[&node], &extra, &[], &src, &encode, &dist);
-    assert!(
-        stderr.contains("running with ffmpeg: the video starts before its first keyframe"),
-        "{stderr}"
+    assert_falls_back(
+        &node,
+        dir.path(),
+        &[],
+        &src,
+        &encode,
+        "mkv",
+        "the video starts before its first keyframe",
     );
-    assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
 }
 
 /// Image sequences, as a renderer leaves them: numbered PNG (RGB) from
@@ -1651,13 +1665,16 @@ fn image_sequences_are_distributed_frame_exact() {
     std::fs::create_dir(&bmp).unwrap();
     let target = format!("{d}/bmp/f_%02d.bmp");
     tests::ffmpeg(&["-f", "lavfi", "-i", pattern, &target]);
-    let (plain, dist) = (dir.path().join("plain.mkv"), dir.path().join("dist.mkv"));
     let src = bmp.join("f_%02d.bmp");
-    plain_encode(&[], &src, &["-c:v", "ffv1"], &plain);
-    let extra = ["-v", "verbose", "--segment-duration", "0.4"];
-    let stderr = distributed_encode(&[&node], &extra, &[], &src, &["-c:v", "ffv1"], &dist);
-    assert!(stderr.contains("running with ffmpeg: an image sequence of bmp"), "{stderr}");
-    assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
+    assert_falls_back(
+        &node,
+        dir.path(),
+        &[],
+        &src,
+        &["-c:v", "ffv1"],
+        "mkv",
+        "an image sequence of bmp",
+    );
 }
 
 /// `ffmpeg -i in.mp4 ... -f matroska -`, as pipelines write it (into a
@@ -1799,12 +1816,7 @@ fn an_image_sequence_given_an_input_rate() {
         (&["-r", "15"][..], &at_10[..], "input -r 15 on an image sequence read at 25/1 fps"),
         (&["-r", "24", "-ss", "0.5"][..], &x264[..], "input -r with -ss on an image sequence"),
     ] {
-        let (plain, dist) = (dir.path().join("plain.mp4"), dir.path().join("dist.mp4"));
-        plain_encode(before, &src, encode, &plain);
-        let extra = ["-v", "verbose", "--segment-duration", "0.4"];
-        let stderr = distributed_encode(&[&node], &extra, before, &src, encode, &dist);
-        assert!(stderr.contains(&format!("running with ffmpeg: {reason}")), "{stderr}");
-        assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
+        assert_falls_back(&node, dir.path(), before, &src, encode, "mp4", reason);
     }
 }
 
@@ -1869,12 +1881,7 @@ fn an_input_rate_on_a_file_counts_its_frames() {
         (&["-r", "24", "-ss", "0.5"][..], "input -r with -ss"),
         (&["-r:a", "24"][..], "input -r:a is not distributable"),
     ] {
-        let (plain, dist) = (dir.path().join("plain.mp4"), dir.path().join("dist.mp4"));
-        plain_encode(before, Path::new(&mp4), &x264, &plain);
-        let extra = ["-v", "verbose", "--segment-duration", "0.4"];
-        let stderr = distributed_encode(&[&node], &extra, before, Path::new(&mp4), &x264, &dist);
-        assert!(stderr.contains(&format!("running with ffmpeg: {reason}")), "{stderr}");
-        assert_eq!(framemd5(&dist, "0:v", false), framemd5(&plain, "0:v", false));
+        assert_falls_back(&node, dir.path(), before, Path::new(&mp4), &x264, "mp4", reason);
     }
 }
 
