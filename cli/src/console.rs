@@ -279,12 +279,21 @@ pub struct Coding {
     pub to: String,
     /// The encoder: `libx265`.
     pub encoder: String,
+    /// ffmpeg alone's own words for it, where its trial said them: `mp3
+    /// (mp3float) -> aac (native)` names a decoder that is not the codec's
+    /// name, which nothing else here knows.
+    pub said: Option<String>,
 }
 
 impl Coding {
     /// Encoding a `from` stream with `encoder`.
     pub fn new(from: &str, encoder: &str) -> Self {
-        Self { from: from.into(), to: codec_of_encoder(encoder).into(), encoder: encoder.into() }
+        Self {
+            from: from.into(),
+            to: codec_of_encoder(encoder).into(),
+            encoder: encoder.into(),
+            said: None,
+        }
     }
 }
 
@@ -335,7 +344,8 @@ fn file_mapping(file: usize, mapping: &[Mapped], suffix: &str) -> String {
         }
         let what = match coding {
             None => "copy".to_string(),
-            Some(Coding { from, to, encoder }) => {
+            Some(Coding { said: Some(said), .. }) => said.clone(),
+            Some(Coding { from, to, encoder, said: None }) => {
                 let encoder = if encoder == to { "native" } else { encoder.as_str() };
                 format!("{from} (native) -> {to} ({encoder})")
             }

@@ -254,6 +254,7 @@ pub async fn run(
                     };
                     descriptions.push(trial.description);
                     warnings.push_str(&trial.warnings);
+                    ready.job.trial_mapping = trial.mapped;
                 }
             }
             Err(reason) => return Ok(fallback(reason)),
@@ -1100,8 +1101,17 @@ fn mapping(
                 _ => streams::encoder_for(job, stream, selection.position(j, media)),
             };
             let from = &stream.codec_name;
-            let coding = encoder.filter(|e| e != "copy").map(|e| console::Coding::new(from, &e));
             let (file, input) = selection.origin(source);
+            // The trial's line for the same stream, encoded alike.
+            let said = job
+                .trial_mapping
+                .get(j)
+                .and_then(Option::as_ref)
+                .filter(|line| (line.file, line.input) == (file, input) && line.what != "copy");
+            let coding = encoder.filter(|e| e != "copy").map(|e| console::Coding {
+                said: said.map(|line| line.what.clone()),
+                ..console::Coding::new(from, &e)
+            });
             let pads = match (source, &job.graph) {
                 (streams::Source::Video, Some(g)) => {
                     Some((g.input_pad.clone(), g.output_pad.clone()))

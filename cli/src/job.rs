@@ -158,6 +158,9 @@ pub struct EncodeJob {
     /// The output's options as ffmpeg alone gets them, for the trial that
     /// runs it on one frame before distributing (`crate::trial`).
     pub trial_options: Vec<String>,
+    /// ffmpeg alone's stream mapping line of each output stream, from the
+    /// trial: the console names decoders and encoders as it does.
+    pub trial_mapping: Vec<Option<crate::trial::MappedLine>>,
     /// The video's tag as ffmpeg alone writes it, read from the trial's
     /// output, for containers where the final mux would otherwise keep the
     /// chunks' own (AVI takes MOV's `avc1` where ffmpeg writes `H264`).

@@ -642,6 +642,7 @@ pub fn route(command: &Command) -> Result<EncodeJob, String> {
         output_rate,
         counted_rate: None,
         trial_options,
+        trial_mapping: Vec::new(),
         video_tag: None,
         video_encoder_tag: None,
         extra_inputs,

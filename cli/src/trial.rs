@@ -36,6 +36,9 @@ pub struct Passed {
     /// ffmpeg alone's `Output #0` block for the output (`output_description`),
     /// after what its encoders said as they opened (`encoders_opening`).
     pub description: Option<String>,
+    /// ffmpeg alone's stream mapping line of each output stream that comes
+    /// from an input stream (`mapped_lines`), in output order.
+    pub mapped: Vec<Option<MappedLine>>,
     /// What ffmpeg alone warns as it sets up the output's streams, before
     /// its stream mapping (`output_warnings`): `Multiple -c, -codec, ...
     /// options specified for stream 0, only the last option '-c:v libx264'
@@ -122,15 +125,23 @@ async fn trial(tools: &Tools, job: &EncodeJob, scratch_root: &Path) -> Result<Pa
         false => None,
     };
     let warnings = output_warnings(&log);
+    let mapped = mapped_lines(&log);
     if !TAGGED_FORMATS.contains(&job.output_format.as_str()) {
-        return Ok(Passed { encoders, description, warnings, first_image, ..Passed::default() });
+        return Ok(Passed {
+            encoders,
+            description,
+            mapped,
+            warnings,
+            first_image,
+            ..Passed::default()
+        });
     }
     let tag = video_entries(tools, &output, "codec_tag_string", "tag").await?;
     // A tag ffprobe cannot print as four characters ("[0][0][0][0]") is
     // left to the muxer.
     let printable = tag.len() == 4 && tag.bytes().all(|b| b.is_ascii_alphanumeric());
     let video_tag = printable.then_some(tag);
-    Ok(Passed { video_tag, encoders, description, warnings, first_image })
+    Ok(Passed { video_tag, encoders, description, mapped, warnings, first_image })
 }
 
 /// The lines of an ffmpeg info log between its last `Input #` block and
@@ -274,6 +285,48 @@ pub fn mapped_encoders(log: &str) -> Vec<Option<String>> {
     encoders
 }
 
+/// One output stream's line in ffmpeg alone's stream mapping, for a stream
+/// that comes from an input stream: `Stream #0:1 -> #0:1 (mp3 (mp3float)
+/// -> aac (native))` names the decoder (`mp3float`, `libdav1d`, `srt`) and
+/// the encoder (`ssa` for ASS) as only ffmpeg knows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappedLine {
+    /// The input file's index.
+    pub file: usize,
+    /// The input stream's index in it.
+    pub input: usize,
+    /// What is in the parentheses: `mp3 (mp3float) -> aac (native)`, `copy`.
+    pub what: String,
+}
+
+/// The [`MappedLine`] of each output stream of an ffmpeg 5.1 `Stream
+/// mapping:` block (output #0), by the stream's index; a graph's outputs,
+/// named by their pads, have none.
+pub fn mapped_lines(log: &str) -> Vec<Option<MappedLine>> {
+    let mut lines: Vec<Option<MappedLine>> = Vec::new();
+    let block = log.lines().skip_while(|l| *l != "Stream mapping:").skip(1);
+    for line in block.take_while(|l| l.starts_with("  ")) {
+        let parsed = (|| {
+            let rest = line.trim_start().strip_prefix("Stream #")?;
+            let (from, rest) = rest.split_once(" -> #0:")?;
+            let (file, input) = from.split_once(':')?;
+            let (output, what) = rest.split_once(" (")?;
+            let mapped = MappedLine {
+                file: file.parse().ok()?,
+                input: input.parse().ok()?,
+                what: what.strip_suffix(')')?.to_string(),
+            };
+            Some((output.parse::<usize>().ok()?, mapped))
+        })();
+        let Some((output, mapped)) = parsed else { continue };
+        if lines.len() <= output {
+            lines.resize(output + 1, None);
+        }
+        lines[output] = Some(mapped);
+    }
+    lines
+}
+
 /// The trial's arguments: the job's input as every reader opens it, the
 /// output's own options (`EncodeJob::trial_options`), one video frame, the
 /// output's muxer.
@@ -328,6 +381,21 @@ mod tests {
         let unfed = "[libx264 @ 0x2] profile High\nFinishing stream 0:1 without any data written to it.\nOutput #0";
         let opening = encoders_opening(log.replace("Output #0", unfed).as_str());
         assert_eq!(opening, "[libx264 @ 0x2] profile High\n");
+    }
+
+    #[test]
+    fn the_mapping_lines_name_decoders_and_encoders_as_ffmpeg_does() {
+        let log = "Stream mapping:\n  Stream #0:0 (h264) -> hflip:default\n  hflip:default -> Stream #0:0 (libx264)\n  Stream #0:1 -> #0:1 (mp3 (mp3float) -> aac (native))\n  Stream #1:0 -> #0:2 (subrip (srt) -> ass (ssa))\n  Stream #0:2 -> #0:3 (copy)\nPress [q] to stop\n";
+        let line = |file, input, what: &str| Some(MappedLine { file, input, what: what.into() });
+        assert_eq!(
+            mapped_lines(log),
+            [
+                None,
+                line(0, 1, "mp3 (mp3float) -> aac (native)"),
+                line(1, 0, "subrip (srt) -> ass (ssa)"),
+                line(0, 2, "copy"),
+            ]
+        );
     }
 
     #[test]

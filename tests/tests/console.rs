@@ -301,6 +301,44 @@ fn inputs_are_described_with_the_layouts_ffmpeg_guesses() {
     assert_eq!(before_mapping(&err), expected);
 }
 
+/// The stream mapping names decoders and encoders as ffmpeg does where
+/// they are not the codec's own name: MP3 audio is decoded by `mp3float`,
+/// SubRip by `srt`, and Matroska's ASS is written by `ssa`.
+#[test]
+fn decoders_and_encoders_are_named_as_ffmpeg_names_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("mp3.mkv");
+    let video = "testsrc2=size=320x240:rate=25:duration=2";
+    let make = ["-f", "lavfi", "-i", video, "-f", "lavfi", "-i", "sine=duration=2"];
+    ffmpeg(
+        &[&make[..], &["-c:v", "libx264", "-c:a", "libmp3lame", src.to_str().unwrap()]].concat(),
+    );
+    let srt = dir.path().join("s.srt");
+    std::fs::write(&srt, "1\n00:00:00,500 --> 00:00:01,000\nHello\n").unwrap();
+    let node = Node::start(2);
+    let out = dir.path().join("out.mkv");
+    let args = [
+        "-y",
+        "-i",
+        src.to_str().unwrap(),
+        "-i",
+        srt.to_str().unwrap(),
+        "-c:v",
+        "libx264",
+        "-c:a",
+        "aac",
+        out.to_str().unwrap(),
+    ];
+    let reference = Command::new("ffmpeg").args(args).output().unwrap();
+    let distributed = run(&node, &args, "");
+    let err = text(&distributed.stderr);
+    assert!(distributed.status.success(), "{err}");
+    let expected = mapping_block(&text(&reference.stderr));
+    assert!(expected.contains("(mp3 (mp3float) -> aac (native))"), "{expected}");
+    assert!(expected.contains("(subrip (srt) -> ass (ssa))"), "{expected}");
+    assert_eq!(mapping_block(&err), expected);
+}
+
 /// What ffmpeg warns as it sets up the output's streams comes before the
 /// stream mapping as with ffmpeg alone (`-c copy -c:v libx264`: "Multiple
 /// -c ... options specified for stream 0"); the trial's own `-frames:v 1`
