@@ -321,14 +321,8 @@ fn trim(
     first..end
 }
 
-/// `av_rescale_q` with `AV_ROUND_NEAR_INF`: `value * from / to`.
-pub fn rescale(value: i64, from: (i64, i64), to: (i64, i64)) -> i64 {
-    let num = i128::from(value) * i128::from(from.0) * i128::from(to.1);
-    let den = i128::from(from.1) * i128::from(to.0);
-    let half = den / 2;
-    let q = if num >= 0 { (num + half) / den } else { -((-num + half) / den) };
-    q as i64
-}
+/// `av_rescale_q` with `AV_ROUND_NEAR_INF`, as the nodes round too.
+pub use node::rescale::rescale;
 
 /// Microseconds as exact decimal seconds, the form every ffmpeg duration accepts.
 pub fn seconds(us: i64) -> String {

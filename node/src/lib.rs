@@ -18,6 +18,7 @@ pub mod output_start;
 pub mod pieces;
 pub mod progress;
 pub mod report;
+pub mod rescale;
 pub mod server;
 pub mod service;
 pub mod spec;

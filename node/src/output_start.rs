@@ -10,6 +10,8 @@
 //! and shared its timestamp with the frame before it (`-ss 1.05` at 30 fps
 //! into Matroska).
 
+use crate::rescale::rescale;
+
 /// The filters that take `start_us` off frames bound for an encoder at
 /// `rate`: a `settb` to the finer time base, then the start there.
 pub fn filters(rate: (i64, i64), start_us: i64) -> [String; 2] {
@@ -24,15 +26,6 @@ fn fine_time_base((rate_num, rate_den): (i64, i64)) -> (i64, i64) {
     let (num, den) = (rate_den, rate_num);
     let log2 = 63 - i64::from(den.max(1).leading_zeros());
     (num, den << (29 - log2).clamp(0, 16))
-}
-
-/// `av_rescale_q` (to nearest, halves away from zero).
-fn rescale(value: i64, from: (i64, i64), to: (i64, i64)) -> i64 {
-    let num = i128::from(value) * i128::from(from.0) * i128::from(to.1);
-    let den = i128::from(from.1) * i128::from(to.0);
-    let half = den / 2;
-    let q = if num >= 0 { (num + half) / den } else { -((-num + half) / den) };
-    q as i64
 }
 
 #[cfg(test)]
